@@ -1,0 +1,99 @@
+//! A tiny 5x7 bitmap font for the text burnt into synthetic frames.
+
+const GLYPH_W: usize = 5;
+const GLYPH_H: usize = 7;
+
+/// Rows of a glyph, top to bottom; bit 4 is the leftmost pixel.
+fn glyph(c: char) -> [u8; GLYPH_H] {
+    match c {
+        '0' => [0x0E, 0x11, 0x13, 0x15, 0x19, 0x11, 0x0E],
+        '1' => [0x04, 0x0C, 0x04, 0x04, 0x04, 0x04, 0x0E],
+        '2' => [0x0E, 0x11, 0x01, 0x02, 0x04, 0x08, 0x1F],
+        '3' => [0x1F, 0x02, 0x04, 0x02, 0x01, 0x11, 0x0E],
+        '4' => [0x02, 0x06, 0x0A, 0x12, 0x1F, 0x02, 0x02],
+        '5' => [0x1F, 0x10, 0x1E, 0x01, 0x01, 0x11, 0x0E],
+        '6' => [0x06, 0x08, 0x10, 0x1E, 0x11, 0x11, 0x0E],
+        '7' => [0x1F, 0x01, 0x02, 0x04, 0x08, 0x08, 0x08],
+        '8' => [0x0E, 0x11, 0x11, 0x0E, 0x11, 0x11, 0x0E],
+        '9' => [0x0E, 0x11, 0x11, 0x0F, 0x01, 0x02, 0x0C],
+        ':' => [0x00, 0x0C, 0x0C, 0x00, 0x0C, 0x0C, 0x00],
+        '.' => [0x00, 0x00, 0x00, 0x00, 0x00, 0x0C, 0x0C],
+        '-' => [0x00, 0x00, 0x00, 0x1F, 0x00, 0x00, 0x00],
+        '#' => [0x0A, 0x0A, 0x1F, 0x0A, 0x1F, 0x0A, 0x0A],
+        'A' => [0x0E, 0x11, 0x11, 0x1F, 0x11, 0x11, 0x11],
+        'C' => [0x0E, 0x11, 0x10, 0x10, 0x10, 0x11, 0x0E],
+        'D' => [0x1C, 0x12, 0x11, 0x11, 0x11, 0x12, 0x1C],
+        'E' => [0x1F, 0x10, 0x10, 0x1E, 0x10, 0x10, 0x1F],
+        'F' => [0x1F, 0x10, 0x10, 0x1E, 0x10, 0x10, 0x10],
+        'I' => [0x0E, 0x04, 0x04, 0x04, 0x04, 0x04, 0x0E],
+        'M' => [0x11, 0x1B, 0x15, 0x15, 0x11, 0x11, 0x11],
+        'P' => [0x1E, 0x11, 0x11, 0x1E, 0x10, 0x10, 0x10],
+        'R' => [0x1E, 0x11, 0x11, 0x1E, 0x14, 0x12, 0x11],
+        'S' => [0x0F, 0x10, 0x10, 0x0E, 0x01, 0x01, 0x1E],
+        'T' => [0x1F, 0x04, 0x04, 0x04, 0x04, 0x04, 0x04],
+        'U' => [0x11, 0x11, 0x11, 0x11, 0x11, 0x11, 0x0E],
+        _ => [0; GLYPH_H],
+    }
+}
+
+/// Width in pixels of `text` drawn at `scale`.
+pub fn text_width(text: &str, scale: usize) -> usize {
+    text.chars().count() * (GLYPH_W + 1) * scale
+}
+
+/// Height in pixels of a line drawn at `scale`.
+pub fn text_height(scale: usize) -> usize {
+    GLYPH_H * scale
+}
+
+/// Draws `text` into an 8-bit plane with its top-left corner at (x, y); clipped at the edges.
+#[allow(clippy::too_many_arguments)]
+pub fn draw_text(
+    plane: &mut [u8],
+    stride: usize,
+    height: usize,
+    x: usize,
+    y: usize,
+    scale: usize,
+    text: &str,
+    value: u8,
+) {
+    for (i, c) in text.chars().enumerate() {
+        let left = x + i * (GLYPH_W + 1) * scale;
+        for (row, bits) in glyph(c).iter().enumerate() {
+            for col in 0..GLYPH_W {
+                if bits & (0x10 >> col) == 0 {
+                    continue;
+                }
+                for dy in 0..scale {
+                    let py = y + row * scale + dy;
+                    if py >= height {
+                        break;
+                    }
+                    let px = left + col * scale;
+                    if px >= stride {
+                        break;
+                    }
+                    let end = (px + scale).min(stride);
+                    plane[py * stride + px..py * stride + end].fill(value);
+                }
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn draws_and_clips() {
+        let mut plane = vec![0u8; 40 * 10];
+        draw_text(&mut plane, 40, 10, 0, 0, 1, "1", 200);
+        // The '1' glyph's top row is 0x04: one pixel at column 2.
+        assert_eq!(&plane[..5], &[0, 0, 200, 0, 0]);
+        draw_text(&mut plane, 40, 10, 35, 8, 3, "88:88", 255);
+        assert_eq!(text_width("ab", 2), 24);
+        assert_eq!(text_height(3), 21);
+    }
+}

@@ -1,0 +1,284 @@
+//! Settings: command-line flags, then the environment, then `.env` in the working directory,
+//! then defaults.
+
+use std::collections::HashMap;
+use std::fmt;
+use std::net::SocketAddr;
+use std::path::PathBuf;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SourceKind {
+    /// Use a camera when one is found, else the test camera.
+    Auto,
+    Test,
+}
+
+#[derive(Debug, Clone)]
+pub struct Config {
+    pub listen: SocketAddr,
+    pub data_dir: PathBuf,
+    pub source: SourceKind,
+    pub width: u32,
+    pub height: u32,
+    pub fps: f64,
+    pub bitrate: u32,
+    pub part_ms: u32,
+    pub segment_ms: u32,
+    pub hls_segments: usize,
+    pub http_workers: usize,
+    /// Serve the web UI from this folder instead of the copy built into the binary.
+    pub www_dir: Option<PathBuf>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ConfigError(pub String);
+
+impl fmt::Display for ConfigError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl std::error::Error for ConfigError {}
+
+/// Every setting: flag, environment variable, default, help text.
+pub const SETTINGS: &[(&str, &str, &str, &str)] = &[
+    ("--listen", "PICAMD_LISTEN", "0.0.0.0:8018", "address and port to serve on"),
+    ("--data-dir", "PICAMD_DATA_DIR", "data", "where picamd keeps its state"),
+    ("--source", "PICAMD_SOURCE", "auto", "camera: auto or test"),
+    ("--resolution", "PICAMD_RESOLUTION", "1280x720", "frame size, WIDTHxHEIGHT"),
+    ("--fps", "PICAMD_FPS", "30", "frames per second"),
+    ("--bitrate", "PICAMD_BITRATE", "2M", "H.264 bit rate in bit/s (k and M suffixes)"),
+    ("--part-ms", "PICAMD_PART_MS", "200", "LL-HLS part duration (rounded to whole frames)"),
+    ("--segment-ms", "PICAMD_SEGMENT_MS", "1000", "segment duration = IDR period (whole parts)"),
+    ("--hls-segments", "PICAMD_HLS_SEGMENTS", "7", "segments listed in the playlist"),
+    ("--http-workers", "PICAMD_HTTP_WORKERS", "8", "HTTP worker threads"),
+    ("--www-dir", "PICAMD_WWW_DIR", "", "serve the web UI from this folder (development)"),
+];
+
+impl Config {
+    /// Builds the configuration from flags (`args` without the program name and command),
+    /// the process environment and the `.env` file in the working directory.
+    pub fn load(args: &[String]) -> Result<Config, ConfigError> {
+        let dotenv = std::fs::read_to_string(".env").map(|t| parse_dotenv(&t)).unwrap_or_default();
+        let env: HashMap<String, String> = std::env::vars().collect();
+        Config::from_sources(args, &env, &dotenv)
+    }
+
+    pub fn from_sources(
+        args: &[String],
+        env: &HashMap<String, String>,
+        dotenv: &HashMap<String, String>,
+    ) -> Result<Config, ConfigError> {
+        let flags = parse_flags(args)?;
+        let get = |flag: &str| -> String {
+            let (_, var, default, _) =
+                SETTINGS.iter().find(|s| s.0 == flag).expect("every flag is in SETTINGS");
+            flags
+                .get(flag)
+                .or_else(|| env.get(*var))
+                .or_else(|| dotenv.get(*var))
+                .cloned()
+                .unwrap_or_else(|| default.to_string())
+        };
+        let listen = get("--listen")
+            .parse()
+            .map_err(|_| invalid("--listen", &get("--listen"), "ADDR:PORT, e.g. 0.0.0.0:8018"))?;
+        let source = match get("--source").as_str() {
+            "auto" => SourceKind::Auto,
+            "test" | "testsrc" => SourceKind::Test,
+            other => return Err(invalid("--source", other, "auto or test")),
+        };
+        let (width, height) = parse_resolution(&get("--resolution"))?;
+        let fps = get("--fps").parse::<f64>().ok().filter(|f| (1.0..=120.0).contains(f));
+        let fps = fps.ok_or_else(|| invalid("--fps", &get("--fps"), "a number from 1 to 120"))?;
+        let bitrate = parse_bitrate(&get("--bitrate"))?;
+        let part_ms = parse_range("--part-ms", &get("--part-ms"), 20, 5000)?;
+        let segment_ms = parse_range("--segment-ms", &get("--segment-ms"), 100, 10_000)?;
+        let hls_segments = parse_range("--hls-segments", &get("--hls-segments"), 2, 100)? as usize;
+        let http_workers = parse_range("--http-workers", &get("--http-workers"), 1, 256)? as usize;
+        let www_dir = Some(get("--www-dir")).filter(|d| !d.is_empty()).map(PathBuf::from);
+        let config = Config {
+            listen,
+            data_dir: PathBuf::from(get("--data-dir")),
+            source,
+            width,
+            height,
+            fps,
+            bitrate,
+            part_ms,
+            segment_ms,
+            hls_segments,
+            http_workers,
+            www_dir,
+        };
+        if config.segment_frames() < config.part_frames() {
+            return Err(ConfigError(format!(
+                "--segment-ms {segment_ms} is shorter than one part ({part_ms} ms)"
+            )));
+        }
+        Ok(config)
+    }
+
+    /// Frames per LL-HLS part: the part duration rounded to whole frames.
+    pub fn part_frames(&self) -> u32 {
+        ((f64::from(self.part_ms) * self.fps / 1000.0).round() as u32).max(1)
+    }
+
+    /// Frames per segment: a whole number of parts.
+    pub fn segment_frames(&self) -> u32 {
+        let parts = (f64::from(self.segment_ms) / f64::from(self.part_ms)).round() as u32;
+        parts.max(1) * self.part_frames()
+    }
+
+    /// Nominal frame duration in 90 kHz ticks.
+    pub fn frame_ticks(&self) -> u32 {
+        (f64::from(crate::media::TIMESCALE) / self.fps).round() as u32
+    }
+}
+
+fn invalid(flag: &str, value: &str, expected: &str) -> ConfigError {
+    ConfigError(format!("invalid {flag} {value:?}: expected {expected}"))
+}
+
+fn parse_flags(args: &[String]) -> Result<HashMap<String, String>, ConfigError> {
+    let mut flags = HashMap::new();
+    let mut it = args.iter();
+    while let Some(arg) = it.next() {
+        let (name, inline) = match arg.split_once('=') {
+            Some((n, v)) => (n, Some(v.to_string())),
+            None => (arg.as_str(), None),
+        };
+        if !SETTINGS.iter().any(|s| s.0 == name) {
+            return Err(ConfigError(format!("unknown option {arg:?} (see --help)")));
+        }
+        let value = match inline {
+            Some(v) => v,
+            None => it.next().cloned().ok_or_else(|| ConfigError(format!("{name} needs a value")))?,
+        };
+        flags.insert(name.to_string(), value);
+    }
+    Ok(flags)
+}
+
+fn parse_resolution(s: &str) -> Result<(u32, u32), ConfigError> {
+    let err = || invalid("--resolution", s, "WIDTHxHEIGHT with even sides from 64x64 to 3840x2160");
+    let (w, h) = s.split_once(['x', 'X']).ok_or_else(err)?;
+    let (w, h): (u32, u32) = (w.parse().map_err(|_| err())?, h.parse().map_err(|_| err())?);
+    let ok = (64..=3840).contains(&w) && (64..=2160).contains(&h) && w % 2 == 0 && h % 2 == 0;
+    ok.then_some((w, h)).ok_or_else(err)
+}
+
+fn parse_bitrate(s: &str) -> Result<u32, ConfigError> {
+    let err = || invalid("--bitrate", s, "bit/s from 100k to 50M, e.g. 2000000, 2000k or 2M");
+    let (digits, scale) = match s.trim().strip_suffix(['k', 'K']) {
+        Some(d) => (d, 1_000.0),
+        None => match s.trim().strip_suffix('M') {
+            Some(d) => (d, 1_000_000.0),
+            None => (s.trim(), 1.0),
+        },
+    };
+    let value = digits.parse::<f64>().map_err(|_| err())? * scale;
+    (100_000.0..=50_000_000.0).contains(&value).then_some(value as u32).ok_or_else(err)
+}
+
+fn parse_range(flag: &str, s: &str, min: u32, max: u32) -> Result<u32, ConfigError> {
+    s.parse::<u32>()
+        .ok()
+        .filter(|v| (min..=max).contains(v))
+        .ok_or_else(|| invalid(flag, s, &format!("a whole number from {min} to {max}")))
+}
+
+/// Parses `.env` text: `KEY=value` lines, `#` comments, optional `export `, optional quotes.
+pub fn parse_dotenv(text: &str) -> HashMap<String, String> {
+    let mut vars = HashMap::new();
+    for line in text.lines() {
+        let line = line.trim();
+        if line.is_empty() || line.starts_with('#') {
+            continue;
+        }
+        let line = line.strip_prefix("export ").unwrap_or(line);
+        let Some((key, value)) = line.split_once('=') else { continue };
+        let value = value.trim();
+        let value = match value.chars().next() {
+            Some(q @ ('"' | '\'')) => {
+                value[1..].split_once(q).map_or(&value[1..], |(inner, _)| inner)
+            }
+            _ => value.split_once(" #").map_or(value, |(v, _)| v).trim_end(),
+        };
+        vars.insert(key.trim().to_string(), value.to_string());
+    }
+    vars
+}
+
+/// The `--help` text.
+pub fn help() -> String {
+    let mut out = String::from(
+        "picamd: a camera daemon for the Raspberry Pi\n\n\
+         usage: picamd [serve] [OPTIONS]\n\n\
+         Each option can also be set by its environment variable or in ./.env.\n\n",
+    );
+    for (flag, var, default, text) in SETTINGS {
+        let default = if default.is_empty() { String::new() } else { format!(" [default: {default}]") };
+        out.push_str(&format!("  {flag:<16} {var:<22} {text}{default}\n"));
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn args(s: &[&str]) -> Vec<String> {
+        s.iter().map(|a| a.to_string()).collect()
+    }
+
+    #[test]
+    fn defaults_and_precedence() {
+        let none = HashMap::new();
+        let c = Config::from_sources(&[], &none, &none).unwrap();
+        assert_eq!(c.listen.to_string(), "0.0.0.0:8018");
+        assert_eq!((c.width, c.height, c.fps, c.bitrate), (1280, 720, 30.0, 2_000_000));
+        assert_eq!((c.part_frames(), c.segment_frames(), c.frame_ticks()), (6, 30, 3000));
+
+        let dotenv = HashMap::from([("PICAMD_FPS".to_string(), "25".to_string())]);
+        let env = HashMap::from([("PICAMD_LISTEN".to_string(), "127.0.0.1:9000".to_string())]);
+        let c = Config::from_sources(&args(&["--listen=127.0.0.1:1"]), &env, &dotenv).unwrap();
+        assert_eq!(c.listen.port(), 1, "flags beat the environment");
+        assert_eq!(c.fps, 25.0, ".env fills what the environment leaves");
+        let c = Config::from_sources(&[], &env, &dotenv).unwrap();
+        assert_eq!(c.listen.port(), 9000);
+        assert_eq!((c.part_frames(), c.segment_frames()), (5, 25));
+    }
+
+    #[test]
+    fn rejects_bad_values() {
+        let none = HashMap::new();
+        for bad in [
+            &["--listen", "nowhere"][..],
+            &["--resolution", "1281x720"],
+            &["--resolution", "99999x2"],
+            &["--fps", "0"],
+            &["--bitrate", "12"],
+            &["--part-ms", "x"],
+            &["--segment-ms", "100", "--part-ms", "200"],
+            &["--bogus", "1"],
+            &["--fps"],
+            &["--source", "webcam"],
+        ] {
+            assert!(Config::from_sources(&args(bad), &none, &none).is_err(), "{bad:?}");
+        }
+        assert_eq!(parse_bitrate("2.5M").unwrap(), 2_500_000);
+        assert_eq!(parse_bitrate("800k").unwrap(), 800_000);
+    }
+
+    #[test]
+    fn parses_dotenv() {
+        let vars = parse_dotenv("# c\nexport A=1\nB=\"two words\" \nC='x=y'\nD=plain # note\nnoequals\n");
+        assert_eq!(vars["A"], "1");
+        assert_eq!(vars["B"], "two words");
+        assert_eq!(vars["C"], "x=y");
+        assert_eq!(vars["D"], "plain");
+        assert_eq!(vars.len(), 4);
+    }
+}

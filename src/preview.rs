@@ -1,0 +1,87 @@
+//! The live preview muxer thread: access units in, LL-HLS parts and playlists out.
+
+use std::collections::hash_map::RandomState;
+use std::hash::{BuildHasher, Hasher};
+use std::sync::atomic::Ordering;
+use std::sync::Arc;
+use std::thread::{self, JoinHandle};
+
+use crossbeam_channel::Receiver;
+
+use crate::media::llhls::{Segmenter, SegmenterConfig, SegmenterEvent, Timeline, TimelineConfig};
+use crate::media::AccessUnit;
+use crate::runtime::Runtime;
+
+/// A fresh per-session prefix: eight hex digits that differ between runs.
+pub fn session_prefix() -> String {
+    let mut h = RandomState::new().build_hasher();
+    h.write_u64(crate::clock::unix_us());
+    h.write_u32(std::process::id());
+    format!("{:08x}", h.finish() as u32)
+}
+
+/// Applies what the segmenter produced to the store, in one update (one wake-up).
+pub fn publish(rt: &Runtime, seg: &Segmenter, window: usize, events: &mut Vec<SegmenterEvent>) {
+    let mut rest = Vec::new();
+    for event in events.drain(..) {
+        match event {
+            SegmenterEvent::Start { init, codec, width, height } => {
+                if !rest.is_empty() {
+                    apply(rt, std::mem::take(&mut rest));
+                }
+                log::info!("preview session: {width}x{height} {codec}");
+                let cfg = TimelineConfig {
+                    prefix: session_prefix(),
+                    part_target: seg.config().part_target(),
+                    segment_target: seg.config().segment_target(),
+                    window_segments: window,
+                };
+                rt.hls.start_session(Timeline::new(cfg, Arc::from(init), codec));
+            }
+            other => rest.push(other),
+        }
+    }
+    if !rest.is_empty() {
+        apply(rt, rest);
+    }
+}
+
+fn apply(rt: &Runtime, events: Vec<SegmenterEvent>) {
+    rt.hls.update(|tl| {
+        for event in events {
+            match event {
+                SegmenterEvent::Part { duration, independent, data, capture_unix_us } => {
+                    tl.push_part(duration, independent, Arc::from(data), capture_unix_us);
+                    rt.stats.parts_published.fetch_add(1, Ordering::Relaxed);
+                }
+                SegmenterEvent::SegmentEnd => {
+                    if tl.close_segment().is_some() {
+                        rt.stats.segments_published.fetch_add(1, Ordering::Relaxed);
+                    }
+                }
+                SegmenterEvent::Start { .. } => {}
+            }
+        }
+    });
+}
+
+/// Runs the muxer until the encoder goes away.
+pub fn spawn_muxer(
+    rt: Arc<Runtime>,
+    cfg: SegmenterConfig,
+    units: Receiver<Arc<AccessUnit>>,
+) -> std::io::Result<JoinHandle<()>> {
+    thread::Builder::new().name("llhls-muxer".into()).spawn(move || {
+        let mut segmenter = Segmenter::new(cfg);
+        let mut events = Vec::new();
+        let window = rt.config.hls_segments;
+        for au in units {
+            segmenter.push(au, &mut events);
+            publish(&rt, &segmenter, window, &mut events);
+        }
+        segmenter.flush(&mut events);
+        publish(&rt, &segmenter, window, &mut events);
+        rt.hls.stop_session();
+        log::info!("preview muxer stopped");
+    })
+}

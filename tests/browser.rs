@@ -1,0 +1,30 @@
+//! Our own player in headless Chromium: the page plays and shows a latency under 2 s.
+
+mod common;
+
+use std::path::Path;
+use std::process::Command;
+
+use common::Picamd;
+
+#[test]
+fn web_player_plays_with_low_latency() {
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/browser");
+    assert!(
+        dir.join("node_modules/playwright-core").is_dir(),
+        "tests/browser needs `npm ci` and Debian's chromium (scripts/test.sh sets both up)"
+    );
+    let cam = Picamd::start(&[]);
+    let out = Command::new("node")
+        .current_dir(&dir)
+        .args(["play.mjs", &cam.url("/"), "--seconds", "8"])
+        .output()
+        .expect("node runs");
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    println!("{stdout}");
+    assert!(out.status.success(), "browser playback failed:\n{stdout}\n{stderr}");
+    let result: serde_json::Value = serde_json::from_str(stdout.lines().last().unwrap_or("")).unwrap();
+    assert!(result["played_s"].as_f64().unwrap() >= 3.0);
+    assert!(result["latency_ms_p50"].as_f64().unwrap() < 2000.0);
+}

@@ -1,0 +1,186 @@
+#!/usr/bin/env node
+// Headless-Chromium check of picamd's landing page and LL-HLS player.
+//
+// usage: node play.mjs <base-url> [--seconds N] [--screenshot out.png]
+//
+// Opens <base-url>/ in Debian's Chromium (/usr/bin/chromium or $CHROMIUM), waits until the video
+// has played >= 3 s (within 20 s), then samples the page's latency readout
+// (#latency[data-latency-ms], a median of the last ~30 barcode readings) for N seconds (default 5).
+// Prints one JSON line and exits 0 only if playback advanced, the latency median is < 2000 ms
+// and there were no page errors.
+
+import { chromium } from 'playwright-core';
+
+function usage(msg) {
+  if (msg) console.error(msg);
+  console.error('usage: node play.mjs <base-url> [--seconds N] [--screenshot out.png]');
+  process.exit(2);
+}
+
+const argv = process.argv.slice(2);
+let baseUrl = null;
+let seconds = 5;
+let screenshot = null;
+for (let i = 0; i < argv.length; i++) {
+  const a = argv[i];
+  if (a === '--seconds') seconds = Number(argv[++i]);
+  else if (a === '--screenshot') screenshot = argv[++i];
+  else if (a === '-h' || a === '--help') usage();
+  else if (a.startsWith('--')) usage(`unknown option ${a}`);
+  else if (!baseUrl) baseUrl = a;
+  else usage(`unexpected argument ${a}`);
+}
+if (!baseUrl) usage('missing <base-url>');
+if (!Number.isFinite(seconds) || seconds <= 0) usage('--seconds needs a positive number');
+if (screenshot === undefined) usage('--screenshot needs a file name');
+
+const PLAY_NEEDED_S = 3;
+const PLAY_TIMEOUT_MS = 20000;
+const LATENCY_LIMIT_MS = 2000;
+
+const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
+
+function percentile(values, p) {
+  if (!values.length) return null;
+  const s = [...values].sort((a, b) => a - b);
+  const idx = Math.min(s.length - 1, Math.max(0, Math.round((p / 100) * (s.length - 1))));
+  return s[idx];
+}
+
+const result = {
+  played_s: 0,
+  latency_ms_p50: null,
+  latency_ms_max: null,
+  console_errors: [],
+  width: 0,
+  height: 0,
+};
+const pageErrors = [];
+
+const executablePath = process.env.CHROMIUM || '/usr/bin/chromium';
+let browser;
+let exitCode = 1;
+let reason = null;
+try {
+  browser = await chromium.launch({
+    executablePath,
+    headless: true,
+    args: [
+      '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run',
+      '--disable-background-networking', '--disable-component-update', '--disable-sync',
+      '--autoplay-policy=no-user-gesture-required',
+    ],
+  });
+  const context = await browser.newContext({ viewport: { width: 1000, height: 900 } });
+  // Everything stays on loopback: refuse any request that leaves 127.0.0.1/localhost.
+  await context.route('**/*', (route) => {
+    const u = new URL(route.request().url());
+    if (['127.0.0.1', 'localhost', '[::1]'].includes(u.hostname) || u.protocol === 'data:' || u.protocol === 'blob:') {
+      return route.continue();
+    }
+    result.console_errors.push(`blocked non-local request: ${u.href}`);
+    return route.abort();
+  });
+  const page = await context.newPage();
+  page.on('console', (msg) => {
+    if (msg.type() === 'error') result.console_errors.push(msg.text());
+  });
+  page.on('pageerror', (err) => pageErrors.push(String(err && err.stack ? err.stack.split('\n')[0] : err)));
+
+  const url = new URL('/', baseUrl).href;
+  const resp = await page.goto(url, { waitUntil: 'domcontentloaded', timeout: 15000 });
+  if (!resp || !resp.ok()) throw new Error(`GET ${url}: HTTP ${resp ? resp.status() : 'no response'}`);
+
+  // Played time = sum of forward currentTime steps no larger than the wall time that passed
+  // (seeks to the live edge and session resets are not counted as playback).
+  const state = () => page.evaluate(() => {
+    const v = document.querySelector('video');
+    const lat = document.getElementById('latency');
+    return {
+      t: v ? v.currentTime : 0,
+      w: v ? v.videoWidth : 0,
+      h: v ? v.videoHeight : 0,
+      lat: lat && lat.dataset.latencyMs !== undefined ? Number(lat.dataset.latencyMs) : null,
+      status: (document.getElementById('status') || {}).textContent || '',
+    };
+  });
+  let prev = await state();
+  let prevWall = Date.now();
+  const track = async () => {
+    const s = await state();
+    const wall = Date.now();
+    const dt = s.t - prev.t;
+    const dw = (wall - prevWall) / 1000;
+    if (dt > 0 && dt <= dw * 1.5 + 0.05) result.played_s += dt;
+    prev = s;
+    prevWall = wall;
+    if (s.w) { result.width = s.w; result.height = s.h; }
+    return s;
+  };
+
+  const deadline = Date.now() + PLAY_TIMEOUT_MS;
+  let s = prev;
+  while (result.played_s < PLAY_NEEDED_S && Date.now() < deadline) {
+    await sleep(200);
+    s = await track();
+  }
+  if (result.played_s < PLAY_NEEDED_S) {
+    reason = `playback advanced only ${result.played_s.toFixed(2)} s in ${PLAY_TIMEOUT_MS / 1000} s (status: "${s.status}")`;
+  }
+
+  // Latency: sample the readout; also collect the page's raw per-frame readings for the max.
+  const samples = [];
+  const t0 = Date.now();
+  const sampleEnd = t0 + seconds * 1000;
+  while (Date.now() < sampleEnd) {
+    await sleep(250);
+    s = await track();
+    if (s.lat !== null && Number.isFinite(s.lat)) samples.push(s.lat);
+  }
+  const raw = await page.evaluate((since) => {
+    const m = window.picamd && window.picamd.meter;
+    return m ? m.all.filter((r) => r.t >= since).map((r) => r.ms) : [];
+  }, t0);
+  const extra = await page.evaluate(() => {
+    const p = window.picamd && window.picamd.player;
+    const v = document.querySelector('video');
+    const q = v && v.getVideoPlaybackQuality ? v.getVideoPlaybackQuality() : null;
+    return {
+      status: (document.getElementById('status') || {}).textContent || '',
+      stats: p ? { ...p.stats } : null,
+      frames: q ? { total: q.totalVideoFrames, dropped: q.droppedVideoFrames } : null,
+      bad_barcodes: window.picamd ? window.picamd.meter.badFrames : null,
+    };
+  });
+
+  result.played_s = Math.round(result.played_s * 100) / 100;
+  result.latency_ms_p50 = percentile(samples, 50);
+  const maxPool = raw.length ? raw : samples;
+  result.latency_ms_max = maxPool.length ? Math.round(Math.max(...maxPool)) : null;
+  result.latency_samples = samples.length;
+  result.latency_readings = raw.length;
+  result.latency_raw_p50 = raw.length ? Math.round(percentile(raw, 50)) : null;
+  result.latency_raw_p95 = raw.length ? Math.round(percentile(raw, 95)) : null;
+  result.status = extra.status;
+  result.player = extra.stats;
+  result.frames = extra.frames;
+  result.bad_barcodes = extra.bad_barcodes;
+  result.page_errors = pageErrors;
+
+  if (screenshot) await page.screenshot({ path: screenshot, fullPage: true });
+
+  if (!reason && result.latency_ms_p50 === null) reason = 'no latency readings (barcode not decoded or /time missing)';
+  if (!reason && result.latency_ms_p50 >= LATENCY_LIMIT_MS) reason = `latency p50 ${result.latency_ms_p50} ms >= ${LATENCY_LIMIT_MS} ms`;
+  if (!reason && pageErrors.length) reason = `page errors: ${pageErrors.join('; ')}`;
+  if (!reason) exitCode = 0;
+} catch (e) {
+  reason = `test failed: ${e && e.message ? e.message.split('\n')[0] : e}`;
+} finally {
+  if (browser) await browser.close().catch(() => {});
+}
+
+if (reason) result.reason = reason;
+result.ok = exitCode === 0;
+console.log(JSON.stringify(result));
+if (reason) console.error(`FAIL: ${reason}`);
+process.exit(exitCode);

@@ -1,0 +1,180 @@
+//! Shared helpers for the integration tests: spawn the real binary, talk HTTP to it.
+#![allow(dead_code)]
+
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::{TcpListener, TcpStream};
+use std::path::PathBuf;
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+pub const PLAYLIST: &str = "/preview/hls/cam-preview/index.m3u8";
+
+/// A running picamd on a free loopback port, killed on drop.
+pub struct Picamd {
+    child: Child,
+    pub port: u16,
+    pub data_dir: PathBuf,
+}
+
+impl Picamd {
+    /// Starts picamd with extra flags and waits until its first playlist is served.
+    pub fn start(extra: &[&str]) -> Picamd {
+        let port = free_port();
+        let data_dir = std::env::temp_dir().join(format!("picamd-test-{}-{port}", std::process::id()));
+        let mut child = Command::new(env!("CARGO_BIN_EXE_picamd"))
+            .args(["--listen", &format!("127.0.0.1:{port}"), "--data-dir"])
+            .arg(&data_dir)
+            .args(extra)
+            .env("RUST_LOG", "warn")
+            .stdout(Stdio::null())
+            .stderr(Stdio::inherit())
+            .spawn()
+            .expect("picamd starts");
+        let deadline = Instant::now() + Duration::from_secs(20);
+        loop {
+            if let Ok(resp) = try_get(port, PLAYLIST) {
+                if resp.status == 200 {
+                    break;
+                }
+            }
+            if let Ok(Some(status)) = child.try_wait() {
+                panic!("picamd exited early: {status}");
+            }
+            assert!(Instant::now() < deadline, "picamd did not serve a playlist within 20 s");
+            std::thread::sleep(Duration::from_millis(100));
+        }
+        Picamd { child, port, data_dir }
+    }
+
+    pub fn url(&self, path: &str) -> String {
+        format!("http://127.0.0.1:{}{path}", self.port)
+    }
+
+    pub fn get(&self, path: &str) -> HttpResponse {
+        self.request("GET", path, &[], b"")
+    }
+
+    pub fn request(&self, method: &str, path: &str, headers: &[(&str, &str)], body: &[u8]) -> HttpResponse {
+        request(self.port, method, path, headers, body).unwrap_or_else(|e| panic!("{method} {path}: {e}"))
+    }
+}
+
+impl Drop for Picamd {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+        let _ = std::fs::remove_dir_all(&self.data_dir);
+    }
+}
+
+pub fn free_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
+}
+
+#[derive(Debug)]
+pub struct HttpResponse {
+    pub status: u16,
+    pub headers: Vec<(String, String)>,
+    pub body: Vec<u8>,
+}
+
+impl HttpResponse {
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.headers.iter().find(|(n, _)| n.eq_ignore_ascii_case(name)).map(|(_, v)| v.as_str())
+    }
+
+    pub fn text(&self) -> String {
+        String::from_utf8_lossy(&self.body).into_owned()
+    }
+
+    pub fn json(&self) -> serde_json::Value {
+        serde_json::from_slice(&self.body).unwrap_or_else(|e| panic!("not JSON ({e}): {}", self.text()))
+    }
+}
+
+fn try_get(port: u16, path: &str) -> std::io::Result<HttpResponse> {
+    request(port, "GET", path, &[], b"")
+}
+
+/// One HTTP/1.1 request on a fresh connection (`Connection: close`).
+pub fn request(
+    port: u16,
+    method: &str,
+    path: &str,
+    headers: &[(&str, &str)],
+    body: &[u8],
+) -> std::io::Result<HttpResponse> {
+    let mut stream = TcpStream::connect(("127.0.0.1", port))?;
+    stream.set_read_timeout(Some(Duration::from_secs(30)))?;
+    let mut head = format!("{method} {path} HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n");
+    for (n, v) in headers {
+        head.push_str(&format!("{n}: {v}\r\n"));
+    }
+    if !body.is_empty() || method == "POST" || method == "PUT" {
+        head.push_str(&format!("Content-Length: {}\r\n", body.len()));
+    }
+    head.push_str("\r\n");
+    stream.write_all(head.as_bytes())?;
+    stream.write_all(body)?;
+    read_response(&mut BufReader::new(stream), method == "HEAD")
+}
+
+pub fn read_response(reader: &mut impl BufRead, head_only: bool) -> std::io::Result<HttpResponse> {
+    let mut line = String::new();
+    reader.read_line(&mut line)?;
+    let status = line
+        .split_whitespace()
+        .nth(1)
+        .and_then(|s| s.parse().ok())
+        .ok_or_else(|| std::io::Error::other(format!("bad status line {line:?}")))?;
+    let mut headers = Vec::new();
+    loop {
+        line.clear();
+        reader.read_line(&mut line)?;
+        let l = line.trim_end();
+        if l.is_empty() {
+            break;
+        }
+        if let Some((n, v)) = l.split_once(':') {
+            headers.push((n.trim().to_string(), v.trim().to_string()));
+        }
+    }
+    let mut body = Vec::new();
+    let length = headers
+        .iter()
+        .find(|(n, _)| n.eq_ignore_ascii_case("content-length"))
+        .and_then(|(_, v)| v.parse::<usize>().ok());
+    if !head_only {
+        match length {
+            Some(n) => {
+                body.resize(n, 0);
+                reader.read_exact(&mut body)?;
+            }
+            None => {
+                reader.read_to_end(&mut body)?;
+            }
+        }
+    }
+    Ok(HttpResponse { status, headers, body })
+}
+
+/// The (msn, part) named by the playlist's EXT-X-PRELOAD-HINT.
+pub fn preload_hint(playlist: &str) -> (String, u64, u32) {
+    let line = playlist
+        .lines()
+        .find(|l| l.starts_with("#EXT-X-PRELOAD-HINT:"))
+        .expect("a preload hint");
+    let uri = line.split("URI=\"").nth(1).unwrap().trim_end_matches('"').to_string();
+    let stem = uri.split('-').nth(1).unwrap().trim_end_matches(".m4s");
+    let (msn, part) = stem.split_once('.').unwrap();
+    (uri.clone(), msn.parse().unwrap(), part.parse().unwrap())
+}
+
+/// Whether a program is on the PATH.
+pub fn have(program: &str) -> bool {
+    Command::new("sh")
+        .args(["-c", &format!("command -v {program}")])
+        .stdout(Stdio::null())
+        .status()
+        .is_ok_and(|s| s.success())
+}

@@ -1,0 +1,564 @@
+// picamd's own LL-HLS player over Media Source Extensions (no third-party code).
+//
+// One "session" = one MediaSource: load the playlist, append the init segment, start from the
+// last INDEPENDENT part at or before the live edge, then loop on blocking playlist reloads
+// (_HLS_msn/_HLS_part) for the next part while the preload-hinted part is already being fetched.
+// A controller on a timer keeps the playhead just behind the buffered end (playbackRate 1.1 or a
+// jump when it drifts), skips gaps and trims old media. Any fatal condition (MAP URI change,
+// video.error, repeated HTTP failures) ends the session; start() then builds a new one.
+//
+// Events (EventTarget): 'status' {detail: {state, text}}.
+
+import { parseMediaPlaylist, comparePartKeys } from './playlist.js';
+import { parseInit, FALLBACK_CODEC } from './fmp4.js';
+
+const MediaSourceImpl = globalThis.ManagedMediaSource || globalThis.MediaSource || null;
+const USING_MMS = !!globalThis.ManagedMediaSource;
+
+class HttpError extends Error {
+  constructor(url, status) {
+    super(`HTTP ${status} for ${url.replace(/^https?:\/\/[^/]+/, '')}`);
+    this.status = status;
+  }
+}
+
+/** Ends the current session and starts a new one (stream restarted, decode error, ...). */
+class ResetError extends Error {}
+
+const sleep = (ms, signal) => new Promise((resolve, reject) => {
+  if (signal && signal.aborted) return reject(signal.reason);
+  const t = setTimeout(() => { cleanup(); resolve(); }, ms);
+  const onAbort = () => { clearTimeout(t); cleanup(); reject(signal.reason); };
+  const cleanup = () => signal && signal.removeEventListener('abort', onAbort);
+  if (signal) signal.addEventListener('abort', onAbort, { once: true });
+});
+
+const isAbort = (e) => e && (e.name === 'AbortError' || e instanceof ResetError);
+
+/** Resolves when `target` fires `type`; rejects on `signal` abort. */
+function once(target, type, signal) {
+  return new Promise((resolve, reject) => {
+    const onAbort = () => { target.removeEventListener(type, onEvent); reject(signal.reason); };
+    const onEvent = (ev) => { signal && signal.removeEventListener('abort', onAbort); resolve(ev); };
+    target.addEventListener(type, onEvent, { once: true });
+    if (signal) signal.addEventListener('abort', onAbort, { once: true });
+  });
+}
+
+export class LLHLSPlayer extends EventTarget {
+  /**
+   * @param {HTMLVideoElement} video
+   * @param {string} playlistUrl
+   * @param {object} [opts] minAhead: seconds kept between playhead and buffered end (floor)
+   */
+  constructor(video, playlistUrl, opts = {}) {
+    super();
+    this.video = video;
+    this.url = new URL(playlistUrl, location.href).href;
+    this.opts = { minAhead: 0.12, maxAhead: 1.0, keepBehind: 10, ...opts };
+    this.mode = MediaSourceImpl ? (USING_MMS ? 'ManagedMediaSource' : 'MediaSource') : 'none';
+    this.stats = {
+      partsFetched: 0, bytes: 0, sessions: 0, stalls: 0, jumps: 0, resyncs: 0,
+      codec: null, bufferAhead: 0, playbackRate: 1, targetAhead: this.opts.minAhead,
+    };
+    this.running = false;
+    this.sessionCtl = null;
+    this.state = 'idle';
+    this._onVisibility = () => this._visibilityChanged();
+  }
+
+  static isSupported(video) {
+    return !!MediaSourceImpl || !!video.canPlayType('application/vnd.apple.mpegurl');
+  }
+
+  setStatus(state, text = state) {
+    if (this.state === state && this.statusText === text) return;
+    this.state = state;
+    this.statusText = text;
+    this.dispatchEvent(new CustomEvent('status', { detail: { state, text } }));
+  }
+
+  start() {
+    if (this.running) return;
+    this.running = true;
+    document.addEventListener('visibilitychange', this._onVisibility);
+    if (!MediaSourceImpl) {
+      this._startNative();
+      return;
+    }
+    this._runLoop();
+  }
+
+  stop() {
+    this.running = false;
+    document.removeEventListener('visibilitychange', this._onVisibility);
+    if (this.sessionCtl) this.sessionCtl.abort(new ResetError('stopped'));
+    this.setStatus('idle', 'stopped');
+  }
+
+  // ---------------------------------------------------------------- native HLS (Safari, no MSE)
+
+  _startNative() {
+    if (!this.video.canPlayType('application/vnd.apple.mpegurl')) {
+      this.setStatus('error', 'error: this browser supports neither MSE nor HLS');
+      return;
+    }
+    this.mode = 'native HLS';
+    this.setStatus('connecting', 'connecting (native HLS)');
+    this.video.addEventListener('playing', () => this.setStatus('playing'));
+    this.video.addEventListener('waiting', () => this.setStatus('buffering', 'buffering'));
+    this.video.addEventListener('error', () => this.setStatus('error', `error: media error ${this.video.error && this.video.error.code}`));
+    this.video.src = this.url;
+    this.video.play().catch(() => {});
+  }
+
+  // ---------------------------------------------------------------- session loop
+
+  async _runLoop() {
+    let backoff = 500;
+    while (this.running) {
+      const started = performance.now();
+      try {
+        await this._session();
+      } catch (e) {
+        if (!this.running) break;
+        const why = e instanceof ResetError ? e.message : (e && e.message) || String(e);
+        this.setStatus('reconnecting', `reconnecting: ${why}`);
+      }
+      if (!this.running) break;
+      // A session that played for a while resets the backoff.
+      backoff = performance.now() - started > 10000 ? 500 : Math.min(backoff * 2, 8000);
+      await sleep(backoff);
+    }
+  }
+
+  async _session() {
+    this.stats.sessions++;
+    const ctl = new AbortController();
+    this.sessionCtl = ctl;
+    const signal = ctl.signal;
+    const fail = (msg) => { if (!signal.aborted) ctl.abort(new ResetError(msg)); };
+    const video = this.video;
+    let objectUrl = null;
+    let ms = null;
+    let ticker = null;
+    const listeners = [];
+    const listen = (t, type, fn) => { t.addEventListener(type, fn); listeners.push([t, type, fn]); };
+
+    this.prefetches = new Map();
+    if (this.stats.sessions === 1) this.setStatus('connecting');
+    try {
+      let pl = await this._loadPlaylist(null, signal);
+      while (!pl.mapUri || !pl.parts.length) { // stream not started yet
+        this.setStatus('connecting', 'connecting: waiting for the stream');
+        await sleep(500, signal);
+        pl = await this._loadPlaylist(null, signal);
+      }
+      this.mapUri = pl.mapUri;
+      this.partTarget = pl.partTarget || 0.2;
+      const initBuf = await this._fetchBytes(pl.mapUri, signal, 10000);
+      const init = parseInit(initBuf);
+      const codec = this._pickCodec(init.codec);
+      this.stats.codec = codec;
+
+      ms = new MediaSourceImpl();
+      if (USING_MMS) video.disableRemotePlayback = true;
+      objectUrl = URL.createObjectURL(ms);
+      video.src = objectUrl;
+      await once(ms, 'sourceopen', signal);
+      URL.revokeObjectURL(objectUrl);
+      objectUrl = null;
+      ms.duration = Infinity;
+      const sb = ms.addSourceBuffer(`video/mp4; codecs="${codec}"`);
+      if (sb.mode !== 'segments') sb.mode = 'segments';
+      this.sb = sb;
+      this.ms = ms;
+      this.sbQueue = Promise.resolve();
+
+      listen(video, 'error', () => fail(`video error ${video.error ? video.error.code + ' ' + (video.error.message || '') : ''}`.trim()));
+      listen(sb, 'error', () => fail('SourceBuffer error'));
+      listen(ms, 'sourceclose', () => fail('MediaSource closed'));
+      listen(video, 'waiting', () => {
+        if (this.started && !video.seeking && performance.now() - this.lastJumpAt > 500) {
+          this.stats.stalls++;
+          this.lastStallAt = performance.now();
+          this.stats.targetAhead = Math.min(this.stats.targetAhead + 0.1, 0.8);
+        }
+      });
+      listen(video, 'playing', () => { if (this.started) this.setStatus('playing'); });
+
+      await this._append(initBuf, signal);
+
+      this.started = false;
+      this.lastJumpAt = 0;
+      this.lastStallAt = performance.now();
+      this.aheadLog = [];
+      ticker = setInterval(() => this._tick(), 100);
+
+      await this._follow(pl, signal);
+    } catch (e) {
+      if (signal.aborted && signal.reason instanceof ResetError) throw signal.reason;
+      throw e;
+    } finally {
+      if (!signal.aborted) ctl.abort(new ResetError('session ended'));
+      if (ticker) clearInterval(ticker);
+      for (const [t, type, fn] of listeners) t.removeEventListener(type, fn);
+      for (const p of this.prefetches.values()) p.ctl.abort();
+      this.prefetches.clear();
+      this.sb = null;
+      this.ms = null;
+      this.started = false;
+      if (objectUrl) URL.revokeObjectURL(objectUrl);
+      // Detach the MediaSource without triggering a media error.
+      video.removeAttribute('src');
+      try { video.load(); } catch (_) { /* ignore */ }
+      if (this.sessionCtl === ctl) this.sessionCtl = null;
+    }
+  }
+
+  _pickCodec(parsed) {
+    const ok = (c) => c && MediaSourceImpl.isTypeSupported(`video/mp4; codecs="${c}"`);
+    if (ok(parsed)) return parsed;
+    if (ok(FALLBACK_CODEC)) return FALLBACK_CODEC;
+    throw new ResetError(`codec ${parsed || FALLBACK_CODEC} not supported by this browser`);
+  }
+
+  /** Follows the live edge until the session is aborted. */
+  async _follow(pl, signal) {
+    let last = null;          // key {msn, index} of the last appended part
+    let failures = 0;
+    let unavailable = 0;
+    for (;;) {
+      if (pl.mapUri !== this.mapUri) throw new ResetError('stream restarted');
+
+      // Which parts to append: those after `last`, or from the live edge when (re)starting.
+      let todo;
+      const pos = last ? pl.parts.findIndex((p) => comparePartKeys(p, last) === 0) : -1;
+      if (last && pos >= 0) {
+        todo = pl.parts.slice(pos + 1);
+      } else {
+        if (this.started) { // fell out of the listed window (background tab, long stall)
+          this.stats.resyncs++;
+          this.needsJump = true;
+        }
+        let start = -1;
+        for (let i = pl.parts.length - 1; i >= 0; i--) {
+          if (pl.parts[i].independent) { start = i; break; }
+        }
+        if (start < 0) start = pl.parts.findIndex((p) => p.index === 0);
+        todo = start >= 0 ? pl.parts.slice(start) : [];
+      }
+
+      // Fetch in parallel, append in order.
+      const fetches = todo.map((p) => this._getPart(p.uri, signal));
+      for (let i = 0; i < todo.length; i++) {
+        let data;
+        try {
+          data = await fetches[i];
+        } catch (e) {
+          if (isAbort(e) || signal.aborted) throw e;
+          // Retry once without the prefetch (it may have raced with a restart or expired).
+          data = await this._fetchBytes(todo[i].uri, signal, 8000);
+        }
+        await this._append(data, signal);
+        this.stats.partsFetched++;
+        this.stats.bytes += data.byteLength;
+        last = { msn: todo[i].msn, index: todo[i].index };
+        this._afterAppend();
+      }
+      if (todo.length) {
+        if (!this.started) this._onFirstMedia();
+        else if (this.needsJump) this._jumpToLive();
+      }
+
+      // Start fetching the hinted part now; it is answered the moment the part is complete.
+      if (pl.preloadHint && pl.preloadHint.type === 'PART') this._prefetch(pl.preloadHint.uri, signal);
+      this._dropStalePrefetches(pl);
+
+      // Blocking reload for the next part (index past the segment end = next segment's part 0).
+      const next = last ? { msn: last.msn, index: last.index + 1 } : null;
+      try {
+        pl = await this._loadPlaylist(next, signal);
+        failures = 0;
+        unavailable = 0;
+        if (this.state === 'reconnecting' && this.started) this.setStatus('playing');
+      } catch (e) {
+        if (isAbort(e) || signal.aborted) throw e;
+        if (e instanceof HttpError && e.status === 503) {
+          // Nothing new within 3 × TARGETDURATION: the camera stalled. Keep asking.
+          if (++unavailable >= 2) this.setStatus('reconnecting', 'reconnecting: stream stalled (503)');
+          if (unavailable > 10) throw new ResetError('stream unavailable');
+          await sleep(Math.min(250 * unavailable, 2000), signal);
+        } else if (e instanceof HttpError && e.status === 400) {
+          last = null; // asked too far ahead: our view is stale; restart from the edge
+          this.needsJump = true;
+        } else {
+          failures++;
+          this.setStatus('reconnecting', `reconnecting: ${e.message}`);
+          if (failures >= 6) throw new ResetError(e.message);
+          await sleep(Math.min(250 * 2 ** failures, 4000), signal);
+        }
+        pl = await this._loadPlaylist(null, signal).catch((e2) => {
+          if (isAbort(e2) || signal.aborted) throw e2;
+          return pl; // keep the old one; the loop retries the blocking reload
+        });
+        if (last && !pl.parts.some((p) => comparePartKeys(p, last) === 0) && pl.parts.length &&
+            comparePartKeys(pl.parts[pl.parts.length - 1], last) < 0) {
+          last = null; // the playlist went backwards: restarted stream with the same MAP?
+          this.needsJump = true;
+        }
+      }
+    }
+  }
+
+  // ---------------------------------------------------------------- HTTP
+
+  _blockingTimeoutMs() {
+    return 3000 * (this.targetDuration || 1) + 2000;
+  }
+
+  async _loadPlaylist(next, signal) {
+    const u = new URL(this.url);
+    if (next) {
+      u.searchParams.set('_HLS_msn', String(next.msn));
+      u.searchParams.set('_HLS_part', String(next.index));
+    }
+    const res = await this._fetch(u.href, signal, next ? this._blockingTimeoutMs() : 8000);
+    const text = await res.text();
+    const pl = parseMediaPlaylist(text, this.url);
+    this.targetDuration = pl.targetDuration || 1;
+    this.lastPlaylist = pl;
+    return pl;
+  }
+
+  async _fetch(url, signal, timeoutMs) {
+    const ctl = new AbortController();
+    const onAbort = () => ctl.abort(signal.reason);
+    if (signal.aborted) throw signal.reason;
+    signal.addEventListener('abort', onAbort, { once: true });
+    const timer = setTimeout(() => ctl.abort(new Error(`timeout after ${timeoutMs} ms`)), timeoutMs);
+    try {
+      const res = await fetch(url, { signal: ctl.signal, cache: 'no-store' });
+      if (!res.ok) {
+        res.body && res.body.cancel().catch(() => {});
+        throw new HttpError(url, res.status);
+      }
+      return res;
+    } catch (e) {
+      if (ctl.signal.aborted && !signal.aborted && !(e instanceof HttpError)) throw ctl.signal.reason;
+      throw e;
+    } finally {
+      clearTimeout(timer);
+      signal.removeEventListener('abort', onAbort);
+    }
+  }
+
+  async _fetchBytes(url, signal, timeoutMs) {
+    const ctl = new AbortController();
+    const onAbort = () => ctl.abort(signal.reason);
+    if (signal.aborted) throw signal.reason;
+    signal.addEventListener('abort', onAbort, { once: true });
+    const timer = setTimeout(() => ctl.abort(new Error(`timeout after ${timeoutMs} ms`)), timeoutMs);
+    try {
+      const res = await fetch(url, { signal: ctl.signal });
+      if (!res.ok) {
+        res.body && res.body.cancel().catch(() => {});
+        throw new HttpError(url, res.status);
+      }
+      return await res.arrayBuffer();
+    } catch (e) {
+      if (ctl.signal.aborted && !signal.aborted && !(e instanceof HttpError)) throw ctl.signal.reason;
+      throw e;
+    } finally {
+      clearTimeout(timer);
+      signal.removeEventListener('abort', onAbort);
+    }
+  }
+
+  _prefetch(uri, signal) {
+    if (this.prefetches.has(uri)) return;
+    const ctl = new AbortController();
+    const onAbort = () => ctl.abort(signal.reason);
+    signal.addEventListener('abort', onAbort, { once: true });
+    const promise = this._fetchBytes(uri, ctl.signal, this._blockingTimeoutMs())
+      .finally(() => signal.removeEventListener('abort', onAbort));
+    promise.catch(() => {}); // a failed prefetch is retried by _getPart; never unhandled
+    this.prefetches.set(uri, { promise, ctl });
+  }
+
+  _getPart(uri, signal) {
+    const p = this.prefetches.get(uri);
+    if (p) {
+      this.prefetches.delete(uri);
+      return p.promise;
+    }
+    return this._fetchBytes(uri, signal, 8000);
+  }
+
+  _dropStalePrefetches(pl) {
+    const keep = pl.preloadHint ? pl.preloadHint.uri : null;
+    for (const [uri, p] of this.prefetches) {
+      if (uri !== keep) {
+        p.ctl.abort();
+        this.prefetches.delete(uri);
+      }
+    }
+  }
+
+  // ---------------------------------------------------------------- SourceBuffer
+
+  /** Serialises SourceBuffer operations; resolves after 'updateend'. */
+  _sbOp(fn, signal) {
+    const run = async () => {
+      const sb = this.sb;
+      if (!sb || signal.aborted) throw signal.reason || new ResetError('no SourceBuffer');
+      const done = new Promise((resolve, reject) => {
+        const ok = () => { cleanup(); resolve(); };
+        const bad = () => { cleanup(); reject(new ResetError('SourceBuffer update failed')); };
+        const gone = () => { cleanup(); reject(signal.reason); };
+        const cleanup = () => {
+          sb.removeEventListener('updateend', ok);
+          sb.removeEventListener('error', bad);
+          signal.removeEventListener('abort', gone);
+        };
+        sb.addEventListener('updateend', ok);
+        sb.addEventListener('error', bad);
+        signal.addEventListener('abort', gone);
+        try { fn(sb); } catch (e) { cleanup(); reject(e); }
+      });
+      return done;
+    };
+    const p = this.sbQueue.then(run, run);
+    this.sbQueue = p.catch(() => {});
+    return p;
+  }
+
+  async _append(data, signal) {
+    try {
+      await this._sbOp((sb) => sb.appendBuffer(data), signal);
+    } catch (e) {
+      if (e && e.name === 'QuotaExceededError') {
+        // Free everything well behind the playhead, then try once more.
+        const t = this.video.currentTime;
+        if (t > 2) await this._sbOp((sb) => sb.remove(0, t - 2), signal);
+        await this._sbOp((sb) => sb.appendBuffer(data), signal);
+        return;
+      }
+      if (e && e.name === 'InvalidStateError' && signal.aborted) throw signal.reason;
+      throw e;
+    }
+  }
+
+  /** Buffered ranges as [[start, end], ...]. */
+  _ranges() {
+    const b = this.sb ? this.video.buffered : null;
+    const out = [];
+    if (!b) return out;
+    for (let i = 0; i < b.length; i++) out.push([b.start(i), b.end(i)]);
+    return out;
+  }
+
+  _afterAppend() {
+    const ranges = this._ranges();
+    if (!ranges.length) return;
+    const end = ranges[ranges.length - 1][1];
+    // Trim: keep `keepBehind` s behind the playhead, and never more than 30 s in total (a
+    // background tab may not advance currentTime at all).
+    const t = this.video.currentTime;
+    const cut = Math.max(t - this.opts.keepBehind, end - 30);
+    if (ranges[0][0] < cut - 5 && this.sb && !this.sb.updating && this.sessionCtl) {
+      this._sbOp((sb) => sb.remove(0, cut), this.sessionCtl.signal).catch(() => {});
+    }
+  }
+
+  _onFirstMedia() {
+    if (!this._ranges().length) return;
+    this.started = true;
+    this._jumpToLive();
+    this._play();
+    this.setStatus('playing');
+  }
+
+  /** Seeks to just behind the buffered end (in the last buffered range). */
+  _jumpToLive() {
+    this.needsJump = false;
+    const ranges = this._ranges();
+    if (!ranges.length) return;
+    const [start, end] = ranges[ranges.length - 1];
+    this._seek(Math.max(start, end - this.stats.targetAhead - this.partTarget));
+  }
+
+  _seek(t) {
+    this.lastJumpAt = performance.now();
+    this.stats.jumps++;
+    this.video.currentTime = t;
+  }
+
+  _play() {
+    const p = this.video.play();
+    if (p && p.catch) {
+      p.catch((e) => {
+        if (e && e.name === 'NotAllowedError') {
+          this.setStatus('paused', 'paused: tap the video to play');
+          const resume = () => { this.video.play().catch(() => {}); };
+          this.video.addEventListener('click', resume, { once: true });
+        }
+      });
+    }
+  }
+
+  // ---------------------------------------------------------------- latency controller
+
+  _tick() {
+    const v = this.video;
+    if (!this.started || !this.sb) return;
+    const ranges = this._ranges();
+    if (!ranges.length) return;
+    const t = v.currentTime;
+    const now = performance.now();
+    const end = ranges[ranges.length - 1][1];
+    const cur = ranges.find(([s, e]) => t >= s - 0.05 && t <= e + 0.05);
+    const ahead = cur ? Math.max(0, cur[1] - t) : 0;
+    this.stats.bufferAhead = ahead;
+
+    // Playhead outside the buffered data (start, gap after a resync, trimmed while hidden).
+    if (!cur || (cur !== ranges[ranges.length - 1] && ahead < 0.1 && v.readyState < 3)) {
+      if (!v.seeking && now - this.lastJumpAt > 300) this._jumpToLive();
+      return;
+    }
+    if (v.paused && !v.seeking && this.state !== 'paused' && !document.hidden) this._play();
+
+    // Sliding window of buffer-ahead samples: its minimum is the margin left just before the
+    // next part arrives, which is what decides between stalling and adding latency.
+    this.aheadLog.push([now, ahead]);
+    while (this.aheadLog.length && now - this.aheadLog[0][0] > 1200) this.aheadLog.shift();
+    if (now - this.lastJumpAt < 1200) return; // let the window refill after a seek
+    const minAhead = Math.min(...this.aheadLog.map((a) => a[1]));
+
+    // Slowly give back latency margin after a quiet period without stalls.
+    if (now - this.lastStallAt > 20000 && this.stats.targetAhead > this.opts.minAhead) {
+      this.stats.targetAhead = Math.max(this.opts.minAhead, this.stats.targetAhead - 0.05);
+      this.lastStallAt = now - 10000;
+    }
+    const target = this.stats.targetAhead;
+    if (minAhead > Math.max(this.opts.maxAhead, target + 0.6)) {
+      this._seek(end - target - this.partTarget);
+      v.playbackRate = 1;
+    } else if (minAhead > target + 0.12) {
+      v.playbackRate = 1.1;
+    } else if (minAhead <= target + 0.02) {
+      v.playbackRate = 1;
+    }
+    this.stats.playbackRate = v.playbackRate;
+  }
+
+  _visibilityChanged() {
+    if (document.hidden || !this.started) return;
+    // Back in the foreground: go straight to the live edge.
+    const ranges = this._ranges();
+    if (!ranges.length) return;
+    const end = ranges[ranges.length - 1][1];
+    if (end - this.video.currentTime > this.stats.targetAhead + this.partTarget + 0.3) this._jumpToLive();
+    this._play();
+  }
+}
