@@ -5,14 +5,22 @@ use std::time::{SystemTime, UNIX_EPOCH};
 
 /// Now, in µs since the Unix epoch (0 if the clock is set before 1970).
 pub fn unix_us() -> u64 {
-    SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| d.as_micros() as u64)
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| d.as_micros() as u64)
 }
 
 /// `HH:MM:SS.mmm` (UTC) of a time in µs since the epoch.
 pub fn format_hms_ms(unix_us: u64) -> String {
     let ms = unix_us / 1000;
     let s = ms / 1000;
-    format!("{:02}:{:02}:{:02}.{:03}", (s / 3600) % 24, (s / 60) % 60, s % 60, ms % 1000)
+    format!(
+        "{:02}:{:02}:{:02}.{:03}",
+        (s / 3600) % 24,
+        (s / 60) % 60,
+        s % 60,
+        ms % 1000
+    )
 }
 
 /// `2026-11-21T11:45:52.123Z` from µs since the epoch.
@@ -51,7 +59,13 @@ mod tests {
         assert_eq!(super::format_hms_ms(3_723_004_999), "01:02:03.004");
         assert!(super::unix_us() > 1_600_000_000_000_000);
         assert_eq!(super::rfc3339_ms(0), "1970-01-01T00:00:00.000Z");
-        assert_eq!(super::rfc3339_ms(951_782_400_123_456), "2000-02-29T00:00:00.123Z");
-        assert_eq!(super::rfc3339_ms(1_763_725_552_123_000), "2025-11-21T11:45:52.123Z");
+        assert_eq!(
+            super::rfc3339_ms(951_782_400_123_456),
+            "2000-02-29T00:00:00.123Z"
+        );
+        assert_eq!(
+            super::rfc3339_ms(1_763_725_552_123_000),
+            "2025-11-21T11:45:52.123Z"
+        );
     }
 }

@@ -43,24 +43,71 @@ impl std::error::Error for ConfigError {}
 
 /// Every setting: flag, environment variable, default, help text.
 pub const SETTINGS: &[(&str, &str, &str, &str)] = &[
-    ("--listen", "PICAMD_LISTEN", "0.0.0.0:8018", "address and port to serve on"),
-    ("--data-dir", "PICAMD_DATA_DIR", "data", "where picamd keeps its state"),
+    (
+        "--listen",
+        "PICAMD_LISTEN",
+        "0.0.0.0:8018",
+        "address and port to serve on",
+    ),
+    (
+        "--data-dir",
+        "PICAMD_DATA_DIR",
+        "data",
+        "where picamd keeps its state",
+    ),
     ("--source", "PICAMD_SOURCE", "auto", "camera: auto or test"),
-    ("--resolution", "PICAMD_RESOLUTION", "1280x720", "frame size, WIDTHxHEIGHT"),
+    (
+        "--resolution",
+        "PICAMD_RESOLUTION",
+        "1280x720",
+        "frame size, WIDTHxHEIGHT",
+    ),
     ("--fps", "PICAMD_FPS", "30", "frames per second"),
-    ("--bitrate", "PICAMD_BITRATE", "2M", "H.264 bit rate in bit/s (k and M suffixes)"),
-    ("--part-ms", "PICAMD_PART_MS", "200", "LL-HLS part duration (rounded to whole frames)"),
-    ("--segment-ms", "PICAMD_SEGMENT_MS", "1000", "segment duration = IDR period (whole parts)"),
-    ("--hls-segments", "PICAMD_HLS_SEGMENTS", "7", "segments listed in the playlist"),
-    ("--http-workers", "PICAMD_HTTP_WORKERS", "8", "HTTP worker threads"),
-    ("--www-dir", "PICAMD_WWW_DIR", "", "serve the web UI from this folder (development)"),
+    (
+        "--bitrate",
+        "PICAMD_BITRATE",
+        "2M",
+        "H.264 bit rate in bit/s (k and M suffixes)",
+    ),
+    (
+        "--part-ms",
+        "PICAMD_PART_MS",
+        "200",
+        "LL-HLS part duration (rounded to whole frames)",
+    ),
+    (
+        "--segment-ms",
+        "PICAMD_SEGMENT_MS",
+        "1000",
+        "segment duration = IDR period (whole parts)",
+    ),
+    (
+        "--hls-segments",
+        "PICAMD_HLS_SEGMENTS",
+        "7",
+        "segments listed in the playlist",
+    ),
+    (
+        "--http-workers",
+        "PICAMD_HTTP_WORKERS",
+        "8",
+        "HTTP worker threads",
+    ),
+    (
+        "--www-dir",
+        "PICAMD_WWW_DIR",
+        "",
+        "serve the web UI from this folder (development)",
+    ),
 ];
 
 impl Config {
     /// Builds the configuration from flags (`args` without the program name and command),
     /// the process environment and the `.env` file in the working directory.
     pub fn load(args: &[String]) -> Result<Config, ConfigError> {
-        let dotenv = std::fs::read_to_string(".env").map(|t| parse_dotenv(&t)).unwrap_or_default();
+        let dotenv = std::fs::read_to_string(".env")
+            .map(|t| parse_dotenv(&t))
+            .unwrap_or_default();
         let env: HashMap<String, String> = std::env::vars().collect();
         Config::from_sources(args, &env, &dotenv)
     }
@@ -72,8 +119,10 @@ impl Config {
     ) -> Result<Config, ConfigError> {
         let flags = parse_flags(args)?;
         let get = |flag: &str| -> String {
-            let (_, var, default, _) =
-                SETTINGS.iter().find(|s| s.0 == flag).expect("every flag is in SETTINGS");
+            let (_, var, default, _) = SETTINGS
+                .iter()
+                .find(|s| s.0 == flag)
+                .expect("every flag is in SETTINGS");
             flags
                 .get(flag)
                 .or_else(|| env.get(*var))
@@ -90,14 +139,19 @@ impl Config {
             other => return Err(invalid("--source", other, "auto or test")),
         };
         let (width, height) = parse_resolution(&get("--resolution"))?;
-        let fps = get("--fps").parse::<f64>().ok().filter(|f| (1.0..=120.0).contains(f));
+        let fps = get("--fps")
+            .parse::<f64>()
+            .ok()
+            .filter(|f| (1.0..=120.0).contains(f));
         let fps = fps.ok_or_else(|| invalid("--fps", &get("--fps"), "a number from 1 to 120"))?;
         let bitrate = parse_bitrate(&get("--bitrate"))?;
         let part_ms = parse_range("--part-ms", &get("--part-ms"), 20, 5000)?;
         let segment_ms = parse_range("--segment-ms", &get("--segment-ms"), 100, 10_000)?;
         let hls_segments = parse_range("--hls-segments", &get("--hls-segments"), 2, 100)? as usize;
         let http_workers = parse_range("--http-workers", &get("--http-workers"), 1, 256)? as usize;
-        let www_dir = Some(get("--www-dir")).filter(|d| !d.is_empty()).map(PathBuf::from);
+        let www_dir = Some(get("--www-dir"))
+            .filter(|d| !d.is_empty())
+            .map(PathBuf::from);
         let config = Config {
             listen,
             data_dir: PathBuf::from(get("--data-dir")),
@@ -112,7 +166,7 @@ impl Config {
             http_workers,
             www_dir,
         };
-        if config.segment_frames() < config.part_frames() {
+        if segment_ms < part_ms {
             return Err(ConfigError(format!(
                 "--segment-ms {segment_ms} is shorter than one part ({part_ms} ms)"
             )));
@@ -154,7 +208,10 @@ fn parse_flags(args: &[String]) -> Result<HashMap<String, String>, ConfigError> 
         }
         let value = match inline {
             Some(v) => v,
-            None => it.next().cloned().ok_or_else(|| ConfigError(format!("{name} needs a value")))?,
+            None => it
+                .next()
+                .cloned()
+                .ok_or_else(|| ConfigError(format!("{name} needs a value")))?,
         };
         flags.insert(name.to_string(), value);
     }
@@ -162,7 +219,13 @@ fn parse_flags(args: &[String]) -> Result<HashMap<String, String>, ConfigError> 
 }
 
 fn parse_resolution(s: &str) -> Result<(u32, u32), ConfigError> {
-    let err = || invalid("--resolution", s, "WIDTHxHEIGHT with even sides from 64x64 to 3840x2160");
+    let err = || {
+        invalid(
+            "--resolution",
+            s,
+            "WIDTHxHEIGHT with even sides from 64x64 to 3840x2160",
+        )
+    };
     let (w, h) = s.split_once(['x', 'X']).ok_or_else(err)?;
     let (w, h): (u32, u32) = (w.parse().map_err(|_| err())?, h.parse().map_err(|_| err())?);
     let ok = (64..=3840).contains(&w) && (64..=2160).contains(&h) && w % 2 == 0 && h % 2 == 0;
@@ -170,7 +233,13 @@ fn parse_resolution(s: &str) -> Result<(u32, u32), ConfigError> {
 }
 
 fn parse_bitrate(s: &str) -> Result<u32, ConfigError> {
-    let err = || invalid("--bitrate", s, "bit/s from 100k to 50M, e.g. 2000000, 2000k or 2M");
+    let err = || {
+        invalid(
+            "--bitrate",
+            s,
+            "bit/s from 100k to 50M, e.g. 2000000, 2000k or 2M",
+        )
+    };
     let (digits, scale) = match s.trim().strip_suffix(['k', 'K']) {
         Some(d) => (d, 1_000.0),
         None => match s.trim().strip_suffix('M') {
@@ -179,7 +248,10 @@ fn parse_bitrate(s: &str) -> Result<u32, ConfigError> {
         },
     };
     let value = digits.parse::<f64>().map_err(|_| err())? * scale;
-    (100_000.0..=50_000_000.0).contains(&value).then_some(value as u32).ok_or_else(err)
+    (100_000.0..=50_000_000.0)
+        .contains(&value)
+        .then_some(value as u32)
+        .ok_or_else(err)
 }
 
 fn parse_range(flag: &str, s: &str, min: u32, max: u32) -> Result<u32, ConfigError> {
@@ -198,12 +270,14 @@ pub fn parse_dotenv(text: &str) -> HashMap<String, String> {
             continue;
         }
         let line = line.strip_prefix("export ").unwrap_or(line);
-        let Some((key, value)) = line.split_once('=') else { continue };
+        let Some((key, value)) = line.split_once('=') else {
+            continue;
+        };
         let value = value.trim();
         let value = match value.chars().next() {
-            Some(q @ ('"' | '\'')) => {
-                value[1..].split_once(q).map_or(&value[1..], |(inner, _)| inner)
-            }
+            Some(q @ ('"' | '\'')) => value[1..]
+                .split_once(q)
+                .map_or(&value[1..], |(inner, _)| inner),
             _ => value.split_once(" #").map_or(value, |(v, _)| v).trim_end(),
         };
         vars.insert(key.trim().to_string(), value.to_string());
@@ -219,7 +293,11 @@ pub fn help() -> String {
          Each option can also be set by its environment variable or in ./.env.\n\n",
     );
     for (flag, var, default, text) in SETTINGS {
-        let default = if default.is_empty() { String::new() } else { format!(" [default: {default}]") };
+        let default = if default.is_empty() {
+            String::new()
+        } else {
+            format!(" [default: {default}]")
+        };
         out.push_str(&format!("  {flag:<16} {var:<22} {text}{default}\n"));
     }
     out
@@ -238,8 +316,14 @@ mod tests {
         let none = HashMap::new();
         let c = Config::from_sources(&[], &none, &none).unwrap();
         assert_eq!(c.listen.to_string(), "0.0.0.0:8018");
-        assert_eq!((c.width, c.height, c.fps, c.bitrate), (1280, 720, 30.0, 2_000_000));
-        assert_eq!((c.part_frames(), c.segment_frames(), c.frame_ticks()), (6, 30, 3000));
+        assert_eq!(
+            (c.width, c.height, c.fps, c.bitrate),
+            (1280, 720, 30.0, 2_000_000)
+        );
+        assert_eq!(
+            (c.part_frames(), c.segment_frames(), c.frame_ticks()),
+            (6, 30, 3000)
+        );
 
         let dotenv = HashMap::from([("PICAMD_FPS".to_string(), "25".to_string())]);
         let env = HashMap::from([("PICAMD_LISTEN".to_string(), "127.0.0.1:9000".to_string())]);
@@ -266,7 +350,10 @@ mod tests {
             &["--fps"],
             &["--source", "webcam"],
         ] {
-            assert!(Config::from_sources(&args(bad), &none, &none).is_err(), "{bad:?}");
+            assert!(
+                Config::from_sources(&args(bad), &none, &none).is_err(),
+                "{bad:?}"
+            );
         }
         assert_eq!(parse_bitrate("2.5M").unwrap(), 2_500_000);
         assert_eq!(parse_bitrate("800k").unwrap(), 800_000);
@@ -274,7 +361,8 @@ mod tests {
 
     #[test]
     fn parses_dotenv() {
-        let vars = parse_dotenv("# c\nexport A=1\nB=\"two words\" \nC='x=y'\nD=plain # note\nnoequals\n");
+        let vars =
+            parse_dotenv("# c\nexport A=1\nB=\"two words\" \nC='x=y'\nD=plain # note\nnoequals\n");
         assert_eq!(vars["A"], "1");
         assert_eq!(vars["B"], "two words");
         assert_eq!(vars["C"], "x=y");

@@ -3,6 +3,7 @@
 
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
 
 use crossbeam_channel::{bounded, Receiver, Sender, TrySendError};
 
@@ -17,7 +18,11 @@ struct Subscriber<T> {
     dropped: Arc<AtomicU64>,
     /// Lost an item: skip until the next sync point.
     resync: bool,
+    last_warning: Option<Instant>,
 }
+
+/// A consumer that keeps falling behind is reported at most this often.
+const WARN_EVERY: Duration = Duration::from_secs(10);
 
 pub struct Fanout<T> {
     subscribers: Mutex<Vec<Subscriber<T>>>,
@@ -25,16 +30,32 @@ pub struct Fanout<T> {
 
 impl<T> Default for Fanout<T> {
     fn default() -> Self {
-        Fanout { subscribers: Mutex::new(Vec::new()) }
+        Fanout {
+            subscribers: Mutex::new(Vec::new()),
+        }
     }
 }
 
 impl<T: Clone + SyncPoint> Fanout<T> {
     /// Adds a consumer; items it loses are counted in `dropped`.
-    pub fn subscribe(&self, name: &'static str, capacity: usize, dropped: Arc<AtomicU64>) -> Receiver<T> {
+    pub fn subscribe(
+        &self,
+        name: &'static str,
+        capacity: usize,
+        dropped: Arc<AtomicU64>,
+    ) -> Receiver<T> {
         let (tx, rx) = bounded(capacity);
-        let sub = Subscriber { name, tx, dropped, resync: true };
-        self.subscribers.lock().unwrap_or_else(|e| e.into_inner()).push(sub);
+        let sub = Subscriber {
+            name,
+            tx,
+            dropped,
+            resync: true,
+            last_warning: None,
+        };
+        self.subscribers
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .push(sub);
         rx
     }
 
@@ -52,8 +73,13 @@ impl<T: Clone + SyncPoint> Fanout<T> {
                     true
                 }
                 Err(TrySendError::Full(_)) => {
-                    if !sub.resync {
-                        log::warn!("{} is not keeping up; dropping until the next sync point", sub.name);
+                    if sub.last_warning.is_none_or(|t| t.elapsed() >= WARN_EVERY) {
+                        sub.last_warning = Some(Instant::now());
+                        log::warn!(
+                            "{} is not keeping up: {} items dropped so far",
+                            sub.name,
+                            sub.dropped.load(Ordering::Relaxed) + 1
+                        );
                     }
                     sub.resync = true;
                     sub.dropped.fetch_add(1, Ordering::Relaxed);
@@ -65,7 +91,10 @@ impl<T: Clone + SyncPoint> Fanout<T> {
     }
 
     pub fn subscriber_count(&self) -> usize {
-        self.subscribers.lock().unwrap_or_else(|e| e.into_inner()).len()
+        self.subscribers
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .len()
     }
 }
 
@@ -93,9 +122,16 @@ mod tests {
         }
         assert_eq!(fast.try_iter().count(), 10);
         let got: Vec<u32> = slow.try_iter().map(|i| i.0).collect();
-        assert_eq!(got, vec![0, 1], "then full; 5 is a sync point but the queue is still full");
+        assert_eq!(
+            got,
+            vec![0, 1],
+            "then full; 5 is a sync point but the queue is still full"
+        );
         fan.send(&Item(10, false));
-        assert!(slow.try_recv().is_err(), "waits for a sync point after losing items");
+        assert!(
+            slow.try_recv().is_err(),
+            "waits for a sync point after losing items"
+        );
         fan.send(&Item(11, true));
         assert_eq!(slow.try_recv().unwrap().0, 11);
         assert_eq!(slow_dropped.load(Ordering::Relaxed), 9);

@@ -11,8 +11,8 @@ use picamd::runtime::Runtime;
 
 fn main() -> ExitCode {
     let args: Vec<String> = std::env::args().skip(1).collect();
-    let (command, rest) = match args.first().map(String::as_str) {
-        Some("serve") => ("serve", &args[1..]),
+    let flags = match args.first().map(String::as_str) {
+        Some("serve") => &args[1..],
         Some("--help" | "-h" | "help") => {
             print!("{}", config::help());
             return ExitCode::SUCCESS;
@@ -21,24 +21,25 @@ fn main() -> ExitCode {
             println!("picamd {}", env!("CARGO_PKG_VERSION"));
             return ExitCode::SUCCESS;
         }
-        _ => ("serve", &args[..]),
+        _ => &args[..],
     };
     env_logger::Builder::from_env(env_logger::Env::default().default_filter_or("info")).init();
-    let config = match Config::load(rest) {
+    let config = match Config::load(flags) {
         Ok(c) => c,
         Err(e) => {
             eprintln!("picamd: {e}");
             return ExitCode::from(2);
         }
     };
-    match command {
-        _ => serve(config),
-    }
+    serve(config)
 }
 
 fn serve(config: Config) -> ExitCode {
     if let Err(e) = std::fs::create_dir_all(&config.data_dir) {
-        eprintln!("picamd: cannot create the data directory {}: {e}", config.data_dir.display());
+        eprintln!(
+            "picamd: cannot create the data directory {}: {e}",
+            config.data_dir.display()
+        );
         return ExitCode::FAILURE;
     }
     let listen = config.listen;
@@ -59,7 +60,10 @@ fn serve(config: Config) -> ExitCode {
         }
     };
     let addr = server.local_addr().unwrap_or(listen);
-    log::info!("picamd {} listening on http://{addr}/", env!("CARGO_PKG_VERSION"));
+    log::info!(
+        "picamd {} listening on http://{addr}/",
+        env!("CARGO_PKG_VERSION")
+    );
     log::info!("live preview: http://{addr}/preview/hls/cam-preview/index.m3u8");
     server.join();
     ExitCode::SUCCESS

@@ -32,7 +32,8 @@ impl Pipeline {
         let units: Arc<Fanout<Arc<AccessUnit>>> = Arc::new(Fanout::default());
 
         let stats = &rt.stats;
-        let frame_rx = frames.subscribe("encoder", ENCODER_QUEUE, Arc::clone(&stats.frames_dropped));
+        let frame_rx =
+            frames.subscribe("encoder", ENCODER_QUEUE, Arc::clone(&stats.frames_dropped));
         let unit_rx = units.subscribe("llhls-muxer", MUXER_QUEUE, Arc::clone(&stats.units_dropped));
 
         let segmenter = SegmenterConfig {
@@ -52,10 +53,17 @@ impl Pipeline {
         if cfg.source == SourceKind::Auto {
             log::info!("no camera found: using the built-in test camera");
         }
-        let source = TestSourceConfig { width: cfg.width, height: cfg.height, fps: cfg.fps };
+        let source = TestSourceConfig {
+            width: cfg.width,
+            height: cfg.height,
+            fps: cfg.fps,
+        };
         let runtime = Arc::clone(rt);
         threads.push(testsrc::spawn(source, Arc::clone(&stop), move |frame| {
-            runtime.stats.frames_captured.fetch_add(1, Ordering::Relaxed);
+            runtime
+                .stats
+                .frames_captured
+                .fetch_add(1, Ordering::Relaxed);
             runtime.set_latest_frame(frame.clone());
             frames.send(&frame);
         })?);

@@ -25,7 +25,12 @@ pub fn publish(rt: &Runtime, seg: &Segmenter, window: usize, events: &mut Vec<Se
     let mut rest = Vec::new();
     for event in events.drain(..) {
         match event {
-            SegmenterEvent::Start { init, codec, width, height } => {
+            SegmenterEvent::Start {
+                init,
+                codec,
+                width,
+                height,
+            } => {
                 if !rest.is_empty() {
                     apply(rt, std::mem::take(&mut rest));
                 }
@@ -36,7 +41,8 @@ pub fn publish(rt: &Runtime, seg: &Segmenter, window: usize, events: &mut Vec<Se
                     segment_target: seg.config().segment_target(),
                     window_segments: window,
                 };
-                rt.hls.start_session(Timeline::new(cfg, Arc::from(init), codec));
+                rt.hls
+                    .start_session(Timeline::new(cfg, Arc::from(init), codec));
             }
             other => rest.push(other),
         }
@@ -50,7 +56,12 @@ fn apply(rt: &Runtime, events: Vec<SegmenterEvent>) {
     rt.hls.update(|tl| {
         for event in events {
             match event {
-                SegmenterEvent::Part { duration, independent, data, capture_unix_us } => {
+                SegmenterEvent::Part {
+                    duration,
+                    independent,
+                    data,
+                    capture_unix_us,
+                } => {
                     tl.push_part(duration, independent, Arc::from(data), capture_unix_us);
                     rt.stats.parts_published.fetch_add(1, Ordering::Relaxed);
                 }
@@ -71,17 +82,19 @@ pub fn spawn_muxer(
     cfg: SegmenterConfig,
     units: Receiver<Arc<AccessUnit>>,
 ) -> std::io::Result<JoinHandle<()>> {
-    thread::Builder::new().name("llhls-muxer".into()).spawn(move || {
-        let mut segmenter = Segmenter::new(cfg);
-        let mut events = Vec::new();
-        let window = rt.config.hls_segments;
-        for au in units {
-            segmenter.push(au, &mut events);
+    thread::Builder::new()
+        .name("llhls-muxer".into())
+        .spawn(move || {
+            let mut segmenter = Segmenter::new(cfg);
+            let mut events = Vec::new();
+            let window = rt.config.hls_segments;
+            for au in units {
+                segmenter.push(au, &mut events);
+                publish(&rt, &segmenter, window, &mut events);
+            }
+            segmenter.flush(&mut events);
             publish(&rt, &segmenter, window, &mut events);
-        }
-        segmenter.flush(&mut events);
-        publish(&rt, &segmenter, window, &mut events);
-        rt.hls.stop_session();
-        log::info!("preview muxer stopped");
-    })
+            rt.hls.stop_session();
+            log::info!("preview muxer stopped");
+        })
 }

@@ -47,7 +47,10 @@ impl Runtime {
 
     /// The newest raw frame from the camera (for stills and thumbnails).
     pub fn latest_frame(&self) -> Option<Frame> {
-        self.latest_frame.lock().unwrap_or_else(|e| e.into_inner()).clone()
+        self.latest_frame
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .clone()
     }
 
     pub fn set_latest_frame(&self, frame: Frame) {

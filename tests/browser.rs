@@ -23,8 +23,12 @@ fn web_player_plays_with_low_latency() {
     let stdout = String::from_utf8_lossy(&out.stdout);
     let stderr = String::from_utf8_lossy(&out.stderr);
     println!("{stdout}");
-    assert!(out.status.success(), "browser playback failed:\n{stdout}\n{stderr}");
-    let result: serde_json::Value = serde_json::from_str(stdout.lines().last().unwrap_or("")).unwrap();
+    assert!(
+        out.status.success(),
+        "browser playback failed:\n{stdout}\n{stderr}"
+    );
+    let result: serde_json::Value =
+        serde_json::from_str(stdout.lines().last().unwrap_or("")).unwrap();
     assert!(result["played_s"].as_f64().unwrap() >= 3.0);
     assert!(result["latency_ms_p50"].as_f64().unwrap() < 2000.0);
 }

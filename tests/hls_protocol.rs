@@ -9,7 +9,10 @@ use std::time::{Duration, Instant};
 use common::{preload_hint, Picamd, PLAYLIST};
 
 fn attr<'a>(playlist: &'a str, tag: &str) -> &'a str {
-    playlist.lines().find_map(|l| l.strip_prefix(tag)).unwrap_or_else(|| panic!("{tag} missing"))
+    playlist
+        .lines()
+        .find_map(|l| l.strip_prefix(tag))
+        .unwrap_or_else(|| panic!("{tag} missing"))
 }
 
 #[test]
@@ -17,12 +20,16 @@ fn playlist_rules_and_blocking() {
     let cam = Picamd::start(&[]);
     let first = cam.get(PLAYLIST);
     assert_eq!(first.status, 200);
-    assert_eq!(first.header("content-type"), Some("application/vnd.apple.mpegurl"));
+    assert_eq!(
+        first.header("content-type"),
+        Some("application/vnd.apple.mpegurl")
+    );
     assert_eq!(first.header("cache-control"), Some("no-cache"));
     let text = first.text();
     assert_eq!(attr(&text, "#EXT-X-VERSION:"), "10");
     assert_eq!(attr(&text, "#EXT-X-PART-INF:"), "PART-TARGET=0.20000");
-    assert!(attr(&text, "#EXT-X-SERVER-CONTROL:").contains("CAN-BLOCK-RELOAD=YES,PART-HOLD-BACK=0.60000"));
+    assert!(attr(&text, "#EXT-X-SERVER-CONTROL:")
+        .contains("CAN-BLOCK-RELOAD=YES,PART-HOLD-BACK=0.60000"));
 
     // The init and a part: immutable media.
     let map = attr(&text, "#EXT-X-MAP:URI=").trim_matches('"');
@@ -53,9 +60,15 @@ fn playlist_rules_and_blocking() {
     let last_at = answers.iter().map(|a| a.2).max().unwrap();
     for (status, body, _) in &answers {
         assert_eq!(*status, 200);
-        assert!(body.contains(&format!("URI=\"{hint_uri}\"")), "the awaited part is listed");
+        assert!(
+            body.contains(&format!("URI=\"{hint_uri}\"")),
+            "the awaited part is listed"
+        );
     }
-    assert!(last_at - first_at < Duration::from_millis(500), "answered together");
+    assert!(
+        last_at - first_at < Duration::from_millis(500),
+        "answered together"
+    );
 
     // The hinted part itself: blocks until complete, then arrives whole.
     let next = cam.get(&format!("{PLAYLIST}?_HLS_msn={msn}&_HLS_part={part}"));
@@ -63,17 +76,30 @@ fn playlist_rules_and_blocking() {
     let part_resp = cam.get(&format!("/preview/hls/cam-preview/{hint2}"));
     assert_eq!(part_resp.status, 200);
     assert_eq!(&part_resp.body[4..8], b"moof");
-    assert_eq!(part_resp.header("content-length").unwrap(), part_resp.body.len().to_string());
+    assert_eq!(
+        part_resp.header("content-length").unwrap(),
+        part_resp.body.len().to_string()
+    );
 
     // Bad directives are 400 with a detail.
-    for query in ["_HLS_part=1", "_HLS_msn=abc", &format!("_HLS_msn={}", msn + 50), "_HLS_skip=maybe"] {
+    for query in [
+        "_HLS_part=1",
+        "_HLS_msn=abc",
+        &format!("_HLS_msn={}", msn + 50),
+        "_HLS_skip=maybe",
+    ] {
         let resp = cam.get(&format!("{PLAYLIST}?{query}"));
         assert_eq!(resp.status, 400, "{query}");
         assert!(resp.json()["detail"].is_string());
     }
 
     // Unknown media: 404 JSON. An old session's prefix is unknown too.
-    for path in ["ffffffff-init.mp4", "nope.m3u8", "x-1.2.m4s", "../index.m3u8"] {
+    for path in [
+        "ffffffff-init.mp4",
+        "nope.m3u8",
+        "x-1.2.m4s",
+        "../index.m3u8",
+    ] {
         let resp = cam.get(&format!("/preview/hls/cam-preview/{path}"));
         assert_eq!(resp.status, 404, "{path}");
     }
@@ -94,7 +120,10 @@ fn segments_parts_and_delta_updates() {
     };
     // Every complete segment is exactly its parts, back to back.
     let lines: Vec<&str> = text.lines().collect();
-    let seg_idx = lines.iter().rposition(|l| l.ends_with(".m4s") && !l.starts_with('#')).unwrap();
+    let seg_idx = lines
+        .iter()
+        .rposition(|l| l.ends_with(".m4s") && !l.starts_with('#'))
+        .unwrap();
     let seg_uri = lines[seg_idx];
     let seg = cam.get(&format!("/preview/hls/cam-preview/{seg_uri}"));
     assert_eq!(seg.status, 200);
@@ -114,7 +143,9 @@ fn segments_parts_and_delta_updates() {
     assert_eq!(joined, seg.body);
 
     let delta = cam.get(&format!("{PLAYLIST}?_HLS_skip=YES")).text();
-    let skipped: usize = attr(&delta, "#EXT-X-SKIP:SKIPPED-SEGMENTS=").parse().unwrap();
+    let skipped: usize = attr(&delta, "#EXT-X-SKIP:SKIPPED-SEGMENTS=")
+        .parse()
+        .unwrap();
     assert!(skipped >= 1);
     assert!(delta.len() < cam.get(PLAYLIST).text().len());
 }

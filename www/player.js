@@ -25,6 +25,9 @@ class HttpError extends Error {
 /** Ends the current session and starts a new one (stream restarted, decode error, ...). */
 class ResetError extends Error {}
 
+/** Cancels a blocking reload so the playlist is re-read at once (the hinted part vanished). */
+class RecheckError extends Error {}
+
 const sleep = (ms, signal) => new Promise((resolve, reject) => {
   if (signal && signal.aborted) return reject(signal.reason);
   const t = setTimeout(() => { cleanup(); resolve(); }, ms);
@@ -55,7 +58,7 @@ export class LLHLSPlayer extends EventTarget {
     super();
     this.video = video;
     this.url = new URL(playlistUrl, location.href).href;
-    this.opts = { minAhead: 0.12, maxAhead: 1.0, keepBehind: 10, ...opts };
+    this.opts = { minAhead: 0.15, maxMargin: 0.5, maxAhead: 1.0, keepBehind: 10, ...opts };
     this.mode = MediaSourceImpl ? (USING_MMS ? 'ManagedMediaSource' : 'MediaSource') : 'none';
     this.stats = {
       partsFetched: 0, bytes: 0, sessions: 0, stalls: 0, jumps: 0, resyncs: 0,
@@ -182,14 +185,29 @@ export class LLHLSPlayer extends EventTarget {
         if (this.started && !video.seeking && performance.now() - this.lastJumpAt > 500) {
           this.stats.stalls++;
           this.lastStallAt = performance.now();
-          this.stats.targetAhead = Math.min(this.stats.targetAhead + 0.1, 0.8);
+          this.stats.targetAhead = Math.min(this.stats.targetAhead + 0.1, this.opts.maxMargin);
         }
       });
-      listen(video, 'playing', () => { if (this.started) this.setStatus('playing'); });
+      listen(video, 'playing', () => {
+        if (!this.started) return;
+        this.setStatus('playing');
+        if (!this.playedOnce) {
+          // Start-up (decode from the IDR) took a while: the edge moved on meanwhile.
+          this.playedOnce = true;
+          const r = this._ranges();
+          if (r.length && r[r.length - 1][1] - video.currentTime > this.stats.targetAhead + this.partTarget + 0.15) {
+            this._jumpToLive();
+          }
+        }
+      });
+      listen(video, 'waiting', () => {
+        if (this.started && !video.seeking) this.setStatus('buffering', 'buffering');
+      });
 
       await this._append(initBuf, signal);
 
       this.started = false;
+      this.playedOnce = false;
       this.lastJumpAt = 0;
       this.lastStallAt = performance.now();
       this.aheadLog = [];
@@ -277,14 +295,22 @@ export class LLHLSPlayer extends EventTarget {
 
       // Blocking reload for the next part (index past the segment end = next segment's part 0).
       const next = last ? { msn: last.msn, index: last.index + 1 } : null;
+      const reload = new AbortController();
+      const relay = () => reload.abort(signal.reason);
+      signal.addEventListener('abort', relay, { once: true });
+      this.reloadCtl = reload;
       try {
-        pl = await this._loadPlaylist(next, signal);
+        pl = await this._loadPlaylist(next, reload.signal);
         failures = 0;
         unavailable = 0;
         if (this.state === 'reconnecting' && this.started) this.setStatus('playing');
       } catch (e) {
-        if (isAbort(e) || signal.aborted) throw e;
-        if (e instanceof HttpError && e.status === 503) {
+        if (signal.aborted) throw signal.reason;
+        if (reload.signal.aborted && reload.signal.reason instanceof RecheckError) {
+          // fall through to the plain reload below
+        } else if (isAbort(e)) {
+          throw e;
+        } else if (e instanceof HttpError && e.status === 503) {
           // Nothing new within 3 × TARGETDURATION: the camera stalled. Keep asking.
           if (++unavailable >= 2) this.setStatus('reconnecting', 'reconnecting: stream stalled (503)');
           if (unavailable > 10) throw new ResetError('stream unavailable');
@@ -302,11 +328,15 @@ export class LLHLSPlayer extends EventTarget {
           if (isAbort(e2) || signal.aborted) throw e2;
           return pl; // keep the old one; the loop retries the blocking reload
         });
+        if (pl.mapUri !== this.mapUri) throw new ResetError('stream restarted');
         if (last && !pl.parts.some((p) => comparePartKeys(p, last) === 0) && pl.parts.length &&
             comparePartKeys(pl.parts[pl.parts.length - 1], last) < 0) {
           last = null; // the playlist went backwards: restarted stream with the same MAP?
           this.needsJump = true;
         }
+      } finally {
+        signal.removeEventListener('abort', relay);
+        this.reloadCtl = null;
       }
     }
   }
@@ -382,7 +412,13 @@ export class LLHLSPlayer extends EventTarget {
     signal.addEventListener('abort', onAbort, { once: true });
     const promise = this._fetchBytes(uri, ctl.signal, this._blockingTimeoutMs())
       .finally(() => signal.removeEventListener('abort', onAbort));
-    promise.catch(() => {}); // a failed prefetch is retried by _getPart; never unhandled
+    promise.catch((e) => {
+      // A failed prefetch is retried by _getPart. A 404 for the hinted part usually means the
+      // stream restarted under new names: re-read the playlist now instead of blocking on it.
+      if (e instanceof HttpError && e.status === 404 && this.reloadCtl && this.prefetches.get(uri)) {
+        this.reloadCtl.abort(new RecheckError('hinted part gone'));
+      }
+    });
     this.prefetches.set(uri, { promise, ctl });
   }
 
@@ -526,13 +562,19 @@ export class LLHLSPlayer extends EventTarget {
       if (!v.seeking && now - this.lastJumpAt > 300) this._jumpToLive();
       return;
     }
-    if (v.paused && !v.seeking && this.state !== 'paused' && !document.hidden) this._play();
+    if (v.paused) {
+      // Paused (autoplay refused, or the browser paused a background tab): no rate control.
+      if (!v.seeking && this.state !== 'paused' && !document.hidden) this._play();
+      this.aheadLog = [];
+      return;
+    }
 
-    // Sliding window of buffer-ahead samples: its minimum is the margin left just before the
-    // next part arrives, which is what decides between stalling and adding latency.
+    // Sliding window of buffer-ahead samples over a few parts: its minimum is the margin left
+    // just before the next part arrives, which decides between stalling and adding latency.
     this.aheadLog.push([now, ahead]);
-    while (this.aheadLog.length && now - this.aheadLog[0][0] > 1200) this.aheadLog.shift();
-    if (now - this.lastJumpAt < 1200) return; // let the window refill after a seek
+    const span = Math.max(800, 3000 * this.partTarget);
+    while (this.aheadLog.length && now - this.aheadLog[0][0] > span) this.aheadLog.shift();
+    if (now - this.lastJumpAt < span || now - this.aheadLog[0][0] < span - 250) return;
     const minAhead = Math.min(...this.aheadLog.map((a) => a[1]));
 
     // Slowly give back latency margin after a quiet period without stalls.
@@ -540,16 +582,26 @@ export class LLHLSPlayer extends EventTarget {
       this.stats.targetAhead = Math.max(this.opts.minAhead, this.stats.targetAhead - 0.05);
       this.lastStallAt = now - 10000;
     }
+    // Keep the minimum margin near the target: jump when far behind, play at 1.1 when a bit
+    // behind, at 0.95 to rebuild margin (after a stall or a late part), else at 1.
     const target = this.stats.targetAhead;
+    let rate = v.playbackRate;
     if (minAhead > Math.max(this.opts.maxAhead, target + 0.6)) {
-      this._seek(end - target - this.partTarget);
-      v.playbackRate = 1;
+      this._jumpToLive();
+      rate = 1;
     } else if (minAhead > target + 0.12) {
-      v.playbackRate = 1.1;
-    } else if (minAhead <= target + 0.02) {
-      v.playbackRate = 1;
+      rate = 1.1;
+    } else if (minAhead < target - 0.08) {
+      rate = 0.95;
+    } else if ((rate > 1 && minAhead <= target + 0.02) || (rate < 1 && minAhead >= target - 0.02)) {
+      rate = 1;
     }
-    this.stats.playbackRate = v.playbackRate;
+    if (rate !== v.playbackRate) {
+      v.playbackRate = rate;
+      this.aheadLog = []; // judge the new rate on fresh samples
+    }
+    this.stats.playbackRate = rate;
+    this.stats.minAhead = minAhead;
   }
 
   _visibilityChanged() {
@@ -559,6 +611,7 @@ export class LLHLSPlayer extends EventTarget {
     if (!ranges.length) return;
     const end = ranges[ranges.length - 1][1];
     if (end - this.video.currentTime > this.stats.targetAhead + this.partTarget + 0.3) this._jumpToLive();
+    this.playedOnce = false; // re-check the distance to the edge once it is playing again
     this._play();
   }
 }

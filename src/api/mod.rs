@@ -34,11 +34,17 @@ pub fn handle(rt: &Runtime, req: &Request) -> Response {
     }
     match req.path.as_str() {
         "/time" => only_get(req).unwrap_or_else(|| {
-            Response::json(200, &serde_json::json!({ "unix_us": crate::clock::unix_us() }))
-                .with_header("Cache-Control", "no-store")
+            Response::json(
+                200,
+                &serde_json::json!({ "unix_us": crate::clock::unix_us() }),
+            )
+            .with_header("Cache-Control", "no-store")
         }),
         _ => match req.method.as_str() {
-            "GET" | "HEAD" => rt.static_files.serve(req).unwrap_or_else(Response::not_found),
+            "GET" | "HEAD" => rt
+                .static_files
+                .serve(req)
+                .unwrap_or_else(Response::not_found),
             _ => Response::not_found(),
         },
     }
@@ -46,5 +52,6 @@ pub fn handle(rt: &Runtime, req: &Request) -> Response {
 
 /// `Some(405)` unless the method is GET or HEAD.
 pub fn only_get(req: &Request) -> Option<Response> {
-    (!matches!(req.method.as_str(), "GET" | "HEAD")).then(|| Response::method_not_allowed("GET, HEAD"))
+    (!matches!(req.method.as_str(), "GET" | "HEAD"))
+        .then(|| Response::method_not_allowed("GET, HEAD"))
 }

@@ -27,9 +27,11 @@ pub fn hls(rt: &Runtime, req: &Request, path: &str) -> Response {
         },
         HlsFile::Init { prefix } => media(rt.hls.init(&prefix).map(Body::Shared)),
         HlsFile::Segment { prefix, msn } => media(rt.hls.segment(&prefix, msn).map(Body::Chunks)),
-        HlsFile::Part { prefix, msn, index } => {
-            media(rt.hls.part(&prefix, msn, index).map(|p| Body::Shared(p.data.clone())))
-        }
+        HlsFile::Part { prefix, msn, index } => media(
+            rt.hls
+                .part(&prefix, msn, index)
+                .map(|p| Body::Shared(p.data.clone())),
+        ),
     }
 }
 

@@ -81,7 +81,10 @@ mod tests {
         let mut luma = vec![77u8; width * 32];
         draw(&mut luma, width, t);
         assert_eq!(read(&luma, width), Some(t));
-        assert!(luma[16 * width..].iter().all(|&p| p == 77), "draws only 16 rows");
+        assert!(
+            luma[16 * width..].iter().all(|&p| p == 77),
+            "draws only 16 rows"
+        );
     }
 
     #[test]

@@ -56,7 +56,11 @@ impl Painter {
                 v[y * cw + x] = bv;
             }
         }
-        Painter { width: w, height: h, background }
+        Painter {
+            width: w,
+            height: h,
+            background,
+        }
     }
 
     /// Paints frame `sequence` captured at `unix_us` into a new buffer.
@@ -87,18 +91,32 @@ impl Painter {
         let margin = barcode::ROWS + 2 * scale;
         let line = font::text_height(scale) + 3 * scale;
         let clock = clock::format_hms_ms(unix_us);
-        let lines = ["PICAMD TEST".to_string(), format!("{clock} UTC"), format!("FRAME #{sequence}")];
-        let box_width = lines.iter().map(|t| font::text_width(t, scale)).max().unwrap_or(0) + 2 * scale;
+        let lines = [
+            "PICAMD TEST".to_string(),
+            format!("{clock} UTC"),
+            format!("FRAME #{sequence}"),
+        ];
+        let box_width = lines
+            .iter()
+            .map(|t| font::text_width(t, scale))
+            .max()
+            .unwrap_or(0)
+            + 2 * scale;
         let box_bottom = (margin + lines.len() * line).min(h);
         for row in margin.saturating_sub(scale)..box_bottom {
-            luma[row * w + 2 * scale..(row * w + 2 * scale + box_width).min((row + 1) * w)].fill(16);
+            luma[row * w + 2 * scale..(row * w + 2 * scale + box_width).min((row + 1) * w)]
+                .fill(16);
         }
         for (i, text) in lines.iter().enumerate() {
             font::draw_text(luma, w, h, 3 * scale, margin + i * line, scale, text, 235);
         }
         // Grey chroma under the text and the barcode, so they read as black and white.
         for row in 0..box_bottom.div_ceil(2) {
-            let width = if row < barcode::ROWS / 2 { cw } else { (scale + box_width / 2 + scale).min(cw) };
+            let width = if row < barcode::ROWS / 2 {
+                cw
+            } else {
+                (scale + box_width / 2 + scale).min(cw)
+            };
             u[row * cw..row * cw + width].fill(128);
             v[row * cw..row * cw + width].fill(128);
         }
@@ -113,37 +131,44 @@ pub fn spawn(
     stop: Arc<AtomicBool>,
     mut deliver: impl FnMut(Frame) + Send + 'static,
 ) -> std::io::Result<JoinHandle<()>> {
-    thread::Builder::new().name("testsrc".into()).spawn(move || {
-        let painter = Painter::new(cfg.width, cfg.height);
-        let frame_ticks = (f64::from(TIMESCALE) / cfg.fps).round() as u64;
-        let period = Duration::from_secs_f64(1.0 / cfg.fps);
-        let start = Instant::now();
-        let mut n: u64 = 0;
-        log::info!("test camera: {}x{} at {} fps", cfg.width, cfg.height, cfg.fps);
-        while !stop.load(Ordering::Relaxed) {
-            let due = start + period.mul_f64(n as f64);
-            let now = Instant::now();
-            if due > now {
-                thread::sleep(due - now);
-            } else if now - due > period {
-                // Fell behind (a stalled machine): skip to the present, as a sensor would.
-                let behind = ((now - start).as_secs_f64() / period.as_secs_f64()) as u64;
-                log::debug!("test camera skipped {} frames", behind - n);
-                n = behind;
+    thread::Builder::new()
+        .name("testsrc".into())
+        .spawn(move || {
+            let painter = Painter::new(cfg.width, cfg.height);
+            let frame_ticks = (f64::from(TIMESCALE) / cfg.fps).round() as u64;
+            let period = Duration::from_secs_f64(1.0 / cfg.fps);
+            let start = Instant::now();
+            let mut n: u64 = 0;
+            log::info!(
+                "test camera: {}x{} at {} fps",
+                cfg.width,
+                cfg.height,
+                cfg.fps
+            );
+            while !stop.load(Ordering::Relaxed) {
+                let due = start + period.mul_f64(n as f64);
+                let now = Instant::now();
+                if due > now {
+                    thread::sleep(due - now);
+                } else if now - due > period {
+                    // Fell behind (a stalled machine): skip to the present, as a sensor would.
+                    let behind = ((now - start).as_secs_f64() / period.as_secs_f64()) as u64;
+                    log::debug!("test camera skipped {} frames", behind - n);
+                    n = behind;
+                }
+                let unix_us = clock::unix_us();
+                let data = painter.paint(n, unix_us);
+                deliver(Frame {
+                    width: cfg.width,
+                    height: cfg.height,
+                    data: Arc::from(data),
+                    pts: n * frame_ticks,
+                    capture_unix_us: unix_us,
+                    sequence: n,
+                });
+                n += 1;
             }
-            let unix_us = clock::unix_us();
-            let data = painter.paint(n, unix_us);
-            deliver(Frame {
-                width: cfg.width,
-                height: cfg.height,
-                data: Arc::from(data),
-                pts: n * frame_ticks,
-                capture_unix_us: unix_us,
-                sequence: n,
-            });
-            n += 1;
-        }
-    })
+        })
 }
 
 #[cfg(test)]

@@ -78,7 +78,13 @@ impl H264Encoder {
             .scene_change_detect(false)
             .num_threads(1);
         let encoder = Encoder::with_api_config(OpenH264API::from_source(), config)?;
-        Ok(H264Encoder { cfg, encoder, next_idr: None, parameter_sets: None, bitstream: Vec::new() })
+        Ok(H264Encoder {
+            cfg,
+            encoder,
+            next_idr: None,
+            parameter_sets: None,
+            bitstream: Vec::new(),
+        })
     }
 
     /// Encodes `frame`; `None` when the encoder produced nothing for it.
@@ -131,32 +137,44 @@ pub fn spawn(
     out: Arc<Fanout<Arc<AccessUnit>>>,
     stats: Arc<EncoderStats>,
 ) -> std::io::Result<JoinHandle<()>> {
-    thread::Builder::new().name("h264-encoder".into()).spawn(move || {
-        let mut encoder = match H264Encoder::new(cfg) {
-            Ok(e) => e,
-            Err(e) => {
-                log::error!("cannot start the OpenH264 encoder: {e}");
-                return;
-            }
-        };
-        log::info!("OpenH264 encoder: {} kbit/s, IDR every {} ms", cfg.bitrate / 1000, cfg.idr_interval / 90);
-        for frame in frames {
-            match encoder.encode(&frame) {
-                Ok(Some(au)) => {
-                    stats.frames_encoded.fetch_add(1, Ordering::Relaxed);
-                    stats.bytes_out.fetch_add(au.data.len() as u64, Ordering::Relaxed);
-                    out.send(&Arc::new(au));
-                }
-                Ok(None) => {
-                    stats.frames_skipped.fetch_add(1, Ordering::Relaxed);
-                }
+    thread::Builder::new()
+        .name("h264-encoder".into())
+        .spawn(move || {
+            let mut encoder = match H264Encoder::new(cfg) {
+                Ok(e) => e,
                 Err(e) => {
-                    if stats.errors.fetch_add(1, Ordering::Relaxed) % 100 == 0 {
-                        log::warn!("encoding frame {} failed: {e}", frame.sequence);
+                    log::error!("cannot start the OpenH264 encoder: {e}");
+                    return;
+                }
+            };
+            log::info!(
+                "OpenH264 encoder: {} kbit/s, IDR every {} ms",
+                cfg.bitrate / 1000,
+                cfg.idr_interval / 90
+            );
+            for frame in frames {
+                match encoder.encode(&frame) {
+                    Ok(Some(au)) => {
+                        stats.frames_encoded.fetch_add(1, Ordering::Relaxed);
+                        stats
+                            .bytes_out
+                            .fetch_add(au.data.len() as u64, Ordering::Relaxed);
+                        out.send(&Arc::new(au));
+                    }
+                    Ok(None) => {
+                        stats.frames_skipped.fetch_add(1, Ordering::Relaxed);
+                    }
+                    Err(e) => {
+                        if stats
+                            .errors
+                            .fetch_add(1, Ordering::Relaxed)
+                            .is_multiple_of(100)
+                        {
+                            log::warn!("encoding frame {} failed: {e}", frame.sequence);
+                        }
                     }
                 }
             }
-        }
-        log::info!("encoder stopped: the source went away");
-    })
+            log::info!("encoder stopped: the source went away");
+        })
 }

@@ -21,7 +21,9 @@ impl Request {
     /// Builds a request from a method and a request target (`/path?query`, or absolute-form).
     pub fn new(method: &str, target: &str) -> Result<Request, BadTarget> {
         let target = match target.find("://") {
-            Some(i) => target[i + 3..].find('/').map_or("/", |j| &target[i + 3 + j..]),
+            Some(i) => target[i + 3..]
+                .find('/')
+                .map_or("/", |j| &target[i + 3 + j..]),
             None => target,
         };
         let (raw_path, query) = target.split_once('?').unwrap_or((target, ""));
@@ -29,12 +31,20 @@ impl Request {
             return Err(BadTarget("the request target must start with /"));
         }
         let path = percent_decode(raw_path)?;
-        Ok(Request { method: method.to_ascii_uppercase(), path, query: query.to_string(), ..Request::default() })
+        Ok(Request {
+            method: method.to_ascii_uppercase(),
+            path,
+            query: query.to_string(),
+            ..Request::default()
+        })
     }
 
     /// A header's value; names compare case-insensitively.
     pub fn header(&self, name: &str) -> Option<&str> {
-        self.headers.iter().find(|(n, _)| n.eq_ignore_ascii_case(name)).map(|(_, v)| v.as_str())
+        self.headers
+            .iter()
+            .find(|(n, _)| n.eq_ignore_ascii_case(name))
+            .map(|(_, v)| v.as_str())
     }
 }
 
@@ -44,7 +54,9 @@ fn percent_decode(s: &str) -> Result<String, BadTarget> {
     let mut i = 0;
     while i < bytes.len() {
         if bytes[i] == b'%' {
-            let hex = bytes.get(i + 1..i + 3).ok_or(BadTarget("truncated percent escape"))?;
+            let hex = bytes
+                .get(i + 1..i + 3)
+                .ok_or(BadTarget("truncated percent escape"))?;
             let hex = std::str::from_utf8(hex).map_err(|_| BadTarget("bad percent escape"))?;
             out.push(u8::from_str_radix(hex, 16).map_err(|_| BadTarget("bad percent escape"))?);
             i += 3;
@@ -66,7 +78,10 @@ mod tests {
     #[test]
     fn splits_and_decodes() {
         let r = Request::new("get", "/a%20b/c?x=1&y").unwrap();
-        assert_eq!((r.method.as_str(), r.path.as_str(), r.query.as_str()), ("GET", "/a b/c", "x=1&y"));
+        assert_eq!(
+            (r.method.as_str(), r.path.as_str(), r.query.as_str()),
+            ("GET", "/a b/c", "x=1&y")
+        );
         assert_eq!(Request::new("GET", "http://h:1/p?q").unwrap().path, "/p");
         assert_eq!(Request::new("GET", "http://h").unwrap().path, "/");
         for bad in ["x", "/%zz", "/%4", "/%00", "/%ff"] {

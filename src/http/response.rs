@@ -46,12 +46,20 @@ impl Body {
             Body::Text(t) => vec![Chunk::Text(Arc::clone(t))],
             Body::Chunks(c) => c.iter().map(|c| Chunk::Owned(Arc::clone(c))).collect(),
         };
-        BodyReader { chunks, index: 0, offset: 0 }
+        BodyReader {
+            chunks,
+            index: 0,
+            offset: 0,
+        }
     }
 
     pub fn into_reader(self) -> BodyReader {
         match self {
-            Body::Bytes(b) => BodyReader { chunks: vec![Chunk::Vec(b)], index: 0, offset: 0 },
+            Body::Bytes(b) => BodyReader {
+                chunks: vec![Chunk::Vec(b)],
+                index: 0,
+                offset: 0,
+            },
             other => other.reader(),
         }
     }
@@ -108,15 +116,27 @@ pub struct Response {
 
 impl Response {
     pub fn new(status: u16, content_type: &str, body: Body) -> Response {
-        Response { status, headers: vec![("Content-Type".into(), content_type.into())], body }
+        Response {
+            status,
+            headers: vec![("Content-Type".into(), content_type.into())],
+            body,
+        }
     }
 
     pub fn empty(status: u16) -> Response {
-        Response { status, headers: Vec::new(), body: Body::Empty }
+        Response {
+            status,
+            headers: Vec::new(),
+            body: Body::Empty,
+        }
     }
 
     pub fn json(status: u16, value: &serde_json::Value) -> Response {
-        Response::new(status, "application/json", Body::Bytes(value.to_string().into_bytes()))
+        Response::new(
+            status,
+            "application/json",
+            Body::Bytes(value.to_string().into_bytes()),
+        )
     }
 
     /// The error shape every route uses: `{"detail": "..."}`.
@@ -139,7 +159,10 @@ impl Response {
     }
 
     pub fn header(&self, name: &str) -> Option<&str> {
-        self.headers.iter().find(|(n, _)| n.eq_ignore_ascii_case(name)).map(|(_, v)| v.as_str())
+        self.headers
+            .iter()
+            .find(|(n, _)| n.eq_ignore_ascii_case(name))
+            .map(|(_, v)| v.as_str())
     }
 }
 
@@ -149,7 +172,11 @@ mod tests {
 
     #[test]
     fn chunks_read_back_to_back() {
-        let body = Body::Chunks(vec![Arc::from(&b"ab"[..]), Arc::from(&b""[..]), Arc::from(&b"cde"[..])]);
+        let body = Body::Chunks(vec![
+            Arc::from(&b"ab"[..]),
+            Arc::from(&b""[..]),
+            Arc::from(&b"cde"[..]),
+        ]);
         assert_eq!(body.len(), 5);
         let mut r = body.reader();
         let mut small = [0u8; 2];

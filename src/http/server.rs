@@ -29,7 +29,11 @@ pub struct HttpServer {
 
 impl HttpServer {
     /// Binds and starts `workers` worker threads.
-    pub fn start<H: Handler>(addr: SocketAddr, workers: usize, handler: Arc<H>) -> std::io::Result<HttpServer> {
+    pub fn start<H: Handler>(
+        addr: SocketAddr,
+        workers: usize,
+        handler: Arc<H>,
+    ) -> std::io::Result<HttpServer> {
         let server = tiny_http::Server::http(addr).map_err(std::io::Error::other)?;
         let server = Arc::new(server);
         let parked = Arc::new(AtomicUsize::new(0));
@@ -44,7 +48,10 @@ impl HttpServer {
                     .spawn(move || worker(&server, handler, &parked))?,
             );
         }
-        Ok(HttpServer { server, workers: handles })
+        Ok(HttpServer {
+            server,
+            workers: handles,
+        })
     }
 
     pub fn local_addr(&self) -> Option<SocketAddr> {
@@ -82,15 +89,20 @@ fn worker<H: Handler>(server: &tiny_http::Server, handler: Arc<H>, parked: &Arc<
         }
         if parked.fetch_add(1, Ordering::SeqCst) >= MAX_PARKED {
             parked.fetch_sub(1, Ordering::SeqCst);
-            respond(incoming, Response::detail(503, "Too many waiting requests").with_header("Retry-After", "1"));
+            respond(
+                incoming,
+                Response::detail(503, "Too many waiting requests").with_header("Retry-After", "1"),
+            );
             continue;
         }
         let handler = Arc::clone(&handler);
         let parked = Arc::clone(parked);
-        let spawned = thread::Builder::new().name("http-wait".into()).spawn(move || {
-            respond(incoming, dispatch(handler.as_ref(), &req));
-            parked.fetch_sub(1, Ordering::SeqCst);
-        });
+        let spawned = thread::Builder::new()
+            .name("http-wait".into())
+            .spawn(move || {
+                respond(incoming, dispatch(handler.as_ref(), &req));
+                parked.fetch_sub(1, Ordering::SeqCst);
+            });
         if let Err(e) = spawned {
             log::error!("cannot start a thread for a waiting request: {e}");
         }
@@ -112,7 +124,12 @@ fn convert(incoming: &mut tiny_http::Request) -> Result<Request, Response> {
     req.headers = incoming
         .headers()
         .iter()
-        .map(|h| (h.field.as_str().as_str().to_string(), h.value.as_str().to_string()))
+        .map(|h| {
+            (
+                h.field.as_str().as_str().to_string(),
+                h.value.as_str().to_string(),
+            )
+        })
         .collect();
     if incoming.body_length().is_some_and(|n| n > MAX_BODY) {
         return Err(Response::detail(413, "Request body too large"));

@@ -16,7 +16,9 @@ pub struct StaticFiles {
 impl StaticFiles {
     /// Serves the embedded copy, or `dir` when given.
     pub fn new(dir: Option<PathBuf>) -> StaticFiles {
-        StaticFiles { dir: dir.and_then(|d| d.canonicalize().ok()) }
+        StaticFiles {
+            dir: dir.and_then(|d| d.canonicalize().ok()),
+        }
     }
 
     /// Answers GET/HEAD for a file; `None` when there is no such file.
@@ -75,7 +77,15 @@ mod tests {
     fn names_stay_inside() {
         assert_eq!(relative_name("/").as_deref(), Some("index.html"));
         assert_eq!(relative_name("/js/app.js").as_deref(), Some("js/app.js"));
-        for bad in ["/../etc/passwd", "/a/../../b", "/./x", "/a//b", "/a/", "/a\\..\\b", "x"] {
+        for bad in [
+            "/../etc/passwd",
+            "/a/../../b",
+            "/./x",
+            "/a//b",
+            "/a/",
+            "/a\\..\\b",
+            "x",
+        ] {
             assert_eq!(relative_name(bad), None, "{bad}");
         }
     }
@@ -94,7 +104,10 @@ mod tests {
         #[cfg(unix)]
         {
             let _ = std::os::unix::fs::symlink(root.with_extension("secret"), root.join("link"));
-            assert!(get("/link").is_none(), "symlinks out of the folder are refused");
+            assert!(
+                get("/link").is_none(),
+                "symlinks out of the folder are refused"
+            );
         }
         std::fs::remove_dir_all(&root).unwrap();
         std::fs::remove_file(root.with_extension("secret")).unwrap();

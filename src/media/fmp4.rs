@@ -246,7 +246,7 @@ fn write_mdhd(out: &mut Vec<u8>) {
     put_u32(out, 0); // modification_time
     put_u32(out, TIMESCALE);
     put_u32(out, 0); // duration
-    // ISO-639-2/T "und", 5 bits per letter (minus 0x60), pad bit 0.
+                     // ISO-639-2/T "und", 5 bits per letter (minus 0x60), pad bit 0.
     let lang = b"und"
         .iter()
         .fold(0u16, |acc, &c| (acc << 5) | u16::from(c - 0x60));
@@ -364,7 +364,12 @@ fn write_mdat_header(out: &mut Vec<u8>, payload_len: u64) -> usize {
 ///
 /// # Panics
 /// If the `moof` would exceed 4 GiB (more than 268 million samples).
-pub fn fragment(sequence_number: u32, base_decode_time: u64, samples: &[Sample<'_>], out: &mut Vec<u8>) {
+pub fn fragment(
+    sequence_number: u32,
+    base_decode_time: u64,
+    samples: &[Sample<'_>],
+    out: &mut Vec<u8>,
+) {
     let moof_size = moof_len(samples.len());
     let sample_count = u32::try_from(samples.len()).expect("too many samples in one fragment");
     // One reservation: AVCC is at most the Annex B size for 4-byte start codes (minus the
@@ -480,9 +485,9 @@ pub fn find_box<'a>(nodes: &'a [BoxNode], path: &str) -> Option<&'a BoxNode> {
 /// For container boxes: bytes between the header and the first child.
 fn container_skip(kind: &[u8; 4]) -> Option<usize> {
     match kind {
-        b"moov" | b"trak" | b"mdia" | b"minf" | b"dinf" | b"stbl" | b"mvex" | b"moof"
-        | b"traf" | b"edts" => Some(0),
-        b"dref" | b"stsd" => Some(8), // version/flags + entry_count
+        b"moov" | b"trak" | b"mdia" | b"minf" | b"dinf" | b"stbl" | b"mvex" | b"moof" | b"traf"
+        | b"edts" => Some(0),
+        b"dref" | b"stsd" => Some(8),  // version/flags + entry_count
         b"avc1" | b"avc3" => Some(78), // VisualSampleEntry fields
         _ => None,
     }
@@ -495,7 +500,12 @@ pub fn parse_box_tree(data: &[u8]) -> Result<Vec<BoxNode>, String> {
     parse_boxes(data, 0, data.len(), 0)
 }
 
-fn parse_boxes(data: &[u8], start: usize, end: usize, depth: usize) -> Result<Vec<BoxNode>, String> {
+fn parse_boxes(
+    data: &[u8],
+    start: usize,
+    end: usize,
+    depth: usize,
+) -> Result<Vec<BoxNode>, String> {
     if depth > 16 {
         return Err(format!("boxes nested too deep at offset {start}"));
     }
@@ -525,14 +535,15 @@ fn parse_boxes(data: &[u8], start: usize, end: usize, depth: usize) -> Result<Ve
         };
         let name = String::from_utf8_lossy(&kind).into_owned();
         if size < header_len {
-            return Err(format!("box '{name}' at offset {pos} has size {size} < header"));
+            return Err(format!(
+                "box '{name}' at offset {pos} has size {size} < header"
+            ));
         }
-        let box_end = pos
-            .checked_add(size)
-            .filter(|&e| e <= end)
-            .ok_or_else(|| {
-                format!("box '{name}' at offset {pos} (size {size}) overruns its parent ending at {end}")
-            })?;
+        let box_end = pos.checked_add(size).filter(|&e| e <= end).ok_or_else(|| {
+            format!(
+                "box '{name}' at offset {pos} (size {size}) overruns its parent ending at {end}"
+            )
+        })?;
         let children = match container_skip(&kind) {
             Some(skip) => {
                 let child_start = pos + header_len + skip;
@@ -574,8 +585,7 @@ mod tests {
     const OPENH264_720P_SPS: &str = "6742c01f8c6805005ba01e1108d4";
     const OPENH264_720P_PPS: &str = "68ce3c80";
     /// x264 High 4:2:2 10-bit 1280x720.
-    const X264_422_10BIT_SPS: &str =
-        "677a001fb6cd9405005bbff0003000410000030001000003003c0f183196";
+    const X264_422_10BIT_SPS: &str = "677a001fb6cd9405005bbff0003000410000030001000003003c0f183196";
 
     fn u16_at(d: &[u8], at: usize) -> u16 {
         u16::from_be_bytes(d[at..at + 2].try_into().unwrap())
@@ -681,7 +691,10 @@ mod tests {
         assert_eq!(&init[p..p + 4], b"iso6");
         assert_eq!(u32_at(&init, p + 4), 0);
         let brands: Vec<&[u8]> = init[p + 8..size].chunks(4).collect();
-        assert_eq!(brands, vec![&b"iso6"[..], b"iso5", b"isom", b"avc1", b"mp41"]);
+        assert_eq!(
+            brands,
+            vec![&b"iso6"[..], b"iso5", b"isom", b"avc1", b"mp41"]
+        );
 
         let (p, size) = at("moov/mvhd");
         assert_eq!(size, 108);
@@ -820,7 +833,10 @@ mod tests {
         let mut slice = vec![0x65];
         slice.extend_from_slice(&big);
         idr.extend_from_slice(&annexb(&[&slice], true));
-        let p1 = annexb(&[&[0x09, 0x30], &[0x41, 0x9a, 0x00, 0x00, 0x03, 0x01, 0x77]], false);
+        let p1 = annexb(
+            &[&[0x09, 0x30], &[0x41, 0x9a, 0x00, 0x00, 0x03, 0x01, 0x77]],
+            false,
+        );
         let p2 = annexb(&[&[0x41, 0x9a, 0x11], &[0x41, 0x9b, 0x22, 0x33]], false);
         let b = annexb(&[&[0x09, 0x50], &[0x01, 0x9e, 0x44]], true);
         vec![idr, p1, p2, b]
@@ -862,10 +878,20 @@ mod tests {
     }
 
     /// Checks one moof + mdat pair starting at `moof` in `data` against `samples`.
-    fn check_fragment(data: &[u8], moof: &BoxNode, mdat: &BoxNode, seq: u32, bdt: u64, samples: &[Sample<'_>]) {
+    fn check_fragment(
+        data: &[u8],
+        moof: &BoxNode,
+        mdat: &BoxNode,
+        seq: u32,
+        bdt: u64,
+        samples: &[Sample<'_>],
+    ) {
         assert_eq!(&moof.kind, b"moof");
         assert_eq!(&mdat.kind, b"mdat");
-        assert_eq!(shape(std::slice::from_ref(moof)), "moof(mfhd traf(tfhd tfdt trun))");
+        assert_eq!(
+            shape(std::slice::from_ref(moof)),
+            "moof(mfhd traf(tfhd tfdt trun))"
+        );
         assert_eq!(moof.size, moof_len(samples.len()));
         assert_eq!(mdat.offset, moof.offset + moof.size);
 
@@ -929,7 +955,8 @@ mod tests {
         let (data_offset, entries) = trun_entries(&out, tree[0].find("traf").unwrap());
         assert_eq!(data_offset as usize, tree[0].size + 8);
         // The IDR keeps its SEI and slice; AUD/SPS/PPS are gone.
-        assert_eq!(entries[0].1 as usize, (4 + 32) + (4 + 5001));
+        let sei_len = timestamp_sei_nal(1_700_000_000_000_003).len() - 4;
+        assert_eq!(entries[0].1 as usize, (4 + sei_len) + (4 + 5001));
         // Negative composition offset survives as a signed value.
         assert_eq!(entries[3].3, -3000);
     }
@@ -945,7 +972,10 @@ mod tests {
         fragment(3, 12003, &[], &mut out);
         let tree = parse_box_tree(&out).unwrap();
         assert_eq!(
-            shape(&tree).split(' ').filter(|s| s.starts_with("mdat")).count(),
+            shape(&tree)
+                .split(' ')
+                .filter(|s| s.starts_with("mdat"))
+                .count(),
             3
         );
         assert_sizes_add_up(&out, &tree);
@@ -970,7 +1000,15 @@ mod tests {
         let ebsp = super::super::h264::add_emulation_prevention(&slice[1..]);
         let mut nal = vec![0x65];
         nal.extend_from_slice(&ebsp);
-        let au = annexb(&[&[0x09, 0x10], &hex(X264_1080P_SPS), &hex(X264_1080P_PPS), &nal], true);
+        let au = annexb(
+            &[
+                &[0x09, 0x10],
+                &hex(X264_1080P_SPS),
+                &hex(X264_1080P_PPS),
+                &nal,
+            ],
+            true,
+        );
         let s = [Sample {
             annexb: &au,
             duration: 3000,
@@ -979,7 +1017,10 @@ mod tests {
         }];
         let mut out = Vec::new();
         fragment(1, 0, &s, &mut out);
-        assert!(out.capacity() - out.len() < 200, "reserved once, close to size");
+        assert!(
+            out.capacity() - out.len() < 200,
+            "reserved once, close to size"
+        );
         let tree = parse_box_tree(&out).unwrap();
         assert_sizes_add_up(&out, &tree);
         check_fragment(&out, &tree[0], &tree[1], 1, 0, &s);
@@ -1021,7 +1062,7 @@ mod tests {
         assert!(parse_box_tree(&[0, 0, 0, 9, b'f']).is_err()); // truncated header
         assert!(parse_box_tree(&[0, 0, 0, 4, b'f', b'r', b'e', b'e']).is_err()); // size < 8
         assert!(parse_box_tree(&[0, 0, 0, 9, b'f', b'r', b'e', b'e']).is_err()); // overrun
-        // Child overrunning its container.
+                                                                                 // Child overrunning its container.
         let mut bad = vec![0, 0, 0, 16];
         bad.extend_from_slice(b"moov");
         bad.extend_from_slice(&[0, 0, 0, 9]);

@@ -96,20 +96,21 @@ impl std::error::Error for H264Error {}
 /// Index of the first byte of the next `00 00 01` at or after `from`, if any.
 #[inline]
 fn find_start_code(data: &[u8], from: usize) -> Option<usize> {
-    // A start code begins with a zero byte, and zero bytes are rare in slice data: skip
-    // whole chunks without a zero (this loop vectorises), and look closely only at the
-    // chunks that have one. A start code beginning in a chunk may end in the next one,
-    // hence the two extra bytes in the close look.
+    // Test 64 candidate positions at a time with a branch-free, vectorisable check
+    // (each window carries the two bytes after it, so start codes straddling windows
+    // are found), and locate the exact position only in the window that has one.
     const CHUNK: usize = 64;
     let mut i = from;
-    while let Some(chunk) = data.get(i..i.saturating_add(CHUNK)) {
-        if chunk.iter().fold(false, |acc, &b| acc | (b == 0)) {
-            let window_end = i.saturating_add(CHUNK + 2).min(data.len());
-            if let Some(w) = data.get(i..window_end) {
-                if let Some(p) = w.windows(3).position(|w| w == [0, 0, 1]) {
-                    return Some(i + p);
-                }
-            }
+    while let Some(w) = data.get(i..i.saturating_add(CHUNK + 2)) {
+        let hit = w
+            .iter()
+            .zip(w.iter().skip(1))
+            .zip(w.iter().skip(2))
+            .fold(false, |acc, ((&a, &b), &c)| {
+                acc | ((a == 0) & (b == 0) & (c == 1))
+            });
+        if hit {
+            break;
         }
         i += CHUNK;
     }
@@ -631,13 +632,11 @@ mod tests {
     const X264_1080P_SPS: &str = "67640028acd940780227e5ffc000c00104000003000400000300f03c60c658";
     const X264_1080P_PPS: &str = "68ebe3cb22c0";
     /// x264 High 4:2:2 10-bit (yuv422p10le, cqm=jvt) at 1280x720, level 3.1.
-    const X264_422_10BIT_SPS: &str =
-        "677a001fb6cd9405005bbff0003000410000030001000003003c0f183196";
+    const X264_422_10BIT_SPS: &str = "677a001fb6cd9405005bbff0003000410000030001000003003c0f183196";
     /// x264 High 4:4:4 Predictive (yuv444p, cqm=jvt) at 352x288, level 1.3.
     const X264_444_SPS: &str = "67f4000d919b282c12d81080000003008000001e078a14cb";
     /// x264 interlaced (frame_mbs_only=0, MBAFF) High at 720x576.
-    const X264_INTERLACED_SPS: &str =
-        "6764001facd940b424dff80080007880000003008000001e0f8b16cb";
+    const X264_INTERLACED_SPS: &str = "6764001facd940b424dff80080007880000003008000001e0f8b16cb";
     /// x264 Constrained Baseline at 642x362 (cropping right 14 px and bottom 6 px).
     const X264_ODD_SPS: &str = "6742c01ed900a42fe224ffc0b500f0c4000003000400000300f03c58b920";
 
@@ -782,7 +781,10 @@ mod tests {
             }
             _ => {}
         }
-        w.ue(4).bit(false).ue(s.width_mbs - 1).ue(s.height_map_units - 1);
+        w.ue(4)
+            .bit(false)
+            .ue(s.width_mbs - 1)
+            .ue(s.height_map_units - 1);
         w.bit(s.frame_mbs_only);
         if !s.frame_mbs_only {
             w.bit(true);
@@ -808,7 +810,12 @@ mod tests {
         let nals: Vec<&[u8]> = nal_units(&data).collect();
         assert_eq!(
             nals,
-            vec![&[0x67, 0x42][..], &[0x68, 0xce], &[0x65, 0xaa, 0xbb], &[0x41, 0xcc]]
+            vec![
+                &[0x67, 0x42][..],
+                &[0x68, 0xce],
+                &[0x65, 0xaa, 0xbb],
+                &[0x41, 0xcc]
+            ]
         );
     }
 
@@ -915,8 +922,16 @@ mod tests {
             ("", ""),
         ];
         for (rbsp, ebsp) in cases {
-            assert_eq!(add_emulation_prevention(&hex(rbsp)), hex(ebsp), "add {rbsp}");
-            assert_eq!(remove_emulation_prevention(&hex(ebsp)), hex(rbsp), "remove {ebsp}");
+            assert_eq!(
+                add_emulation_prevention(&hex(rbsp)),
+                hex(ebsp),
+                "add {rbsp}"
+            );
+            assert_eq!(
+                remove_emulation_prevention(&hex(ebsp)),
+                hex(rbsp),
+                "remove {ebsp}"
+            );
         }
         // A lone 03 after a single zero is data, not emulation prevention.
         assert_eq!(remove_emulation_prevention(&hex("0003")), hex("0003"));
@@ -976,7 +991,10 @@ mod tests {
     #[test]
     fn sps_x264_1080p_high_with_cropping() {
         let sps = parse_sps(&hex(X264_1080P_SPS)).unwrap();
-        assert_eq!((sps.profile_idc, sps.constraint_flags, sps.level_idc), (100, 0, 40));
+        assert_eq!(
+            (sps.profile_idc, sps.constraint_flags, sps.level_idc),
+            (100, 0, 40)
+        );
         assert_eq!((sps.width, sps.height), (1920, 1080));
         assert_eq!(sps.chroma_format_idc, 1);
         assert_eq!(sps.codec_string(), "avc1.640028");
@@ -986,7 +1004,10 @@ mod tests {
     fn sps_x264_other_real_streams() {
         let s = parse_sps(&hex(X264_422_10BIT_SPS)).unwrap();
         assert_eq!((s.profile_idc, s.width, s.height), (122, 1280, 720));
-        assert_eq!((s.chroma_format_idc, s.bit_depth_luma, s.bit_depth_chroma), (2, 10, 10));
+        assert_eq!(
+            (s.chroma_format_idc, s.bit_depth_luma, s.bit_depth_chroma),
+            (2, 10, 10)
+        );
         assert_eq!(s.codec_string(), "avc1.7a001f");
 
         let s = parse_sps(&hex(X264_444_SPS)).unwrap();
@@ -1015,7 +1036,10 @@ mod tests {
             ..base.clone()
         };
         let s = parse_sps(&build_sps(&spec)).unwrap();
-        assert_eq!((s.profile_idc, s.width, s.height, s.sps_id), (77, 1920, 1080, 31));
+        assert_eq!(
+            (s.profile_idc, s.width, s.height, s.sps_id),
+            (77, 1920, 1080, 31)
+        );
 
         // Field coding: height = 2 * map units * 16, crop unit y = 4 for 4:2:0.
         let spec = SpsSpec {
@@ -1035,7 +1059,10 @@ mod tests {
             ..base.clone()
         };
         let s = parse_sps(&build_sps(&spec)).unwrap();
-        assert_eq!((s.width, s.height, s.chroma_format_idc), (1920 - 6, 1088 - 5, 2));
+        assert_eq!(
+            (s.width, s.height, s.chroma_format_idc),
+            (1920 - 6, 1088 - 5, 2)
+        );
         let spec = SpsSpec {
             frame_mbs_only: false,
             height_map_units: 34,
@@ -1070,14 +1097,19 @@ mod tests {
         assert_eq!((s.width, s.height, s.chroma_format_idc), (1919, 1085, 0));
 
         // Every high-profile idc goes through the chroma branch.
-        for profile in [100u8, 110, 122, 244, 44, 83, 86, 118, 128, 138, 139, 134, 135] {
+        for profile in [
+            100u8, 110, 122, 244, 44, 83, 86, 118, 128, 138, 139, 134, 135,
+        ] {
             let spec = SpsSpec {
                 profile,
                 chroma: 2,
                 ..base.clone()
             };
             let s = parse_sps(&build_sps(&spec)).unwrap();
-            assert_eq!((s.profile_idc, s.width, s.chroma_format_idc), (profile, 1920, 2));
+            assert_eq!(
+                (s.profile_idc, s.width, s.chroma_format_idc),
+                (profile, 1920, 2)
+            );
         }
     }
 
@@ -1097,7 +1129,9 @@ mod tests {
             Some(use_default.clone()),
             Some(early_stop.clone()),
             None,
-            Some(vec![127, -128, 127, -128, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0]),
+            Some(vec![
+                127, -128, 127, -128, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
+            ]),
             Some(full64.clone()),
             Some(use_default.clone()),
         ];
@@ -1111,7 +1145,13 @@ mod tests {
 
         // 4:4:4 has 12 lists.
         let lists: Vec<Option<Vec<i64>>> = (0..12)
-            .map(|i| if i < 6 { Some(full16.clone()) } else { Some(full64.clone()) })
+            .map(|i| {
+                if i < 6 {
+                    Some(full16.clone())
+                } else {
+                    Some(full64.clone())
+                }
+            })
             .collect();
         let spec = SpsSpec {
             profile: 244,
@@ -1260,12 +1300,19 @@ mod tests {
             999,
         );
         // Cropping everything away, or more.
-        for crop in [[480, 480, 0, 0], [0, 0, 544, 0], [0, 0, 0, u32::MAX as u64 - 1]] {
+        for crop in [
+            [480, 480, 0, 0],
+            [0, 0, 544, 0],
+            [0, 0, 0, u32::MAX as u64 - 1],
+        ] {
             let spec = SpsSpec {
                 crop: Some(crop),
                 ..base.clone()
             };
-            assert_eq!(parse_sps(&build_sps(&spec)), Err(H264Error::InvalidCropping));
+            assert_eq!(
+                parse_sps(&build_sps(&spec)),
+                Err(H264Error::InvalidCropping)
+            );
         }
         // Largest legal picture is accepted.
         let spec = SpsSpec {
@@ -1295,7 +1342,10 @@ mod tests {
             field: "chroma_format_idc",
             value: 9,
         };
-        assert_eq!(e.to_string(), "H.264 syntax element chroma_format_idc out of range: 9");
+        assert_eq!(
+            e.to_string(),
+            "H.264 syntax element chroma_format_idc out of range: 9"
+        );
         let boxed: Box<dyn std::error::Error> = Box::new(H264Error::Truncated);
         assert_eq!(boxed.to_string(), "H.264 data truncated");
         assert!(!H264Error::InvalidCropping.to_string().is_empty());
@@ -1341,12 +1391,22 @@ mod tests {
         let sps = hex(OPENH264_720P_SPS);
         let pps = hex(OPENH264_720P_PPS);
         let au = annexb(
-            &[&[0x09, 0x10], &pps, &sps, &hex(X264_1080P_SPS), &hex(X264_1080P_PPS), &[0x65, 1]],
+            &[
+                &[0x09, 0x10],
+                &pps,
+                &sps,
+                &hex(X264_1080P_SPS),
+                &hex(X264_1080P_PPS),
+                &[0x65, 1],
+            ],
             true,
         );
         assert_eq!(parameter_sets(&au), (Some(&sps[..]), Some(&pps[..])));
         assert_eq!(parameter_sets(&annexb(&[&[0x65, 1]], true)), (None, None));
-        assert_eq!(parameter_sets(&annexb(&[&sps], false)), (Some(&sps[..]), None));
+        assert_eq!(
+            parameter_sets(&annexb(&[&sps], false)),
+            (Some(&sps[..]), None)
+        );
     }
 
     // ---- SEI ----
@@ -1412,7 +1472,9 @@ mod tests {
         assert_eq!(find_timestamp_sei(&au), Some(ts));
 
         // Ours in a second SEI NAL after a foreign one.
-        let foreign = [0x06, 5, 16, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16, 0x80];
+        let foreign = [
+            0x06, 5, 16, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16, 0x80,
+        ];
         let mut au = annexb(&[&foreign], true);
         au.extend_from_slice(&timestamp_sei_nal(42));
         assert_eq!(find_timestamp_sei(&au), Some(42));
@@ -1436,7 +1498,11 @@ mod tests {
         slice[4] = 0x01;
         assert_eq!(find_timestamp_sei(&slice), None);
         // Endless 0xFF continuation.
-        let ff = [0x06u8; 1].iter().copied().chain([0xFF; 100]).collect::<Vec<_>>();
+        let ff = [0x06u8; 1]
+            .iter()
+            .copied()
+            .chain([0xFF; 100])
+            .collect::<Vec<_>>();
         assert_eq!(find_timestamp_sei(&annexb(&[&ff], true)), None);
     }
 
@@ -1481,7 +1547,12 @@ mod tests {
         seeds.push(build_sps(&SpsSpec {
             poc_type: 1,
             poc_cycle: vec![5, -5, 100, -100],
-            scaling: Some(vec![Some(vec![3; 16]), None, Some(vec![-8]), Some(vec![1; 16])]),
+            scaling: Some(vec![
+                Some(vec![3; 16]),
+                None,
+                Some(vec![-8]),
+                Some(vec![1; 16]),
+            ]),
             ..SpsSpec::default()
         }));
         seeds.push(timestamp_sei_nal(0x0000_0300_0001_0000));
@@ -1516,7 +1587,11 @@ mod tests {
                 }
                 4 => {
                     let at = rng.below(len + 1);
-                    let sc: &[u8] = if rng.below(2) == 0 { &[0, 0, 1] } else { &[0, 0, 0, 1] };
+                    let sc: &[u8] = if rng.below(2) == 0 {
+                        &[0, 0, 1]
+                    } else {
+                        &[0, 0, 0, 1]
+                    };
                     data.splice(at..at, sc.iter().copied());
                 }
                 5 if len > 0 => {

@@ -1,7 +1,7 @@
 //! Shared helpers for the integration tests: spawn the real binary, talk HTTP to it.
 #![allow(dead_code)]
 
-use std::io::{BufRead, BufReader, Read, Write};
+use std::io::{BufRead, BufReader, Write};
 use std::net::{TcpListener, TcpStream};
 use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
@@ -20,7 +20,8 @@ impl Picamd {
     /// Starts picamd with extra flags and waits until its first playlist is served.
     pub fn start(extra: &[&str]) -> Picamd {
         let port = free_port();
-        let data_dir = std::env::temp_dir().join(format!("picamd-test-{}-{port}", std::process::id()));
+        let data_dir =
+            std::env::temp_dir().join(format!("picamd-test-{}-{port}", std::process::id()));
         let mut child = Command::new(env!("CARGO_BIN_EXE_picamd"))
             .args(["--listen", &format!("127.0.0.1:{port}"), "--data-dir"])
             .arg(&data_dir)
@@ -40,10 +41,17 @@ impl Picamd {
             if let Ok(Some(status)) = child.try_wait() {
                 panic!("picamd exited early: {status}");
             }
-            assert!(Instant::now() < deadline, "picamd did not serve a playlist within 20 s");
+            assert!(
+                Instant::now() < deadline,
+                "picamd did not serve a playlist within 20 s"
+            );
             std::thread::sleep(Duration::from_millis(100));
         }
-        Picamd { child, port, data_dir }
+        Picamd {
+            child,
+            port,
+            data_dir,
+        }
     }
 
     pub fn url(&self, path: &str) -> String {
@@ -54,8 +62,15 @@ impl Picamd {
         self.request("GET", path, &[], b"")
     }
 
-    pub fn request(&self, method: &str, path: &str, headers: &[(&str, &str)], body: &[u8]) -> HttpResponse {
-        request(self.port, method, path, headers, body).unwrap_or_else(|e| panic!("{method} {path}: {e}"))
+    pub fn request(
+        &self,
+        method: &str,
+        path: &str,
+        headers: &[(&str, &str)],
+        body: &[u8],
+    ) -> HttpResponse {
+        request(self.port, method, path, headers, body)
+            .unwrap_or_else(|e| panic!("{method} {path}: {e}"))
     }
 }
 
@@ -68,7 +83,11 @@ impl Drop for Picamd {
 }
 
 pub fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
+    TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
 }
 
 #[derive(Debug)]
@@ -80,7 +99,10 @@ pub struct HttpResponse {
 
 impl HttpResponse {
     pub fn header(&self, name: &str) -> Option<&str> {
-        self.headers.iter().find(|(n, _)| n.eq_ignore_ascii_case(name)).map(|(_, v)| v.as_str())
+        self.headers
+            .iter()
+            .find(|(n, _)| n.eq_ignore_ascii_case(name))
+            .map(|(_, v)| v.as_str())
     }
 
     pub fn text(&self) -> String {
@@ -88,7 +110,8 @@ impl HttpResponse {
     }
 
     pub fn json(&self) -> serde_json::Value {
-        serde_json::from_slice(&self.body).unwrap_or_else(|e| panic!("not JSON ({e}): {}", self.text()))
+        serde_json::from_slice(&self.body)
+            .unwrap_or_else(|e| panic!("not JSON ({e}): {}", self.text()))
     }
 }
 
@@ -155,7 +178,11 @@ pub fn read_response(reader: &mut impl BufRead, head_only: bool) -> std::io::Res
             }
         }
     }
-    Ok(HttpResponse { status, headers, body })
+    Ok(HttpResponse {
+        status,
+        headers,
+        body,
+    })
 }
 
 /// The (msn, part) named by the playlist's EXT-X-PRELOAD-HINT.
@@ -164,7 +191,12 @@ pub fn preload_hint(playlist: &str) -> (String, u64, u32) {
         .lines()
         .find(|l| l.starts_with("#EXT-X-PRELOAD-HINT:"))
         .expect("a preload hint");
-    let uri = line.split("URI=\"").nth(1).unwrap().trim_end_matches('"').to_string();
+    let uri = line
+        .split("URI=\"")
+        .nth(1)
+        .unwrap()
+        .trim_end_matches('"')
+        .to_string();
     let stem = uri.split('-').nth(1).unwrap().trim_end_matches(".m4s");
     let (msn, part) = stem.split_once('.').unwrap();
     (uri.clone(), msn.parse().unwrap(), part.parse().unwrap())

@@ -57,7 +57,9 @@ impl Directives {
 
 fn number(key: &str, value: &str) -> Result<u64, DirectiveError> {
     if value.is_empty() || !value.bytes().all(|b| b.is_ascii_digit()) {
-        return Err(DirectiveError(format!("{key} must be a decimal integer, got {value:?}")));
+        return Err(DirectiveError(format!(
+            "{key} must be a decimal integer, got {value:?}"
+        )));
     }
     value.parse().map_err(|_| too_large(key))
 }
@@ -74,7 +76,14 @@ mod tests {
     fn parses_directives() {
         assert_eq!(Directives::parse("").unwrap(), Directives::default());
         let d = Directives::parse("token=x&_HLS_msn=12&_HLS_part=3&_HLS_skip=YES").unwrap();
-        assert_eq!(d, Directives { msn: Some(12), part: Some(3), skip: true });
+        assert_eq!(
+            d,
+            Directives {
+                msn: Some(12),
+                part: Some(3),
+                skip: true
+            }
+        );
         assert!(d.blocks());
         assert_eq!(Directives::parse("_HLS_msn=4").unwrap().part, None);
     }

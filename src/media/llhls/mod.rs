@@ -8,7 +8,7 @@ pub mod segmenter;
 pub mod store;
 pub mod timeline;
 
-pub use directives::{Directives, DirectiveError};
+pub use directives::{DirectiveError, Directives};
 pub use names::HlsFile;
 pub use segmenter::{Segmenter, SegmenterConfig, SegmenterEvent};
 pub use store::{HlsStore, StoreError};

@@ -5,9 +5,18 @@
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum HlsFile {
     Playlist,
-    Init { prefix: String },
-    Segment { prefix: String, msn: u64 },
-    Part { prefix: String, msn: u64, index: u32 },
+    Init {
+        prefix: String,
+    },
+    Segment {
+        prefix: String,
+        msn: u64,
+    },
+    Part {
+        prefix: String,
+        msn: u64,
+        index: u32,
+    },
 }
 
 pub const PLAYLIST: &str = "index.m3u8";
@@ -40,7 +49,10 @@ impl HlsFile {
         }
         let stem = rest.strip_suffix(".m4s")?;
         match stem.split_once('.') {
-            None => Some(HlsFile::Segment { prefix, msn: parse_number(stem)? }),
+            None => Some(HlsFile::Segment {
+                prefix,
+                msn: parse_number(stem)?,
+            }),
             Some((msn, index)) => Some(HlsFile::Part {
                 prefix,
                 msn: parse_number(msn)?,
@@ -66,23 +78,41 @@ mod tests {
         assert_eq!(HlsFile::parse("index.m3u8"), Some(HlsFile::Playlist));
         assert_eq!(
             HlsFile::parse(&init_name("ab12")),
-            Some(HlsFile::Init { prefix: "ab12".into() })
+            Some(HlsFile::Init {
+                prefix: "ab12".into()
+            })
         );
         assert_eq!(
             HlsFile::parse(&segment_name("ab12", 42)),
-            Some(HlsFile::Segment { prefix: "ab12".into(), msn: 42 })
+            Some(HlsFile::Segment {
+                prefix: "ab12".into(),
+                msn: 42
+            })
         );
         assert_eq!(
             HlsFile::parse(&part_name("ab12", 42, 3)),
-            Some(HlsFile::Part { prefix: "ab12".into(), msn: 42, index: 3 })
+            Some(HlsFile::Part {
+                prefix: "ab12".into(),
+                msn: 42,
+                index: 3
+            })
         );
     }
 
     #[test]
     fn rejects_foreign_names() {
         for bad in [
-            "", "-init.mp4", "ab-", "ab-x.m4s", "ab-1.m4", "ab-1.2.3.m4s", "a/b-1.m4s",
-            "ab-+1.m4s", "ab-99999999999999999999.m4s", "ab-1.99999999999.m4s", "../etc/passwd",
+            "",
+            "-init.mp4",
+            "ab-",
+            "ab-x.m4s",
+            "ab-1.m4",
+            "ab-1.2.3.m4s",
+            "a/b-1.m4s",
+            "ab-+1.m4s",
+            "ab-99999999999999999999.m4s",
+            "ab-1.99999999999.m4s",
+            "../etc/passwd",
         ] {
             assert_eq!(HlsFile::parse(bad), None, "{bad}");
         }

@@ -10,13 +10,21 @@ use crate::media::TIMESCALE;
 /// Seconds with five decimals, as EXTINF and EXT-X-PART durations.
 fn secs(ticks: u64) -> String {
     let hundred_thousandths = (ticks * 100_000 + u64::from(TIMESCALE) / 2) / u64::from(TIMESCALE);
-    format!("{}.{:05}", hundred_thousandths / 100_000, hundred_thousandths % 100_000)
+    format!(
+        "{}.{:05}",
+        hundred_thousandths / 100_000,
+        hundred_thousandths % 100_000
+    )
 }
 
 /// Seconds with five decimals, rounded up, so no part can exceed the advertised target.
 fn secs_ceil(ticks: u64) -> String {
     let hundred_thousandths = (ticks * 100_000).div_ceil(u64::from(TIMESCALE));
-    format!("{}.{:05}", hundred_thousandths / 100_000, hundred_thousandths % 100_000)
+    format!(
+        "{}.{:05}",
+        hundred_thousandths / 100_000,
+        hundred_thousandths % 100_000
+    )
 }
 
 /// Renders the playlist. With `skip`, segments older than the skip boundary are replaced by
@@ -36,7 +44,11 @@ pub fn render(tl: &Timeline, skip: bool) -> String {
         secs_ceil(3 * part_target),
         secs(skip_until)
     );
-    let _ = writeln!(out, "#EXT-X-PART-INF:PART-TARGET={}", secs_ceil(part_target));
+    let _ = writeln!(
+        out,
+        "#EXT-X-PART-INF:PART-TARGET={}",
+        secs_ceil(part_target)
+    );
     let first_msn = listed.first().map_or(tl.current_msn(), |s| s.msn);
     let _ = writeln!(out, "#EXT-X-MEDIA-SEQUENCE:{first_msn}");
 
@@ -66,7 +78,11 @@ pub fn render(tl: &Timeline, skip: bool) -> String {
         if i < skipped {
             continue;
         }
-        let _ = writeln!(out, "#EXT-X-PROGRAM-DATE-TIME:{}", rfc3339_ms(seg.program_date_us()));
+        let _ = writeln!(
+            out,
+            "#EXT-X-PROGRAM-DATE-TIME:{}",
+            rfc3339_ms(seg.program_date_us())
+        );
         if start > parts_from || !seg.complete {
             for part in &seg.parts {
                 let _ = write!(
@@ -75,7 +91,11 @@ pub fn render(tl: &Timeline, skip: bool) -> String {
                     secs(u64::from(part.duration)),
                     names::part_name(tl.prefix(), part.msn, part.index)
                 );
-                out.push_str(if part.independent { ",INDEPENDENT=YES\n" } else { "\n" });
+                out.push_str(if part.independent {
+                    ",INDEPENDENT=YES\n"
+                } else {
+                    "\n"
+                });
             }
         }
         if seg.complete {
@@ -143,12 +163,16 @@ mod tests {
         assert!(lines.contains(&"#EXT-X-MAP:URI=\"s1-init.mp4\""));
         assert_eq!(text.matches("#EXTINF:1.00000,").count(), 7);
         assert_eq!(text.matches("#EXT-X-PROGRAM-DATE-TIME:").count(), 8);
-        assert_eq!(*lines.last().unwrap(), "#EXT-X-PRELOAD-HINT:TYPE=PART,URI=\"s1-8.2.m4s\"");
+        assert_eq!(
+            *lines.last().unwrap(),
+            "#EXT-X-PRELOAD-HINT:TYPE=PART,URI=\"s1-8.2.m4s\""
+        );
         assert!(text.contains("#EXT-X-PART:DURATION=0.20000,URI=\"s1-8.0.m4s\",INDEPENDENT=YES\n"));
         assert!(text.contains("#EXT-X-PART:DURATION=0.20000,URI=\"s1-8.1.m4s\"\n"));
-        // Parts only for the last three target durations: segments 6 and 7 and the open 8.
-        assert!(!text.contains("s1-5.0.m4s"));
-        assert!(text.contains("s1-6.0.m4s"));
+        // Parts only for segments ending within three target durations of the end (7.4 s):
+        // segments 5, 6 and 7 and the open 8.
+        assert!(!text.contains("s1-4.4.m4s"));
+        assert!(text.contains("s1-5.0.m4s"));
         // Tags of a parent segment come before its first part.
         let pdt = text.rfind("#EXT-X-PROGRAM-DATE-TIME").unwrap();
         assert!(pdt < text.find("s1-8.0.m4s").unwrap());

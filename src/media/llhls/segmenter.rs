@@ -41,9 +41,19 @@ impl SegmenterConfig {
 #[derive(Debug)]
 pub enum SegmenterEvent {
     /// A new stream begins: its init segment and what it carries.
-    Start { init: Vec<u8>, codec: String, width: u32, height: u32 },
+    Start {
+        init: Vec<u8>,
+        codec: String,
+        width: u32,
+        height: u32,
+    },
     /// A finished part (`moof` + `mdat`).
-    Part { duration: u32, independent: bool, data: Vec<u8>, capture_unix_us: u64 },
+    Part {
+        duration: u32,
+        independent: bool,
+        data: Vec<u8>,
+        capture_unix_us: u64,
+    },
     /// The segment that the preceding parts belong to is complete.
     SegmentEnd,
 }
@@ -101,8 +111,15 @@ impl Segmenter {
         }
         let fd = u64::from(self.cfg.frame_duration);
         // Decode time must rise; a source whose clock stepped back continues one frame later.
-        let shift = self.last_dts.filter(|&last| au.dts <= last).map_or(0, |last| last + fd - au.dts);
-        let au = Pending { dts: au.dts + shift, pts: au.pts + shift, au };
+        let shift = self
+            .last_dts
+            .filter(|&last| au.dts <= last)
+            .map_or(0, |last| last + fd - au.dts);
+        let au = Pending {
+            dts: au.dts + shift,
+            pts: au.pts + shift,
+            au,
+        };
         self.last_dts = Some(au.dts);
 
         let part_target = u64::from(self.cfg.part_target());
@@ -138,7 +155,9 @@ impl Segmenter {
     }
 
     fn check_parameter_sets(&mut self, au: &AccessUnit, events: &mut Vec<SegmenterEvent>) {
-        let (Some(sps), Some(pps)) = h264::parameter_sets(&au.data) else { return };
+        let (Some(sps), Some(pps)) = h264::parameter_sets(&au.data) else {
+            return;
+        };
         if self
             .parameter_sets
             .as_ref()
@@ -152,11 +171,20 @@ impl Segmenter {
         };
         let (Ok(width), Ok(height)) = (u16::try_from(info.width), u16::try_from(info.height))
         else {
-            log::warn!("ignoring an SPS of {}x{}: too large", info.width, info.height);
+            log::warn!(
+                "ignoring an SPS of {}x{}: too large",
+                info.width,
+                info.height
+            );
             return;
         };
         self.flush(events);
-        let track = TrackConfig { width, height, sps: sps.to_vec(), pps: pps.to_vec() };
+        let track = TrackConfig {
+            width,
+            height,
+            sps: sps.to_vec(),
+            pps: pps.to_vec(),
+        };
         events.push(SegmenterEvent::Start {
             init: fmp4::init_segment(&track),
             codec: info.codec_string(),
@@ -188,13 +216,17 @@ impl Segmenter {
                 annexb: &p.au.data,
                 duration,
                 keyframe: p.au.keyframe,
-                composition_offset: i32::try_from(p.pts.saturating_sub(p.dts))
-                    .unwrap_or(i32::MAX),
+                composition_offset: i32::try_from(p.pts.saturating_sub(p.dts)).unwrap_or(i32::MAX),
             });
         }
         self.sequence = self.sequence.wrapping_add(1);
         self.buffer.clear();
-        fmp4::fragment(self.sequence, self.pending[0].dts, &samples, &mut self.buffer);
+        fmp4::fragment(
+            self.sequence,
+            self.pending[0].dts,
+            &samples,
+            &mut self.buffer,
+        );
         events.push(SegmenterEvent::Part {
             duration: total,
             independent: self.pending[0].au.keyframe,

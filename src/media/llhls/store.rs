@@ -85,7 +85,12 @@ impl HlsStore {
         let mut state = self.lock();
         state.sessions += 1;
         let (full, delta) = render(&timeline);
-        state.live = Some(Live { session: state.sessions, timeline, full, delta });
+        state.live = Some(Live {
+            session: state.sessions,
+            timeline,
+            full,
+            delta,
+        });
         drop(state);
         self.changed.notify_all();
     }
@@ -152,7 +157,10 @@ impl HlsStore {
             let waited = started.elapsed();
             if waited >= limit {
                 return Err(StoreError::Unavailable(if state.live.is_some() {
-                    format!("playlist update not available after {} ms", waited.as_millis())
+                    format!(
+                        "playlist update not available after {} ms",
+                        waited.as_millis()
+                    )
                 } else {
                     "the preview stream is not running".to_string()
                 }));
@@ -170,7 +178,10 @@ impl HlsStore {
     /// A complete segment, as its parts' bytes in order.
     pub fn segment(&self, prefix: &str, msn: u64) -> Result<Vec<Arc<[u8]>>, StoreError> {
         let state = self.lock();
-        live_session(&state, prefix)?.timeline.segment(msn).ok_or(StoreError::NotFound)
+        live_session(&state, prefix)?
+            .timeline
+            .segment(msn)
+            .ok_or(StoreError::NotFound)
     }
 
     /// A part; the one named by the preload hint is waited for until it is complete.
@@ -207,11 +218,18 @@ impl HlsStore {
 }
 
 fn live_session<'a>(state: &'a State, prefix: &str) -> Result<&'a Live, StoreError> {
-    state.live.as_ref().filter(|l| l.timeline.prefix() == prefix).ok_or(StoreError::NotFound)
+    state
+        .live
+        .as_ref()
+        .filter(|l| l.timeline.prefix() == prefix)
+        .ok_or(StoreError::NotFound)
 }
 
 fn render(tl: &Timeline) -> (Arc<str>, Arc<str>) {
-    (Arc::from(playlist::render(tl, false)), Arc::from(playlist::render(tl, true)))
+    (
+        Arc::from(playlist::render(tl, false)),
+        Arc::from(playlist::render(tl, true)),
+    )
 }
 
 fn is_satisfied(tl: &Timeline, d: &Directives) -> bool {
@@ -261,7 +279,11 @@ mod tests {
         let waiter = {
             let store = Arc::clone(&store);
             thread::spawn(move || {
-                let d = Directives { msn: Some(2), part: Some(1), skip: false };
+                let d = Directives {
+                    msn: Some(2),
+                    part: Some(1),
+                    skip: false,
+                };
                 store.playlist(&d).map(|p| p.to_string())
             })
         };
@@ -278,8 +300,15 @@ mod tests {
     #[test]
     fn answers_400_and_503() {
         let store = store_with(2);
-        let far = Directives { msn: Some(9), part: None, skip: false };
-        assert!(matches!(store.playlist(&far), Err(StoreError::BadRequest(_))));
+        let far = Directives {
+            msn: Some(9),
+            part: None,
+            skip: false,
+        };
+        assert!(matches!(
+            store.playlist(&far),
+            Err(StoreError::BadRequest(_))
+        ));
         let fresh = Arc::new(HlsStore::new(Duration::from_millis(50)));
         assert!(matches!(
             fresh.playlist(&Directives::default()),
@@ -290,7 +319,7 @@ mod tests {
     #[test]
     fn hinted_part_blocks_until_complete() {
         let store = store_with(1);
-        assert_eq!(store.part("p", 0, 7), Err(StoreError::NotFound));
+        assert_eq!(store.part("p", 0, 7).unwrap_err(), StoreError::NotFound);
         assert_eq!(store.part("q", 0, 0).unwrap_err(), StoreError::NotFound);
         let waiter = {
             let store = Arc::clone(&store);
@@ -300,7 +329,7 @@ mod tests {
         push(&store, true);
         assert_eq!(waiter.join().unwrap(), Ok((1, 0)));
         assert_eq!(store.segment("p", 0).unwrap().len(), 5);
-        assert_eq!(store.segment("p", 1), Err(StoreError::NotFound));
+        assert_eq!(store.segment("p", 1).unwrap_err(), StoreError::NotFound);
     }
 
     #[test]
@@ -309,7 +338,11 @@ mod tests {
         let waiter = {
             let store = Arc::clone(&store);
             thread::spawn(move || {
-                store.playlist(&Directives { msn: Some(3), part: None, skip: false })
+                store.playlist(&Directives {
+                    msn: Some(3),
+                    part: None,
+                    skip: false,
+                })
             })
         };
         thread::sleep(Duration::from_millis(30));

@@ -94,7 +94,13 @@ pub struct Timeline {
 
 impl Timeline {
     pub fn new(cfg: TimelineConfig, init: Arc<[u8]>, codec: String) -> Timeline {
-        Timeline { cfg, init, codec, segments: VecDeque::new(), next_msn: 0 }
+        Timeline {
+            cfg,
+            init,
+            codec,
+            segments: VecDeque::new(),
+            next_msn: 0,
+        }
     }
 
     pub fn config(&self) -> &TimelineConfig {
@@ -123,10 +129,17 @@ impl Timeline {
         capture_unix_us: u64,
     ) -> Arc<Part> {
         if self.segments.back().is_none_or(|s| s.complete) {
-            self.segments.push_back(Segment { msn: self.next_msn, parts: Vec::new(), complete: false });
+            self.segments.push_back(Segment {
+                msn: self.next_msn,
+                parts: Vec::new(),
+                complete: false,
+            });
             self.next_msn += 1;
         }
-        let seg = self.segments.back_mut().expect("an open segment was just ensured");
+        let seg = self
+            .segments
+            .back_mut()
+            .expect("an open segment was just ensured");
         let part = Arc::new(Part {
             msn: seg.msn,
             index: seg.parts.len() as u32,
@@ -141,7 +154,10 @@ impl Timeline {
 
     /// Completes the open segment, if it has any part. Returns its MSN.
     pub fn close_segment(&mut self) -> Option<u64> {
-        let seg = self.segments.back_mut().filter(|s| !s.complete && !s.parts.is_empty())?;
+        let seg = self
+            .segments
+            .back_mut()
+            .filter(|s| !s.complete && !s.parts.is_empty())?;
         seg.complete = true;
         let msn = seg.msn;
         let retained = self.cfg.window_segments.saturating_mul(2).max(1);
@@ -175,7 +191,11 @@ impl Timeline {
 
     /// The newest complete segment's MSN.
     pub fn last_complete_msn(&self) -> Option<u64> {
-        self.segments.iter().rev().find(|s| s.complete).map(|s| s.msn)
+        self.segments
+            .iter()
+            .rev()
+            .find(|s| s.complete)
+            .map(|s| s.msn)
     }
 
     /// MSN of the segment being filled (or about to be opened).
@@ -234,7 +254,9 @@ impl Timeline {
         let Some(index) = index else { return false };
         let (last_msn, last_index) = self.last_part().unwrap_or((current, 0));
         let per_segment = self.cfg.nominal_parts_per_segment();
-        let wanted = msn.saturating_mul(per_segment).saturating_add(u64::from(index));
+        let wanted = msn
+            .saturating_mul(per_segment)
+            .saturating_add(u64::from(index));
         let have = last_msn.saturating_mul(per_segment) + u64::from(last_index);
         wanted > have + self.cfg.advance_part_limit()
     }
@@ -277,7 +299,11 @@ mod tests {
         for _ in 0..4 {
             tl.push_part(18_000, false, data(), 5);
         }
-        assert_eq!(tl.next_part(), (1, 0), "a full segment hints the next segment");
+        assert_eq!(
+            tl.next_part(),
+            (1, 0),
+            "a full segment hints the next segment"
+        );
         assert!(!tl.is_playable());
         assert_eq!(tl.close_segment(), Some(0));
         assert_eq!(tl.close_segment(), None, "nothing open to close");
@@ -294,7 +320,10 @@ mod tests {
         tl.push_part(18_000, true, data(), 0);
         let listed: Vec<u64> = tl.listed().map(|s| s.msn).collect();
         assert_eq!(listed, vec![7, 8, 9, 10]);
-        assert!(tl.segment(4).is_some(), "evicted segments stay downloadable for a while");
+        assert!(
+            tl.segment(4).is_some(),
+            "evicted segments stay downloadable for a while"
+        );
         assert!(tl.segment(3).is_none());
         assert!(tl.part(4, 4).is_some());
         assert!(tl.part(10, 1).is_none());
@@ -305,7 +334,10 @@ mod tests {
         let mut tl = Timeline::new(config(), data(), String::new());
         fill(&mut tl, 1);
         assert!(tl.has_part_at_or_after(0, 4));
-        assert!(!tl.has_part_at_or_after(0, 5), "past the last part means part 0 of msn 1");
+        assert!(
+            !tl.has_part_at_or_after(0, 5),
+            "past the last part means part 0 of msn 1"
+        );
         assert!(!tl.has_part_at_or_after(1, 0));
         tl.push_part(18_000, true, data(), 0);
         assert!(tl.has_part_at_or_after(0, 5));
@@ -321,7 +353,10 @@ mod tests {
         assert!(!tl.is_too_far_ahead(4, None));
         assert!(tl.is_too_far_ahead(5, None));
         assert!(!tl.is_too_far_ahead(2, Some(0)));
-        assert!(!tl.is_too_far_ahead(4, Some(4)), "15 parts ahead is the limit");
+        assert!(
+            !tl.is_too_far_ahead(4, Some(4)),
+            "15 parts ahead is the limit"
+        );
         assert!(tl.is_too_far_ahead(4, Some(5)));
     }
 }
