@@ -108,16 +108,28 @@ fn playlist_rules_and_blocking() {
 #[test]
 fn segments_parts_and_delta_updates() {
     let cam = Picamd::start(&[]);
-    // Wait until the window is longer than the skip boundary (6 s).
+    // Wait until the window is longer than the skip boundary (6 s), checking every reload.
     let deadline = Instant::now() + Duration::from_secs(20);
+    let mut server_controls = std::collections::BTreeSet::new();
     let text = loop {
         let text = cam.get(PLAYLIST).text();
+        server_controls.insert(format!(
+            "{} {}",
+            attr(&text, "#EXT-X-PART-INF:"),
+            attr(&text, "#EXT-X-SERVER-CONTROL:")
+        ));
+        check_part_durations(&text);
         if text.matches("#EXTINF").count() >= 7 {
             break text;
         }
         assert!(Instant::now() < deadline, "window never filled: {text}");
-        thread::sleep(Duration::from_millis(250));
+        thread::sleep(Duration::from_millis(150));
     };
+    assert_eq!(
+        server_controls.len(),
+        1,
+        "PART-TARGET and hold-backs never change: {server_controls:?}"
+    );
     // Every complete segment is exactly its parts, back to back.
     let lines: Vec<&str> = text.lines().collect();
     let seg_idx = lines
@@ -148,4 +160,22 @@ fn segments_parts_and_delta_updates() {
         .unwrap();
     assert!(skipped >= 1);
     assert!(delta.len() < cam.get(PLAYLIST).text().len());
+}
+
+/// Every part is at most PART-TARGET and, unless it is independent or ends its segment, at
+/// least 85% of it.
+fn check_part_durations(text: &str) {
+    let target: f64 = attr(text, "#EXT-X-PART-INF:PART-TARGET=").parse().unwrap();
+    let lines: Vec<&str> = text.lines().collect();
+    for (i, line) in lines.iter().enumerate() {
+        let Some(rest) = line.strip_prefix("#EXT-X-PART:DURATION=") else {
+            continue;
+        };
+        let duration: f64 = rest.split(',').next().unwrap().parse().unwrap();
+        assert!(duration <= target, "{line}");
+        let ends_segment = lines.get(i + 1).is_some_and(|l| l.starts_with("#EXTINF"));
+        if !line.contains("INDEPENDENT=YES") && !ends_segment {
+            assert!(duration >= 0.85 * target, "{line}");
+        }
+    }
 }

@@ -244,3 +244,212 @@ impl Segmenter {
         self.stats.segments += 1;
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::media::fmp4::parse_box_tree;
+
+    const SPS_720P: &[u8] = &[
+        0x67, 0x42, 0xc0, 0x1f, 0x8c, 0x68, 0x05, 0x00, 0x5b, 0xa0, 0x1e, 0x11, 0x08, 0xd4,
+    ];
+    const PPS: &[u8] = &[0x68, 0xce, 0x3c, 0x80];
+    const FD: u64 = 3000;
+
+    fn cfg() -> SegmenterConfig {
+        SegmenterConfig {
+            frame_duration: 3000,
+            part_frames: 6,
+            segment_frames: 30,
+        }
+    }
+
+    fn au(frame: u64, keyframe: bool, sps: &[u8]) -> Arc<AccessUnit> {
+        let mut data = Vec::new();
+        if keyframe {
+            for nal in [sps, PPS] {
+                data.extend_from_slice(&[0, 0, 0, 1]);
+                data.extend_from_slice(nal);
+            }
+        }
+        data.extend_from_slice(&[0, 0, 0, 1, if keyframe { 0x65 } else { 0x41 }, 0x88, 0x84]);
+        Arc::new(AccessUnit {
+            data,
+            keyframe,
+            dts: frame * FD,
+            pts: frame * FD,
+            capture_unix_us: 1_000_000 + frame * 33_333,
+        })
+    }
+
+    struct Run {
+        seg: Segmenter,
+        events: Vec<SegmenterEvent>,
+    }
+
+    impl Run {
+        fn new() -> Run {
+            Run {
+                seg: Segmenter::new(cfg()),
+                events: Vec::new(),
+            }
+        }
+
+        /// Pushes frame numbers; IDR every 30 frames. Returns the events of each push.
+        fn push(&mut self, frames: impl IntoIterator<Item = u64>) -> Vec<Vec<SegmenterEvent>> {
+            frames
+                .into_iter()
+                .map(|f| {
+                    self.seg
+                        .push(au(f, f % 30 == 0, SPS_720P), &mut self.events);
+                    std::mem::take(&mut self.events)
+                })
+                .collect()
+        }
+    }
+
+    fn parts(events: &[SegmenterEvent]) -> Vec<(u32, bool)> {
+        events
+            .iter()
+            .filter_map(|e| match e {
+                SegmenterEvent::Part {
+                    duration,
+                    independent,
+                    ..
+                } => Some((*duration, *independent)),
+                _ => None,
+            })
+            .collect()
+    }
+
+    #[test]
+    fn a_part_is_published_with_its_last_frame() {
+        let mut run = Run::new();
+        let per_push = run.push(0..60);
+        assert!(matches!(
+            per_push[0][0],
+            SegmenterEvent::Start {
+                width: 1280,
+                height: 720,
+                ..
+            }
+        ));
+        for (i, events) in per_push.iter().enumerate() {
+            let published = parts(events);
+            if i % 6 == 5 {
+                assert_eq!(published, vec![(18_000, i % 30 == 5)], "frame {i}");
+            } else {
+                assert!(published.is_empty(), "frame {i}");
+            }
+        }
+        // The segment ends when the next IDR arrives.
+        assert!(matches!(per_push[30][0], SegmenterEvent::SegmentEnd));
+        assert_eq!(run.seg.stats().segments, 1);
+        assert_eq!(run.seg.stats().parts, 10);
+    }
+
+    #[test]
+    fn waits_for_an_idr_and_makes_valid_fragments() {
+        let mut run = Run::new();
+        let early = run.push(25..30);
+        assert!(early.iter().all(|e| e.is_empty()));
+        assert_eq!(run.seg.stats().dropped, 5);
+        let events: Vec<SegmenterEvent> = run.push(30..36).into_iter().flatten().collect();
+        let SegmenterEvent::Start { init, codec, .. } = &events[0] else {
+            panic!("no start")
+        };
+        assert_eq!(codec, "avc1.42c01f");
+        assert!(parse_box_tree(init).is_ok());
+        let SegmenterEvent::Part {
+            data,
+            independent: true,
+            capture_unix_us,
+            ..
+        } = &events[1]
+        else {
+            panic!("no part")
+        };
+        assert_eq!(*capture_unix_us, 1_000_000 + 30 * 33_333);
+        let tree = parse_box_tree(data).unwrap();
+        let kinds: Vec<String> = tree.iter().map(|b| b.kind_str()).collect();
+        assert_eq!(kinds, ["moof", "mdat"]);
+    }
+
+    /// Random frame drops: every part stays within PART-TARGET, parts inside a segment stay
+    /// at or above 85% of it, and the decode timeline never overlaps.
+    #[test]
+    fn dropped_frames_never_stretch_a_part() {
+        let mut state = 0x2545_f491_4f6c_dd1du64;
+        let mut rand = move || {
+            state ^= state << 13;
+            state ^= state >> 7;
+            state ^= state << 17;
+            state
+        };
+        for _ in 0..50 {
+            let mut run = Run::new();
+            let frames: Vec<u64> = (0..600)
+                .filter(|f| f % 30 == 0 || rand() % 5 != 0)
+                .collect();
+            let events: Vec<SegmenterEvent> = run.push(frames).into_iter().flatten().collect();
+            let mut segment: Vec<(u32, bool)> = Vec::new();
+            for e in &events {
+                match e {
+                    SegmenterEvent::Part {
+                        duration,
+                        independent,
+                        ..
+                    } => {
+                        assert!(*duration <= 18_000);
+                        segment.push((*duration, *independent));
+                    }
+                    SegmenterEvent::SegmentEnd => {
+                        let (last, rest) = segment.split_last().unwrap();
+                        assert!(rest.iter().all(|(d, _)| *d >= 15_300), "{segment:?}");
+                        assert!(last.0 > 0);
+                        assert!(segment[0].1, "segments start with an independent part");
+                        segment.clear();
+                    }
+                    SegmenterEvent::Start { .. } => {}
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn a_new_sps_starts_a_new_session() {
+        let mut run = Run::new();
+        run.push(0..33);
+        let mut events = Vec::new();
+        let sps_1080: &[u8] = &[
+            0x67, 0x64, 0x00, 0x28, 0xac, 0xd9, 0x40, 0x78, 0x02, 0x27, 0xe5, 0x84, 0x00, 0x00,
+            0x03, 0x00, 0x04, 0x00, 0x00, 0x03, 0x00, 0xf0, 0x3c, 0x60, 0xc6, 0x58,
+        ];
+        run.seg.push(au(33, true, sps_1080), &mut events);
+        let kinds: Vec<&str> = events
+            .iter()
+            .map(|e| match e {
+                SegmenterEvent::Start { .. } => "start",
+                SegmenterEvent::Part { .. } => "part",
+                SegmenterEvent::SegmentEnd => "end",
+            })
+            .collect();
+        assert_eq!(
+            kinds,
+            ["part", "end", "start"],
+            "flush the old stream, then restart"
+        );
+    }
+
+    #[test]
+    fn a_clock_stepping_back_keeps_decode_time_rising() {
+        let mut run = Run::new();
+        run.push(0..5);
+        let mut events = Vec::new();
+        run.seg.push(au(2, false, SPS_720P), &mut events);
+        let [SegmenterEvent::Part { duration, .. }] = events.as_slice() else {
+            panic!("{events:?}")
+        };
+        assert_eq!(*duration, 18_000);
+    }
+}
