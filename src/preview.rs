@@ -62,7 +62,7 @@ fn apply(rt: &Runtime, events: Vec<SegmenterEvent>) {
                     data,
                     capture_unix_us,
                 } => {
-                    tl.push_part(duration, independent, Arc::from(data), capture_unix_us);
+                    tl.push_part(duration, independent, data, capture_unix_us);
                     rt.stats.parts_published.fetch_add(1, Ordering::Relaxed);
                 }
                 SegmenterEvent::SegmentEnd => {

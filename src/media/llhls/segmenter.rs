@@ -51,7 +51,7 @@ pub enum SegmenterEvent {
     Part {
         duration: u32,
         independent: bool,
-        data: Vec<u8>,
+        data: Arc<[u8]>,
         capture_unix_us: u64,
     },
     /// The segment that the preceding parts belong to is complete.
@@ -230,7 +230,7 @@ impl Segmenter {
         events.push(SegmenterEvent::Part {
             duration: total,
             independent: self.pending[0].au.keyframe,
-            data: self.buffer.clone(),
+            data: Arc::from(self.buffer.as_slice()),
             capture_unix_us: self.pending[0].au.capture_unix_us,
         });
         self.segment_ticks += u64::from(total);
