@@ -569,23 +569,7 @@ fn parse_boxes(
 mod tests {
     use super::super::h264::{nal_type, nal_units, timestamp_sei_nal, NAL_AUD, NAL_PPS, NAL_SPS};
     use super::*;
-
-    fn hex(s: &str) -> Vec<u8> {
-        let s: String = s.chars().filter(|c| !c.is_whitespace()).collect();
-        (0..s.len())
-            .step_by(2)
-            .map(|i| u8::from_str_radix(&s[i..i + 2], 16).unwrap())
-            .collect()
-    }
-
-    /// x264 High@4.0 1920x1080 parameter sets.
-    const X264_1080P_SPS: &str = "67640028acd940780227e5ffc000c00104000003000400000300f03c60c658";
-    const X264_1080P_PPS: &str = "68ebe3cb22c0";
-    /// OpenH264 Constrained Baseline@3.1 1280x720 parameter sets.
-    const OPENH264_720P_SPS: &str = "6742c01f8c6805005ba01e1108d4";
-    const OPENH264_720P_PPS: &str = "68ce3c80";
-    /// x264 High 4:2:2 10-bit 1280x720.
-    const X264_422_10BIT_SPS: &str = "677a001fb6cd9405005bbff0003000410000030001000003003c0f183196";
+    use crate::media::test_vectors::*;
 
     fn u16_at(d: &[u8], at: usize) -> u16 {
         u16::from_be_bytes(d[at..at + 2].try_into().unwrap())

@@ -4,6 +4,7 @@
 pub mod fmp4;
 pub mod h264;
 pub mod llhls;
+pub mod test_vectors;
 
 /// Media timescale used everywhere in picamd (ticks per second).
 pub const TIMESCALE: u32 = 90_000;

@@ -250,10 +250,7 @@ mod tests {
     use super::*;
     use crate::media::fmp4::parse_box_tree;
 
-    const SPS_720P: &[u8] = &[
-        0x67, 0x42, 0xc0, 0x1f, 0x8c, 0x68, 0x05, 0x00, 0x5b, 0xa0, 0x1e, 0x11, 0x08, 0xd4,
-    ];
-    const PPS: &[u8] = &[0x68, 0xce, 0x3c, 0x80];
+    use crate::media::test_vectors::{hex, OPENH264_720P_PPS, OPENH264_720P_SPS, X264_1080P_SPS};
     const FD: u64 = 3000;
 
     fn cfg() -> SegmenterConfig {
@@ -264,12 +261,12 @@ mod tests {
         }
     }
 
-    fn au(frame: u64, keyframe: bool, sps: &[u8]) -> Arc<AccessUnit> {
+    fn au(frame: u64, keyframe: bool, sps: &str) -> Arc<AccessUnit> {
         let mut data = Vec::new();
         if keyframe {
-            for nal in [sps, PPS] {
+            for nal in [hex(sps), hex(OPENH264_720P_PPS)] {
                 data.extend_from_slice(&[0, 0, 0, 1]);
-                data.extend_from_slice(nal);
+                data.extend_from_slice(&nal);
             }
         }
         data.extend_from_slice(&[0, 0, 0, 1, if keyframe { 0x65 } else { 0x41 }, 0x88, 0x84]);
@@ -301,7 +298,7 @@ mod tests {
                 .into_iter()
                 .map(|f| {
                     self.seg
-                        .push(au(f, f % 30 == 0, SPS_720P), &mut self.events);
+                        .push(au(f, f % 30 == 0, OPENH264_720P_SPS), &mut self.events);
                     std::mem::take(&mut self.events)
                 })
                 .collect()
@@ -421,11 +418,7 @@ mod tests {
         let mut run = Run::new();
         run.push(0..33);
         let mut events = Vec::new();
-        let sps_1080: &[u8] = &[
-            0x67, 0x64, 0x00, 0x28, 0xac, 0xd9, 0x40, 0x78, 0x02, 0x27, 0xe5, 0x84, 0x00, 0x00,
-            0x03, 0x00, 0x04, 0x00, 0x00, 0x03, 0x00, 0xf0, 0x3c, 0x60, 0xc6, 0x58,
-        ];
-        run.seg.push(au(33, true, sps_1080), &mut events);
+        run.seg.push(au(33, true, X264_1080P_SPS), &mut events);
         let kinds: Vec<&str> = events
             .iter()
             .map(|e| match e {
@@ -446,7 +439,7 @@ mod tests {
         let mut run = Run::new();
         run.push(0..5);
         let mut events = Vec::new();
-        run.seg.push(au(2, false, SPS_720P), &mut events);
+        run.seg.push(au(2, false, OPENH264_720P_SPS), &mut events);
         let [SegmenterEvent::Part { duration, .. }] = events.as_slice() else {
             panic!("{events:?}")
         };
