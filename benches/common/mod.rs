@@ -3,24 +3,21 @@
 
 #![allow(dead_code)]
 
+use std::collections::HashMap;
 use std::time::Duration;
 
 use picamd::media::h264;
 
-/// x264 (ffmpeg -profile:v high -level 4.0) at 1920x1080: High, level 4.0 (from h264.rs tests).
-pub const SPS_1080P_HIGH: &str = "67640028acd940780227e5ffc000c00104000003000400000300f03c60c658";
-pub const PPS_1080P_HIGH: &str = "68ebe3cb22c0";
-/// OpenH264 (openh264 crate 0.9, defaults) at 1280x720: Constrained Baseline, level 3.1 — what
-/// picamd's own encoder produces (from h264.rs tests).
-pub const SPS_720P: &str = "6742c01f8c6805005ba01e1108d4";
-pub const PPS_720P: &str = "68ce3c80";
+use picamd::media::test_vectors as tv;
 
-pub fn hex(s: &str) -> Vec<u8> {
-    (0..s.len())
-        .step_by(2)
-        .map(|i| u8::from_str_radix(&s[i..i + 2], 16).expect("hex"))
-        .collect()
-}
+/// Real parameter sets (picamd::media::test_vectors): x264 High 1920x1080 and OpenH264
+/// Constrained Baseline 1280x720 (what picamd's own encoder produces).
+pub const SPS_1080P_HIGH: &str = tv::X264_1080P_SPS;
+pub const PPS_1080P_HIGH: &str = tv::X264_1080P_PPS;
+pub const SPS_720P: &str = tv::OPENH264_720P_SPS;
+pub const PPS_720P: &str = tv::OPENH264_720P_PPS;
+
+pub use tv::hex;
 
 /// xorshift64*: deterministic pseudo-random bytes without a dependency.
 pub struct Rng(u64);
@@ -83,10 +80,6 @@ impl AuTemplate {
         out.extend_from_slice(&self.tail);
         out
     }
-
-    pub fn len(&self) -> usize {
-        self.head.len() + 5 + 27 + 2 + self.tail.len()
-    }
 }
 
 /// A GOP-structured sequence of access unit templates: an IDR (with SPS/PPS) every `gop`
@@ -105,7 +98,11 @@ pub fn templates(
         .map(|i| {
             let keyframe = i % gop == 0;
             let mut head = Vec::new();
-            let (header, nominal) = if keyframe { (0x65, idr_bytes) } else { (0x41, p_bytes) };
+            let (header, nominal) = if keyframe {
+                (0x65, idr_bytes)
+            } else {
+                (0x41, p_bytes)
+            };
             if keyframe {
                 for nal in [sps, pps] {
                     head.extend_from_slice(&[0, 0, 0, 1]);
@@ -115,7 +112,11 @@ pub fn templates(
             let size = rng.range(nominal * 9 / 10, nominal * 11 / 10);
             let mut tail = vec![0, 0, 0, 1];
             tail.extend_from_slice(&slice_nal(&mut rng, header, size));
-            AuTemplate { keyframe, head, tail }
+            AuTemplate {
+                keyframe,
+                head,
+                tail,
+            }
         })
         .collect()
 }
@@ -173,7 +174,13 @@ impl Summary {
     }
 
     pub fn json(&self) -> serde_json::Value {
-        let r = |v: f64| if v.is_finite() { serde_json::json!((v * 1000.0).round() / 1000.0) } else { serde_json::Value::Null };
+        let r = |v: f64| {
+            if v.is_finite() {
+                serde_json::json!((v * 1000.0).round() / 1000.0)
+            } else {
+                serde_json::Value::Null
+            }
+        };
         serde_json::json!({
             "n": self.count, "p50_ms": r(self.p50), "p90_ms": r(self.p90),
             "p99_ms": r(self.p99), "max_ms": r(self.max),
@@ -193,7 +200,9 @@ pub fn machine_load() -> (f64, usize) {
 
 /// CPU time (user + system) this process has used so far.
 pub fn process_cpu_time() -> Duration {
-    let Ok(stat) = std::fs::read_to_string("/proc/self/stat") else { return Duration::ZERO };
+    let Ok(stat) = std::fs::read_to_string("/proc/self/stat") else {
+        return Duration::ZERO;
+    };
     // Fields after the parenthesised command name; utime and stime are fields 14 and 15.
     let rest = stat.rsplit_once(')').map_or("", |(_, r)| r);
     let f: Vec<&str> = rest.split_whitespace().collect();
@@ -209,10 +218,137 @@ pub fn arg<T: std::str::FromStr>(name: &str, default: T) -> T {
     args.iter()
         .position(|a| a == name)
         .and_then(|i| args.get(i + 1))
-        .map(|v| v.parse().unwrap_or_else(|_| panic!("invalid value for {name}: {v}")))
+        .map(|v| {
+            v.parse()
+                .unwrap_or_else(|_| panic!("invalid value for {name}: {v}"))
+        })
         .unwrap_or(default)
 }
 
 pub fn flag(name: &str) -> bool {
     std::env::args().any(|a| a == name)
+}
+
+/// (on-CPU ns, run-queue wait ns) of the calling thread, from /proc/thread-self/schedstat.
+pub fn thread_schedstat() -> (u64, u64) {
+    let s = std::fs::read_to_string("/proc/thread-self/schedstat").unwrap_or_default();
+    let mut f = s.split_whitespace().map(|v| v.parse::<u64>().unwrap_or(0));
+    (f.next().unwrap_or(0), f.next().unwrap_or(0))
+}
+
+/// Per-thread scheduler statistics of this process at one instant.
+pub struct TaskTimes {
+    /// tid → (name, on-CPU ns, run-queue wait ns).
+    pub tasks: HashMap<u32, (String, u64, u64)>,
+    pub process_cpu: Duration,
+}
+
+impl TaskTimes {
+    pub fn now() -> TaskTimes {
+        let mut tasks = HashMap::new();
+        if let Ok(dir) = std::fs::read_dir("/proc/self/task") {
+            for entry in dir.flatten() {
+                let Some(tid) = entry.file_name().to_str().and_then(|s| s.parse().ok()) else {
+                    continue;
+                };
+                let path = entry.path();
+                let comm = std::fs::read_to_string(path.join("comm")).unwrap_or_default();
+                let sched = std::fs::read_to_string(path.join("schedstat")).unwrap_or_default();
+                let mut f = sched
+                    .split_whitespace()
+                    .map(|v| v.parse::<u64>().unwrap_or(0));
+                let (run, wait) = (f.next().unwrap_or(0), f.next().unwrap_or(0));
+                tasks.insert(tid, (comm.trim().to_string(), run, wait));
+            }
+        }
+        TaskTimes {
+            tasks,
+            process_cpu: process_cpu_time(),
+        }
+    }
+
+    /// CPU and run-queue wait between two snapshots, per category (`classify` maps a thread
+    /// name and whether it is the main thread to a category). Threads that ended in between
+    /// are reported as "exited threads" (CPU only, from the process total).
+    pub fn breakdown(
+        start: &TaskTimes,
+        end: &TaskTimes,
+        classify: impl Fn(&str, bool) -> &'static str,
+    ) -> Vec<(&'static str, usize, Duration, Duration)> {
+        let main = std::process::id();
+        let mut cats: Vec<(&'static str, usize, Duration, Duration)> = Vec::new();
+        let mut live_cpu = Duration::ZERO;
+        for (tid, (name, run, wait)) in &end.tasks {
+            let (r0, w0) = start.tasks.get(tid).map_or((0, 0), |(_, r, w)| (*r, *w));
+            let run = Duration::from_nanos(run.saturating_sub(r0));
+            let wait = Duration::from_nanos(wait.saturating_sub(w0));
+            live_cpu += run;
+            let cat = classify(name, *tid == main);
+            match cats.iter_mut().find(|c| c.0 == cat) {
+                Some(c) => {
+                    c.1 += 1;
+                    c.2 += run;
+                    c.3 += wait;
+                }
+                None => cats.push((cat, 1, run, wait)),
+            }
+        }
+        // Threads alive at the start but gone at the end, and threads born and gone in
+        // between: only the process total knows their CPU.
+        let total = end.process_cpu.saturating_sub(start.process_cpu);
+        cats.push((
+            "exited threads (CPU from process total)",
+            0,
+            total.saturating_sub(live_cpu),
+            Duration::ZERO,
+        ));
+        cats.sort_by_key(|c| std::cmp::Reverse(c.2));
+        cats
+    }
+}
+
+/// Wall-clock now in ns since the Unix epoch.
+pub fn wall_ns() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_nanos() as u64)
+}
+
+/// Sets the calling thread's nice value (Linux: per thread). Raising it needs no privilege.
+/// Returns false where unsupported or refused.
+pub fn set_thread_nice(nice: i32) -> bool {
+    #[cfg(target_os = "linux")]
+    {
+        extern "C" {
+            fn gettid() -> i32;
+            fn setpriority(which: i32, who: u32, prio: i32) -> i32;
+        }
+        const PRIO_PROCESS: i32 = 0;
+        // SAFETY: plain syscalls on the calling thread's own id.
+        unsafe { setpriority(PRIO_PROCESS, gettid() as u32, nice) == 0 }
+    }
+    #[cfg(not(target_os = "linux"))]
+    {
+        let _ = nice;
+        false
+    }
+}
+
+/// Machine-wide CPU time from /proc/stat (all CPUs): (busy, steal, total) in USER_HZ ticks.
+pub fn system_cpu_ticks() -> (u64, u64, u64) {
+    let stat = std::fs::read_to_string("/proc/stat").unwrap_or_default();
+    let Some(line) = stat.lines().next() else {
+        return (0, 0, 0);
+    };
+    let v: Vec<u64> = line
+        .split_whitespace()
+        .skip(1)
+        .filter_map(|x| x.parse().ok())
+        .collect();
+    let get = |i: usize| v.get(i).copied().unwrap_or(0);
+    // user nice system idle iowait irq softirq steal
+    let idle = get(3) + get(4);
+    let steal = get(7);
+    let busy = get(0) + get(1) + get(2) + get(5) + get(6);
+    (busy, steal, busy + idle + steal)
 }

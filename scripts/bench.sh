@@ -1,0 +1,23 @@
+#!/usr/bin/env bash
+# Runs the benchmarks (optimised builds): muxer throughput, segment latency, start-up time, and prints one JSON line per bench at the end.
+#   scripts/bench.sh                         # all three
+#   CLIENTS=200 SECONDS_=10 scripts/bench.sh # more blocked clients / longer phase 1
+# Each bench prints a human-readable table; its last line is its JSON summary.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+clients="${CLIENTS:-100}"
+seconds="${SECONDS_:-10}"
+out="$(mktemp -d)"
+trap 'rm -rf "$out"' EXIT
+
+cargo bench --bench muxer | tee "$out/muxer.txt"
+echo
+cargo bench --bench segment_latency -- --clients "$clients" --seconds "$seconds" | tee "$out/latency.txt"
+echo
+cargo bench --bench startup | tee "$out/startup.txt"
+echo
+echo "== JSON =="
+tail -n 1 "$out/muxer.txt"
+tail -n 1 "$out/latency.txt"
+tail -n 1 "$out/startup.txt"
