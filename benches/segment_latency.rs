@@ -1,6 +1,6 @@
 //! Segment publication latency over real TCP on 127.0.0.1.
 //!
-//!     cargo bench --bench segment_latency [-- --clients 100 --seconds 10 --workers 8 \
+//!     cargo bench --bench segment_latency [-- --clients 100 --seconds 10 \
 //!         --client-nice 19 --server picamd|ideal \
 //!         --phase2-clients 10 --phase2-seconds 10 --skip-phase1 --skip-phase2]
 //!
@@ -331,20 +331,19 @@ fn lists_part(playlist: &str, prefix: &str, msn: u64, part: u32) -> bool {
 // Server set-up
 // ---------------------------------------------------------------------------------------
 
-fn start_server(workers: usize, extra: &[&str]) -> (Arc<Runtime>, SocketAddr) {
+fn start_server(extra: &[&str]) -> (Arc<Runtime>, SocketAddr) {
     let mut args: Vec<String> = vec!["--listen".into(), "127.0.0.1:0".into()];
     args.extend(extra.iter().map(|s| s.to_string()));
-    args.extend(["--http-workers".into(), workers.to_string()]);
     let config = Config::from_sources(&args, &HashMap::new(), &HashMap::new()).expect("config");
     let rt = Runtime::new(config);
     let server = HttpServer::start(
         "127.0.0.1:0".parse().unwrap(),
-        workers,
+        4096,
         Arc::new(Api::new(Arc::clone(&rt))),
     )
     .expect("start the HTTP server");
-    let addr = server.local_addr().expect("a TCP address");
-    // The worker threads keep serving; the handle only joins them.
+    let addr = server.local_addr();
+    // The connection threads keep serving; the handle only joins the acceptor.
     std::mem::forget(server);
     (rt, addr)
 }
@@ -354,13 +353,8 @@ fn start_server(workers: usize, extra: &[&str]) -> (Arc<Runtime>, SocketAddr) {
 /// they ask for and writes one pre-rendered answer (headers + playlist, one `write` per
 /// client). What it measures is the floor set by the bench clients, the kernel and this
 /// machine, for comparison with the real server.
-fn start_ideal_server(workers: usize) -> (Arc<Runtime>, SocketAddr) {
-    let args: Vec<String> = vec![
-        "--listen".into(),
-        "127.0.0.1:0".into(),
-        "--http-workers".into(),
-        workers.to_string(),
-    ];
+fn start_ideal_server() -> (Arc<Runtime>, SocketAddr) {
+    let args: Vec<String> = vec!["--listen".into(), "127.0.0.1:0".into()];
     let config = Config::from_sources(&args, &HashMap::new(), &HashMap::new()).expect("config");
     let rt = Runtime::new(config);
     let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
@@ -501,11 +495,11 @@ struct Phase1 {
     system: ((u64, u64, u64), (u64, u64, u64)),
 }
 
-fn phase1(clients: usize, seconds: f64, workers: usize, ideal: bool, client_nice: i32) -> Phase1 {
+fn phase1(clients: usize, seconds: f64, ideal: bool, client_nice: i32) -> Phase1 {
     let (rt, addr) = if ideal {
-        start_ideal_server(workers)
+        start_ideal_server()
     } else {
-        start_server(workers, &[])
+        start_server(&[])
     };
     let cfg = SegmenterConfig {
         frame_duration: rt.config.frame_ticks(),
@@ -755,8 +749,8 @@ struct Phase2 {
     stats: (u64, u64, u64, u64, u64),
 }
 
-fn phase2(clients: usize, seconds: f64, workers: usize) -> Phase2 {
-    let (rt, addr) = start_server(workers, &["--source", "test"]);
+fn phase2(clients: usize, seconds: f64) -> Phase2 {
+    let (rt, addr) = start_server(&["--source", "test"]);
     let pipeline = picamd::pipeline::Pipeline::start(&rt).expect("start the pipeline");
     let stop = Arc::new(AtomicBool::new(false));
     let errors = Arc::new(AtomicUsize::new(0));
@@ -1015,12 +1009,10 @@ fn report_phase1(
             "control: --server ideal threads"
         } else if name == "feeder" {
             "bench: feeder (Segmenter + preview::publish)"
-        } else if name == "http-wait" {
-            "server: parked-request threads (http-wait)"
-        } else if name.starts_with("http-") {
-            "server: HTTP workers (http-N)"
+        } else if name == "http-conn" {
+            "server: connection threads (http-conn)"
         } else {
-            "server: tiny_http accept + connection threads"
+            "server: other threads (accept, muxer, encoder)"
         }
     });
     let mut cpu_json = serde_json::Map::new();
@@ -1093,7 +1085,6 @@ fn report_phase1(
 fn main() {
     let clients: usize = common::arg("--clients", 100);
     let seconds: f64 = common::arg("--seconds", 10.0);
-    let workers: usize = common::arg("--workers", 8);
     let p2_clients: usize = common::arg("--phase2-clients", 10);
     let p2_seconds: f64 = common::arg("--phase2-seconds", seconds);
     let skip_phase1 = common::flag("--skip-phase1");
@@ -1106,7 +1097,7 @@ fn main() {
         other => panic!("--server {other}: expected picamd or ideal"),
     };
     let (load_before, cpus) = common::machine_load();
-    println!("segment latency: {clients} blocked clients, {seconds} s, 720p30 synthetic parts of 6 frames, {workers} HTTP workers");
+    println!("segment latency: {clients} blocked clients, {seconds} s, 720p30 synthetic parts of 6 frames");
     println!("phase-1 client threads run at nice {client_nice} (--client-nice 0: same priority as the server), so their own CPU use does not delay the server's answers");
     if ideal {
         println!("--server ideal: phase 1 runs against the bench's one-thread control server, NOT picamd's HTTP server");
@@ -1118,7 +1109,7 @@ fn main() {
     if !skip_phase1 {
         let wall = Instant::now();
         let cpu0 = common::process_cpu_time();
-        let p1 = phase1(clients, seconds, workers, ideal, client_nice);
+        let p1 = phase1(clients, seconds, ideal, client_nice);
         let p1_cpu = common::process_cpu_time() - cpu0;
         p1_json = report_phase1(&p1, clients, seconds, p1_cpu, wall.elapsed());
     }
@@ -1128,7 +1119,7 @@ fn main() {
     if !skip_phase2 {
         let cpu1 = common::process_cpu_time();
         let wall = Instant::now();
-        let p2 = phase2(p2_clients, p2_seconds, workers);
+        let p2 = phase2(p2_clients, p2_seconds);
         let p2_cpu = common::process_cpu_time() - cpu1;
         let ms = |f: &dyn Fn(&PartSample) -> i64| -> Summary {
             Summary::of_ms(
@@ -1205,7 +1196,6 @@ fn main() {
         "client_nice": client_nice,
         "clients": clients,
         "seconds": seconds,
-        "workers": workers,
         "phase2": p2_json,
         "cpus": cpus,
         "load_before": load_before,

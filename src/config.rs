@@ -25,7 +25,7 @@ pub struct Config {
     pub part_ms: u32,
     pub segment_ms: u32,
     pub hls_segments: usize,
-    pub http_workers: usize,
+    pub max_connections: usize,
     /// Serve the web UI from this folder instead of the copy built into the binary.
     pub www_dir: Option<PathBuf>,
 }
@@ -88,10 +88,10 @@ pub const SETTINGS: &[(&str, &str, &str, &str)] = &[
         "segments listed in the playlist",
     ),
     (
-        "--http-workers",
-        "PICAMD_HTTP_WORKERS",
-        "8",
-        "HTTP worker threads",
+        "--max-connections",
+        "PICAMD_MAX_CONNECTIONS",
+        "1024",
+        "HTTP connections served at once",
     ),
     (
         "--www-dir",
@@ -148,7 +148,8 @@ impl Config {
         let part_ms = parse_range("--part-ms", &get("--part-ms"), 20, 5000)?;
         let segment_ms = parse_range("--segment-ms", &get("--segment-ms"), 100, 10_000)?;
         let hls_segments = parse_range("--hls-segments", &get("--hls-segments"), 2, 100)? as usize;
-        let http_workers = parse_range("--http-workers", &get("--http-workers"), 1, 256)? as usize;
+        let max_connections =
+            parse_range("--max-connections", &get("--max-connections"), 1, 100_000)? as usize;
         let www_dir = Some(get("--www-dir"))
             .filter(|d| !d.is_empty())
             .map(PathBuf::from);
@@ -163,7 +164,7 @@ impl Config {
             part_ms,
             segment_ms,
             hls_segments,
-            http_workers,
+            max_connections,
             www_dir,
         };
         if segment_ms < part_ms {

@@ -43,15 +43,16 @@ fn serve(config: Config) -> ExitCode {
         return ExitCode::FAILURE;
     }
     let listen = config.listen;
-    let workers = config.http_workers;
+    let max_connections = config.max_connections;
     let rt = Runtime::new(config);
-    let server = match HttpServer::start(listen, workers, Arc::new(Api::new(Arc::clone(&rt)))) {
-        Ok(s) => s,
-        Err(e) => {
-            eprintln!("picamd: cannot listen on {listen}: {e}");
-            return ExitCode::FAILURE;
-        }
-    };
+    let server =
+        match HttpServer::start(listen, max_connections, Arc::new(Api::new(Arc::clone(&rt)))) {
+            Ok(s) => s,
+            Err(e) => {
+                eprintln!("picamd: cannot listen on {listen}: {e}");
+                return ExitCode::FAILURE;
+            }
+        };
     let _pipeline = match Pipeline::start(&rt) {
         Ok(p) => p,
         Err(e) => {
@@ -59,7 +60,7 @@ fn serve(config: Config) -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
-    let addr = server.local_addr().unwrap_or(listen);
+    let addr = server.local_addr();
     log::info!(
         "picamd {} listening on http://{addr}/",
         env!("CARGO_PKG_VERSION")

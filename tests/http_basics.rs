@@ -72,3 +72,55 @@ fn static_files_errors_and_abuse() {
     }
     assert_eq!(cam.get("/").status, 200, "still serving after junk");
 }
+
+#[test]
+fn keep_alive_pipelining_and_connection_limit() {
+    use std::io::BufReader;
+    let cam = Picamd::start(&["--max-connections", "3"]);
+    let mut stream = TcpStream::connect(("127.0.0.1", cam.port)).unwrap();
+    stream
+        .set_read_timeout(Some(Duration::from_secs(10)))
+        .unwrap();
+    // Two requests in one write: both answered, in order, on the same connection.
+    stream
+        .write_all(b"GET /time HTTP/1.1\r\nHost: x\r\n\r\nGET /nope HTTP/1.1\r\nHost: x\r\n\r\n")
+        .unwrap();
+    let mut reader = BufReader::new(stream.try_clone().unwrap());
+    let first = common::read_response(&mut reader, false).unwrap();
+    let second = common::read_response(&mut reader, false).unwrap();
+    assert_eq!((first.status, second.status), (200, 404));
+    assert_eq!(first.header("connection"), Some("keep-alive"));
+
+    // Expect: 100-continue gets its interim answer before the body is sent.
+    stream
+        .write_all(
+            b"POST /time HTTP/1.1\r\nHost: x\r\nContent-Length: 2\r\nExpect: 100-continue\r\n\r\n",
+        )
+        .unwrap();
+    let interim = common::read_response(&mut reader, true).unwrap();
+    assert_eq!(interim.status, 100);
+    stream.write_all(b"{}").unwrap();
+    assert_eq!(
+        common::read_response(&mut reader, false).unwrap().status,
+        405
+    );
+
+    // With three connections open (ours and two idle ones), a fourth is turned away politely.
+    let _idle1 = TcpStream::connect(("127.0.0.1", cam.port)).unwrap();
+    let _idle2 = TcpStream::connect(("127.0.0.1", cam.port)).unwrap();
+    std::thread::sleep(Duration::from_millis(100));
+    let busy = common::request(cam.port, "GET", "/time", &[], b"").unwrap();
+    assert_eq!(busy.status, 503);
+    drop(_idle1);
+    std::thread::sleep(Duration::from_millis(100));
+    let mut ok = None;
+    for _ in 0..20 {
+        let resp = common::request(cam.port, "GET", "/time", &[], b"").unwrap();
+        if resp.status == 200 {
+            ok = Some(resp);
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    assert!(ok.is_some(), "a freed slot is reused");
+}

@@ -22,10 +22,6 @@ impl Handler for Api {
     fn handle(&self, req: &Request) -> Response {
         handle(&self.rt, req)
     }
-
-    fn may_block(&self, req: &Request) -> bool {
-        req.path.starts_with(preview::HLS_ROOT) && preview::may_block(&self.rt, req)
-    }
 }
 
 pub fn handle(rt: &Runtime, req: &Request) -> Response {

@@ -35,19 +35,6 @@ pub fn hls(rt: &Runtime, req: &Request, path: &str) -> Response {
     }
 }
 
-/// Whether answering may wait for media: then the request gets a thread of its own.
-pub fn may_block(rt: &Runtime, req: &Request) -> bool {
-    let path = &req.path[HLS_ROOT.len()..];
-    match path.strip_prefix(STREAM).and_then(HlsFile::parse) {
-        Some(HlsFile::Playlist) => match Directives::parse(&req.query) {
-            Ok(d) => rt.hls.playlist_would_wait(&d),
-            Err(_) => false,
-        },
-        Some(HlsFile::Part { msn, index, .. }) => rt.hls.part_would_wait(msn, index),
-        _ => false,
-    }
-}
-
 fn media(result: Result<Body, StoreError>) -> Response {
     match result {
         Ok(body) => Response::new(200, "video/mp4", body).with_header("Cache-Control", IMMUTABLE),

@@ -1,6 +1,5 @@
 //! Responses, with bodies that can share media bytes instead of copying them per viewer.
 
-use std::io::{self, Read};
 use std::sync::Arc;
 
 pub enum Body {
@@ -29,82 +28,21 @@ impl Body {
         self.len() == 0
     }
 
+    /// The body's bytes, as the buffers it is made of (nothing is copied).
+    pub fn slices(&self) -> Vec<&[u8]> {
+        match self {
+            Body::Empty => Vec::new(),
+            Body::Bytes(b) => vec![b],
+            Body::Static(b) => vec![b],
+            Body::Shared(b) => vec![b],
+            Body::Text(t) => vec![t.as_bytes()],
+            Body::Chunks(c) => c.iter().map(|c| &c[..]).collect(),
+        }
+    }
+
     /// The whole body in one buffer (tests and the relay).
     pub fn to_vec(&self) -> Vec<u8> {
-        let mut out = Vec::with_capacity(self.len());
-        // Reading from memory cannot fail.
-        let _ = self.reader().read_to_end(&mut out);
-        out
-    }
-
-    pub fn reader(&self) -> BodyReader {
-        let chunks: Vec<Chunk> = match self {
-            Body::Empty => Vec::new(),
-            Body::Bytes(b) => vec![Chunk::Owned(Arc::from(b.as_slice()))],
-            Body::Static(b) => vec![Chunk::Static(b)],
-            Body::Shared(b) => vec![Chunk::Owned(Arc::clone(b))],
-            Body::Text(t) => vec![Chunk::Text(Arc::clone(t))],
-            Body::Chunks(c) => c.iter().map(|c| Chunk::Owned(Arc::clone(c))).collect(),
-        };
-        BodyReader {
-            chunks,
-            index: 0,
-            offset: 0,
-        }
-    }
-
-    pub fn into_reader(self) -> BodyReader {
-        match self {
-            Body::Bytes(b) => BodyReader {
-                chunks: vec![Chunk::Vec(b)],
-                index: 0,
-                offset: 0,
-            },
-            other => other.reader(),
-        }
-    }
-}
-
-enum Chunk {
-    Vec(Vec<u8>),
-    Static(&'static [u8]),
-    Owned(Arc<[u8]>),
-    Text(Arc<str>),
-}
-
-impl Chunk {
-    fn bytes(&self) -> &[u8] {
-        match self {
-            Chunk::Vec(b) => b,
-            Chunk::Static(b) => b,
-            Chunk::Owned(b) => b,
-            Chunk::Text(t) => t.as_bytes(),
-        }
-    }
-}
-
-/// Reads a body's buffers in order without joining them.
-pub struct BodyReader {
-    chunks: Vec<Chunk>,
-    index: usize,
-    offset: usize,
-}
-
-impl Read for BodyReader {
-    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
-        while let Some(chunk) = self.chunks.get(self.index) {
-            let rest = &chunk.bytes()[self.offset..];
-            if rest.is_empty() {
-                self.index += 1;
-                self.offset = 0;
-                continue;
-            }
-            let n = rest.len().min(buf.len());
-            buf[..n].copy_from_slice(&rest[..n]);
-            self.offset += n;
-            return Ok(n);
-        }
-        Ok(0)
+        self.slices().concat()
     }
 }
 
@@ -178,9 +116,7 @@ mod tests {
             Arc::from(&b"cde"[..]),
         ]);
         assert_eq!(body.len(), 5);
-        let mut r = body.reader();
-        let mut small = [0u8; 2];
-        assert_eq!(r.read(&mut small).unwrap(), 2);
+        assert_eq!(body.slices().len(), 3);
         assert_eq!(body.to_vec(), b"abcde");
         assert_eq!(Body::Text(Arc::from("hé")).to_vec(), "hé".as_bytes());
     }

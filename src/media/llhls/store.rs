@@ -117,16 +117,6 @@ impl HlsStore {
         self.lock().live.as_ref().map(|l| read(&l.timeline))
     }
 
-    /// Whether a playlist request with these directives would have to wait right now.
-    pub fn playlist_would_wait(&self, d: &Directives) -> bool {
-        self.inspect(|tl| tl.is_playable() && is_satisfied(tl, d)) != Some(true)
-    }
-
-    /// Whether a request for this part would have to wait right now.
-    pub fn part_would_wait(&self, msn: u64, index: u32) -> bool {
-        self.inspect(|tl| tl.part(msn, index).is_none()) == Some(true)
-    }
-
     /// The playlist, after waiting as the directives ask.
     pub fn playlist(&self, d: &Directives) -> Result<Arc<str>, StoreError> {
         let started = Instant::now();

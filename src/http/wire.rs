@@ -1,0 +1,233 @@
+//! HTTP/1.1 on the wire, sans-IO: request heads parsed from bytes, response heads written to
+//! bytes. The connection loop in `server.rs` does the reading and writing.
+
+use super::{Request, Response};
+
+/// Longest request head (request line and headers) we accept.
+pub const MAX_HEAD: usize = 16 * 1024;
+const MAX_HEADERS: usize = 64;
+
+/// What the head of a request says.
+#[derive(Debug)]
+pub struct Head {
+    pub request: Request,
+    /// Bytes of the head, including the blank line.
+    pub head_len: usize,
+    pub body_len: usize,
+    pub keep_alive: bool,
+    pub expect_continue: bool,
+}
+
+/// Why a request cannot be served; the connection closes after the answer.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct WireError {
+    pub status: u16,
+    pub detail: &'static str,
+}
+
+fn fail(status: u16, detail: &'static str) -> WireError {
+    WireError { status, detail }
+}
+
+/// Parses a request head from the start of `buf`. `Ok(None)` means more bytes are needed.
+pub fn parse_head(buf: &[u8], max_body: usize) -> Result<Option<Head>, WireError> {
+    let mut headers = [httparse::EMPTY_HEADER; MAX_HEADERS];
+    let mut parsed = httparse::Request::new(&mut headers);
+    let head_len = match parsed.parse(buf) {
+        Ok(httparse::Status::Complete(n)) => n,
+        Ok(httparse::Status::Partial) if buf.len() > MAX_HEAD => {
+            return Err(fail(431, "Request header fields too large"))
+        }
+        Ok(httparse::Status::Partial) => return Ok(None),
+        Err(httparse::Error::TooManyHeaders) => return Err(fail(431, "Too many request headers")),
+        Err(httparse::Error::Version) => return Err(fail(505, "HTTP version not supported")),
+        Err(_) => return Err(fail(400, "Malformed request")),
+    };
+    if head_len > MAX_HEAD {
+        return Err(fail(431, "Request header fields too large"));
+    }
+    let (Some(method), Some(target), Some(version)) = (parsed.method, parsed.path, parsed.version)
+    else {
+        return Err(fail(400, "Malformed request"));
+    };
+    let mut request = Request::new(method, target).map_err(|e| WireError {
+        status: 400,
+        detail: e.0,
+    })?;
+    let mut body_len = 0usize;
+    let mut connection = String::new();
+    let mut expect_continue = false;
+    let mut saw_length = false;
+    for h in parsed.headers.iter() {
+        let value =
+            std::str::from_utf8(h.value).map_err(|_| fail(400, "Header value is not UTF-8"))?;
+        if h.name.eq_ignore_ascii_case("content-length") {
+            let n: usize = value
+                .trim()
+                .parse()
+                .map_err(|_| fail(400, "Invalid Content-Length"))?;
+            if saw_length && n != body_len {
+                return Err(fail(400, "Conflicting Content-Length headers"));
+            }
+            saw_length = true;
+            body_len = n;
+        } else if h.name.eq_ignore_ascii_case("transfer-encoding") {
+            return Err(fail(411, "Send the body with a Content-Length"));
+        } else if h.name.eq_ignore_ascii_case("connection") {
+            connection = value.to_ascii_lowercase();
+        } else if h.name.eq_ignore_ascii_case("expect") {
+            if !value.eq_ignore_ascii_case("100-continue") {
+                return Err(fail(417, "Only Expect: 100-continue is supported"));
+            }
+            expect_continue = true;
+        }
+        request
+            .headers
+            .push((h.name.to_string(), value.to_string()));
+    }
+    if body_len > max_body {
+        return Err(fail(413, "Request body too large"));
+    }
+    let keep_alive = if version == 0 {
+        connection.split(',').any(|t| t.trim() == "keep-alive")
+    } else {
+        !connection.split(',').any(|t| t.trim() == "close")
+    };
+    Ok(Some(Head {
+        request,
+        head_len,
+        body_len,
+        keep_alive,
+        expect_continue,
+    }))
+}
+
+pub fn reason(status: u16) -> &'static str {
+    match status {
+        100 => "Continue",
+        200 => "OK",
+        201 => "Created",
+        204 => "No Content",
+        301 => "Moved Permanently",
+        303 => "See Other",
+        304 => "Not Modified",
+        400 => "Bad Request",
+        401 => "Unauthorized",
+        403 => "Forbidden",
+        404 => "Not Found",
+        405 => "Method Not Allowed",
+        408 => "Request Timeout",
+        411 => "Length Required",
+        413 => "Content Too Large",
+        417 => "Expectation Failed",
+        422 => "Unprocessable Content",
+        429 => "Too Many Requests",
+        431 => "Request Header Fields Too Large",
+        500 => "Internal Server Error",
+        502 => "Bad Gateway",
+        503 => "Service Unavailable",
+        505 => "HTTP Version Not Supported",
+        _ => "Unknown",
+    }
+}
+
+/// The status line and headers of `resp`, with Content-Length and Connection added.
+/// Header names or values with CR or LF are dropped rather than allowed to split the head.
+pub fn write_head(resp: &Response, keep_alive: bool, out: &mut Vec<u8>) {
+    use std::io::Write;
+    let _ = write!(out, "HTTP/1.1 {} {}\r\n", resp.status, reason(resp.status));
+    for (name, value) in &resp.headers {
+        let bad = |s: &str| s.bytes().any(|b| b == b'\r' || b == b'\n');
+        if bad(name) || bad(value) || name.eq_ignore_ascii_case("content-length") {
+            continue;
+        }
+        let _ = write!(out, "{name}: {value}\r\n");
+    }
+    if !(100..200).contains(&resp.status) && resp.status != 204 && resp.status != 304 {
+        let _ = write!(out, "Content-Length: {}\r\n", resp.body.len());
+    }
+    out.extend_from_slice(if keep_alive {
+        b"Connection: keep-alive\r\n\r\n"
+    } else {
+        b"Connection: close\r\n\r\n"
+    });
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::http::Body;
+
+    const MAX: usize = 1024;
+
+    #[test]
+    fn parses_heads_incrementally() {
+        let raw = b"GET /a?b=1 HTTP/1.1\r\nHost: x\r\nX-Api-Key: k\r\n\r\nrest";
+        assert!(parse_head(&raw[..20], MAX).unwrap().is_none());
+        let head = parse_head(raw, MAX).unwrap().unwrap();
+        assert_eq!(head.head_len, raw.len() - 4);
+        assert_eq!(head.request.path, "/a");
+        assert_eq!(head.request.header("x-api-key"), Some("k"));
+        assert!(head.keep_alive);
+        let head = parse_head(b"POST / HTTP/1.0\r\nContent-Length: 5\r\n\r\n", MAX)
+            .unwrap()
+            .unwrap();
+        assert!(!head.keep_alive);
+        assert_eq!(head.body_len, 5);
+        let head = parse_head(b"GET / HTTP/1.1\r\nConnection: Close\r\n\r\n", MAX)
+            .unwrap()
+            .unwrap();
+        assert!(!head.keep_alive);
+    }
+
+    #[test]
+    fn rejects_bad_heads() {
+        let cases: &[(&[u8], u16)] = &[
+            (b"GARBAGE\r\n\r\n", 400),
+            (b"GET / HTTP/2.0\r\n\r\n", 505),
+            (b"GET /%zz HTTP/1.1\r\n\r\n", 400),
+            (b"POST / HTTP/1.1\r\nContent-Length: -1\r\n\r\n", 400),
+            (
+                b"POST / HTTP/1.1\r\nContent-Length: 1\r\nContent-Length: 2\r\n\r\n",
+                400,
+            ),
+            (b"POST / HTTP/1.1\r\nContent-Length: 2000\r\n\r\n", 413),
+            (
+                b"POST / HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n",
+                411,
+            ),
+            (b"POST / HTTP/1.1\r\nExpect: magic\r\n\r\n", 417),
+        ];
+        for (raw, status) in cases {
+            let err = parse_head(raw, MAX).unwrap_err();
+            assert_eq!(err.status, *status, "{}", String::from_utf8_lossy(raw));
+        }
+        let mut many = b"GET / HTTP/1.1\r\n".to_vec();
+        for i in 0..100 {
+            many.extend_from_slice(format!("H{i}: v\r\n").as_bytes());
+        }
+        many.extend_from_slice(b"\r\n");
+        assert_eq!(parse_head(&many, MAX).unwrap_err().status, 431);
+        let endless_method = vec![b'a'; MAX_HEAD + 10];
+        assert_eq!(parse_head(&endless_method, MAX).unwrap_err().status, 431);
+        let mut long = b"GET /".to_vec();
+        long.extend(std::iter::repeat_n(b'a', MAX_HEAD + 10));
+        assert_eq!(parse_head(&long, MAX).unwrap_err().status, 431);
+    }
+
+    #[test]
+    fn writes_heads() {
+        let resp = Response::new(200, "text/plain", Body::Static(b"hello"))
+            .with_header("X-Evil", "a\r\nSet-Cookie: x");
+        let mut out = Vec::new();
+        write_head(&resp, true, &mut out);
+        let text = String::from_utf8(out).unwrap();
+        assert_eq!(
+            text,
+            "HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\nContent-Length: 5\r\nConnection: keep-alive\r\n\r\n"
+        );
+        let mut out = Vec::new();
+        write_head(&Response::empty(204), false, &mut out);
+        assert_eq!(out, b"HTTP/1.1 204 No Content\r\nConnection: close\r\n\r\n");
+    }
+}
