@@ -10,32 +10,53 @@ export function browserNowUs() {
   return (performance.timeOrigin + performance.now()) * 1000;
 }
 
-/** Estimates server clock − browser clock from GET /time ({"unix_us": ...}), NTP-style. */
+/**
+ * Estimates server clock − browser clock from GET /time ({"unix_us": ...}), NTP-style:
+ * offset = server − (t0 + t1) / 2 for the sample with the smallest round trip. A new estimate
+ * replaces the current one only if its round trip is comparable (busy main thread, slow network
+ * moments) or the current one is more than 5 minutes old.
+ */
 export class ClockSync {
   constructor(url = '/time') {
     this.url = url;
     this.offsetUs = 0;
     this.rttUs = null;
     this.synced = false;
+    this.best = null;
   }
 
-  async sync(samples = 5, signal) {
+  /** One round trip; null if it failed or took longer than timeoutMs. */
+  async sample(timeoutMs = 1500) {
+    const ctl = new AbortController();
+    const timer = setTimeout(() => ctl.abort(), timeoutMs);
+    try {
+      const t0 = browserNowUs();
+      const res = await fetch(this.url, { cache: 'no-store', signal: ctl.signal });
+      const t1 = browserNowUs(); // headers are in: the server's reading is older than this
+      if (!res.ok) return null;
+      const server = Number((await res.json()).unix_us);
+      if (!Number.isFinite(server)) return null;
+      return { rtt: t1 - t0, offset: server - (t0 + t1) / 2, at: Date.now() };
+    } catch (_) {
+      return null;
+    } finally {
+      clearTimeout(timer);
+    }
+  }
+
+  async sync(samples = 5) {
     let best = null;
     for (let i = 0; i < samples; i++) {
-      const t0 = browserNowUs();
-      const res = await fetch(this.url, { cache: 'no-store', signal });
-      if (!res.ok) throw new Error(`GET ${this.url}: HTTP ${res.status}`);
-      const body = await res.json();
-      const t1 = browserNowUs();
-      const server = Number(body.unix_us);
-      if (!Number.isFinite(server)) throw new Error('GET /time: no unix_us');
-      const rtt = t1 - t0;
-      if (!best || rtt < best.rtt) best = { rtt, offset: server - (t0 + t1) / 2 };
+      const s = await this.sample();
+      if (s && (!best || s.rtt < best.rtt)) best = s;
     }
-    this.offsetUs = best.offset;
-    this.rttUs = best.rtt;
+    if (!best) throw new Error(`GET ${this.url} failed`);
+    const cur = this.best;
+    if (!cur || best.rtt <= cur.rtt * 1.5 || Date.now() - cur.at > 300000) this.best = best;
+    this.offsetUs = this.best.offset;
+    this.rttUs = this.best.rtt;
     this.synced = true;
-    return best;
+    return this.best;
   }
 
   /** Server wall clock in µs for a browser wall-clock time in µs. */

@@ -3,9 +3,10 @@
 // One "session" = one MediaSource: load the playlist, append the init segment, start from the
 // last INDEPENDENT part at or before the live edge, then loop on blocking playlist reloads
 // (_HLS_msn/_HLS_part) for the next part while the preload-hinted part is already being fetched.
-// A controller on a timer keeps the playhead just behind the buffered end (playbackRate 1.1 or a
-// jump when it drifts), skips gaps and trims old media. Any fatal condition (MAP URI change,
-// video.error, repeated HTTP failures) ends the session; start() then builds a new one.
+// A controller on a timer keeps the playhead a small margin behind the buffered end (playbackRate
+// 1.1 to catch up, 0.95 to rebuild margin after a stall, a jump when far behind), skips gaps and
+// trims old media. Any fatal condition (MAP URI change, video.error, repeated HTTP failures) ends
+// the session; the run loop then builds a new one with backoff.
 //
 // Events (EventTarget): 'status' {detail: {state, text}}.
 
@@ -23,7 +24,12 @@ class HttpError extends Error {
 }
 
 /** Ends the current session and starts a new one (stream restarted, decode error, ...). */
-class ResetError extends Error {}
+class ResetError extends Error {
+  constructor(message, { retryNow = false } = {}) {
+    super(message);
+    this.retryNow = retryNow;
+  }
+}
 
 /** Cancels a blocking reload so the playlist is re-read at once (the hinted part vanished). */
 class RecheckError extends Error {}
@@ -61,7 +67,7 @@ export class LLHLSPlayer extends EventTarget {
     this.opts = { minAhead: 0.15, maxMargin: 0.5, maxAhead: 1.0, keepBehind: 10, ...opts };
     this.mode = MediaSourceImpl ? (USING_MMS ? 'ManagedMediaSource' : 'MediaSource') : 'none';
     this.stats = {
-      partsFetched: 0, bytes: 0, sessions: 0, stalls: 0, jumps: 0, resyncs: 0,
+      partsFetched: 0, bytes: 0, sessions: 0, stalls: 0, jumps: 0, resyncs: 0, gapsSkipped: 0,
       codec: null, bufferAhead: 0, playbackRate: 1, targetAhead: this.opts.minAhead,
     };
     this.running = false;
@@ -125,8 +131,10 @@ export class LLHLSPlayer extends EventTarget {
         await this._session();
       } catch (e) {
         if (!this.running) break;
-        const why = e instanceof ResetError ? e.message : (e && e.message) || String(e);
+        const why = e instanceof TypeError ? 'server unreachable' : (e && e.message) || String(e);
         this.setStatus('reconnecting', `reconnecting: ${why}`);
+        // A restarted stream is picked up at once (unless it keeps restarting).
+        if (e instanceof ResetError && e.retryNow && performance.now() - started > 3000) continue;
       }
       if (!this.running) break;
       // A session that played for a while resets the backoff.
@@ -159,7 +167,7 @@ export class LLHLSPlayer extends EventTarget {
       }
       this.mapUri = pl.mapUri;
       this.partTarget = pl.partTarget || 0.2;
-      const initBuf = await this._fetchBytes(pl.mapUri, signal, 10000);
+      const initBuf = await this._fetchBytes(pl.mapUri, signal, 4000);
       const init = parseInit(initBuf);
       const codec = this._pickCodec(init.codec);
       this.stats.codec = codec;
@@ -178,11 +186,23 @@ export class LLHLSPlayer extends EventTarget {
       this.ms = ms;
       this.sbQueue = Promise.resolve();
 
+      this.started = false;
+      this.playedOnce = false;
+      this.settleUntil = 0;
+      this.lastJumpAt = 0;
+      this.lastStallAt = performance.now();
+      this.aheadLog = [];
+      this.lastT = -1;
+      this.lastMovedAt = performance.now();
+
       listen(video, 'error', () => fail(`video error ${video.error ? video.error.code + ' ' + (video.error.message || '') : ''}`.trim()));
       listen(sb, 'error', () => fail('SourceBuffer error'));
       listen(ms, 'sourceclose', () => fail('MediaSource closed'));
       listen(video, 'waiting', () => {
-        if (this.started && !video.seeking && performance.now() - this.lastJumpAt > 500) {
+        if (!this.started || video.seeking) return;
+        this.setStatus('buffering', 'buffering');
+        if (performance.now() - this.lastJumpAt > 500) {
+          // Ran dry: keep a larger margin from now on (it decays again after quiet periods).
           this.stats.stalls++;
           this.lastStallAt = performance.now();
           this.stats.targetAhead = Math.min(this.stats.targetAhead + 0.1, this.opts.maxMargin);
@@ -200,17 +220,8 @@ export class LLHLSPlayer extends EventTarget {
           }
         }
       });
-      listen(video, 'waiting', () => {
-        if (this.started && !video.seeking) this.setStatus('buffering', 'buffering');
-      });
 
       await this._append(initBuf, signal);
-
-      this.started = false;
-      this.playedOnce = false;
-      this.lastJumpAt = 0;
-      this.lastStallAt = performance.now();
-      this.aheadLog = [];
       ticker = setInterval(() => this._tick(), 100);
 
       await this._follow(pl, signal);
@@ -247,7 +258,7 @@ export class LLHLSPlayer extends EventTarget {
     let failures = 0;
     let unavailable = 0;
     for (;;) {
-      if (pl.mapUri !== this.mapUri) throw new ResetError('stream restarted');
+      if (pl.mapUri !== this.mapUri) throw new ResetError('stream restarted', { retryNow: true });
 
       // Which parts to append: those after `last`, or from the live edge when (re)starting.
       let todo;
@@ -267,16 +278,21 @@ export class LLHLSPlayer extends EventTarget {
         todo = start >= 0 ? pl.parts.slice(start) : [];
       }
 
-      // Fetch in parallel, append in order.
-      const fetches = todo.map((p) => this._getPart(p.uri, signal));
+      // Fetch in parallel, append in order. (A rejection is handled when its turn comes; the
+      // no-op catch keeps an early one from being reported as unhandled meanwhile.)
+      const fetches = todo.map((p) => {
+        const f = this._getPart(p.uri, signal);
+        f.catch(() => {});
+        return f;
+      });
       for (let i = 0; i < todo.length; i++) {
         let data;
         try {
           data = await fetches[i];
         } catch (e) {
           if (isAbort(e) || signal.aborted) throw e;
-          // Retry once without the prefetch (it may have raced with a restart or expired).
-          data = await this._fetchBytes(todo[i].uri, signal, 8000);
+          // Retry once, on a fresh request (the first may have timed out or raced a restart).
+          data = await this._fetchBytes(todo[i].uri, signal, 5000);
         }
         await this._append(data, signal);
         this.stats.partsFetched++;
@@ -295,6 +311,7 @@ export class LLHLSPlayer extends EventTarget {
 
       // Blocking reload for the next part (index past the segment end = next segment's part 0).
       const next = last ? { msn: last.msn, index: last.index + 1 } : null;
+      if (!next) await sleep(this.partTarget * 1000, signal); // no parts yet: poll gently
       const reload = new AbortController();
       const relay = () => reload.abort(signal.reason);
       signal.addEventListener('abort', relay, { once: true });
@@ -320,15 +337,16 @@ export class LLHLSPlayer extends EventTarget {
           this.needsJump = true;
         } else {
           failures++;
-          this.setStatus('reconnecting', `reconnecting: ${e.message}`);
-          if (failures >= 6) throw new ResetError(e.message);
+          const why = e instanceof TypeError ? 'server unreachable' : e.message; // fetch: network
+          this.setStatus('reconnecting', `reconnecting: ${why}`);
+          if (failures >= 6) throw new ResetError(why);
           await sleep(Math.min(250 * 2 ** failures, 4000), signal);
         }
         pl = await this._loadPlaylist(null, signal).catch((e2) => {
           if (isAbort(e2) || signal.aborted) throw e2;
           return pl; // keep the old one; the loop retries the blocking reload
         });
-        if (pl.mapUri !== this.mapUri) throw new ResetError('stream restarted');
+        if (pl.mapUri !== this.mapUri) throw new ResetError('stream restarted', { retryNow: true });
         if (last && !pl.parts.some((p) => comparePartKeys(p, last) === 0) && pl.parts.length &&
             comparePartKeys(pl.parts[pl.parts.length - 1], last) < 0) {
           last = null; // the playlist went backwards: restarted stream with the same MAP?
@@ -343,8 +361,17 @@ export class LLHLSPlayer extends EventTarget {
 
   // ---------------------------------------------------------------- HTTP
 
+  /** Blocking requests: the server answers 503 after 3 × TARGETDURATION. */
   _blockingTimeoutMs() {
-    return 3000 * (this.targetDuration || 1) + 2000;
+    return 3000 * (this.targetDuration || 1) + 1000;
+  }
+
+  /**
+   * A listed part is complete on the server, so it should arrive at once; if it does not (a
+   * connection the server never reads, a lost packet), give up early and ask again.
+   */
+  _partTimeoutMs() {
+    return Math.max(1500, 7500 * (this.partTarget || 0.2));
   }
 
   async _loadPlaylist(next, signal) {
@@ -353,27 +380,30 @@ export class LLHLSPlayer extends EventTarget {
       u.searchParams.set('_HLS_msn', String(next.msn));
       u.searchParams.set('_HLS_part', String(next.index));
     }
-    const res = await this._fetch(u.href, signal, next ? this._blockingTimeoutMs() : 8000);
-    const text = await res.text();
+    const text = await this._get(u.href, signal, next ? this._blockingTimeoutMs() : 4000, 'text');
     const pl = parseMediaPlaylist(text, this.url);
     this.targetDuration = pl.targetDuration || 1;
     this.lastPlaylist = pl;
     return pl;
   }
 
-  async _fetch(url, signal, timeoutMs) {
+  /**
+   * GETs `url` and reads the body ('text' or 'bytes'), within `timeoutMs` and cancellable through
+   * `signal`. Throws HttpError for non-2xx answers.
+   */
+  async _get(url, signal, timeoutMs, as = 'bytes') {
+    if (signal.aborted) throw signal.reason;
     const ctl = new AbortController();
     const onAbort = () => ctl.abort(signal.reason);
-    if (signal.aborted) throw signal.reason;
     signal.addEventListener('abort', onAbort, { once: true });
     const timer = setTimeout(() => ctl.abort(new Error(`timeout after ${timeoutMs} ms`)), timeoutMs);
     try {
-      const res = await fetch(url, { signal: ctl.signal, cache: 'no-store' });
+      const res = await fetch(url, { signal: ctl.signal, cache: as === 'text' ? 'no-store' : 'default' });
       if (!res.ok) {
-        res.body && res.body.cancel().catch(() => {});
+        if (res.body) res.body.cancel().catch(() => {});
         throw new HttpError(url, res.status);
       }
-      return res;
+      return as === 'text' ? await res.text() : await res.arrayBuffer();
     } catch (e) {
       if (ctl.signal.aborted && !signal.aborted && !(e instanceof HttpError)) throw ctl.signal.reason;
       throw e;
@@ -383,26 +413,8 @@ export class LLHLSPlayer extends EventTarget {
     }
   }
 
-  async _fetchBytes(url, signal, timeoutMs) {
-    const ctl = new AbortController();
-    const onAbort = () => ctl.abort(signal.reason);
-    if (signal.aborted) throw signal.reason;
-    signal.addEventListener('abort', onAbort, { once: true });
-    const timer = setTimeout(() => ctl.abort(new Error(`timeout after ${timeoutMs} ms`)), timeoutMs);
-    try {
-      const res = await fetch(url, { signal: ctl.signal });
-      if (!res.ok) {
-        res.body && res.body.cancel().catch(() => {});
-        throw new HttpError(url, res.status);
-      }
-      return await res.arrayBuffer();
-    } catch (e) {
-      if (ctl.signal.aborted && !signal.aborted && !(e instanceof HttpError)) throw ctl.signal.reason;
-      throw e;
-    } finally {
-      clearTimeout(timer);
-      signal.removeEventListener('abort', onAbort);
-    }
+  _fetchBytes(url, signal, timeoutMs) {
+    return this._get(url, signal, timeoutMs, 'bytes');
   }
 
   _prefetch(uri, signal) {
@@ -422,13 +434,21 @@ export class LLHLSPlayer extends EventTarget {
     this.prefetches.set(uri, { promise, ctl });
   }
 
+  /** A listed part: from its prefetch if one is under way, else a new request. */
   _getPart(uri, signal) {
     const p = this.prefetches.get(uri);
-    if (p) {
-      this.prefetches.delete(uri);
-      return p.promise;
-    }
-    return this._fetchBytes(uri, signal, 8000);
+    if (!p) return this._fetchBytes(uri, signal, this._partTimeoutMs());
+    this.prefetches.delete(uri);
+    return new Promise((resolve, reject) => {
+      const timer = setTimeout(() => {
+        p.ctl.abort(new Error('prefetch too slow'));
+        reject(new Error('prefetch too slow'));
+      }, this._partTimeoutMs());
+      p.promise.then(
+        (v) => { clearTimeout(timer); resolve(v); },
+        (e) => { clearTimeout(timer); reject(e); },
+      );
+    });
   }
 
   _dropStalePrefetches(pl) {
@@ -510,6 +530,7 @@ export class LLHLSPlayer extends EventTarget {
   _onFirstMedia() {
     if (!this._ranges().length) return;
     this.started = true;
+    this.settleUntil = performance.now() + 5000;
     this._jumpToLive();
     this._play();
     this.setStatus('playing');
@@ -557,9 +578,22 @@ export class LLHLSPlayer extends EventTarget {
     const ahead = cur ? Math.max(0, cur[1] - t) : 0;
     this.stats.bufferAhead = ahead;
 
-    // Playhead outside the buffered data (start, gap after a resync, trimmed while hidden).
-    if (!cur || (cur !== ranges[ranges.length - 1] && ahead < 0.1 && v.readyState < 3)) {
-      if (!v.seeking && now - this.lastJumpAt > 300) this._jumpToLive();
+    // Is the playhead moving? (Browsers stop a little short of the end of a buffered range,
+    // so "stuck before a gap" can still show some data ahead.)
+    if (t !== this.lastT || v.paused || v.seeking) {
+      this.lastT = t;
+      this.lastMovedAt = now;
+    }
+    const stuck = now - this.lastMovedAt > 600;
+
+    // Playhead outside the buffered data (start, gap after a resync, trimmed while hidden), or
+    // stuck at the end of a range while later data exists (a hole in the stream): go to the edge.
+    const beforeGap = cur && cur !== ranges[ranges.length - 1] && (stuck || (ahead < 0.1 && v.readyState < 3));
+    if (!cur || beforeGap) {
+      if (!v.seeking && now - this.lastJumpAt > 300) {
+        if (beforeGap) this.stats.gapsSkipped++;
+        this._jumpToLive();
+      }
       return;
     }
     if (v.paused) {
@@ -586,14 +620,16 @@ export class LLHLSPlayer extends EventTarget {
     // behind, at 0.95 to rebuild margin (after a stall or a late part), else at 1.
     const target = this.stats.targetAhead;
     let rate = v.playbackRate;
-    if (minAhead > Math.max(this.opts.maxAhead, target + 0.6)) {
+    // While starting (or resuming) a jump is not noticed, so correct at once.
+    const jumpAbove = now < this.settleUntil ? target + 0.12 : Math.max(this.opts.maxAhead, target + 0.6);
+    if (minAhead > jumpAbove) {
       this._jumpToLive();
       rate = 1;
-    } else if (minAhead > target + 0.12) {
+    } else if (minAhead > target + 0.07) {
       rate = 1.1;
-    } else if (minAhead < target - 0.08) {
+    } else if (minAhead < target - 0.06) {
       rate = 0.95;
-    } else if ((rate > 1 && minAhead <= target + 0.02) || (rate < 1 && minAhead >= target - 0.02)) {
+    } else if ((rate > 1 && minAhead <= target + 0.01) || (rate < 1 && minAhead >= target - 0.01)) {
       rate = 1;
     }
     if (rate !== v.playbackRate) {
@@ -612,6 +648,7 @@ export class LLHLSPlayer extends EventTarget {
     const end = ranges[ranges.length - 1][1];
     if (end - this.video.currentTime > this.stats.targetAhead + this.partTarget + 0.3) this._jumpToLive();
     this.playedOnce = false; // re-check the distance to the edge once it is playing again
+    this.settleUntil = performance.now() + 5000;
     this._play();
   }
 }
