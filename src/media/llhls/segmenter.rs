@@ -3,8 +3,11 @@
 //! Parts hold a fixed whole number of frames, so PART-TARGET is known before the first frame
 //! and never changes. A part is published the moment its last frame arrives (its last
 //! sample gets the nominal frame duration), and a part closes early rather than grow past
-//! the target when frames were dropped. Segments start on an IDR once the current one has
-//! reached the segment duration. A new SPS/PPS starts a new session with a new init segment.
+//! the target when frames were dropped. The next part starts exactly where the last one ended:
+//! a gap left by dropped frames is closed up, because MSE players treat a jump in decode time
+//! as a discontinuity and throw away everything up to the next IDR. Segments start on an IDR
+//! once the current one is at least half a segment long. A new SPS/PPS starts a new session
+//! with a new init segment.
 
 use crate::media::fmp4::{self, Sample, TrackConfig};
 use crate::media::h264;
@@ -72,7 +75,10 @@ pub struct Segmenter {
     pending: Vec<Pending>,
     /// Duration of the closed parts of the current segment, in ticks.
     segment_ticks: u64,
-    last_dts: Option<u64>,
+    /// Source decode time minus output decode time: grows by every gap that was closed up.
+    offset: i64,
+    /// Output decode time at which the last published part ended.
+    part_end: Option<u64>,
     sequence: u32,
     stats: SegmenterStats,
     buffer: Vec<u8>,
@@ -85,7 +91,8 @@ impl Segmenter {
             parameter_sets: None,
             pending: Vec::new(),
             segment_ticks: 0,
-            last_dts: None,
+            offset: 0,
+            part_end: None,
             sequence: 0,
             stats: SegmenterStats::default(),
             buffer: Vec::new(),
@@ -110,40 +117,59 @@ impl Segmenter {
             return;
         }
         let fd = u64::from(self.cfg.frame_duration);
-        // Decode time must rise; a source whose clock stepped back continues one frame later.
-        let shift = self
-            .last_dts
-            .filter(|&last| au.dts <= last)
-            .map_or(0, |last| last + fd - au.dts);
-        let au = Pending {
-            dts: au.dts + shift,
-            pts: au.pts + shift,
-            au,
-        };
-        self.last_dts = Some(au.dts);
+        let mut dts = self.output_time(au.dts);
+        // Inside a part decode time must rise: a clock that stepped back continues one frame on.
+        if let Some(last) = self
+            .pending
+            .last()
+            .map(|p| p.dts)
+            .filter(|&last| dts <= last)
+        {
+            self.shift_timeline(dts, last + fd);
+            dts = last + fd;
+        }
 
         let part_target = u64::from(self.cfg.part_target());
+        // Encoders cut on the segment grid; frames dropped before the encoder make a segment
+        // short on our timeline, so any IDR past half a segment starts the next one.
+        let cut_at = u64::from(self.cfg.segment_target()) / 2;
         if let Some(first) = self.pending.first() {
-            let open = au.dts - first.dts;
-            let segment_so_far = self.segment_ticks + open;
-            if au.au.keyframe && segment_so_far + fd / 2 >= u64::from(self.cfg.segment_target()) {
-                self.close_part(Some(au.dts), events);
+            let open = dts - first.dts;
+            if au.keyframe && self.segment_ticks + open >= cut_at {
+                self.close_part(Some(dts), events);
                 self.end_segment(events);
             } else if open + fd > part_target {
-                self.close_part(Some(au.dts), events);
+                self.close_part(Some(dts), events);
             }
-        } else if au.au.keyframe
-            && self.segment_ticks > 0
-            && self.segment_ticks + fd / 2 >= u64::from(self.cfg.segment_target())
-        {
+        } else if au.keyframe && self.segment_ticks > 0 && self.segment_ticks >= cut_at {
             self.end_segment(events);
         }
+        // A new part continues exactly where the last one ended: a jump in decode time at a
+        // part boundary would make MSE players drop everything up to the next IDR.
+        if self.pending.is_empty() {
+            if let Some(end) = self.part_end {
+                self.shift_timeline(dts, end);
+                dts = end;
+            }
+        }
+        let pts = dts + au.pts.saturating_sub(au.dts);
+        let au = Pending { dts, pts, au };
         self.pending.push(au);
         let first = self.pending[0].dts;
         let last = self.pending[self.pending.len() - 1].dts;
         if last - first + fd >= part_target {
             self.close_part(None, events);
         }
+    }
+
+    /// The source's decode time on our output timeline.
+    fn output_time(&self, source_dts: u64) -> u64 {
+        u64::try_from(i128::from(source_dts) - i128::from(self.offset)).unwrap_or(0)
+    }
+
+    /// Moves the output timeline so that output time `from` becomes `to`.
+    fn shift_timeline(&mut self, from: u64, to: u64) {
+        self.offset += i64::try_from(i128::from(from) - i128::from(to)).unwrap_or(0);
     }
 
     /// Publishes whatever is pending and completes the segment (the source is stopping).
@@ -193,6 +219,7 @@ impl Segmenter {
         });
         self.parameter_sets = Some((sps.to_vec(), pps.to_vec()));
         self.segment_ticks = 0;
+        self.part_end = None;
     }
 
     /// Turns the pending frames into a part. `next_dts` is the decode time of the frame that
@@ -234,6 +261,7 @@ impl Segmenter {
             capture_unix_us: self.pending[0].au.capture_unix_us,
         });
         self.segment_ticks += u64::from(total);
+        self.part_end = Some(self.pending[0].dts + u64::from(total));
         self.stats.parts += 1;
         self.pending.clear();
     }
@@ -372,10 +400,19 @@ mod tests {
         assert_eq!(kinds, ["moof", "mdat"]);
     }
 
-    /// Random frame drops: every part stays within PART-TARGET, parts inside a segment stay
-    /// at or above 85% of it, and the decode timeline never overlaps.
+    /// The base decode time of a part.
+    fn tfdt(part: &[u8]) -> u64 {
+        let tree = parse_box_tree(part).unwrap();
+        let tfdt = crate::media::fmp4::find_box(&tree, "moof/traf/tfdt").unwrap();
+        let at = tfdt.payload_offset(part) + 4;
+        u64::from_be_bytes(part[at..at + 8].try_into().unwrap())
+    }
+
+    /// Random frame drops (before the encoder, so IDRs stay on the grid): every part stays
+    /// within PART-TARGET, parts inside a segment stay at or above 85% of it, every IDR
+    /// starts a segment, and the decode timeline runs on without a gap or an overlap.
     #[test]
-    fn dropped_frames_never_stretch_a_part() {
+    fn dropped_frames_never_stretch_a_part_or_break_the_timeline() {
         let mut state = 0x2545_f491_4f6c_dd1du64;
         let mut rand = move || {
             state ^= state << 13;
@@ -383,33 +420,45 @@ mod tests {
             state ^= state << 17;
             state
         };
-        for _ in 0..50 {
+        for round in 0..50 {
             let mut run = Run::new();
+            let keep = 2 + round % 5;
             let frames: Vec<u64> = (0..600)
-                .filter(|f| f % 30 == 0 || rand() % 5 != 0)
+                .filter(|f| f % 30 == 0 || rand() % keep != 0)
                 .collect();
             let events: Vec<SegmenterEvent> = run.push(frames).into_iter().flatten().collect();
             let mut segment: Vec<(u32, bool)> = Vec::new();
+            let mut segments = 0;
+            let mut next_tfdt = None;
             for e in &events {
                 match e {
                     SegmenterEvent::Part {
                         duration,
                         independent,
+                        data,
                         ..
                     } => {
                         assert!(*duration <= 18_000);
+                        let start = tfdt(data);
+                        assert_eq!(next_tfdt.unwrap_or(start), start, "parts are contiguous");
+                        next_tfdt = Some(start + u64::from(*duration));
                         segment.push((*duration, *independent));
                     }
                     SegmenterEvent::SegmentEnd => {
-                        let (last, rest) = segment.split_last().unwrap();
+                        let (_, rest) = segment.split_last().unwrap();
                         assert!(rest.iter().all(|(d, _)| *d >= 15_300), "{segment:?}");
-                        assert!(last.0 > 0);
                         assert!(segment[0].1, "segments start with an independent part");
+                        assert!(segment.iter().skip(1).all(|p| !p.1), "one IDR per segment");
+                        segments += 1;
                         segment.clear();
                     }
                     SegmenterEvent::Start { .. } => {}
                 }
             }
+            assert_eq!(
+                segments, 19,
+                "each of the 20 IDRs but the last closes a segment"
+            );
         }
     }
 
