@@ -626,18 +626,6 @@ mod tests {
         TrackConfig::from_parameter_sets(&hex(X264_1080P_SPS), &hex(X264_1080P_PPS)).unwrap()
     }
 
-    fn annexb(nals: &[&[u8]], four_byte: bool) -> Vec<u8> {
-        let mut out = Vec::new();
-        for nal in nals {
-            if four_byte {
-                out.push(0);
-            }
-            out.extend_from_slice(&[0, 0, 1]);
-            out.extend_from_slice(nal);
-        }
-        out
-    }
-
     // ---- init segment ----
 
     #[test]

@@ -616,18 +616,6 @@ mod tests {
     /// x264 Constrained Baseline at 642x362 (cropping right 14 px and bottom 6 px).
     const X264_ODD_SPS: &str = "6742c01ed900a42fe224ffc0b500f0c4000003000400000300f03c58b920";
 
-    fn annexb(nals: &[&[u8]], four_byte: bool) -> Vec<u8> {
-        let mut out = Vec::new();
-        for nal in nals {
-            if four_byte {
-                out.push(0);
-            }
-            out.extend_from_slice(&[0, 0, 1]);
-            out.extend_from_slice(nal);
-        }
-        out
-    }
-
     /// MSB-first bit writer with Exp-Golomb, for building synthetic SPSs.
     #[derive(Default)]
     struct BitWriter {

@@ -25,3 +25,16 @@ pub fn hex(s: &str) -> Vec<u8> {
         .map(|i| u8::from_str_radix(&s[i..i + 2], 16).expect("hex digits"))
         .collect()
 }
+
+/// NAL units joined into an Annex B stream with 3- or 4-byte start codes.
+pub fn annexb(nals: &[&[u8]], four_byte: bool) -> Vec<u8> {
+    let mut out = Vec::new();
+    for nal in nals {
+        if four_byte {
+            out.push(0);
+        }
+        out.extend_from_slice(&[0, 0, 1]);
+        out.extend_from_slice(nal);
+    }
+    out
+}
