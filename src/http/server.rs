@@ -14,7 +14,7 @@ use std::panic::{self, AssertUnwindSafe};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::thread;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use super::wire::{self, Head};
 use super::{Request, Response};
@@ -129,10 +129,16 @@ fn serve_connection<H: Handler>(mut stream: TcpStream, handler: &H) -> io::Resul
         if head.expect_continue {
             stream.write_all(b"HTTP/1.1 100 Continue\r\n\r\n")?;
         }
-        stream.set_read_timeout(Some(REQUEST_TIMEOUT))?;
+        let deadline = Instant::now() + REQUEST_TIMEOUT;
         while buf.len() < head.body_len {
-            if fill(&mut stream, &mut buf)? == 0 {
-                return Ok(());
+            match fill_before(&mut stream, &mut buf, Some(deadline)) {
+                Ok(0) => return Ok(()),
+                Ok(_) => {}
+                Err(e) if is_timeout(&e) => {
+                    let resp = Response::detail(408, "Request timed out");
+                    return write_response(&mut stream, &resp, false, false);
+                }
+                Err(e) => return Err(e),
             }
         }
         let Head {
@@ -154,6 +160,9 @@ fn serve_connection<H: Handler>(mut stream: TcpStream, handler: &H) -> io::Resul
 /// Reads until a whole request head is in `buf`. `None` when the client closed or went idle;
 /// a malformed head is answered here and ends the connection.
 fn read_head(stream: &mut TcpStream, buf: &mut Vec<u8>) -> io::Result<Option<Head>> {
+    // A request must arrive whole within REQUEST_TIMEOUT of its first byte, however slowly
+    // the client trickles it; an idle keep-alive connection only has the idle timeout.
+    let mut deadline = None;
     loop {
         match wire::parse_head(buf, MAX_BODY) {
             Ok(Some(head)) => return Ok(Some(head)),
@@ -165,20 +174,13 @@ fn read_head(stream: &mut TcpStream, buf: &mut Vec<u8>) -> io::Result<Option<Hea
                 return Ok(None);
             }
         }
-        stream.set_read_timeout(Some(if buf.is_empty() {
-            IDLE_TIMEOUT
-        } else {
-            REQUEST_TIMEOUT
-        }))?;
-        match fill(stream, buf) {
+        if deadline.is_none() && !buf.is_empty() {
+            deadline = Some(Instant::now() + REQUEST_TIMEOUT);
+        }
+        match fill_before(stream, buf, deadline) {
             Ok(0) => return Ok(None),
             Ok(_) => {}
-            Err(e)
-                if matches!(
-                    e.kind(),
-                    io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut
-                ) =>
-            {
+            Err(e) if is_timeout(&e) => {
                 if !buf.is_empty() {
                     let resp = Response::detail(408, "Request timed out");
                     let _ = write_response(stream, &resp, false, false);
@@ -204,6 +206,30 @@ fn linger(stream: &mut TcpStream) {
             Ok(n) => budget = budget.saturating_sub(n),
         }
     }
+}
+
+/// Reads more into `buf`, giving up at `deadline` (or after the idle timeout without one).
+fn fill_before(
+    stream: &mut TcpStream,
+    buf: &mut Vec<u8>,
+    deadline: Option<Instant>,
+) -> io::Result<usize> {
+    let timeout = match deadline {
+        None => IDLE_TIMEOUT,
+        Some(d) => d
+            .checked_duration_since(Instant::now())
+            .filter(|t| !t.is_zero())
+            .ok_or(io::ErrorKind::TimedOut)?,
+    };
+    stream.set_read_timeout(Some(timeout))?;
+    fill(stream, buf)
+}
+
+fn is_timeout(e: &io::Error) -> bool {
+    matches!(
+        e.kind(),
+        io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut
+    )
 }
 
 fn fill(stream: &mut TcpStream, buf: &mut Vec<u8>) -> io::Result<usize> {
@@ -249,4 +275,44 @@ fn write_response(
         IoSlice::advance_slices(&mut remaining, n);
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn pair() -> (TcpStream, TcpStream) {
+        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+        let client = TcpStream::connect(listener.local_addr().unwrap()).unwrap();
+        (listener.accept().unwrap().0, client)
+    }
+
+    #[test]
+    fn a_trickling_client_still_meets_the_deadline() {
+        let (mut server, mut client) = pair();
+        let trickle = thread::spawn(move || {
+            for _ in 0..20 {
+                if client.write_all(b"G").is_err() {
+                    break;
+                }
+                thread::sleep(Duration::from_millis(30));
+            }
+        });
+        let deadline = Instant::now() + Duration::from_millis(150);
+        let mut buf = Vec::new();
+        let err = loop {
+            match fill_before(&mut server, &mut buf, Some(deadline)) {
+                Ok(n) => assert!(n > 0),
+                Err(e) => break e,
+            }
+        };
+        assert!(is_timeout(&err), "{err}");
+        assert!(
+            Instant::now() < deadline + Duration::from_millis(100),
+            "gave up on time"
+        );
+        assert!(!buf.is_empty() && buf.len() < 20);
+        drop(server);
+        trickle.join().unwrap();
+    }
 }
