@@ -31,4 +31,6 @@ fn web_player_plays_with_low_latency() {
         serde_json::from_str(stdout.lines().last().unwrap_or("")).unwrap();
     assert!(result["played_s"].as_f64().unwrap() >= 3.0);
     assert!(result["latency_ms_p50"].as_f64().unwrap() < 2000.0);
+    // "Plays within about 2 seconds" of opening the page (sampled every 200 ms).
+    assert!(result["first_frame_ms"].as_f64().unwrap() < 2500.0);
 }

@@ -49,6 +49,7 @@ function percentile(values, p) {
 
 const result = {
   played_s: 0,
+  first_frame_ms: null,
   latency_ms_p50: null,
   latency_ms_max: null,
   console_errors: [],
@@ -89,6 +90,7 @@ try {
   page.on('pageerror', (err) => pageErrors.push(String(err && err.stack ? err.stack.split('\n')[0] : err)));
 
   const url = new URL('/', baseUrl).href;
+  const navStart = Date.now();
   const resp = await page.goto(url, { waitUntil: 'domcontentloaded', timeout: 15000 });
   if (!resp || !resp.ok()) throw new Error(`GET ${url}: HTTP ${resp ? resp.status() : 'no response'}`);
 
@@ -116,6 +118,7 @@ try {
     prev = s;
     prevWall = wall;
     if (s.w) { result.width = s.w; result.height = s.h; }
+    if (s.t > 0 && result.first_frame_ms === null) result.first_frame_ms = wall - navStart;
     return s;
   };
 
