@@ -178,3 +178,50 @@ pub fn spawn(
             log::info!("encoder stopped: the source went away");
         })
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::camera::testsrc::Painter;
+    use crate::media::h264;
+
+    #[test]
+    fn idr_on_the_grid_with_parameter_sets_and_timestamps() {
+        let cfg = H264Config {
+            bitrate: 500_000,
+            fps: 30.0,
+            idr_interval: 30 * 3000,
+        };
+        let mut encoder = H264Encoder::new(cfg).unwrap();
+        let painter = Painter::new(160, 96);
+        let mut keyframes = Vec::new();
+        for n in 0..65u64 {
+            let frame = Frame {
+                width: 160,
+                height: 96,
+                data: Arc::from(painter.paint(n, 1_000_000 + n)),
+                pts: n * 3000,
+                capture_unix_us: 1_000_000 + n,
+                sequence: n,
+            };
+            let au = encoder
+                .encode(&frame)
+                .unwrap()
+                .expect("no frame is skipped");
+            assert_eq!(au.dts, n * 3000);
+            assert_eq!(h264::find_timestamp_sei(&au.data), Some(1_000_000 + n));
+            let (sps, pps) = h264::parameter_sets(&au.data);
+            assert_eq!(
+                au.keyframe,
+                sps.is_some() && pps.is_some(),
+                "SPS/PPS on every IDR only"
+            );
+            if au.keyframe {
+                keyframes.push(n);
+                let info = h264::parse_sps(sps.unwrap()).unwrap();
+                assert_eq!((info.width, info.height), (160, 96));
+            }
+        }
+        assert_eq!(keyframes, [0, 30, 60]);
+    }
+}

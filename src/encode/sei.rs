@@ -42,3 +42,41 @@ pub fn parameter_sets_annexb(annexb: &[u8]) -> Option<Vec<u8>> {
     }
     Some(out)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::media::test_vectors::{annexb, hex, OPENH264_720P_PPS, OPENH264_720P_SPS};
+
+    fn types(annexb: &[u8]) -> Vec<u8> {
+        h264::nal_units(annexb).filter_map(h264::nal_type).collect()
+    }
+
+    #[test]
+    fn puts_the_sei_before_the_first_slice() {
+        let (sps, pps) = (hex(OPENH264_720P_SPS), hex(OPENH264_720P_PPS));
+        let idr = annexb(&[&sps, &pps, &[0x65, 0x88], &[0x65, 0x99]], true);
+        let out = with_timestamp(&idr, 1_234_567, None);
+        assert_eq!(types(&out), [7, 8, 6, 5, 5]);
+        assert_eq!(h264::find_timestamp_sei(&out), Some(1_234_567));
+        assert_eq!(
+            parameter_sets_annexb(&idr).map(|ps| types(&ps)),
+            Some(vec![7, 8])
+        );
+    }
+
+    #[test]
+    fn repeats_parameter_sets_ahead_of_a_bare_idr() {
+        let (sps, pps) = (hex(OPENH264_720P_SPS), hex(OPENH264_720P_PPS));
+        let ps = parameter_sets_annexb(&annexb(&[&sps, &pps], true)).unwrap();
+        let bare = annexb(&[&[0x65, 0x88]], false);
+        assert_eq!(types(&with_timestamp(&bare, 1, Some(&ps))), [7, 8, 6, 5]);
+        let p = annexb(&[&[0x41, 0x9a]], false);
+        assert_eq!(
+            types(&with_timestamp(&p, 1, Some(&ps))),
+            [6, 1],
+            "P frames stay bare"
+        );
+        assert_eq!(parameter_sets_annexb(&p), None);
+    }
+}
