@@ -167,6 +167,14 @@ impl Config {
             max_connections,
             www_dir,
         };
+        // A live playlist must stay at least three target durations long (RFC 8216 §6.2.2).
+        let target_ms = u64::from(segment_ms.div_ceil(1000) * 1000);
+        if (hls_segments as u64) * u64::from(segment_ms) < 3 * target_ms {
+            return Err(ConfigError(format!(
+                "--hls-segments {hls_segments} of {segment_ms} ms is shorter than three target durations ({} ms)",
+                3 * target_ms
+            )));
+        }
         if segment_ms < part_ms {
             return Err(ConfigError(format!(
                 "--segment-ms {segment_ms} is shorter than one part ({part_ms} ms)"
@@ -350,6 +358,8 @@ mod tests {
             &["--bogus", "1"],
             &["--fps"],
             &["--source", "webcam"],
+            &["--hls-segments", "2"],
+            &["--hls-segments", "4", "--segment-ms", "1200"],
         ] {
             assert!(
                 Config::from_sources(&args(bad), &none, &none).is_err(),

@@ -40,6 +40,7 @@ pub fn publish(rt: &Runtime, seg: &Segmenter, window: usize, events: &mut Vec<Se
                     part_target: seg.config().part_target(),
                     segment_target: seg.config().segment_target(),
                     window_segments: window,
+                    first_msn: first_msn(rt, seg),
                 };
                 rt.hls
                     .start_session(Timeline::new(cfg, Arc::from(init), codec));
@@ -50,6 +51,15 @@ pub fn publish(rt: &Runtime, seg: &Segmenter, window: usize, events: &mut Vec<Se
     if !rest.is_empty() {
         apply(rt, rest);
     }
+}
+
+/// Sequence numbers must only grow on the same playlist URL, also across restarts of the
+/// daemon: start from the wall clock in segment units, and above anything this process
+/// already published (in case the clock stepped back).
+fn first_msn(rt: &Runtime, seg: &Segmenter) -> u64 {
+    let segment_us = u64::from(seg.config().segment_target()) * 1_000_000 / 90_000;
+    let from_clock = crate::clock::unix_us() / segment_us.max(1);
+    from_clock.max(rt.hls.msn_floor())
 }
 
 fn apply(rt: &Runtime, events: Vec<SegmenterEvent>) {

@@ -93,7 +93,10 @@ fn playlist_rules_and_blocking() {
         assert!(resp.json()["detail"].is_string());
     }
 
-    // Unknown media: 404 JSON. An old session's prefix is unknown too.
+    // Other query parameters (tokens, even URLs) are ignored, never rerouted.
+    assert_eq!(cam.get(&format!("{PLAYLIST}?token=http://x/y")).status, 200);
+
+    // Unknown media: 404 JSON, never cached. An old session's prefix is unknown too.
     for path in [
         "ffffffff-init.mp4",
         "nope.m3u8",
@@ -102,6 +105,7 @@ fn playlist_rules_and_blocking() {
     ] {
         let resp = cam.get(&format!("/preview/hls/cam-preview/{path}"));
         assert_eq!(resp.status, 404, "{path}");
+        assert_eq!(resp.header("cache-control"), Some("no-store"));
     }
 }
 

@@ -14,11 +14,11 @@ pub fn hls(rt: &Runtime, req: &Request, path: &str) -> Response {
         return resp;
     }
     let Some(file) = path.strip_prefix(STREAM).and_then(HlsFile::parse) else {
-        return Response::detail(404, "HLS path not found");
+        return error(StoreError::NotFound);
     };
     match file {
         HlsFile::Playlist => match Directives::parse(&req.query) {
-            Err(e) => Response::detail(400, &e.0),
+            Err(e) => error(StoreError::BadRequest(e.0)),
             Ok(d) => match rt.hls.playlist(&d) {
                 Ok(text) => Response::new(200, "application/vnd.apple.mpegurl", Body::Text(text))
                     .with_header("Cache-Control", "no-cache"),
@@ -42,12 +42,15 @@ fn media(result: Result<Body, StoreError>) -> Response {
     }
 }
 
+/// Errors must not be cached: a 404 for a part that is about to exist, pinned by a cache to
+/// an immutable name, would break playback for everyone behind that cache.
 fn error(e: StoreError) -> Response {
-    match e {
+    let resp = match e {
         StoreError::BadRequest(detail) => Response::detail(400, &detail),
         StoreError::NotFound => Response::detail(404, "HLS path not found"),
         StoreError::Unavailable(detail) => {
             Response::detail(503, &detail).with_header("Retry-After", "1")
         }
-    }
+    };
+    resp.with_header("Cache-Control", "no-store")
 }

@@ -89,19 +89,22 @@ impl H264Encoder {
 
     /// Encodes `frame`; `None` when the encoder produced nothing for it.
     pub fn encode(&mut self, frame: &Frame) -> Result<Option<AccessUnit>, openh264::Error> {
-        let due = self.next_idr.is_none_or(|t| frame.pts >= t);
-        if due {
+        // Forced on every frame from the grid point on until an IDR comes out: a failed or
+        // ignored request must not stretch a segment past its target duration.
+        if self.next_idr.is_none_or(|t| frame.pts >= t) {
             self.encoder.force_intra_frame();
-            let base = self.next_idr.unwrap_or(frame.pts);
+        }
+        let bs = self.encoder.encode(&FrameView(frame))?;
+        let keyframe = matches!(bs.frame_type(), FrameType::IDR);
+        if keyframe {
             // Stay on the grid; after a long stall, restart it from this frame.
+            let base = self.next_idr.unwrap_or(frame.pts);
             let mut next = base + self.cfg.idr_interval;
             if next <= frame.pts {
                 next = frame.pts + self.cfg.idr_interval;
             }
             self.next_idr = Some(next);
         }
-        let bs = self.encoder.encode(&FrameView(frame))?;
-        let keyframe = matches!(bs.frame_type(), FrameType::IDR);
         if matches!(bs.frame_type(), FrameType::Skip | FrameType::Invalid) {
             return Ok(None);
         }

@@ -20,10 +20,12 @@ pub struct BadTarget(pub &'static str);
 impl Request {
     /// Builds a request from a method and a request target (`/path?query`, or absolute-form).
     pub fn new(method: &str, target: &str) -> Result<Request, BadTarget> {
-        let target = match target.find("://") {
-            Some(i) => target[i + 3..]
-                .find('/')
-                .map_or("/", |j| &target[i + 3 + j..]),
+        // Absolute-form (`http://host/path`) is what proxies send; anything else must be a path.
+        let target = match ["http://", "https://"]
+            .iter()
+            .find_map(|s| target.strip_prefix(s))
+        {
+            Some(rest) => rest.find('/').map_or("/", |j| &rest[j..]),
             None => target,
         };
         let (raw_path, query) = target.split_once('?').unwrap_or((target, ""));
@@ -32,7 +34,7 @@ impl Request {
         }
         let path = percent_decode(raw_path)?;
         Ok(Request {
-            method: method.to_ascii_uppercase(),
+            method: method.to_string(),
             path,
             query: query.to_string(),
             ..Request::default()
@@ -57,6 +59,9 @@ fn percent_decode(s: &str) -> Result<String, BadTarget> {
             let hex = bytes
                 .get(i + 1..i + 3)
                 .ok_or(BadTarget("truncated percent escape"))?;
+            if !hex.iter().all(u8::is_ascii_hexdigit) {
+                return Err(BadTarget("bad percent escape"));
+            }
             let hex = std::str::from_utf8(hex).map_err(|_| BadTarget("bad percent escape"))?;
             out.push(u8::from_str_radix(hex, 16).map_err(|_| BadTarget("bad percent escape"))?);
             i += 3;
@@ -77,14 +82,21 @@ mod tests {
 
     #[test]
     fn splits_and_decodes() {
-        let r = Request::new("get", "/a%20b/c?x=1&y").unwrap();
+        let r = Request::new("GET", "/a%20b/c?x=1&y").unwrap();
         assert_eq!(
             (r.method.as_str(), r.path.as_str(), r.query.as_str()),
             ("GET", "/a b/c", "x=1&y")
         );
         assert_eq!(Request::new("GET", "http://h:1/p?q").unwrap().path, "/p");
         assert_eq!(Request::new("GET", "http://h").unwrap().path, "/");
-        for bad in ["x", "/%zz", "/%4", "/%00", "/%ff"] {
+        assert_eq!(Request::new("GET", "https://h/p").unwrap().path, "/p");
+        let r = Request::new("GET", "/p?cb=http://x/y").unwrap();
+        assert_eq!(
+            (r.path.as_str(), r.query.as_str()),
+            ("/p", "cb=http://x/y"),
+            "URLs in queries stay"
+        );
+        for bad in ["x", "/%zz", "/%4", "/%00", "/%ff", "/%+f", "ftp://h/p"] {
             assert!(Request::new("GET", bad).is_err(), "{bad}");
         }
     }

@@ -121,10 +121,12 @@ fn serve_connection<H: Handler>(mut stream: TcpStream, handler: &H) -> io::Resul
     stream.set_nodelay(true)?;
     stream.set_write_timeout(Some(WRITE_TIMEOUT))?;
     let mut buf: Vec<u8> = Vec::with_capacity(4096);
+    let mut first = true;
     loop {
-        let Some(head) = read_head(&mut stream, &mut buf)? else {
+        let Some(head) = read_head(&mut stream, &mut buf, first)? else {
             return Ok(());
         };
+        first = false;
         buf.drain(..head.head_len);
         if head.expect_continue {
             stream.write_all(b"HTTP/1.1 100 Continue\r\n\r\n")?;
@@ -159,21 +161,28 @@ fn serve_connection<H: Handler>(mut stream: TcpStream, handler: &H) -> io::Resul
 
 /// Reads until a whole request head is in `buf`. `None` when the client closed or went idle;
 /// a malformed head is answered here and ends the connection.
-fn read_head(stream: &mut TcpStream, buf: &mut Vec<u8>) -> io::Result<Option<Head>> {
+fn read_head(stream: &mut TcpStream, buf: &mut Vec<u8>, first: bool) -> io::Result<Option<Head>> {
     // A request must arrive whole within REQUEST_TIMEOUT of its first byte, however slowly
-    // the client trickles it; an idle keep-alive connection only has the idle timeout.
-    let mut deadline = None;
+    // the client trickles it, and a new connection must send one that soon; only a kept-alive
+    // connection between requests has the longer idle timeout.
+    let mut deadline = first.then(|| Instant::now() + REQUEST_TIMEOUT);
+    // Bytes already known not to complete a head: parse again only when a head can end,
+    // so a head trickled a byte at a time costs linear, not quadratic, work.
+    let mut searched: usize = 0;
     loop {
-        match wire::parse_head(buf, MAX_BODY) {
-            Ok(Some(head)) => return Ok(Some(head)),
-            Ok(None) => {}
-            Err(e) => {
-                let resp = Response::detail(e.status, e.detail);
-                write_response(stream, &resp, false, false)?;
-                linger(stream);
-                return Ok(None);
+        if buf.len() > wire::MAX_HEAD || contains_head_end(&buf[searched.saturating_sub(3)..]) {
+            match wire::parse_head(buf, MAX_BODY) {
+                Ok(Some(head)) => return Ok(Some(head)),
+                Ok(None) => {}
+                Err(e) => {
+                    let resp = Response::detail(e.status, e.detail);
+                    write_response(stream, &resp, false, false)?;
+                    linger(stream);
+                    return Ok(None);
+                }
             }
         }
+        searched = buf.len();
         if deadline.is_none() && !buf.is_empty() {
             deadline = Some(Instant::now() + REQUEST_TIMEOUT);
         }
@@ -190,6 +199,10 @@ fn read_head(stream: &mut TcpStream, buf: &mut Vec<u8>) -> io::Result<Option<Hea
             Err(e) => return Err(e),
         }
     }
+}
+
+fn contains_head_end(bytes: &[u8]) -> bool {
+    bytes.windows(2).any(|w| w == b"\n\n") || bytes.windows(3).any(|w| w == b"\n\r\n")
 }
 
 /// After refusing a request whose body is still arriving, reads and drops what the client

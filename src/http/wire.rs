@@ -62,8 +62,11 @@ pub fn parse_head(buf: &[u8], max_body: usize) -> Result<Option<Head>, WireError
         let value =
             std::str::from_utf8(h.value).map_err(|_| fail(400, "Header value is not UTF-8"))?;
         if h.name.eq_ignore_ascii_case("content-length") {
-            let n: usize = value
-                .trim()
+            let digits = value.trim();
+            if digits.is_empty() || !digits.bytes().all(|b| b.is_ascii_digit()) {
+                return Err(fail(400, "Invalid Content-Length"));
+            }
+            let n: usize = digits
                 .parse()
                 .map_err(|_| fail(400, "Invalid Content-Length"))?;
             if saw_length && n != body_len {
@@ -74,7 +77,8 @@ pub fn parse_head(buf: &[u8], max_body: usize) -> Result<Option<Head>, WireError
         } else if h.name.eq_ignore_ascii_case("transfer-encoding") {
             return Err(fail(411, "Send the body with a Content-Length"));
         } else if h.name.eq_ignore_ascii_case("connection") {
-            connection = value.to_ascii_lowercase();
+            connection.push(',');
+            connection.push_str(&value.to_ascii_lowercase());
         } else if h.name.eq_ignore_ascii_case("expect") {
             if !value.eq_ignore_ascii_case("100-continue") {
                 return Err(fail(417, "Only Expect: 100-continue is supported"));
@@ -178,6 +182,11 @@ mod tests {
             .unwrap()
             .unwrap();
         assert!(!head.keep_alive);
+        let two = b"GET / HTTP/1.1\r\nConnection: close\r\nConnection: x\r\n\r\n";
+        assert!(
+            !parse_head(two, MAX).unwrap().unwrap().keep_alive,
+            "every Connection header counts"
+        );
     }
 
     #[test]
@@ -187,6 +196,7 @@ mod tests {
             (b"GET / HTTP/2.0\r\n\r\n", 505),
             (b"GET /%zz HTTP/1.1\r\n\r\n", 400),
             (b"POST / HTTP/1.1\r\nContent-Length: -1\r\n\r\n", 400),
+            (b"POST / HTTP/1.1\r\nContent-Length: +5\r\n\r\n", 400),
             (
                 b"POST / HTTP/1.1\r\nContent-Length: 1\r\nContent-Length: 2\r\n\r\n",
                 400,

@@ -124,6 +124,7 @@ mod tests {
             part_target: 18_000,
             segment_target: 90_000,
             window_segments: 7,
+            first_msn: 0,
         };
         let mut tl = Timeline::new(cfg, Arc::from(&b"init"[..]), "avc1.42c01f".into());
         let mut t = 1_763_725_552_000_000u64;

@@ -256,7 +256,9 @@ impl Segmenter {
         );
         events.push(SegmenterEvent::Part {
             duration: total,
-            independent: self.pending[0].au.keyframe,
+            // INDEPENDENT=YES belongs on every part that contains an IDR (an early one can
+            // land mid-part).
+            independent: self.pending.iter().any(|p| p.au.keyframe),
             data: Arc::from(self.buffer.as_slice()),
             capture_unix_us: self.pending[0].au.capture_unix_us,
         });

@@ -33,6 +33,8 @@ struct Live {
 struct State {
     live: Option<Live>,
     sessions: u64,
+    /// The lowest MSN a new session may start at: above everything published so far.
+    msn_floor: u64,
 }
 
 pub struct HlsStore {
@@ -84,6 +86,9 @@ impl HlsStore {
     pub fn start_session(&self, timeline: Timeline) {
         let mut state = self.lock();
         state.sessions += 1;
+        if let Some(old) = &state.live {
+            state.msn_floor = state.msn_floor.max(old.timeline.current_msn() + 1);
+        }
         let (full, delta) = render(&timeline);
         state.live = Some(Live {
             session: state.sessions,
@@ -95,9 +100,24 @@ impl HlsStore {
         self.changed.notify_all();
     }
 
+    /// The lowest media sequence number a new session may use (sequence numbers never go
+    /// back on the same playlist URL).
+    pub fn msn_floor(&self) -> u64 {
+        let state = self.lock();
+        let live = state
+            .live
+            .as_ref()
+            .map_or(0, |l| l.timeline.current_msn() + 1);
+        live.max(state.msn_floor)
+    }
+
     /// Ends the live session (the source stopped): waiting requests get 503 at their deadline.
     pub fn stop_session(&self) {
-        self.lock().live = None;
+        let mut state = self.lock();
+        if let Some(live) = state.live.take() {
+            state.msn_floor = state.msn_floor.max(live.timeline.current_msn() + 1);
+        }
+        drop(state);
         self.changed.notify_all();
     }
 
@@ -122,7 +142,7 @@ impl HlsStore {
         let started = Instant::now();
         let mut state = self.lock();
         let entry_session = state.live.as_ref().map(|l| l.session);
-        let _parked = Parked::new(&self.blocked);
+        let mut parked = None;
         loop {
             let mut limit = self.startup_wait;
             if let Some(live) = state.live.as_ref().filter(|l| l.timeline.is_playable()) {
@@ -145,6 +165,7 @@ impl HlsStore {
                 limit = blocking_limit(tl);
             }
             let waited = started.elapsed();
+            parked.get_or_insert_with(|| Parked::new(&self.blocked));
             if waited >= limit {
                 return Err(StoreError::Unavailable(if state.live.is_some() {
                     format!(
@@ -178,7 +199,7 @@ impl HlsStore {
     pub fn part(&self, prefix: &str, msn: u64, index: u32) -> Result<Arc<Part>, StoreError> {
         let started = Instant::now();
         let mut state = self.lock();
-        let _parked = Parked::new(&self.blocked);
+        let mut parked = None;
         loop {
             let tl = &live_session(&state, prefix)?.timeline;
             if let Some(part) = tl.part(msn, index) {
@@ -189,6 +210,7 @@ impl HlsStore {
             }
             let limit = blocking_limit(tl);
             let waited = started.elapsed();
+            parked.get_or_insert_with(|| Parked::new(&self.blocked));
             if waited >= limit {
                 return Err(StoreError::Unavailable(format!(
                     "part not complete after {} ms",
@@ -248,6 +270,7 @@ mod tests {
             part_target: 18_000,
             segment_target: 90_000,
             window_segments: 7,
+            first_msn: 0,
         };
         store.start_session(Timeline::new(cfg, Arc::from(&b"init"[..]), String::new()));
         for _ in 0..segments {
@@ -336,11 +359,13 @@ mod tests {
             })
         };
         thread::sleep(Duration::from_millis(30));
+        assert_eq!(store.msn_floor(), 3, "two segments done, the third open");
         let cfg = TimelineConfig {
             prefix: "new".into(),
             part_target: 18_000,
             segment_target: 90_000,
             window_segments: 7,
+            first_msn: 0,
         };
         let mut tl = Timeline::new(cfg, Arc::from(&b"init"[..]), String::new());
         tl.push_part(18_000, true, Arc::from(&b"x"[..]), 0);

@@ -20,6 +20,9 @@ pub struct TimelineConfig {
     pub segment_target: u32,
     /// Complete segments listed in the playlist.
     pub window_segments: usize,
+    /// Media sequence number of the first segment. A restarted stream must continue above
+    /// where the last one stopped (RFC 8216 §6.2.1), so the muxer seeds it from the clock.
+    pub first_msn: u64,
 }
 
 impl TimelineConfig {
@@ -95,11 +98,11 @@ pub struct Timeline {
 impl Timeline {
     pub fn new(cfg: TimelineConfig, init: Arc<[u8]>, codec: String) -> Timeline {
         Timeline {
-            cfg,
             init,
             codec,
+            next_msn: cfg.first_msn,
             segments: VecDeque::new(),
-            next_msn: 0,
+            cfg,
         }
     }
 
@@ -248,7 +251,8 @@ impl Timeline {
     /// Whether a request for (msn, index) is further ahead than the Advance Part Limit allows.
     pub fn is_too_far_ahead(&self, msn: u64, index: Option<u32>) -> bool {
         let current = self.current_msn();
-        if msn > current + 2 {
+        let last_listed = self.last_complete_msn().unwrap_or(current);
+        if msn > last_listed + 2 {
             return true;
         }
         let Some(index) = index else { return false };
@@ -272,6 +276,7 @@ mod tests {
             part_target: 18_000,
             segment_target: 90_000,
             window_segments: 3,
+            first_msn: 0,
         }
     }
 
@@ -350,13 +355,15 @@ mod tests {
         let mut tl = Timeline::new(config(), data(), String::new());
         fill(&mut tl, 2);
         assert_eq!(tl.config().advance_part_limit(), 15);
-        assert!(!tl.is_too_far_ahead(4, None));
-        assert!(tl.is_too_far_ahead(5, None));
+        // The last listed (complete) segment is 1: up to msn 3 may be waited for.
+        assert!(!tl.is_too_far_ahead(3, None));
+        assert!(tl.is_too_far_ahead(4, None));
         assert!(!tl.is_too_far_ahead(2, Some(0)));
+        // The last part is 1.4; 15 parts ahead of it (3.9 on a 5-part grid) is the limit.
         assert!(
-            !tl.is_too_far_ahead(4, Some(4)),
+            !tl.is_too_far_ahead(3, Some(9)),
             "15 parts ahead is the limit"
         );
-        assert!(tl.is_too_far_ahead(4, Some(5)));
+        assert!(tl.is_too_far_ahead(3, Some(10)));
     }
 }
