@@ -97,7 +97,7 @@ fn run(
                 }
             }
             match publish_to {
-                Some(rt) => picamd::preview::publish(rt, &seg, 7, &mut events),
+                Some(rt) => picamd::preview::publish(rt, &seg, &mut events),
                 None => events.clear(),
             }
             let dt = t0.elapsed();

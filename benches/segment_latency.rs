@@ -526,7 +526,6 @@ fn phase1(clients: usize, seconds: f64, ideal: bool, client_nice: i32) -> Phase1
                 let mut published = Vec::new();
                 let period = Duration::from_nanos(1_000_000_000 / 30);
                 let start = Instant::now();
-                let window = rt.config.hls_segments;
                 let mut n: u64 = 0;
                 while feeding.load(Ordering::Relaxed) {
                     let due = start + period * n as u32;
@@ -553,7 +552,7 @@ fn phase1(clients: usize, seconds: f64, ideal: bool, client_nice: i32) -> Phase1
                     let part = events
                         .iter()
                         .any(|e| matches!(e, SegmenterEvent::Part { .. }));
-                    picamd::preview::publish(&rt, &seg, window, &mut events);
+                    picamd::preview::publish(&rt, &seg, &mut events);
                     let t2 = Instant::now();
                     if part {
                         let s1 = common::thread_schedstat();

@@ -21,7 +21,7 @@ pub fn session_prefix() -> String {
 }
 
 /// Applies what the segmenter produced to the store, in one update (one wake-up).
-pub fn publish(rt: &Runtime, seg: &Segmenter, window: usize, events: &mut Vec<SegmenterEvent>) {
+pub fn publish(rt: &Runtime, seg: &Segmenter, events: &mut Vec<SegmenterEvent>) {
     let mut rest = Vec::new();
     for event in events.drain(..) {
         match event {
@@ -39,7 +39,7 @@ pub fn publish(rt: &Runtime, seg: &Segmenter, window: usize, events: &mut Vec<Se
                     prefix: session_prefix(),
                     part_target: seg.config().part_target(),
                     segment_target: seg.config().segment_target(),
-                    window_segments: window,
+                    window_segments: rt.config.hls_segments,
                     first_msn: first_msn(rt, seg),
                 };
                 rt.hls
@@ -97,13 +97,12 @@ pub fn spawn_muxer(
         .spawn(move || {
             let mut segmenter = Segmenter::new(cfg);
             let mut events = Vec::new();
-            let window = rt.config.hls_segments;
             for au in units {
                 segmenter.push(au, &mut events);
-                publish(&rt, &segmenter, window, &mut events);
+                publish(&rt, &segmenter, &mut events);
             }
             segmenter.flush(&mut events);
-            publish(&rt, &segmenter, window, &mut events);
+            publish(&rt, &segmenter, &mut events);
             rt.hls.stop_session();
             log::info!("preview muxer stopped");
         })
