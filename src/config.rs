@@ -307,7 +307,7 @@ pub fn help() -> String {
         } else {
             format!(" [default: {default}]")
         };
-        out.push_str(&format!("  {flag:<16} {var:<22} {text}{default}\n"));
+        out.push_str(&format!("  {flag:<18} {var:<24} {text}{default}\n"));
     }
     out
 }
