@@ -51,7 +51,9 @@ impl Pipeline {
             openh264::spawn(h264, frame_rx, units, Arc::clone(&stats.encoder))?,
         ];
         if cfg.source == SourceKind::Auto {
-            log::info!("no camera found: using the built-in test camera");
+            // Camera detection (rpicam-vid, V4L2) comes with the cameras work; until then
+            // `auto` has only one candidate.
+            log::info!("source auto: using the built-in test camera (no camera support yet)");
         }
         let source = TestSourceConfig {
             width: cfg.width,
