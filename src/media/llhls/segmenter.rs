@@ -280,7 +280,9 @@ mod tests {
     use super::*;
     use crate::media::fmp4::parse_box_tree;
 
-    use crate::media::test_vectors::{hex, OPENH264_720P_PPS, OPENH264_720P_SPS, X264_1080P_SPS};
+    use crate::media::test_vectors::{
+        annexb, hex, OPENH264_720P_PPS, OPENH264_720P_SPS, X264_1080P_SPS,
+    };
     const FD: u64 = 3000;
 
     fn cfg() -> SegmenterConfig {
@@ -292,14 +294,14 @@ mod tests {
     }
 
     fn au(frame: u64, keyframe: bool, sps: &str) -> Arc<AccessUnit> {
-        let mut data = Vec::new();
-        if keyframe {
-            for nal in [hex(sps), hex(OPENH264_720P_PPS)] {
-                data.extend_from_slice(&[0, 0, 0, 1]);
-                data.extend_from_slice(&nal);
-            }
-        }
-        data.extend_from_slice(&[0, 0, 0, 1, if keyframe { 0x65 } else { 0x41 }, 0x88, 0x84]);
+        let (sps, pps) = (hex(sps), hex(OPENH264_720P_PPS));
+        let slice = [if keyframe { 0x65 } else { 0x41 }, 0x88, 0x84];
+        let nals: Vec<&[u8]> = if keyframe {
+            vec![&sps, &pps, &slice]
+        } else {
+            vec![&slice]
+        };
+        let data = annexb(&nals, true);
         Arc::new(AccessUnit {
             data,
             keyframe,
