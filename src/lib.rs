@@ -6,6 +6,7 @@ pub mod clock;
 pub mod config;
 pub mod encode;
 pub mod fanout;
+pub mod housekeeping;
 pub mod http;
 pub mod media;
 pub mod pipeline;

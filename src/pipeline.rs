@@ -61,14 +61,22 @@ impl Pipeline {
             fps: cfg.fps,
         };
         let runtime = Arc::clone(rt);
-        threads.push(testsrc::spawn(source, Arc::clone(&stop), move |frame| {
-            runtime
-                .stats
-                .frames_captured
-                .fetch_add(1, Ordering::Relaxed);
-            runtime.set_latest_frame(frame.clone());
-            frames.send(&frame);
-        })?);
+        let controls = Arc::clone(rt);
+        threads.push(testsrc::spawn(
+            source,
+            Arc::clone(&stop),
+            move || controls.camera.image_adjust(),
+            move |frame| {
+                runtime
+                    .stats
+                    .frames_captured
+                    .fetch_add(1, Ordering::Relaxed);
+                runtime.set_latest_frame(frame.clone());
+                if runtime.preview.is_running() {
+                    frames.send(&frame);
+                }
+            },
+        )?);
         Ok(Pipeline { stop, threads })
     }
 

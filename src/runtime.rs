@@ -1,14 +1,16 @@
 //! The one value every thread shares: configuration, live state and counters.
 
-use std::sync::atomic::AtomicU64;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use crate::camera::Frame;
+use crate::camera::controls::CameraControls;
+use crate::camera::{CameraState, Frame};
 use crate::config::Config;
 use crate::encode::openh264::EncoderStats;
 use crate::http::static_files::StaticFiles;
 use crate::media::llhls::HlsStore;
+use crate::preview::PreviewGate;
 
 #[derive(Debug, Default)]
 pub struct PipelineStats {
@@ -20,6 +22,21 @@ pub struct PipelineStats {
     pub encoder: Arc<EncoderStats>,
     pub parts_published: AtomicU64,
     pub segments_published: AtomicU64,
+    /// Measured rates in thousandths of a frame per second (see `housekeeping`).
+    pub capture_fps_milli: AtomicU64,
+    pub encode_fps_milli: AtomicU64,
+}
+
+impl PipelineStats {
+    /// Frames per second the camera delivered over the last measurement period.
+    pub fn capture_fps(&self) -> f64 {
+        self.capture_fps_milli.load(Ordering::Relaxed) as f64 / 1000.0
+    }
+
+    /// Frames per second the preview encoder produced over the last measurement period.
+    pub fn encode_fps(&self) -> f64 {
+        self.encode_fps_milli.load(Ordering::Relaxed) as f64 / 1000.0
+    }
 }
 
 pub struct Runtime {
@@ -28,6 +45,8 @@ pub struct Runtime {
     pub stats: PipelineStats,
     pub static_files: StaticFiles,
     pub started: Instant,
+    pub camera: CameraState,
+    pub preview: PreviewGate,
     latest_frame: Mutex<Option<Frame>>,
 }
 
@@ -40,6 +59,8 @@ impl Runtime {
             hls: HlsStore::new(startup_wait),
             stats: PipelineStats::default(),
             started: Instant::now(),
+            camera: CameraState::new("testsrc", config.fps, CameraControls::synthetic()),
+            preview: PreviewGate::new(None),
             latest_frame: Mutex::new(None),
             config,
         })

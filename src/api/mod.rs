@@ -1,6 +1,10 @@
 //! The router: every route, for local HTTP and (later) the relay alike.
 
+pub mod camera;
+pub mod health;
 pub mod preview;
+pub mod routes;
+pub mod validation;
 
 use std::sync::Arc;
 

@@ -1,17 +1,49 @@
-//! `GET /preview/hls/cam-preview/...`: the LL-HLS playlist, init, parts and segments.
+//! The live preview routes: `GET /preview/hls/cam-preview/...` (the LL-HLS playlist, init,
+//! parts and segments) and `POST /preview/start|stop`.
 
-use super::only_get;
+use std::time::Instant;
+
+use serde_json::json;
+
+use super::routes::Params;
+use super::validation::{unprocessable, FieldError};
 use crate::http::{Body, Request, Response};
 use crate::media::llhls::{Directives, HlsFile, StoreError};
 use crate::runtime::Runtime;
 
-pub const HLS_ROOT: &str = "/preview/hls/";
+pub const LOCAL_ONLY: &str = "HLS preview is only available from the local network";
+pub const CONTROL_LOCAL_ONLY: &str = "Preview control is only available from the local network";
 const STREAM: &str = "cam-preview/";
 const IMMUTABLE: &str = "public, max-age=31536000, immutable";
 
-pub fn hls(rt: &Runtime, req: &Request, path: &str) -> Response {
-    if let Some(resp) = only_get(req) {
-        return resp;
+/// The contract's path rule (checked before anything else, 422 on failure).
+pub fn validate_path(path: &str) -> Result<(), Response> {
+    let charset_ok = !path.is_empty()
+        && path
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b"_-/.".contains(&b));
+    let error = if !charset_ok {
+        Some(("string_pattern_mismatch", "String should match pattern '^[a-zA-Z0-9_\\-/\\.]+$'"))
+    } else if path.split('/').any(|seg| seg == "." || seg == "..") {
+        Some(("value_error", "Value error, Path traversal not allowed"))
+    } else {
+        None
+    };
+    match error {
+        Some((kind, msg)) => Err(unprocessable(&[FieldError::new(
+            kind,
+            &["path", "hls_path"],
+            msg,
+            json!(path),
+        )])),
+        None => Ok(()),
+    }
+}
+
+pub fn hls(rt: &Runtime, req: &Request, params: &Params) -> Response {
+    let path = params.get("hls_path");
+    if path.starts_with(STREAM) {
+        rt.preview.touch(Instant::now());
     }
     let Some(file) = path.strip_prefix(STREAM).and_then(HlsFile::parse) else {
         return error(StoreError::NotFound);
@@ -53,4 +85,35 @@ fn error(e: StoreError) -> Response {
         }
     };
     resp.with_header("Cache-Control", "no-store")
+}
+
+/// `POST /preview/start`: runs the preview encoder (idempotent).
+pub fn start(rt: &Runtime, _: &Request, _: &Params) -> Response {
+    if rt.latest_frame().is_none() {
+        return Response::detail(503, "Camera not ready");
+    }
+    rt.preview.start(Instant::now());
+    Response::empty(204)
+}
+
+/// `POST /preview/stop`: stops the preview encoder; the camera keeps running.
+pub fn stop(rt: &Runtime, _: &Request, _: &Params) -> Response {
+    rt.preview.stop();
+    Response::empty(204)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn path_rules() {
+        for ok in ["cam-preview/index.m3u8", "cam-preview/abc-1.2.m4s", "x"] {
+            assert!(validate_path(ok).is_ok(), "{ok}");
+        }
+        for bad in ["", "cam-preview/../x", "./x", "a b", "a/./b", "%2e", "a?b"] {
+            let resp = validate_path(bad).unwrap_err();
+            assert_eq!(resp.status, 422, "{bad}");
+        }
+    }
 }

@@ -7,6 +7,7 @@ use std::sync::Arc;
 use std::thread::{self, JoinHandle};
 use std::time::{Duration, Instant};
 
+use super::adjust::ImageAdjust;
 use super::{barcode, font, Frame};
 use crate::clock;
 use crate::media::TIMESCALE;
@@ -125,10 +126,12 @@ impl Painter {
     }
 }
 
-/// Starts the test camera thread. `deliver` receives every frame; it must not block.
+/// Starts the test camera thread. `adjust` says how to render each frame (the controls);
+/// `deliver` receives every frame; neither may block.
 pub fn spawn(
     cfg: TestSourceConfig,
     stop: Arc<AtomicBool>,
+    adjust: impl Fn() -> ImageAdjust + Send + 'static,
     mut deliver: impl FnMut(Frame) + Send + 'static,
 ) -> std::io::Result<JoinHandle<()>> {
     thread::Builder::new()
@@ -157,7 +160,8 @@ pub fn spawn(
                     n = behind;
                 }
                 let unix_us = clock::unix_us();
-                let data = painter.paint(n, unix_us);
+                let mut data = painter.paint(n, unix_us);
+                adjust().apply(&mut data, cfg.width as usize, cfg.height as usize);
                 deliver(Frame {
                     width: cfg.width,
                     height: cfg.height,

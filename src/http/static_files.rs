@@ -23,7 +23,16 @@ impl StaticFiles {
 
     /// Answers GET/HEAD for a file; `None` when there is no such file.
     pub fn serve(&self, req: &Request) -> Option<Response> {
-        let name = relative_name(&req.path)?;
+        self.file(&relative_name(&req.path)?)
+    }
+
+    /// A file by its name inside `www/` (`docs.html`, `icons/a.svg`); `None` when there is no
+    /// such file or the name tries to leave the folder.
+    pub fn file(&self, name: &str) -> Option<Response> {
+        if name.is_empty() {
+            return None;
+        }
+        let name = relative_name(&format!("/{name}"))?;
         let body = match &self.dir {
             Some(dir) => Body::Bytes(read_inside(dir, &name)?),
             None => Body::Static(embedded::ASSETS.iter().find(|(n, _)| *n == name)?.1),

@@ -5,8 +5,9 @@ use std::hash::{BuildHasher, Hasher};
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
 use std::thread::{self, JoinHandle};
+use std::time::Duration;
 
-use crossbeam_channel::Receiver;
+use crossbeam_channel::{Receiver, RecvTimeoutError};
 
 use crate::media::llhls::{Segmenter, SegmenterConfig, SegmenterEvent, Timeline, TimelineConfig};
 use crate::media::AccessUnit;
@@ -86,6 +87,13 @@ fn apply(rt: &Runtime, events: Vec<SegmenterEvent>) {
     });
 }
 
+/// How long without access units before the session is considered over: two segments,
+/// and never less than two seconds, so a briefly overloaded encoder does not end it.
+fn idle_timeout(cfg: &SegmenterConfig) -> Duration {
+    let segment_ms = u64::from(cfg.segment_target()) * 1000 / u64::from(crate::media::TIMESCALE);
+    Duration::from_millis((2 * segment_ms).max(2000))
+}
+
 /// Runs the muxer until the encoder goes away.
 pub fn spawn_muxer(
     rt: Arc<Runtime>,
@@ -97,9 +105,28 @@ pub fn spawn_muxer(
         .spawn(move || {
             let mut segmenter = Segmenter::new(cfg);
             let mut events = Vec::new();
-            for au in units {
-                segmenter.push(au, &mut events);
-                publish(&rt, &segmenter, &mut events);
+            let idle = idle_timeout(&cfg);
+            let mut live = false;
+            loop {
+                match units.recv_timeout(idle) {
+                    Ok(au) => {
+                        segmenter.push(au, &mut events);
+                        publish(&rt, &segmenter, &mut events);
+                        live = true;
+                    }
+                    // The encoder paused (preview stopped or hibernating): end the session,
+                    // so that a later start is a fresh stream rather than a jump in time.
+                    Err(RecvTimeoutError::Timeout) if live => {
+                        segmenter.flush(&mut events);
+                        publish(&rt, &segmenter, &mut events);
+                        rt.hls.stop_session();
+                        segmenter = Segmenter::new(cfg);
+                        live = false;
+                        log::info!("preview session ended: no frames for {} ms", idle.as_millis());
+                    }
+                    Err(RecvTimeoutError::Timeout) => {}
+                    Err(RecvTimeoutError::Disconnected) => break,
+                }
             }
             segmenter.flush(&mut events);
             publish(&rt, &segmenter, &mut events);

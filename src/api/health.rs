@@ -1,0 +1,50 @@
+//! `GET /health`: 200 while frames flow from the camera, 503 with the reason when not.
+
+use serde_json::json;
+
+use super::routes::Params;
+use crate::http::{Request, Response};
+use crate::runtime::Runtime;
+
+/// Frames older than this mean the camera has stalled (a few frame intervals, at least 2 s).
+fn stall_ms(fps: f64) -> u64 {
+    ((5000.0 / fps) as u64).max(2000)
+}
+
+pub fn health(rt: &Runtime, _: &Request, _: &Params) -> Response {
+    let now_us = crate::clock::unix_us();
+    let source = rt.camera.source;
+    let Some(frame) = rt.latest_frame() else {
+        return unavailable(format!("The camera ({source}) has not delivered a frame yet"));
+    };
+    let age_ms = now_us.saturating_sub(frame.capture_unix_us) / 1000;
+    if age_ms > stall_ms(rt.camera.fps) {
+        return unavailable(format!(
+            "No frames from the camera ({source}) for {:.1} s",
+            age_ms as f64 / 1000.0
+        ));
+    }
+    let preview = if rt.preview.is_running() {
+        "running"
+    } else {
+        "stopped"
+    };
+    Response::json(
+        200,
+        &json!({
+            "status": "ok",
+            "camera": source,
+            "last_frame_age_ms": age_ms,
+            "fps": rt.stats.capture_fps(),
+            "uptime_s": rt.started.elapsed().as_secs(),
+            "preview": preview,
+        }),
+    )
+    .with_header("Cache-Control", "no-store")
+}
+
+fn unavailable(detail: String) -> Response {
+    Response::detail(503, &detail)
+        .with_header("Cache-Control", "no-store")
+        .with_header("Retry-After", "1")
+}

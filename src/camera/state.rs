@@ -1,0 +1,65 @@
+//! What the API knows about the camera: its name, its controls and how they render.
+
+use std::sync::Mutex;
+
+use serde_json::{Map, Value};
+
+use super::adjust::ImageAdjust;
+use super::controls::{CameraControls, ControlError, FocusMode};
+
+pub struct CameraState {
+    /// Which source is running, for `/health` and the banner ("testsrc", ...).
+    pub source: &'static str,
+    pub fps: f64,
+    controls: Mutex<CameraControls>,
+    /// Read by the source thread on every frame; kept apart so it never waits on the API.
+    adjust: Mutex<ImageAdjust>,
+}
+
+impl CameraState {
+    pub fn new(source: &'static str, fps: f64, controls: CameraControls) -> CameraState {
+        let adjust = controls.image_adjust(fps);
+        CameraState {
+            source,
+            fps,
+            controls: Mutex::new(controls),
+            adjust: Mutex::new(adjust),
+        }
+    }
+
+    fn with_controls<R>(&self, f: impl FnOnce(&mut CameraControls) -> R) -> R {
+        let mut c = self.controls.lock().unwrap_or_else(|e| e.into_inner());
+        let r = f(&mut c);
+        *self.adjust.lock().unwrap_or_else(|e| e.into_inner()) = c.image_adjust(self.fps);
+        r
+    }
+
+    pub fn controls_view(&self) -> Value {
+        self.with_controls(|c| c.view(self.fps))
+    }
+
+    pub fn patch(&self, controls: &Map<String, Value>) -> Result<Value, ControlError> {
+        self.with_controls(|c| c.patch(controls).map(|()| c.view(self.fps)))
+    }
+
+    pub fn focus(
+        &self,
+        mode: FocusMode,
+        lens_position: Option<f64>,
+        trigger_cycle: bool,
+    ) -> Result<Value, ControlError> {
+        self.with_controls(|c| {
+            c.focus(mode, lens_position, trigger_cycle)
+                .map(|()| c.view(self.fps))
+        })
+    }
+
+    /// libcamera-style metadata of the frame being captured now.
+    pub fn metadata(&self) -> Map<String, Value> {
+        self.with_controls(|c| c.metadata(self.fps))
+    }
+
+    pub fn image_adjust(&self) -> ImageAdjust {
+        *self.adjust.lock().unwrap_or_else(|e| e.into_inner())
+    }
+}

@@ -1,0 +1,8 @@
+//! The live preview: the muxer thread that turns access units into LL-HLS, and the gate
+//! that starts and stops encoding on demand.
+
+pub mod gate;
+mod muxer;
+
+pub use gate::PreviewGate;
+pub use muxer::{publish, session_prefix, spawn_muxer};
