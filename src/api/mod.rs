@@ -1,16 +1,96 @@
-//! The router: every route, for local HTTP and (later) the relay alike.
+//! The router: every route, for local HTTP and the relay alike, behind the same middleware
+//! (request id, CORS and Private Network Access, auth, security headers).
 
 pub mod camera;
+pub mod captures;
 pub mod health;
+pub mod login;
+pub mod openapi;
+pub mod pages;
 pub mod preview;
 pub mod routes;
+pub mod stills;
+pub mod system;
+pub mod timelapse;
 pub mod validation;
 
 use std::sync::Arc;
+use std::time::Instant;
 
+use routes::{Auth, Match, Route};
+
+use crate::auth::{self, Access};
 use crate::http::server::Handler;
-use crate::http::{Request, Response};
+use crate::http::{request_id, security_headers, Request, Response};
 use crate::runtime::Runtime;
+
+/// Every route picamd serves. `GET` routes answer `HEAD` too.
+pub const ROUTES: &[Route] = &[
+    route("GET", "/", Auth::None, pages::landing),
+    route("GET", "/setup", Auth::None, pages::setup),
+    route("GET", "/docs", Auth::None, pages::docs),
+    route("GET", "/openapi.json", Auth::None, openapi::document),
+    route("GET", "/favicon.ico", Auth::None, pages::favicon),
+    route("GET", "/static/{file:path}", Auth::None, pages::static_file),
+    route("GET", "/time", Auth::None, system::time),
+    route("GET", "/health", Auth::None, health::health),
+    route("GET", "/metrics", Auth::None, system::metrics),
+    route("POST", "/auth/login", Auth::None, login::login),
+    route("POST", "/auth/logout", Auth::None, login::logout),
+    route("GET", "/pairing/state", Auth::None, system::pairing_state),
+    route("GET", "/local-key", Auth::Local(system::KEY_LOCAL_ONLY), system::local_key),
+    route(
+        "GET",
+        "/preview-thumbnail.jpg",
+        Auth::Local(stills::THUMBNAIL_LOCAL_ONLY),
+        stills::thumbnail,
+    ),
+    route(
+        "POST",
+        "/preview/start",
+        Auth::Local(preview::CONTROL_LOCAL_ONLY),
+        preview::start,
+    ),
+    route(
+        "POST",
+        "/preview/stop",
+        Auth::Local(preview::CONTROL_LOCAL_ONLY),
+        preview::stop,
+    ),
+    route(
+        "GET",
+        "/preview/hls/{hls_path:path}",
+        Auth::Local(preview::LOCAL_ONLY),
+        preview::hls,
+    ),
+    route("GET", "/camera", Auth::Key, camera::status),
+    route("GET", "/camera/controls", Auth::Key, camera::controls),
+    route("PATCH", "/camera/controls", Auth::Key, camera::patch_controls),
+    route("PUT", "/camera/focus", Auth::Key, camera::focus),
+    route("POST", "/captures", Auth::Key, captures::create),
+    route("GET", "/captures", Auth::Key, captures::list),
+    route("GET", "/captures/{image_id}", Auth::Key, captures::image),
+    route("GET", "/frame", Auth::Key, stills::frame),
+    route("GET", "/stream.mjpg", Auth::Key, stills::mjpeg),
+    route("GET", "/timelapse", Auth::Key, timelapse::status),
+    route("PUT", "/timelapse", Auth::Key, timelapse::update),
+    route("GET", "/system/telemetry", Auth::Key, system::telemetry),
+    route("GET", "/system/local-access", Auth::Key, system::local_access),
+];
+
+const fn route(
+    method: &'static str,
+    pattern: &'static str,
+    auth: Auth,
+    handler: routes::Handler,
+) -> Route {
+    Route {
+        method,
+        pattern,
+        auth,
+        handler,
+    }
+}
 
 pub struct Api {
     rt: Arc<Runtime>,
@@ -28,30 +108,70 @@ impl Handler for Api {
     }
 }
 
+/// Answers one request, from the network or from the relay.
 pub fn handle(rt: &Runtime, req: &Request) -> Response {
-    if let Some(rest) = req.path.strip_prefix(preview::HLS_ROOT) {
-        return preview::hls(rt, req, rest);
+    // Preflights are answered by the CORS layer alone, as the plugin does.
+    if let Some(resp) = rt.cors.preflight(req) {
+        return resp;
     }
-    match req.path.as_str() {
-        "/time" => only_get(req).unwrap_or_else(|| {
-            Response::json(
-                200,
-                &serde_json::json!({ "unix_us": crate::clock::unix_us() }),
-            )
-            .with_header("Cache-Control", "no-store")
-        }),
-        _ => match req.method.as_str() {
-            "GET" | "HEAD" => rt
-                .static_files
-                .serve(req)
-                .unwrap_or_else(Response::not_found),
-            _ => Response::not_found(),
+    let mut resp = route_request(rt, req);
+    security_headers::apply(&req.path, rt.config.relab.base_url_is_https(), &mut resp);
+    resp = resp.with_header("X-Request-ID", &request_id::request_id(req));
+    rt.cors.decorate(req, &mut resp);
+    resp
+}
+
+fn route_request(rt: &Runtime, req: &Request) -> Response {
+    match routes::find(ROUTES, &req.method, &req.path) {
+        Match::Found(route, params) => match authorize(rt, req, route.auth) {
+            Ok(()) => (route.handler)(rt, req, &params),
+            Err(resp) => resp,
         },
+        Match::WrongMethod(allow) => Response::method_not_allowed(&allow),
+        Match::NotFound => redirect_slash(req).unwrap_or_else(Response::not_found),
     }
 }
 
-/// `Some(405)` unless the method is GET or HEAD.
-pub fn only_get(req: &Request) -> Option<Response> {
-    (!matches!(req.method.as_str(), "GET" | "HEAD"))
-        .then(|| Response::method_not_allowed("GET, HEAD"))
+/// `/camera/` → 307 to `/camera` when that route exists (Starlette's `redirect_slashes`).
+fn redirect_slash(req: &Request) -> Option<Response> {
+    let trimmed = req.path.strip_suffix('/').filter(|p| !p.is_empty())?;
+    if matches!(routes::find(ROUTES, &req.method, trimmed), Match::NotFound) {
+        return None;
+    }
+    let location = if req.query.is_empty() {
+        trimmed.to_string()
+    } else {
+        format!("{trimmed}?{}", req.query)
+    };
+    Some(Response::empty(307).with_header("Location", &location))
+}
+
+fn authorize(rt: &Runtime, req: &Request, needed: Auth) -> Result<(), Response> {
+    match needed {
+        Auth::None => Ok(()),
+        Auth::Local(detail) => {
+            if auth::is_local_peer(req.peer.map(|p| p.ip())) {
+                Ok(())
+            } else {
+                Err(Response::detail(403, detail))
+            }
+        }
+        Auth::Key => {
+            let relab = &rt.config.relab;
+            let keys = rt.keys.read().unwrap_or_else(|e| e.into_inner());
+            let mut sessions = rt.sessions.lock().unwrap_or_else(|e| e.into_inner());
+            let access = auth::check(
+                req,
+                &relab.auth_key_name,
+                &relab.session_cookie_name,
+                &keys,
+                &mut sessions,
+                Instant::now(),
+            );
+            match access {
+                Access::Granted => Ok(()),
+                denied => Err(denied.into_error().expect("denied access has an error")),
+            }
+        }
+    }
 }
