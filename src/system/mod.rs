@@ -1,0 +1,15 @@
+//! Host telemetry read straight from /proc, sysfs and libc (no psutil): CPU, memory and disk
+//! use, SoC temperature and thermal band, the LAN addresses a client can reach us on, and the
+//! Prometheus text of `GET /metrics`.
+
+pub mod cpu;
+pub mod disk;
+pub mod interfaces;
+pub mod memory;
+pub mod prometheus;
+pub mod round;
+pub mod snapshot;
+pub mod thermal;
+
+pub use snapshot::{SystemProbe, SystemSnapshot};
+pub use thermal::ThermalState;
