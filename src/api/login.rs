@@ -1,0 +1,80 @@
+//! `POST /auth/login` and `POST /auth/logout`: browser sessions backed by the API key.
+
+use std::time::Instant;
+
+use serde_json::json;
+
+use super::routes::Params;
+use super::validation::{unprocessable, FieldError};
+use crate::auth::login::{clear_cookie, parse_form, safe_redirect, session_cookie};
+use crate::auth::{cookie_value, Access};
+use crate::http::{Request, Response};
+use crate::runtime::Runtime;
+
+pub fn login(rt: &Runtime, req: &Request, _: &Params) -> Response {
+    let now = Instant::now();
+    let ip = req.peer.map(|p| p.ip());
+    if let Some(ip) = ip {
+        let mut limiter = rt.login_limiter.lock().unwrap_or_else(|e| e.into_inner());
+        if let Err(retry_after) = limiter.check(ip, now) {
+            return Response::detail(429, "Too many failed login attempts. Try again later.")
+                .with_header("Retry-After", &retry_after.as_secs().max(1).to_string());
+        }
+    }
+    let resp = attempt(rt, req, now);
+    if let Some(ip) = ip {
+        let mut limiter = rt.login_limiter.lock().unwrap_or_else(|e| e.into_inner());
+        limiter.record(ip, resp.status, now);
+    }
+    resp
+}
+
+fn attempt(rt: &Runtime, req: &Request, now: Instant) -> Response {
+    let form = parse_form(&req.body);
+    let field = |name: &str| {
+        form.iter()
+            .find(|(k, _)| k == name)
+            .map(|(_, v)| v.as_str())
+    };
+    let Some(key) = field("api_key").filter(|k| !k.is_empty()) else {
+        return unprocessable(&[FieldError::new(
+            "missing",
+            &["body", "api_key"],
+            "Field required",
+            json!(null),
+        )]);
+    };
+    let valid = rt
+        .keys
+        .read()
+        .unwrap_or_else(|e| e.into_inner())
+        .contains(key);
+    if !valid {
+        return Access::Invalid.into_error().expect("invalid has an error");
+    }
+    let token = rt
+        .sessions
+        .lock()
+        .unwrap_or_else(|e| e.into_inner())
+        .create(now);
+    let relab = &rt.config.relab;
+    Response::empty(303)
+        .with_header("Location", &safe_redirect(field("redirect_url").unwrap_or("/")))
+        .with_header(
+            "Set-Cookie",
+            &session_cookie(&relab.session_cookie_name, &token, relab.cookie_secure()),
+        )
+}
+
+pub fn logout(rt: &Runtime, req: &Request, _: &Params) -> Response {
+    let name = &rt.config.relab.session_cookie_name;
+    if let Some(token) = cookie_value(req, name) {
+        rt.sessions
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .remove(token);
+    }
+    Response::empty(303)
+        .with_header("Location", "/")
+        .with_header("Set-Cookie", &clear_cookie(name))
+}

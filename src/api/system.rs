@@ -1,0 +1,193 @@
+//! System routes: `/metrics`, `/system/telemetry`, `/system/local-access`, `/local-key`,
+//! `/pairing/state` and `/time`.
+
+use std::sync::atomic::Ordering;
+
+use serde_json::{json, Value};
+
+use super::routes::Params;
+use crate::http::{Body, Request, Response};
+use crate::runtime::Runtime;
+use crate::system::prometheus::{self, Metric, MetricKind};
+use crate::system::{interfaces, SystemSnapshot};
+
+pub const KEY_LOCAL_ONLY: &str = "Local key access is only available from the local network";
+
+/// `GET /time`: the server clock, for players that measure latency against it.
+pub fn time(_: &Runtime, _: &Request, _: &Params) -> Response {
+    Response::json(200, &json!({ "unix_us": crate::clock::unix_us() }))
+        .with_header("Cache-Control", "no-store")
+}
+
+/// LL-HLS viewers: every live LL-HLS client keeps one blocking playlist reload parked.
+fn preview_sessions(rt: &Runtime) -> u64 {
+    rt.hls.blocked_requests() as u64
+}
+
+fn preview_fps(rt: &Runtime) -> Option<f64> {
+    rt.preview
+        .is_running()
+        .then(|| (rt.stats.encode_fps() * 10.0).round() / 10.0)
+}
+
+pub fn metrics(rt: &Runtime, _: &Request, _: &Params) -> Response {
+    let snapshot = rt.system.snapshot();
+    let text = prometheus::render(
+        &snapshot,
+        preview_fps(rt),
+        preview_sessions(rt),
+        &own_metrics(rt),
+    );
+    Response::new(200, prometheus::CONTENT_TYPE, Body::Text(text.into()))
+}
+
+/// picamd's own counters, after the plugin's gauges.
+fn own_metrics(rt: &Runtime) -> Vec<Metric> {
+    let s = &rt.stats;
+    let load = |v: &std::sync::atomic::AtomicU64| v.load(Ordering::Relaxed) as f64;
+    let counter = |name, help, value| Metric {
+        name,
+        help,
+        kind: MetricKind::Counter,
+        value,
+    };
+    let gauge = |name, help, value| Metric {
+        name,
+        help,
+        kind: MetricKind::Gauge,
+        value,
+    };
+    vec![
+        counter(
+            "picamd_frames_captured_total",
+            "Frames delivered by the camera.",
+            load(&s.frames_captured),
+        ),
+        counter(
+            "picamd_frames_encoded_total",
+            "Frames encoded to H.264 for the preview.",
+            load(&s.encoder.frames_encoded),
+        ),
+        counter(
+            "picamd_frames_dropped_total",
+            "Frames the preview encoder could not take in time.",
+            load(&s.frames_dropped),
+        ),
+        counter(
+            "picamd_units_dropped_total",
+            "Encoded frames the LL-HLS muxer could not take in time.",
+            load(&s.units_dropped),
+        ),
+        counter(
+            "picamd_parts_published_total",
+            "LL-HLS parts published.",
+            load(&s.parts_published),
+        ),
+        counter(
+            "picamd_segments_published_total",
+            "LL-HLS segments published.",
+            load(&s.segments_published),
+        ),
+        counter(
+            "picamd_captures_total",
+            "Stills captured through POST /captures.",
+            load(&s.captures),
+        ),
+        gauge(
+            "picamd_hls_blocked_requests",
+            "LL-HLS requests parked waiting for the next part.",
+            rt.hls.blocked_requests() as f64,
+        ),
+        gauge(
+            "picamd_mjpeg_viewers",
+            "Clients connected to /stream.mjpg.",
+            rt.mjpeg.viewers() as f64,
+        ),
+        gauge(
+            "picamd_capture_fps",
+            "Frames per second delivered by the camera.",
+            s.capture_fps(),
+        ),
+        gauge(
+            "picamd_preview_running",
+            "1 while the preview encoder runs, 0 while it is stopped or hibernating.",
+            f64::from(u8::from(rt.preview.is_running())),
+        ),
+        gauge(
+            "picamd_uptime_seconds",
+            "Seconds since picamd started.",
+            rt.started.elapsed().as_secs_f64().floor(),
+        ),
+    ]
+}
+
+/// `TelemetrySnapshot`.
+pub fn telemetry(rt: &Runtime, _: &Request, _: &Params) -> Response {
+    let SystemSnapshot {
+        cpu_percent,
+        mem_percent,
+        disk_percent,
+        cpu_temp_c,
+        thermal_state,
+    } = rt.system.snapshot();
+    let running = rt.preview.is_running();
+    let size = running.then(|| json!([rt.config.width, rt.config.height]));
+    Response::json(
+        200,
+        &json!({
+            "timestamp": crate::clock::rfc3339_us(crate::clock::unix_us()),
+            "cpu_temp_c": cpu_temp_c,
+            "cpu_percent": cpu_percent,
+            "mem_percent": mem_percent,
+            "disk_percent": disk_percent,
+            "preview_fps": preview_fps(rt),
+            "preview_sessions": preview_sessions(rt),
+            "thermal_state": thermal_state,
+            "current_preview_size": size.unwrap_or(Value::Null),
+        }),
+    )
+}
+
+/// `LocalAccessInfo`: how to reach this camera directly on the LAN.
+pub fn local_access(rt: &Runtime, _: &Request, _: &Params) -> Response {
+    let port = rt.config.listen.port();
+    let mdns_name = interfaces::mdns_name();
+    let mut urls = interfaces::candidate_urls(port);
+    // The newer models need at least one URL; with no LAN address the mDNS name is the
+    // best remaining way in.
+    if urls.is_empty() {
+        if let Some(name) = &mdns_name {
+            urls.push(format!("http://{name}:{port}"));
+        }
+    }
+    Response::json(
+        200,
+        &json!({
+            "local_api_key": rt.local_api_key,
+            "candidate_urls": urls,
+            "mdns_name": mdns_name,
+        }),
+    )
+}
+
+pub fn local_key(rt: &Runtime, _: &Request, _: &Params) -> Response {
+    if rt.local_api_key.is_empty() {
+        return Response::detail(503, "Local API key has not been generated yet");
+    }
+    Response::new(
+        200,
+        "text/plain; charset=utf-8",
+        Body::Text(rt.local_api_key.as_str().into()),
+    )
+    .with_header("Cache-Control", "no-store")
+}
+
+/// `{"status", "relay_enabled"}`; pairing itself arrives with the relay.
+pub fn pairing_state(rt: &Runtime, _: &Request, _: &Params) -> Response {
+    let relay_enabled = rt.relay_enabled();
+    let status = if relay_enabled { "paired" } else { "idle" };
+    Response::json(
+        200,
+        &json!({ "status": status, "relay_enabled": relay_enabled }),
+    )
+}
