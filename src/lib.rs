@@ -1,6 +1,7 @@
 //! picamd: a camera daemon for the Raspberry Pi. See README.md for the architecture.
 
 pub mod api;
+pub mod auth;
 pub mod camera;
 pub mod clock;
 pub mod config;

@@ -1,8 +1,11 @@
 //! Our own small HTTP/1.1 layer: request and response types that the relay will share, the
 //! wire format, the connection threads, and the static web UI.
 
+pub mod cors;
 pub mod request;
+pub mod request_id;
 pub mod response;
+pub mod security_headers;
 pub mod server;
 pub mod static_files;
 pub mod wire;

@@ -1,0 +1,152 @@
+//! The security headers every normal response carries (§2), each set only if the route has not
+//! set it already. Our Content-Security-Policies are stricter than the plugin's: our pages load
+//! nothing from a CDN and use no inline scripts, and the preview player needs `blob:` media.
+
+use super::Response;
+
+/// For the pages `/` and `/setup`: the player fetches from wherever the API is reachable and
+/// feeds MSE from `blob:` URLs.
+pub const CSP_PAGES: &str = "default-src 'self'; script-src 'self'; worker-src 'self' blob:; \
+     media-src 'self' blob:; style-src 'self' 'unsafe-inline'; img-src 'self' data: blob:; \
+     connect-src 'self' http: https: ws: wss:; frame-ancestors 'none'; base-uri 'self'; \
+     form-action 'self'";
+/// For `/docs…`.
+pub const CSP_DOCS: &str = "default-src 'self'; script-src 'self'; style-src 'self' \
+     'unsafe-inline'; img-src 'self' data:; connect-src 'self'; frame-ancestors 'none'; \
+     base-uri 'self'; form-action 'self'";
+/// For everything else.
+pub const CSP_DEFAULT: &str =
+    "default-src 'self'; frame-ancestors 'none'; base-uri 'self'; form-action 'self'";
+pub const HSTS: &str = "max-age=31536000; includeSubDomains";
+
+/// The policy for a request path.
+pub fn content_security_policy(path: &str) -> &'static str {
+    match path {
+        "/" | "/setup" => CSP_PAGES,
+        p if p.starts_with("/docs") => CSP_DOCS,
+        _ => CSP_DEFAULT,
+    }
+}
+
+/// Adds the security headers to `resp`; `https` is whether `BASE_URL` uses https (HSTS).
+pub fn apply(path: &str, https: bool, resp: &mut Response) {
+    set_if_absent(resp, "X-Frame-Options", "DENY");
+    set_if_absent(resp, "X-Content-Type-Options", "nosniff");
+    set_if_absent(resp, "Referrer-Policy", "no-referrer");
+    set_if_absent(
+        resp,
+        "Content-Security-Policy",
+        content_security_policy(path),
+    );
+    if https {
+        set_if_absent(resp, "Strict-Transport-Security", HSTS);
+    }
+}
+
+fn set_if_absent(resp: &mut Response, name: &str, value: &str) {
+    if resp.header(name).is_none() {
+        resp.headers.push((name.into(), value.into()));
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn applied(path: &str, https: bool) -> Response {
+        let mut resp = Response::not_found();
+        apply(path, https, &mut resp);
+        resp
+    }
+
+    #[test]
+    fn baseline_headers_on_every_response() {
+        let resp = applied("/camera", false);
+        assert_eq!(resp.header("X-Frame-Options"), Some("DENY"));
+        assert_eq!(resp.header("X-Content-Type-Options"), Some("nosniff"));
+        assert_eq!(resp.header("Referrer-Policy"), Some("no-referrer"));
+        assert_eq!(resp.header("Content-Security-Policy"), Some(CSP_DEFAULT));
+        assert!(resp.header("Strict-Transport-Security").is_none());
+        assert_eq!(
+            applied("/", true).header("Strict-Transport-Security"),
+            Some("max-age=31536000; includeSubDomains")
+        );
+    }
+
+    #[test]
+    fn policies_read_exactly_as_specified() {
+        assert_eq!(
+            CSP_PAGES,
+            "default-src 'self'; script-src 'self'; worker-src 'self' blob:; media-src 'self' blob:; style-src 'self' 'unsafe-inline'; img-src 'self' data: blob:; connect-src 'self' http: https: ws: wss:; frame-ancestors 'none'; base-uri 'self'; form-action 'self'"
+        );
+        assert_eq!(
+            CSP_DOCS,
+            "default-src 'self'; script-src 'self'; style-src 'self' 'unsafe-inline'; img-src 'self' data:; connect-src 'self'; frame-ancestors 'none'; base-uri 'self'; form-action 'self'"
+        );
+    }
+
+    #[test]
+    fn csp_by_path() {
+        for (path, csp) in [
+            ("/", CSP_PAGES),
+            ("/setup", CSP_PAGES),
+            ("/setup/", CSP_DEFAULT),
+            ("/docs", CSP_DOCS),
+            ("/docs/oauth2-redirect", CSP_DOCS),
+            ("/redoc", CSP_DEFAULT),
+            ("/preview/hls/cam-preview/index.m3u8", CSP_DEFAULT),
+        ] {
+            assert_eq!(content_security_policy(path), csp, "{path}");
+        }
+    }
+
+    #[test]
+    fn test_middleware_worker_src_only_on_pages() {
+        let page = applied("/", false);
+        assert!(page
+            .header("Content-Security-Policy")
+            .unwrap()
+            .contains("worker-src 'self' blob:"));
+        for path in ["/camera", "/docs", "/redoc"] {
+            let csp = applied(path, false);
+            assert!(!csp
+                .header("Content-Security-Policy")
+                .unwrap()
+                .contains("worker-src"));
+        }
+    }
+
+    #[test]
+    fn policies_load_nothing_from_elsewhere() {
+        for csp in [CSP_PAGES, CSP_DOCS, CSP_DEFAULT] {
+            assert!(!csp.contains("unsafe-inline' https"), "{csp}");
+            assert!(!csp.contains("cdn"), "{csp}");
+            assert!(!csp.contains("  "), "{csp}");
+            assert!(csp.ends_with("form-action 'self'"), "{csp}");
+            assert!(csp.contains("frame-ancestors 'none'"), "{csp}");
+        }
+        assert!(CSP_PAGES.contains("script-src 'self';"));
+        assert!(CSP_PAGES.contains("media-src 'self' blob:"));
+    }
+
+    #[test]
+    fn existing_headers_are_kept() {
+        let mut resp = Response::not_found()
+            .with_header("Content-Security-Policy", "default-src 'none'")
+            .with_header("x-frame-options", "SAMEORIGIN");
+        apply("/", true, &mut resp);
+        assert_eq!(
+            resp.header("Content-Security-Policy"),
+            Some("default-src 'none'")
+        );
+        assert_eq!(resp.header("X-Frame-Options"), Some("SAMEORIGIN"));
+        let count = |name: &str| {
+            resp.headers
+                .iter()
+                .filter(|(n, _)| n.eq_ignore_ascii_case(name))
+                .count()
+        };
+        assert_eq!(count("X-Frame-Options"), 1);
+        assert_eq!(count("Content-Security-Policy"), 1);
+    }
+}
