@@ -7,6 +7,7 @@ use serde_json::json;
 use super::routes::Params;
 use super::validation::{unprocessable, FieldError};
 use crate::auth::login::{clear_cookie, parse_form, safe_redirect, session_cookie};
+use crate::auth::login_limiter::too_many_attempts;
 use crate::auth::{cookie_value, Access};
 use crate::http::{Request, Response};
 use crate::runtime::Runtime;
@@ -17,8 +18,7 @@ pub fn login(rt: &Runtime, req: &Request, _: &Params) -> Response {
     if let Some(ip) = ip {
         let mut limiter = rt.login_limiter.lock().unwrap_or_else(|e| e.into_inner());
         if let Err(retry_after) = limiter.check(ip, now) {
-            return Response::detail(429, "Too many failed login attempts. Try again later.")
-                .with_header("Retry-After", &retry_after.as_secs().max(1).to_string());
+            return too_many_attempts(retry_after);
         }
     }
     let resp = attempt(rt, req, now);
@@ -52,11 +52,14 @@ fn attempt(rt: &Runtime, req: &Request, now: Instant) -> Response {
     if !valid {
         return Access::Invalid.into_error().expect("invalid has an error");
     }
-    let token = rt
+    let created = rt
         .sessions
         .lock()
         .unwrap_or_else(|e| e.into_inner())
         .create(now);
+    let Ok(token) = created else {
+        return Response::detail(500, "Cannot create a session: no system randomness");
+    };
     let relab = &rt.config.relab;
     Response::empty(303)
         .with_header("Location", &safe_redirect(field("redirect_url").unwrap_or("/")))
