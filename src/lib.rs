@@ -8,6 +8,8 @@ pub mod encode;
 pub mod fanout;
 pub mod http;
 pub mod media;
+pub mod pairing;
 pub mod pipeline;
 pub mod preview;
+pub mod random;
 pub mod runtime;
