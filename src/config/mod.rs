@@ -1,10 +1,16 @@
 //! Settings: command-line flags, then the environment, then `.env` in the working directory,
-//! then defaults.
+//! then defaults. picamd's own options live here; the RELab plugin's variables in [`relab`].
+
+mod dotenv;
+pub mod relab;
 
 use std::collections::HashMap;
 use std::fmt;
 use std::net::SocketAddr;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
+
+pub use dotenv::parse_dotenv;
+pub use relab::{ImageSink, RelabSettings};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum SourceKind {
@@ -28,6 +34,8 @@ pub struct Config {
     pub max_connections: usize,
     /// Serve the web UI from this folder instead of the copy built into the binary.
     pub www_dir: Option<PathBuf>,
+    /// The RELab plugin's variables (contract/plugin.md §3).
+    pub relab: RelabSettings,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -112,6 +120,8 @@ impl Config {
         Config::from_sources(args, &env, &dotenv)
     }
 
+    /// Builds the configuration from explicit sources; `HOME` in `env` roots the default
+    /// credentials file.
     pub fn from_sources(
         args: &[String],
         env: &HashMap<String, String>,
@@ -153,9 +163,12 @@ impl Config {
         let www_dir = Some(get("--www-dir"))
             .filter(|d| !d.is_empty())
             .map(PathBuf::from);
+        let data_dir = PathBuf::from(get("--data-dir"));
+        let home = env.get("HOME").filter(|h| !h.is_empty()).map(Path::new);
+        let relab = RelabSettings::from_vars(env, dotenv, &data_dir, home)?;
         let config = Config {
             listen,
-            data_dir: PathBuf::from(get("--data-dir")),
+            data_dir,
             source,
             width,
             height,
@@ -166,6 +179,7 @@ impl Config {
             hls_segments,
             max_connections,
             www_dir,
+            relab,
         };
         // A live playlist must stay at least three target durations long (RFC 8216 §6.2.2).
         let target_ms = u64::from(segment_ms.div_ceil(1000) * 1000);
@@ -270,30 +284,6 @@ fn parse_range(flag: &str, s: &str, min: u32, max: u32) -> Result<u32, ConfigErr
         .ok_or_else(|| invalid(flag, s, &format!("a whole number from {min} to {max}")))
 }
 
-/// Parses `.env` text: `KEY=value` lines, `#` comments, optional `export `, optional quotes.
-pub fn parse_dotenv(text: &str) -> HashMap<String, String> {
-    let mut vars = HashMap::new();
-    for line in text.lines() {
-        let line = line.trim();
-        if line.is_empty() || line.starts_with('#') {
-            continue;
-        }
-        let line = line.strip_prefix("export ").unwrap_or(line);
-        let Some((key, value)) = line.split_once('=') else {
-            continue;
-        };
-        let value = value.trim();
-        let value = match value.chars().next() {
-            Some(q @ ('"' | '\'')) => value[1..]
-                .split_once(q)
-                .map_or(&value[1..], |(inner, _)| inner),
-            _ => value.split_once(" #").map_or(value, |(v, _)| v).trim_end(),
-        };
-        vars.insert(key.trim().to_string(), value.to_string());
-    }
-    vars
-}
-
 /// The `--help` text.
 pub fn help() -> String {
     let mut out = String::from(
@@ -371,13 +361,30 @@ mod tests {
     }
 
     #[test]
-    fn parses_dotenv() {
-        let vars =
-            parse_dotenv("# c\nexport A=1\nB=\"two words\" \nC='x=y'\nD=plain # note\nnoequals\n");
-        assert_eq!(vars["A"], "1");
-        assert_eq!(vars["B"], "two words");
-        assert_eq!(vars["C"], "x=y");
-        assert_eq!(vars["D"], "plain");
-        assert_eq!(vars.len(), 4);
+    fn fills_the_relab_settings() {
+        let none = HashMap::new();
+        let c = Config::from_sources(&args(&["--data-dir", "/srv/cam"]), &none, &none).unwrap();
+        assert_eq!(c.relab.image_path, Path::new("/srv/cam/images"));
+        assert_eq!(
+            c.relab.credentials_file,
+            Path::new("/srv/cam/relay_credentials.json")
+        );
+
+        let env = HashMap::from([
+            ("HOME".to_string(), "/home/pi".to_string()),
+            ("camera_device_num".to_string(), "1".to_string()),
+        ]);
+        let dotenv = HashMap::from([("LOCAL_MODE_ENABLED".to_string(), "false".to_string())]);
+        let c = Config::from_sources(&[], &env, &dotenv).unwrap();
+        assert_eq!(
+            c.relab.credentials_file,
+            Path::new("/home/pi/.config/relab/relay_credentials.json")
+        );
+        assert_eq!(c.relab.camera_device_num, 1);
+        assert!(!c.relab.local_mode_enabled);
+
+        let env = HashMap::from([("IMAGE_SINK".to_string(), "s3".to_string())]);
+        let err = Config::from_sources(&[], &env, &none).unwrap_err();
+        assert!(err.0.starts_with("IMAGE_SINK=s3 requires"), "{err}");
     }
 }
