@@ -1,16 +1,32 @@
 //! The one value every thread shares: configuration, live state and counters.
 
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, RwLock};
 use std::time::{Duration, Instant};
 
+use crate::auth::{KeySet, LoginLimiter, SessionStore, SESSION_TTL};
 use crate::camera::controls::CameraControls;
 use crate::camera::{CameraState, Frame};
 use crate::config::Config;
+use crate::encode::jpeg::{self, JpegOptions};
 use crate::encode::openh264::EncoderStats;
+use crate::http::cors::CorsPolicy;
 use crate::http::static_files::StaticFiles;
 use crate::media::llhls::HlsStore;
+use crate::pairing::bootstrap::KeyBootstrap;
+use crate::pairing::credentials::RelayCredentials;
 use crate::preview::PreviewGate;
+use crate::stills::captures::CaptureStore;
+use crate::stills::mjpeg::MjpegHub;
+use crate::stills::timelapse::{Timelapse, TimelapseSettings};
+use crate::system::SystemProbe;
+
+/// Browser sessions kept at most (the oldest is dropped beyond this).
+const MAX_SESSIONS: usize = 1000;
+/// JPEG quality of stills and `/frame` (the plugin's).
+pub const STILL_QUALITY: u8 = 90;
+/// JPEG quality of MJPEG and timelapse frames: smaller files, same look at viewing size.
+pub const STREAM_QUALITY: u8 = 75;
 
 #[derive(Debug, Default)]
 pub struct PipelineStats {
@@ -22,6 +38,7 @@ pub struct PipelineStats {
     pub encoder: Arc<EncoderStats>,
     pub parts_published: AtomicU64,
     pub segments_published: AtomicU64,
+    pub captures: AtomicU64,
     /// Measured rates in thousandths of a frame per second (see `housekeeping`).
     pub capture_fps_milli: AtomicU64,
     pub encode_fps_milli: AtomicU64,
@@ -47,23 +64,81 @@ pub struct Runtime {
     pub started: Instant,
     pub camera: CameraState,
     pub preview: PreviewGate,
-    latest_frame: Mutex<Option<Frame>>,
+    pub system: SystemProbe,
+    pub cors: CorsPolicy,
+    /// Every key that authenticates (`X-API-Key`).
+    pub keys: RwLock<KeySet>,
+    pub sessions: Mutex<SessionStore>,
+    pub login_limiter: Mutex<LoginLimiter>,
+    /// The direct-access key (`GET /local-key`, `show-key`).
+    pub local_api_key: String,
+    pub relay: RwLock<Option<RelayCredentials>>,
+    pub captures: CaptureStore,
+    pub mjpeg: Arc<MjpegHub>,
+    pub timelapse: Arc<Timelapse>,
+    latest_frame: Arc<Mutex<Option<Frame>>>,
 }
 
 impl Runtime {
-    pub fn new(config: Config) -> Arc<Runtime> {
+    /// Builds the runtime and starts its on-demand workers (MJPEG, timelapse); the camera
+    /// pipeline is started separately.
+    pub fn new(config: Config, keys: KeyBootstrap) -> std::io::Result<Arc<Runtime>> {
         // Long enough for the first segment of a cold start (one GOP plus encoder start-up).
         let startup_wait = Duration::from_millis(u64::from(config.segment_ms) * 3 + 2000);
-        Arc::new(Runtime {
+        let relab = &config.relab;
+        let hibernate = Duration::from_secs(relab.preview_hibernate_after_s);
+        let image_path = relab.image_path.clone();
+        std::fs::create_dir_all(&image_path)?;
+        let latest_frame: Arc<Mutex<Option<Frame>>> = Arc::default();
+        let latest = {
+            let cell = Arc::clone(&latest_frame);
+            move || cell.lock().unwrap_or_else(|e| e.into_inner()).clone()
+        };
+        let stream_jpeg = Arc::new(|frame: &Frame| {
+            jpeg::encode_i420(frame, &JpegOptions::quality(STREAM_QUALITY))
+                .map_err(|e| e.to_string())
+        });
+        let mjpeg = MjpegHub::start(latest.clone(), stream_jpeg.clone(), relab.mjpeg_max_fps);
+        let timelapse = Timelapse::start(
+            image_path.join("timelapse"),
+            TimelapseSettings {
+                interval_s: relab.timelapse_interval_s,
+                keep: relab.timelapse_keep,
+                max_age_s: relab.timelapse_max_age_s,
+            },
+            latest,
+            stream_jpeg,
+            config.data_dir.join("timelapse.json"),
+        );
+        Ok(Arc::new(Runtime {
             static_files: StaticFiles::new(config.www_dir.clone()),
             hls: HlsStore::new(startup_wait),
             stats: PipelineStats::default(),
             started: Instant::now(),
             camera: CameraState::new("testsrc", config.fps, CameraControls::synthetic()),
-            preview: PreviewGate::new(None),
-            latest_frame: Mutex::new(None),
+            preview: PreviewGate::new(Some(hibernate)),
+            system: SystemProbe::new(image_path.clone()),
+            cors: CorsPolicy::new(
+                relab.local_mode_enabled,
+                relab
+                    .allowed_cors_origins
+                    .iter()
+                    .chain(&relab.local_allowed_origins)
+                    .cloned()
+                    .collect(),
+                &relab.auth_key_name,
+            ),
+            keys: RwLock::new(KeySet::new(keys.authorized_keys)),
+            sessions: Mutex::new(SessionStore::new(SESSION_TTL, MAX_SESSIONS)),
+            login_limiter: Mutex::new(LoginLimiter::default()),
+            local_api_key: keys.local_api_key,
+            relay: RwLock::new(keys.relay),
+            captures: CaptureStore::open(image_path.join("captures"))?,
+            mjpeg,
+            timelapse,
+            latest_frame,
             config,
-        })
+        }))
     }
 
     /// The newest raw frame from the camera (for stills and thumbnails).
@@ -76,5 +151,13 @@ impl Runtime {
 
     pub fn set_latest_frame(&self, frame: Frame) {
         *self.latest_frame.lock().unwrap_or_else(|e| e.into_inner()) = Some(frame);
+    }
+
+    /// Whether relay credentials are in place (pairing and the relay come with issue 4).
+    pub fn relay_enabled(&self) -> bool {
+        self.relay
+            .read()
+            .unwrap_or_else(|e| e.into_inner())
+            .is_some()
     }
 }
