@@ -15,4 +15,5 @@ pub mod pipeline;
 pub mod preview;
 pub mod random;
 pub mod runtime;
+pub mod stills;
 pub mod system;

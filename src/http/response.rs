@@ -1,5 +1,6 @@
 //! Responses, with bodies that can share media bytes instead of copying them per viewer.
 
+use std::io::{self, Write};
 use std::sync::Arc;
 
 pub enum Body {
@@ -10,6 +11,26 @@ pub enum Body {
     Text(Arc<str>),
     /// Several shared buffers sent back to back (a segment is its parts).
     Chunks(Vec<Arc<[u8]>>),
+    /// Written by a closure for as long as it runs (a live stream); sent without
+    /// Content-Length and followed by closing the connection.
+    Stream(StreamBody),
+}
+
+type StreamWriter = Box<dyn FnOnce(&mut dyn Write) -> io::Result<()> + Send>;
+
+/// A body of unknown length that writes itself to the client until it is done or the client
+/// goes away (a write fails).
+pub struct StreamBody(StreamWriter);
+
+impl StreamBody {
+    pub fn new(write: impl FnOnce(&mut dyn Write) -> io::Result<()> + Send + 'static) -> Self {
+        StreamBody(Box::new(write))
+    }
+
+    /// Writes the body to `out`, returning when the closure does.
+    pub fn run(self, out: &mut dyn Write) -> io::Result<()> {
+        (self.0)(out)
+    }
 }
 
 impl Body {
@@ -21,6 +42,7 @@ impl Body {
             Body::Shared(b) => b.len(),
             Body::Text(t) => t.len(),
             Body::Chunks(c) => c.iter().map(|c| c.len()).sum(),
+            Body::Stream(_) => 0,
         }
     }
 
@@ -37,10 +59,16 @@ impl Body {
             Body::Shared(b) => vec![b],
             Body::Text(t) => vec![t.as_bytes()],
             Body::Chunks(c) => c.iter().map(|c| &c[..]).collect(),
+            Body::Stream(_) => Vec::new(),
         }
     }
 
-    /// The whole body in one buffer (tests and the relay).
+    pub fn is_stream(&self) -> bool {
+        matches!(self, Body::Stream(_))
+    }
+
+    /// The whole body in one buffer (tests and the relay); empty for a stream, which only
+    /// the connection loop can run.
     pub fn to_vec(&self) -> Vec<u8> {
         self.slices().concat()
     }
@@ -129,6 +157,22 @@ mod tests {
         assert_eq!(body.slices().len(), 3);
         assert_eq!(body.to_vec(), b"abcde");
         assert_eq!(Body::Text(Arc::from("hé")).to_vec(), "hé".as_bytes());
+    }
+
+    #[test]
+    fn streams_have_no_fixed_bytes_and_write_when_run() {
+        let body = Body::Stream(StreamBody::new(|out| out.write_all(b"live")));
+        assert!(body.is_stream() && !Body::Empty.is_stream());
+        assert_eq!(
+            (body.len(), body.slices().len(), body.to_vec()),
+            (0, 0, vec![])
+        );
+        let Body::Stream(stream) = body else {
+            unreachable!()
+        };
+        let mut out = Vec::new();
+        stream.run(&mut out).unwrap();
+        assert_eq!(out, b"live");
     }
 
     #[test]

@@ -1,7 +1,9 @@
 //! The HTTP/1.1 server: one thread accepts, each connection gets a thread of its own that
 //! reads its requests, calls the router and writes the answers. A request that waits for
 //! media (a blocking playlist reload, a hinted part) simply parks its connection's thread, so
-//! it never delays anyone else. Replies go out with TCP_NODELAY in one vectored write.
+//! it never delays anyone else. Replies go out with TCP_NODELAY in one vectored write. A
+//! streamed body (the MJPEG live view) keeps its connection's thread until it ends or the
+//! client leaves, and the connection closes after it.
 //!
 //! Why not tiny_http (the design's first choice): measured with `cargo bench --bench
 //! segment_latency`, its connection pool left some new connections unserved indefinitely (a
@@ -16,8 +18,9 @@ use std::sync::Arc;
 use std::thread;
 use std::time::{Duration, Instant};
 
+use super::response::StreamBody;
 use super::wire::{self, Head};
-use super::{Request, Response};
+use super::{Body, Request, Response};
 
 /// Bodies larger than this are refused with 413 before they are read.
 pub const MAX_BODY: usize = 1 << 20;
@@ -152,7 +155,14 @@ fn serve_connection<H: Handler>(mut stream: TcpStream, handler: &H) -> io::Resul
         request.body = buf.drain(..body_len).collect();
         request.peer = peer;
         let response = dispatch(handler, &request);
-        write_response(&mut stream, &response, keep_alive, request.method == "HEAD")?;
+        let head_only = request.method == "HEAD";
+        write_response(&mut stream, &response, keep_alive, head_only)?;
+        if let Body::Stream(body) = response.body {
+            if !head_only {
+                run_stream(&mut stream, body, &request);
+            }
+            return Ok(());
+        }
         if !keep_alive {
             return Ok(());
         }
@@ -260,6 +270,17 @@ fn dispatch<H: Handler>(handler: &H, req: &Request) -> Response {
     })
 }
 
+/// Lets a streamed body write to the client until it returns or a write fails (the client
+/// went away, or stopped reading for longer than the write timeout). A panic in it ends
+/// only this connection.
+fn run_stream(stream: &mut TcpStream, body: StreamBody, req: &Request) {
+    match panic::catch_unwind(AssertUnwindSafe(|| body.run(stream))) {
+        Ok(Ok(())) => {}
+        Ok(Err(e)) => log::debug!("stream {} ended: {e}", req.path),
+        Err(_) => log::error!("stream {} panicked", req.path),
+    }
+}
+
 /// Writes head and body with as few system calls as the kernel allows.
 fn write_response(
     stream: &mut TcpStream,
@@ -298,6 +319,116 @@ mod tests {
         let listener = TcpListener::bind("127.0.0.1:0").unwrap();
         let client = TcpStream::connect(listener.local_addr().unwrap()).unwrap();
         (listener.accept().unwrap().0, client)
+    }
+
+    /// Streams: `/finite` writes two lines and returns, `/endless` writes until the client
+    /// goes away and reports how it ended.
+    struct Streams {
+        runs: Arc<AtomicUsize>,
+        ended: crossbeam_channel::Sender<io::Result<()>>,
+    }
+
+    impl Handler for Streams {
+        fn handle(&self, req: &Request) -> Response {
+            let runs = Arc::clone(&self.runs);
+            let ended = self.ended.clone();
+            let body = match req.path.as_str() {
+                "/finite" => StreamBody::new(move |out| {
+                    runs.fetch_add(1, Ordering::SeqCst);
+                    out.write_all(b"one\n")?;
+                    out.flush()?;
+                    thread::sleep(Duration::from_millis(20));
+                    out.write_all(b"two\n")
+                }),
+                "/endless" => StreamBody::new(move |out| {
+                    let result = loop {
+                        if let Err(e) = out.write_all(b"tick") {
+                            break Err(e);
+                        }
+                        thread::sleep(Duration::from_millis(5));
+                    };
+                    let _ = ended.send(result);
+                    Ok(())
+                }),
+                _ => return Response::not_found(),
+            };
+            Response::new(200, "text/plain", Body::Stream(body))
+        }
+    }
+
+    fn stream_server() -> (
+        HttpServer,
+        Arc<AtomicUsize>,
+        crossbeam_channel::Receiver<io::Result<()>>,
+    ) {
+        let runs = Arc::new(AtomicUsize::new(0));
+        let (ended, ended_rx) = crossbeam_channel::unbounded();
+        let handler = Arc::new(Streams {
+            runs: Arc::clone(&runs),
+            ended,
+        });
+        let server = HttpServer::start("127.0.0.1:0".parse().unwrap(), 8, handler).unwrap();
+        (server, runs, ended_rx)
+    }
+
+    /// Sends `request` on a new connection and reads until the server closes it.
+    fn exchange(server: &HttpServer, request: &str) -> String {
+        let mut client = TcpStream::connect(server.local_addr()).unwrap();
+        client
+            .set_read_timeout(Some(Duration::from_secs(5)))
+            .unwrap();
+        client.write_all(request.as_bytes()).unwrap();
+        let mut answer = Vec::new();
+        client
+            .read_to_end(&mut answer)
+            .expect("the server ends the connection after a stream");
+        String::from_utf8(answer).unwrap()
+    }
+
+    #[test]
+    fn a_streamed_body_reaches_the_client_and_ends_the_connection() {
+        let (server, runs, _) = stream_server();
+        let answer = exchange(&server, "GET /finite HTTP/1.1\r\nHost: x\r\n\r\n");
+        let (head, body) = answer.split_once("\r\n\r\n").unwrap();
+        assert!(head.starts_with("HTTP/1.1 200 OK\r\n"), "{head}");
+        assert!(head.contains("\r\nConnection: close"), "{head}");
+        assert!(
+            !head.to_ascii_lowercase().contains("content-length"),
+            "{head}"
+        );
+        assert_eq!(body, "one\ntwo\n");
+        assert_eq!(runs.load(Ordering::SeqCst), 1);
+        let answer = exchange(
+            &server,
+            "GET /missing HTTP/1.1\r\nConnection: close\r\n\r\n",
+        );
+        assert!(
+            answer.starts_with("HTTP/1.1 404"),
+            "the server still serves"
+        );
+    }
+
+    #[test]
+    fn head_requests_do_not_run_the_stream() {
+        let (server, runs, _) = stream_server();
+        let answer = exchange(&server, "HEAD /finite HTTP/1.1\r\n\r\n");
+        assert!(answer.starts_with("HTTP/1.1 200 OK\r\n"), "{answer}");
+        assert!(answer.ends_with("Connection: close\r\n\r\n"), "{answer}");
+        assert_eq!(runs.load(Ordering::SeqCst), 0);
+    }
+
+    #[test]
+    fn a_stream_ends_when_its_client_goes_away() {
+        let (server, _, ended) = stream_server();
+        let mut client = TcpStream::connect(server.local_addr()).unwrap();
+        client.write_all(b"GET /endless HTTP/1.1\r\n\r\n").unwrap();
+        let mut first = [0u8; 64];
+        assert!(client.read(&mut first).unwrap() > 0);
+        drop(client);
+        let result = ended
+            .recv_timeout(Duration::from_secs(5))
+            .expect("the stream noticed the client left");
+        assert!(result.is_err());
     }
 
     #[test]

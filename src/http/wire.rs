@@ -137,8 +137,11 @@ pub fn reason(status: u16) -> &'static str {
 
 /// The status line and headers of `resp`, with Content-Length and Connection added.
 /// Header names or values with CR or LF are dropped rather than allowed to split the head.
+/// A streamed body has no length: closing the connection is what ends it.
 pub fn write_head(resp: &Response, keep_alive: bool, out: &mut Vec<u8>) {
     use std::io::Write;
+    let streamed = resp.body.is_stream();
+    let keep_alive = keep_alive && !streamed;
     let _ = write!(out, "HTTP/1.1 {} {}\r\n", resp.status, reason(resp.status));
     for (name, value) in &resp.headers {
         let bad = |s: &str| s.bytes().any(|b| b == b'\r' || b == b'\n');
@@ -147,7 +150,8 @@ pub fn write_head(resp: &Response, keep_alive: bool, out: &mut Vec<u8>) {
         }
         let _ = write!(out, "{name}: {value}\r\n");
     }
-    if !(100..200).contains(&resp.status) && resp.status != 204 && resp.status != 304 {
+    let has_length = !(100..200).contains(&resp.status) && resp.status != 204 && resp.status != 304;
+    if has_length && !streamed {
         let _ = write!(out, "Content-Length: {}\r\n", resp.body.len());
     }
     out.extend_from_slice(if keep_alive {
@@ -239,5 +243,15 @@ mod tests {
         let mut out = Vec::new();
         write_head(&Response::empty(204), false, &mut out);
         assert_eq!(out, b"HTTP/1.1 204 No Content\r\nConnection: close\r\n\r\n");
+        let stream = Body::Stream(crate::http::response::StreamBody::new(|_| Ok(())));
+        let resp = Response::new(200, "multipart/x-mixed-replace; boundary=frame", stream)
+            .with_header("Content-Length", "5");
+        let mut out = Vec::new();
+        write_head(&resp, true, &mut out);
+        assert_eq!(
+            String::from_utf8(out).unwrap(),
+            "HTTP/1.1 200 OK\r\nContent-Type: multipart/x-mixed-replace; boundary=frame\r\nConnection: close\r\n\r\n",
+            "a stream has no length and ends the connection, even when kept alive was asked"
+        );
     }
 }
