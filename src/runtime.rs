@@ -17,6 +17,7 @@ use crate::pairing::bootstrap::KeyBootstrap;
 use crate::pairing::credentials::RelayCredentials;
 use crate::preview::PreviewGate;
 use crate::stills::captures::CaptureStore;
+use crate::stills::latest_jpeg::LatestJpeg;
 use crate::stills::mjpeg::MjpegHub;
 use crate::stills::timelapse::{Timelapse, TimelapseSettings};
 use crate::system::SystemProbe;
@@ -76,6 +77,8 @@ pub struct Runtime {
     pub captures: CaptureStore,
     pub mjpeg: Arc<MjpegHub>,
     pub timelapse: Arc<Timelapse>,
+    /// `GET /frame`'s shared JPEG of the newest frame.
+    pub latest_jpeg: LatestJpeg,
     latest_frame: Arc<Mutex<Option<Frame>>>,
 }
 
@@ -115,7 +118,7 @@ impl Runtime {
             hls: HlsStore::new(startup_wait),
             stats: PipelineStats::default(),
             started: Instant::now(),
-            camera: CameraState::new("testsrc", config.fps, CameraControls::synthetic()),
+            camera: CameraState::new("testsrc", "picamd synthetic camera", config.fps, CameraControls::synthetic()),
             preview: PreviewGate::new(Some(hibernate)),
             system: SystemProbe::new(image_path.clone()),
             cors: CorsPolicy::new(
@@ -136,6 +139,7 @@ impl Runtime {
             captures: CaptureStore::open(image_path.join("captures"))?,
             mjpeg,
             timelapse,
+            latest_jpeg: LatestJpeg::default(),
             latest_frame,
             config,
         }))

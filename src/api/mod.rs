@@ -13,6 +13,7 @@ pub mod stills;
 pub mod system;
 pub mod timelapse;
 pub mod validation;
+pub mod web;
 
 use std::sync::Arc;
 use std::time::Instant;
@@ -26,12 +27,12 @@ use crate::runtime::Runtime;
 
 /// Every route picamd serves. `GET` routes answer `HEAD` too.
 pub const ROUTES: &[Route] = &[
-    route("GET", "/", Auth::None, pages::landing),
-    route("GET", "/setup", Auth::None, pages::setup),
-    route("GET", "/docs", Auth::None, pages::docs),
+    route("GET", "/", Auth::None, web::landing),
+    route("GET", "/setup", Auth::None, web::setup),
+    route("GET", "/docs", Auth::None, web::docs),
     route("GET", "/openapi.json", Auth::None, openapi::document),
-    route("GET", "/favicon.ico", Auth::None, pages::favicon),
-    route("GET", "/static/{file:path}", Auth::None, pages::static_file),
+    route("GET", "/favicon.ico", Auth::None, web::favicon),
+    route("GET", "/static/{file:path}", Auth::None, web::static_file),
     route("GET", "/time", Auth::None, system::time),
     route("GET", "/health", Auth::None, health::health),
     route("GET", "/metrics", Auth::None, system::metrics),

@@ -261,6 +261,31 @@ pub fn query_number(req: &Request, name: &str, min: f64, max: f64) -> Result<Opt
     }
 }
 
+/// A query parameter as an integer in a range: `Ok(None)` when absent, 422 when malformed.
+pub fn query_integer(req: &Request, name: &str, min: i64, max: i64) -> Result<Option<i64>, Response> {
+    let Some(raw) = query_param(req, name) else {
+        return Ok(None);
+    };
+    let error = |kind, msg: String| {
+        unprocessable(&[FieldError::new(kind, &["query", name], msg, json!(raw))])
+    };
+    match raw.parse::<i64>() {
+        Ok(n) if n < min => Err(error(
+            "greater_than_equal",
+            format!("Input should be greater than or equal to {min}"),
+        )),
+        Ok(n) if n > max => Err(error(
+            "less_than_equal",
+            format!("Input should be less than or equal to {max}"),
+        )),
+        Ok(n) => Ok(Some(n)),
+        Err(_) => Err(error(
+            "int_parsing",
+            "Input should be a valid integer, unable to parse string as an integer".into(),
+        )),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -316,5 +341,9 @@ mod tests {
         assert!(query_number(&r, "limit", 1.0, 5.0).is_err());
         assert!(query_number(&req("", "fps=100"), "fps", 0.1, 60.0).is_err());
         assert!(query_number(&req("", "fps=NaN"), "fps", 0.1, 60.0).is_err());
+        assert_eq!(query_integer(&req("", "limit=5"), "limit", 1, 9).unwrap(), Some(5));
+        for bad in ["limit=0", "limit=10", "limit=2.5", "limit="] {
+            assert!(query_integer(&req("", bad), "limit", 1, 9).is_err(), "{bad}");
+        }
     }
 }

@@ -10,6 +10,8 @@ use super::controls::{CameraControls, ControlError, FocusMode};
 pub struct CameraState {
     /// Which source is running, for `/health` and the banner ("testsrc", ...).
     pub source: &'static str,
+    /// `CameraProperties.Model`.
+    pub model: &'static str,
     pub fps: f64,
     controls: Mutex<CameraControls>,
     /// Read by the source thread on every frame; kept apart so it never waits on the API.
@@ -17,10 +19,16 @@ pub struct CameraState {
 }
 
 impl CameraState {
-    pub fn new(source: &'static str, fps: f64, controls: CameraControls) -> CameraState {
+    pub fn new(
+        source: &'static str,
+        model: &'static str,
+        fps: f64,
+        controls: CameraControls,
+    ) -> CameraState {
         let adjust = controls.image_adjust(fps);
         CameraState {
             source,
+            model,
             fps,
             controls: Mutex::new(controls),
             adjust: Mutex::new(adjust),
