@@ -11,3 +11,4 @@ pub mod media;
 pub mod pipeline;
 pub mod preview;
 pub mod runtime;
+pub mod stills;
