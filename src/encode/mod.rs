@@ -1,4 +1,5 @@
-//! Encoders: raw frames in, H.264 access units out.
+//! Encoders: raw frames in, H.264 access units or JPEG stills out.
 
+pub mod jpeg;
 pub mod openh264;
 pub mod sei;

@@ -1,6 +1,12 @@
-//! Pictures from the newest raw frame: the MJPEG live view and the timelapse.
+//! Pictures from the newest raw frame: stills and their on-disk store, the metadata they
+//! carry, the preview thumbnail, the shared `/frame` JPEG, the MJPEG live view and the
+//! timelapse, with the atomic file writes they share.
 
+pub mod atomic;
+pub mod captures;
 pub mod latest_jpeg;
+pub mod metadata;
 pub mod mjpeg;
 pub mod still;
+pub mod thumbnail;
 pub mod timelapse;
