@@ -1,5 +1,6 @@
 //! The router: every route, for local HTTP and (later) the relay alike.
 
+pub mod pages;
 pub mod preview;
 
 use std::sync::Arc;
