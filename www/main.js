@@ -21,8 +21,36 @@ function setStatus(state, text) {
 const player = new LLHLSPlayer(video, PLAYLIST);
 player.addEventListener('status', (ev) => setStatus(ev.detail.state, ev.detail.text));
 
+// The cached thumbnail covers the video until live frames play (or goes away if there is none).
+const thumbnail = document.getElementById('thumbnail');
+const hideThumbnail = () => { thumbnail.hidden = true; };
+thumbnail.addEventListener('error', hideThumbnail);
+if (thumbnail.complete && thumbnail.naturalWidth === 0) hideThumbnail(); // failed before we listened
+player.addEventListener('status', (ev) => { if (ev.detail.state === 'playing') hideThumbnail(); });
+
+function showFreshThumbnail() {
+  thumbnail.src = `/preview-thumbnail.jpg?t=${Date.now()}`;
+  thumbnail.hidden = false;
+}
+
+const toggle = document.getElementById('preview-toggle');
+toggle.addEventListener('click', () => {
+  if (player.running) {
+    player.stop();
+    if (player.mode === 'native HLS') video.pause(); // stop() only ends MSE sessions
+    showFreshThumbnail();
+    toggle.textContent = 'Start preview';
+  } else {
+    player.start();
+    toggle.textContent = 'Stop preview';
+  }
+});
+
+for (const el of document.querySelectorAll('[data-origin]')) el.textContent = location.origin;
+
 if (!LLHLSPlayer.isSupported(video)) {
   setStatus('error', 'error: this browser cannot play the live preview (no MSE, no HLS)');
+  toggle.disabled = true;
 } else {
   player.start();
 }

@@ -90,12 +90,14 @@ export class LLHLSPlayer extends EventTarget {
   start() {
     if (this.running) return;
     this.running = true;
+    // A loop left over from before a stop() must not carry on next to the new one.
+    this.generation = (this.generation || 0) + 1;
     document.addEventListener('visibilitychange', this._onVisibility);
     if (!MediaSourceImpl) {
       this._startNative();
       return;
     }
-    this._runLoop();
+    this._runLoop(this.generation);
   }
 
   stop() {
@@ -123,20 +125,21 @@ export class LLHLSPlayer extends EventTarget {
 
   // ---------------------------------------------------------------- session loop
 
-  async _runLoop() {
+  async _runLoop(generation) {
+    const current = () => this.running && this.generation === generation;
     let backoff = 500;
-    while (this.running) {
+    while (current()) {
       const started = performance.now();
       try {
         await this._session();
       } catch (e) {
-        if (!this.running) break;
+        if (!current()) break;
         const why = e instanceof TypeError ? 'server unreachable' : (e && e.message) || String(e);
         this.setStatus('reconnecting', `reconnecting: ${why}`);
         // A restarted stream is picked up at once (unless it keeps restarting).
         if (e instanceof ResetError && e.retryNow && performance.now() - started > 3000) continue;
       }
-      if (!this.running) break;
+      if (!current()) break;
       // A session that played for a while resets the backoff.
       backoff = performance.now() - started > 10000 ? 500 : Math.min(backoff * 2, 8000);
       await sleep(backoff);
