@@ -17,7 +17,7 @@ use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use common::{hex, Summary};
+use common::{bench_keys, hex, Summary};
 use picamd::config::Config;
 use picamd::media::llhls::{Segmenter, SegmenterConfig, SegmenterEvent};
 use picamd::media::AccessUnit;
@@ -193,7 +193,7 @@ fn main() {
     let mut pub_runs = Vec::new();
     for _ in 0..runs {
         seg_runs.push(run(&templates, &keyframes, frames, None));
-        let rt = Runtime::new(config.clone());
+        let rt = Runtime::new(config.clone(), bench_keys(&config)).expect("runtime");
         pub_runs.push(run(&templates, &keyframes, frames, Some(&rt)));
     }
     let (load_after, _) = common::machine_load();

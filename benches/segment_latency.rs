@@ -39,7 +39,7 @@ use std::sync::Arc;
 use std::thread;
 use std::time::{Duration, Instant};
 
-use common::{hex, Summary};
+use common::{bench_keys, hex, Summary};
 use picamd::api::Api;
 use picamd::clock;
 use picamd::config::Config;
@@ -335,7 +335,8 @@ fn start_server(extra: &[&str]) -> (Arc<Runtime>, SocketAddr) {
     let mut args: Vec<String> = vec!["--listen".into(), "127.0.0.1:0".into()];
     args.extend(extra.iter().map(|s| s.to_string()));
     let config = Config::from_sources(&args, &HashMap::new(), &HashMap::new()).expect("config");
-    let rt = Runtime::new(config);
+    let keys = bench_keys(&config);
+    let rt = Runtime::new(config, keys).expect("runtime");
     let server = HttpServer::start(
         "127.0.0.1:0".parse().unwrap(),
         4096,
@@ -356,7 +357,8 @@ fn start_server(extra: &[&str]) -> (Arc<Runtime>, SocketAddr) {
 fn start_ideal_server() -> (Arc<Runtime>, SocketAddr) {
     let args: Vec<String> = vec!["--listen".into(), "127.0.0.1:0".into()];
     let config = Config::from_sources(&args, &HashMap::new(), &HashMap::new()).expect("config");
-    let rt = Runtime::new(config);
+    let keys = bench_keys(&config);
+    let rt = Runtime::new(config, keys).expect("runtime");
     let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
     let addr = listener.local_addr().expect("address");
     let (tx, rx) = crossbeam_channel::unbounded::<TcpStream>();

@@ -38,6 +38,21 @@ pub fn rfc3339_ms(unix_us: u64) -> String {
     )
 }
 
+/// `2026-11-21T11:45:52.123456Z` (Pydantic's form for aware datetimes) from µs.
+pub fn rfc3339_us(unix_us: u64) -> String {
+    let t = UtcFields::from_unix_us(unix_us);
+    format!(
+        "{:04}-{:02}-{:02}T{:02}:{:02}:{:02}.{:06}Z",
+        t.year,
+        t.month,
+        t.day,
+        t.hour,
+        t.minute,
+        t.second,
+        unix_us % 1_000_000
+    )
+}
+
 /// `2026-11-21T11:45:52Z` (seconds precision, truncated) from µs since the epoch.
 pub fn rfc3339_s(unix_us: u64) -> String {
     let t = UtcFields::from_unix_us(unix_us);
@@ -188,6 +203,10 @@ mod tests {
     #[test]
     fn seconds_and_exif_forms() {
         assert_eq!(super::rfc3339_s(0), "1970-01-01T00:00:00Z");
+        assert_eq!(
+            super::rfc3339_us(951_782_400_000_042),
+            "2000-02-29T00:00:00.000042Z"
+        );
         assert_eq!(
             super::rfc3339_s(1_776_852_000_999_999),
             "2026-04-22T10:00:00Z"

@@ -9,6 +9,20 @@ use std::time::{Duration, Instant};
 use crate::runtime::Runtime;
 
 const TICK: Duration = Duration::from_secs(1);
+/// The cached thumbnail follows the picture every minute while someone watches the preview,
+/// and every ten minutes otherwise (the plugin's schedule).
+const THUMBNAIL_ACTIVE: Duration = Duration::from_secs(60);
+const THUMBNAIL_IDLE: Duration = Duration::from_secs(600);
+
+/// When the thumbnail is due: at once when there is none, then on the schedule above.
+pub fn thumbnail_due(last: Option<Instant>, watched: bool, now: Instant) -> bool {
+    let period = if watched {
+        THUMBNAIL_ACTIVE
+    } else {
+        THUMBNAIL_IDLE
+    };
+    last.is_none_or(|t| now.saturating_duration_since(t) >= period)
+}
 
 /// Turns a growing counter into a rate.
 #[derive(Debug, Default)]
@@ -36,6 +50,7 @@ pub fn spawn(rt: Arc<Runtime>) -> std::io::Result<JoinHandle<()>> {
         .spawn(move || {
             let mut captured = RateMeter::default();
             let mut encoded = RateMeter::default();
+            let mut thumbnail_at: Option<Instant> = None;
             loop {
                 thread::sleep(TICK);
                 let now = Instant::now();
@@ -49,6 +64,12 @@ pub fn spawn(rt: Arc<Runtime>) -> std::io::Result<JoinHandle<()>> {
                     .encode_fps_milli
                     .store((fps * 1000.0) as u64, Ordering::Relaxed);
                 rt.preview.hibernate_if_idle(now);
+                if thumbnail_due(thumbnail_at, rt.preview.is_running(), now) {
+                    if let Some(frame) = rt.latest_frame() {
+                        rt.refresh_thumbnail(&frame);
+                        thumbnail_at = Some(now);
+                    }
+                }
             }
         })
 }
@@ -63,7 +84,33 @@ mod tests {
         let t0 = Instant::now();
         assert_eq!(m.rate(t0, 100), 0.0);
         assert_eq!(m.rate(t0 + Duration::from_secs(2), 160), 30.0);
-        assert_eq!(m.rate(t0 + Duration::from_secs(2), 170), 0.0, "no time passed");
-        assert_eq!(m.rate(t0 + Duration::from_secs(3), 10), 0.0, "counter reset");
+        assert_eq!(
+            m.rate(t0 + Duration::from_secs(2), 170),
+            0.0,
+            "no time passed"
+        );
+        assert_eq!(
+            m.rate(t0 + Duration::from_secs(3), 10),
+            0.0,
+            "counter reset"
+        );
+    }
+
+    #[test]
+    fn thumbnail_schedule() {
+        let t0 = Instant::now();
+        assert!(thumbnail_due(None, false, t0));
+        assert!(!thumbnail_due(Some(t0), true, t0 + Duration::from_secs(59)));
+        assert!(thumbnail_due(Some(t0), true, t0 + Duration::from_secs(60)));
+        assert!(!thumbnail_due(
+            Some(t0),
+            false,
+            t0 + Duration::from_secs(599)
+        ));
+        assert!(thumbnail_due(
+            Some(t0),
+            false,
+            t0 + Duration::from_secs(600)
+        ));
     }
 }

@@ -2,6 +2,7 @@
 
 pub mod api;
 pub mod auth;
+pub mod banner;
 pub mod camera;
 pub mod clock;
 pub mod config;

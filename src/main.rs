@@ -6,13 +6,17 @@ use std::sync::Arc;
 use picamd::api::Api;
 use picamd::config::{self, Config};
 use picamd::http::server::HttpServer;
+use picamd::pairing::bootstrap;
 use picamd::pipeline::Pipeline;
 use picamd::runtime::Runtime;
+use picamd::system::interfaces;
+use picamd::{banner, housekeeping};
 
 fn main() -> ExitCode {
     let args: Vec<String> = std::env::args().skip(1).collect();
     let flags = match args.first().map(String::as_str) {
         Some("serve") => &args[1..],
+        Some("show-key") => return show_key(&args[1..]),
         Some("--help" | "-h" | "help") => {
             print!("{}", config::help());
             return ExitCode::SUCCESS;
@@ -34,6 +38,27 @@ fn main() -> ExitCode {
     serve(config)
 }
 
+/// `picamd show-key`: prints the local API key, making it on first use as a first boot would.
+fn show_key(flags: &[String]) -> ExitCode {
+    let config = match Config::load(flags) {
+        Ok(c) => c,
+        Err(e) => {
+            eprintln!("picamd: {e}");
+            return ExitCode::from(2);
+        }
+    };
+    match bootstrap::show_key(&config.relab) {
+        Ok(key) => {
+            println!("{key}");
+            ExitCode::SUCCESS
+        }
+        Err(e) => {
+            eprintln!("picamd: {e}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
 fn serve(config: Config) -> ExitCode {
     if let Err(e) = std::fs::create_dir_all(&config.data_dir) {
         eprintln!(
@@ -44,7 +69,23 @@ fn serve(config: Config) -> ExitCode {
     }
     let listen = config.listen;
     let max_connections = config.max_connections;
-    let rt = Runtime::new(config);
+    let keys = match bootstrap::bootstrap_from_disk(&config.relab) {
+        Ok(k) => k,
+        Err(e) => {
+            eprintln!("picamd: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    for (level, line) in &keys.log {
+        log::log!(*level, "{line}");
+    }
+    let rt = match Runtime::new(config, keys) {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("picamd: cannot prepare the image directory: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
     let server =
         match HttpServer::start(listen, max_connections, Arc::new(Api::new(Arc::clone(&rt)))) {
             Ok(s) => s,
@@ -60,12 +101,22 @@ fn serve(config: Config) -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
+    if let Err(e) = housekeeping::spawn(Arc::clone(&rt)) {
+        eprintln!("picamd: cannot start the housekeeping thread: {e}");
+        return ExitCode::FAILURE;
+    }
     let addr = server.local_addr();
+    let lan = interfaces::candidate_urls(addr.port());
+    let base = lan
+        .first()
+        .cloned()
+        .unwrap_or_else(|| format!("http://<this-ip>:{}", addr.port()));
+    log::info!("{}", banner::render(&rt, &format!("{base}/setup")));
     log::info!(
         "picamd {} listening on http://{addr}/",
         env!("CARGO_PKG_VERSION")
     );
-    log::info!("live preview: http://{addr}/preview/hls/cam-preview/index.m3u8");
+    log::info!("live preview: {base}/preview/hls/cam-preview/index.m3u8");
     server.join();
     ExitCode::SUCCESS
 }

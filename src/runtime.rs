@@ -98,8 +98,13 @@ impl Runtime {
             move || cell.lock().unwrap_or_else(|e| e.into_inner()).clone()
         };
         let stream_jpeg = Arc::new(|frame: &Frame| {
-            jpeg::encode_i420(frame, &JpegOptions::quality(STREAM_QUALITY))
-                .map_err(|e| e.to_string())
+            let opts = JpegOptions {
+                quality: STREAM_QUALITY,
+                max_width: None,
+                max_height: None,
+                exif: None,
+            };
+            jpeg::encode_i420(frame, &opts).map_err(|e| e.to_string())
         });
         let mjpeg = MjpegHub::start(latest.clone(), stream_jpeg.clone(), relab.mjpeg_max_fps);
         let timelapse = Timelapse::start(
@@ -118,7 +123,12 @@ impl Runtime {
             hls: HlsStore::new(startup_wait),
             stats: PipelineStats::default(),
             started: Instant::now(),
-            camera: CameraState::new("testsrc", "picamd synthetic camera", config.fps, CameraControls::synthetic()),
+            camera: CameraState::new(
+                "testsrc",
+                "picamd synthetic camera",
+                config.fps,
+                CameraControls::synthetic(),
+            ),
             preview: PreviewGate::new(Some(hibernate)),
             system: SystemProbe::new(image_path.clone()),
             cors: CorsPolicy::new(

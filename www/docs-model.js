@@ -345,11 +345,11 @@ function schemeLabel(doc, name) {
 
 /**
  * Who may call an operation. `kind` is `none`, `key` (an API key is needed), `local` (no key,
- * but only from the local network: the `x-local-network: true` extension) or `other`.
+ * but only from the local network: `x-picamd-auth: local`) or `other`.
  * `headers` are the API-key header names Try it should fill in.
  */
 export function accessOf(doc, op) {
-  const local = op['x-local-network'] === true;
+  const local = op['x-picamd-auth'] === 'local' || op['x-local-network'] === true;
   const reqs = Array.isArray(op.security) ? op.security
     : Array.isArray(doc && doc.security) ? doc.security : [];
   const valid = reqs.filter(isObject);

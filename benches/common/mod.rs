@@ -352,3 +352,11 @@ pub fn system_cpu_ticks() -> (u64, u64, u64) {
     let busy = get(0) + get(1) + get(2) + get(5) + get(6);
     (busy, steal, busy + idle + steal)
 }
+
+/// Keys for an in-process runtime: nothing read from or written to disk.
+#[allow(dead_code)]
+pub fn bench_keys(config: &picamd::config::Config) -> picamd::pairing::bootstrap::KeyBootstrap {
+    picamd::pairing::bootstrap::bootstrap(&config.relab, None, false, || {
+        picamd::random::token_urlsafe(32)
+    })
+}

@@ -15,7 +15,9 @@ pub fn health(rt: &Runtime, _: &Request, _: &Params) -> Response {
     let now_us = crate::clock::unix_us();
     let source = rt.camera.source;
     let Some(frame) = rt.latest_frame() else {
-        return unavailable(format!("The camera ({source}) has not delivered a frame yet"));
+        return unavailable(format!(
+            "The camera ({source}) has not delivered a frame yet"
+        ));
     };
     let age_ms = now_us.saturating_sub(frame.capture_unix_us) / 1000;
     if age_ms > stall_ms(rt.camera.fps) {

@@ -62,7 +62,10 @@ fn attempt(rt: &Runtime, req: &Request, now: Instant) -> Response {
     };
     let relab = &rt.config.relab;
     Response::empty(303)
-        .with_header("Location", &safe_redirect(field("redirect_url").unwrap_or("/")))
+        .with_header(
+            "Location",
+            &safe_redirect(field("redirect_url").unwrap_or("/")),
+        )
         .with_header(
             "Set-Cookie",
             &session_cookie(&relab.session_cookie_name, &token, relab.cookie_secure()),

@@ -39,7 +39,12 @@ pub const ROUTES: &[Route] = &[
     route("POST", "/auth/login", Auth::None, login::login),
     route("POST", "/auth/logout", Auth::None, login::logout),
     route("GET", "/pairing/state", Auth::None, system::pairing_state),
-    route("GET", "/local-key", Auth::Local(system::KEY_LOCAL_ONLY), system::local_key),
+    route(
+        "GET",
+        "/local-key",
+        Auth::Local(system::KEY_LOCAL_ONLY),
+        system::local_key,
+    ),
     route(
         "GET",
         "/preview-thumbnail.jpg",
@@ -66,7 +71,12 @@ pub const ROUTES: &[Route] = &[
     ),
     route("GET", "/camera", Auth::Key, camera::status),
     route("GET", "/camera/controls", Auth::Key, camera::controls),
-    route("PATCH", "/camera/controls", Auth::Key, camera::patch_controls),
+    route(
+        "PATCH",
+        "/camera/controls",
+        Auth::Key,
+        camera::patch_controls,
+    ),
     route("PUT", "/camera/focus", Auth::Key, camera::focus),
     route("POST", "/captures", Auth::Key, captures::create),
     route("GET", "/captures", Auth::Key, captures::list),
@@ -76,7 +86,12 @@ pub const ROUTES: &[Route] = &[
     route("GET", "/timelapse", Auth::Key, timelapse::status),
     route("PUT", "/timelapse", Auth::Key, timelapse::update),
     route("GET", "/system/telemetry", Auth::Key, system::telemetry),
-    route("GET", "/system/local-access", Auth::Key, system::local_access),
+    route(
+        "GET",
+        "/system/local-access",
+        Auth::Key,
+        system::local_access,
+    ),
 ];
 
 const fn route(

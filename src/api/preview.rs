@@ -11,6 +11,7 @@ use crate::http::{Body, Request, Response};
 use crate::media::llhls::{Directives, HlsFile, StoreError};
 use crate::runtime::Runtime;
 
+pub const HLS_ROOT: &str = "/preview/hls/";
 pub const LOCAL_ONLY: &str = "HLS preview is only available from the local network";
 pub const CONTROL_LOCAL_ONLY: &str = "Preview control is only available from the local network";
 const STREAM: &str = "cam-preview/";
@@ -23,7 +24,10 @@ pub fn validate_path(path: &str) -> Result<(), Response> {
             .bytes()
             .all(|b| b.is_ascii_alphanumeric() || b"_-/.".contains(&b));
     let error = if !charset_ok {
-        Some(("string_pattern_mismatch", "String should match pattern '^[a-zA-Z0-9_\\-/\\.]+$'"))
+        Some((
+            "string_pattern_mismatch",
+            "String should match pattern '^[a-zA-Z0-9_\\-/\\.]+$'",
+        ))
     } else if path.split('/').any(|seg| seg == "." || seg == "..") {
         Some(("value_error", "Value error, Path traversal not allowed"))
     } else {
@@ -99,6 +103,9 @@ pub fn start(rt: &Runtime, _: &Request, _: &Params) -> Response {
 /// `POST /preview/stop`: stops the preview encoder; the camera keeps running.
 pub fn stop(rt: &Runtime, _: &Request, _: &Params) -> Response {
     rt.preview.stop();
+    if let Some(frame) = rt.latest_frame() {
+        rt.refresh_thumbnail(&frame);
+    }
     Response::empty(204)
 }
 

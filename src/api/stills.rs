@@ -7,8 +7,7 @@ use crate::http::{Body, Request, Response};
 use crate::runtime::Runtime;
 use crate::stills::mjpeg;
 
-pub const THUMBNAIL_LOCAL_ONLY: &str =
-    "Preview thumbnail is only available from the local network";
+pub const THUMBNAIL_LOCAL_ONLY: &str = "Preview thumbnail is only available from the local network";
 
 /// The newest frame, full resolution, as a JPEG.
 pub fn frame(rt: &Runtime, _: &Request, _: &Params) -> Response {

@@ -32,7 +32,10 @@ pub fn update(rt: &Runtime, req: &Request, _: &Params) -> Response {
     }
     match rt.timelapse.update(settings) {
         Ok(status) => json(&status),
-        Err(detail) => Response::detail(500, &format!("Cannot save the timelapse settings: {detail}")),
+        Err(detail) => Response::detail(
+            500,
+            &format!("Cannot save the timelapse settings: {detail}"),
+        ),
     }
 }
 

@@ -88,8 +88,12 @@ impl<'a> Fields<'a> {
     }
 
     fn error(&mut self, kind: &'static str, name: &str, msg: String, input: &Value) {
-        self.errors
-            .push(FieldError::new(kind, &[self.root, name], msg, input.clone()));
+        self.errors.push(FieldError::new(
+            kind,
+            &[self.root, name],
+            msg,
+            input.clone(),
+        ));
     }
 
     fn get(&mut self, name: &str, required: bool) -> Option<&'a Value> {
@@ -143,7 +147,12 @@ impl<'a> Fields<'a> {
                 None
             }
             None => {
-                self.error("float_type", name, "Input should be a valid number".into(), v);
+                self.error(
+                    "float_type",
+                    name,
+                    "Input should be a valid number".into(),
+                    v,
+                );
                 None
             }
         }
@@ -154,7 +163,12 @@ impl<'a> Fields<'a> {
             None => default,
             Some(Value::Bool(b)) => *b,
             Some(v) => {
-                self.error("bool_type", name, "Input should be a valid boolean".into(), v);
+                self.error(
+                    "bool_type",
+                    name,
+                    "Input should be a valid boolean".into(),
+                    v,
+                );
                 default
             }
         }
@@ -176,7 +190,12 @@ impl<'a> Fields<'a> {
             }
             Some(n) => Some(n),
             None => {
-                self.error("int_type", name, "Input should be a valid integer".into(), v);
+                self.error(
+                    "int_type",
+                    name,
+                    "Input should be a valid integer".into(),
+                    v,
+                );
                 None
             }
         }
@@ -240,7 +259,12 @@ fn hex_byte(pair: &[u8]) -> Option<u8> {
 }
 
 /// A query parameter as a number in a range: `Ok(None)` when absent, 422 when malformed.
-pub fn query_number(req: &Request, name: &str, min: f64, max: f64) -> Result<Option<f64>, Response> {
+pub fn query_number(
+    req: &Request,
+    name: &str,
+    min: f64,
+    max: f64,
+) -> Result<Option<f64>, Response> {
     let Some(raw) = query_param(req, name) else {
         return Ok(None);
     };
@@ -262,7 +286,12 @@ pub fn query_number(req: &Request, name: &str, min: f64, max: f64) -> Result<Opt
 }
 
 /// A query parameter as an integer in a range: `Ok(None)` when absent, 422 when malformed.
-pub fn query_integer(req: &Request, name: &str, min: i64, max: i64) -> Result<Option<i64>, Response> {
+pub fn query_integer(
+    req: &Request,
+    name: &str,
+    min: i64,
+    max: i64,
+) -> Result<Option<i64>, Response> {
     let Some(raw) = query_param(req, name) else {
         return Ok(None);
     };
@@ -310,7 +339,10 @@ mod tests {
         assert_eq!(d[0]["loc"][0], "body");
         let d = detail(&object_body(&req("[1]", "")).unwrap_err());
         assert_eq!(d[0]["type"], "dict_type");
-        assert_eq!(detail(&object_body(&req("", "")).unwrap_err())[0]["type"], "missing");
+        assert_eq!(
+            detail(&object_body(&req("", "")).unwrap_err())[0]["type"],
+            "missing"
+        );
     }
 
     #[test]
@@ -320,13 +352,19 @@ mod tests {
         )
         .unwrap();
         let mut f = Fields::new(&map, "body");
-        assert_eq!(f.enumeration("mode", &["continuous", "auto", "manual"]), None);
+        assert_eq!(
+            f.enumeration("mode", &["continuous", "auto", "manual"]),
+            None
+        );
         assert_eq!(f.number_at_least("lens_position", 0.0), None);
         assert!(!f.boolean("trigger_cycle", false));
         assert_eq!(f.integer("keep", 1, 10), None);
         let d = detail(&f.finish().unwrap_err());
         assert_eq!(d.as_array().unwrap().len(), 4);
-        assert_eq!(d[0]["msg"], "Input should be 'continuous', 'auto' or 'manual'");
+        assert_eq!(
+            d[0]["msg"],
+            "Input should be 'continuous', 'auto' or 'manual'"
+        );
         assert_eq!(d[1]["type"], "greater_than_equal");
         assert_eq!(d[3]["loc"], json!(["body", "keep"]));
     }
@@ -341,9 +379,15 @@ mod tests {
         assert!(query_number(&r, "limit", 1.0, 5.0).is_err());
         assert!(query_number(&req("", "fps=100"), "fps", 0.1, 60.0).is_err());
         assert!(query_number(&req("", "fps=NaN"), "fps", 0.1, 60.0).is_err());
-        assert_eq!(query_integer(&req("", "limit=5"), "limit", 1, 9).unwrap(), Some(5));
+        assert_eq!(
+            query_integer(&req("", "limit=5"), "limit", 1, 9).unwrap(),
+            Some(5)
+        );
         for bad in ["limit=0", "limit=10", "limit=2.5", "limit="] {
-            assert!(query_integer(&req("", bad), "limit", 1, 9).is_err(), "{bad}");
+            assert!(
+                query_integer(&req("", bad), "limit", 1, 9).is_err(),
+                "{bad}"
+            );
         }
     }
 }

@@ -288,8 +288,11 @@ fn parse_range(flag: &str, s: &str, min: u32, max: u32) -> Result<u32, ConfigErr
 pub fn help() -> String {
     let mut out = String::from(
         "picamd: a camera daemon for the Raspberry Pi\n\n\
-         usage: picamd [serve] [OPTIONS]\n\n\
-         Each option can also be set by its environment variable or in ./.env.\n\n",
+         usage: picamd [serve] [OPTIONS]     run the daemon\n       \
+         picamd show-key [OPTIONS]   print the local API key (made on first use)\n\n\
+         Each option can also be set by its environment variable or in ./.env. The RELab\n\
+         plugin's variables (AUTHORIZED_API_KEYS, IMAGE_PATH, ...) are read the same way;\n\
+         see README.md.\n\n",
     );
     for (flag, var, default, text) in SETTINGS {
         let default = if default.is_empty() {

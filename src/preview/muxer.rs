@@ -122,7 +122,10 @@ pub fn spawn_muxer(
                         rt.hls.stop_session();
                         segmenter = Segmenter::new(cfg);
                         live = false;
-                        log::info!("preview session ended: no frames for {} ms", idle.as_millis());
+                        log::info!(
+                            "preview session ended: no frames for {} ms",
+                            idle.as_millis()
+                        );
                     }
                     Err(RecvTimeoutError::Timeout) => {}
                     Err(RecvTimeoutError::Disconnected) => break,

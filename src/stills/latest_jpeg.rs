@@ -38,7 +38,11 @@ impl LatestJpeg {
         frame: &Frame,
         encode: impl FnOnce(&Frame) -> Result<Vec<u8>, String>,
     ) -> Result<Jpeg, String> {
-        let cached = self.cached.lock().unwrap_or_else(|e| e.into_inner()).clone();
+        let cached = self
+            .cached
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .clone();
         if let Some(c) = &cached {
             if c.sequence >= frame.sequence {
                 return Ok(c.clone());
@@ -120,10 +124,18 @@ mod tests {
             })
         };
         started_rx.recv().unwrap();
-        let meanwhile = latest.get(&frame(2), |_| panic!("must not encode")).unwrap();
+        let meanwhile = latest
+            .get(&frame(2), |_| panic!("must not encode"))
+            .unwrap();
         assert_eq!(meanwhile.sequence, 1);
         release_tx.send(()).unwrap();
         assert_eq!(slow.join().unwrap().sequence, 2);
-        assert_eq!(latest.get(&frame(2), |_| panic!("cached")).unwrap().sequence, 2);
+        assert_eq!(
+            latest
+                .get(&frame(2), |_| panic!("cached"))
+                .unwrap()
+                .sequence,
+            2
+        );
     }
 }

@@ -12,7 +12,11 @@ use crate::stills::thumbnail;
 impl Runtime {
     /// A full-resolution JPEG of `frame` with EXIF (make, software, time, exposure).
     pub fn encode_still(&self, frame: &Frame) -> Result<Vec<u8>, String> {
-        let exposure = self.camera.metadata().get("ExposureTime").and_then(|v| v.as_u64());
+        let exposure = self
+            .camera
+            .metadata()
+            .get("ExposureTime")
+            .and_then(|v| v.as_u64());
         let opts = JpegOptions {
             quality: STILL_QUALITY,
             max_width: None,

@@ -1,0 +1,71 @@
+//! The web UI routes: the landing page with the live preview, the setup page, the API
+//! reference, the favicon and the static files under `/static/`.
+
+use super::pages::{render_setup, SetupView};
+use super::routes::Params;
+use crate::config::relab::DEFAULT_PAIRING_BACKEND_URL;
+use crate::http::{Body, Request, Response};
+use crate::runtime::Runtime;
+use crate::system::interfaces;
+
+/// Files under `www/` that are not served as they are.
+const TEMPLATES: &[&str] = &["setup.html"];
+
+fn page(rt: &Runtime, name: &str) -> Response {
+    rt.static_files
+        .file(name)
+        .unwrap_or_else(|| Response::detail(500, &format!("The web UI file {name} is missing")))
+}
+
+pub fn landing(rt: &Runtime, _: &Request, _: &Params) -> Response {
+    page(rt, "index.html")
+}
+
+pub fn docs(rt: &Runtime, _: &Request, _: &Params) -> Response {
+    page(rt, "docs.html")
+}
+
+pub fn favicon(rt: &Runtime, _: &Request, _: &Params) -> Response {
+    page(rt, "favicon.svg")
+}
+
+pub fn static_file(rt: &Runtime, _: &Request, params: &Params) -> Response {
+    let name = params.get("file");
+    if TEMPLATES.contains(&name) {
+        return Response::not_found();
+    }
+    rt.static_files
+        .file(name)
+        .unwrap_or_else(Response::not_found)
+}
+
+pub fn setup(rt: &Runtime, _: &Request, _: &Params) -> Response {
+    let template = match rt.static_files.file("setup.html") {
+        Some(resp) => resp.body.to_vec(),
+        None => return Response::detail(500, "The web UI file setup.html is missing"),
+    };
+    let relab = &rt.config.relab;
+    let relay = rt.relay.read().unwrap_or_else(|e| e.into_inner()).clone();
+    let port = rt.config.listen.port();
+    let backend = relab.pairing_backend_url.trim_end_matches('/').to_string();
+    let view = SetupView {
+        status: if relay.is_some() { "paired" } else { "idle" }.into(),
+        relay_enabled: relay.is_some(),
+        pairing_code: None,
+        code_expires_at: None,
+        pairing_error: None,
+        backend_is_default: backend == DEFAULT_PAIRING_BACKEND_URL.trim_end_matches('/'),
+        pairing_backend_url: backend,
+        // Probing the backend needs the HTTP client that comes with pairing.
+        backend_reachable: None,
+        relay_backend_url: relay.as_ref().map(|r| r.backend_url.clone()),
+        camera_id: relay.as_ref().map(|r| r.camera_id.clone()),
+        local_api_key: Some(rt.local_api_key.clone()).filter(|k| !k.is_empty()),
+        lan_urls: interfaces::candidate_urls(port),
+        port,
+        version: env!("CARGO_PKG_VERSION"),
+    };
+    let html = render_setup(&String::from_utf8_lossy(&template), &view);
+    Response::new(200, "text/html; charset=utf-8", Body::Text(html.into()))
+        .with_header("Cache-Control", "no-store")
+}
