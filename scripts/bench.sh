@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# Runs the benchmarks (optimised builds): muxer throughput, segment latency, start-up time, and prints one JSON line per bench at the end.
-#   scripts/bench.sh                         # all three
+# Runs the benchmarks (optimised builds): muxer throughput, segment latency, start-up time, the
+# device API (captures, /frame, /camera, MJPEG viewers), and prints one JSON line per bench at the end.
+#   scripts/bench.sh                         # all four
 #   CLIENTS=200 SECONDS_=10 scripts/bench.sh # more blocked clients / longer phase 1
 # Each bench prints a human-readable table; its last line is its JSON summary.
 set -euo pipefail
@@ -17,7 +18,10 @@ cargo bench --bench segment_latency -- --clients "$clients" --seconds "$seconds"
 echo
 cargo bench --bench startup | tee "$out/startup.txt"
 echo
+cargo bench --bench device_api | tee "$out/device_api.txt"
+echo
 echo "== JSON =="
 tail -n 1 "$out/muxer.txt"
 tail -n 1 "$out/latency.txt"
 tail -n 1 "$out/startup.txt"
+tail -n 1 "$out/device_api.txt"

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Installs what the test suite talks to: ffmpeg/ffprobe (HLS clients), Chromium (our player),
-# playwright-core (drives Chromium). Idempotent and quiet; safe to run on every test run.
+# playwright-core (drives Chromium), schemathesis (checks the API against its OpenAPI document).
+# Idempotent and quiet; safe to run on every test run.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -20,4 +21,21 @@ fi
 if [ ! -d tests/browser/node_modules/playwright-core ]; then
   echo "installing playwright-core (npm)"
   (cd tests/browser && npm ci --silent --no-audit --no-fund >/dev/null)
+fi
+
+# schemathesis (tests/schemathesis.rs) in its own venv outside the repo, reinstalled only when
+# the pinned requirements change (a copy of the installed ones is kept in the venv).
+venv="${PICAMD_VENV:-$HOME/.cache/picamd/venv}"
+requirements=tests/schemathesis/requirements.txt
+if ! cmp -s "$requirements" "$venv/picamd-requirements.txt" ||
+  ! "$venv/bin/schemathesis" --version >/dev/null 2>&1; then
+  echo "installing $(grep '^schemathesis==' "$requirements") (pip, into $venv)"
+  if ! python3 -c 'import ensurepip, venv' 2>/dev/null; then
+    $SUDO apt-get update -qq >/dev/null
+    DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends \
+      python3 python3-venv >/dev/null
+  fi
+  python3 -m venv --clear "$venv"
+  "$venv/bin/pip" install -q --disable-pip-version-check -r "$requirements"
+  cp "$requirements" "$venv/picamd-requirements.txt"
 fi

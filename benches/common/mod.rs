@@ -1,7 +1,7 @@
 //! Helpers shared by the benches: synthetic H.264 access units, statistics, machine load.
 //! Not a bench itself (Cargo only discovers `benches/*.rs` and `benches/*/main.rs`).
 
-#![allow(dead_code)]
+#![allow(dead_code, unused_imports)]
 
 use std::collections::HashMap;
 use std::time::Duration;
@@ -359,4 +359,347 @@ pub fn bench_keys(config: &picamd::config::Config) -> picamd::pairing::bootstrap
     picamd::pairing::bootstrap::bootstrap(&config.relab, None, false, || {
         picamd::random::token_urlsafe(32)
     })
+}
+
+// ---------------------------------------------------------------------------------------
+// The real daemon, spawned isolated on a loopback port
+// ---------------------------------------------------------------------------------------
+
+/// A running `picamd` (the optimised binary Cargo built for the bench) on a free loopback
+/// port, killed on drop. It runs isolated like the integration tests' daemon: HOME, working
+/// directory (so no stray `.env`), credentials file and images live in a fresh temporary
+/// directory, the environment is cleared, and pairing is off (`PAIRING_BACKEND_URL=""`), so
+/// captures go to the local sink.
+pub struct Daemon {
+    child: std::process::Child,
+    pub port: u16,
+    pub dir: std::path::PathBuf,
+}
+
+impl Daemon {
+    /// Starts picamd with `args` (after `--listen` and `--data-dir`) and extra environment
+    /// variables, and waits until its first playlist is served.
+    pub fn start(tag: &str, args: &[&str], env: &[(&str, &str)]) -> Daemon {
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .and_then(|l| l.local_addr())
+            .expect("a free loopback port")
+            .port();
+        let dir =
+            std::env::temp_dir().join(format!("picamd-bench-{tag}-{}-{port}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(&dir).expect("temporary data directory");
+        let mut cmd = std::process::Command::new(env!("CARGO_BIN_EXE_picamd"));
+        cmd.args(["--listen", &format!("127.0.0.1:{port}"), "--data-dir"])
+            .arg(&dir)
+            .args(args)
+            .env_clear()
+            .env("PATH", std::env::var("PATH").unwrap_or_default())
+            .env("HOME", &dir)
+            .env("RELAB_CREDENTIALS_FILE", dir.join("relay_credentials.json"))
+            .env("PAIRING_BACKEND_URL", "")
+            .env("RUST_LOG", "warn")
+            .current_dir(&dir)
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::inherit());
+        for (k, v) in env {
+            cmd.env(k, v);
+        }
+        let mut child = cmd.spawn().expect("picamd starts");
+        let addr = std::net::SocketAddr::from(([127, 0, 0, 1], port));
+        let deadline = std::time::Instant::now() + Duration::from_secs(30);
+        loop {
+            let ready = HttpConn::connect(addr, Duration::from_secs(5))
+                .and_then(|mut c| c.request("GET", PLAYLIST, &[], b""))
+                .is_ok_and(|a| a.status == 200);
+            if ready {
+                break;
+            }
+            if let Ok(Some(status)) = child.try_wait() {
+                panic!("picamd exited during start-up: {status}");
+            }
+            assert!(
+                std::time::Instant::now() < deadline,
+                "picamd served no playlist within 30 s"
+            );
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        Daemon { child, port, dir }
+    }
+
+    pub fn addr(&self) -> std::net::SocketAddr {
+        std::net::SocketAddr::from(([127, 0, 0, 1], self.port))
+    }
+
+    pub fn pid(&self) -> u32 {
+        self.child.id()
+    }
+
+    /// The local API key the daemon generated on its first boot.
+    pub fn local_key(&self) -> String {
+        let path = self.dir.join("relay_credentials.json");
+        let text = std::fs::read_to_string(&path).expect("credentials file");
+        let json: serde_json::Value = serde_json::from_str(&text).expect("credentials JSON");
+        json["local_api_key"]
+            .as_str()
+            .expect("local_api_key in the credentials file")
+            .to_string()
+    }
+
+    /// `Err` with the exit status once the daemon has ended (a crash, during a bench).
+    pub fn check_alive(&mut self) -> Result<(), String> {
+        match self.child.try_wait() {
+            Ok(None) => Ok(()),
+            Ok(Some(status)) => Err(format!("picamd exited: {status}")),
+            Err(e) => Err(format!("cannot query picamd: {e}")),
+        }
+    }
+
+    /// Its counters from `GET /metrics` (name → value; labelled series are skipped).
+    pub fn metrics(&self) -> std::io::Result<HashMap<String, f64>> {
+        let mut conn = HttpConn::connect(self.addr(), Duration::from_secs(10))?;
+        let answer = conn.request("GET", "/metrics", &[], b"")?;
+        if answer.status != 200 {
+            return Err(std::io::Error::other(format!(
+                "/metrics: HTTP {}",
+                answer.status
+            )));
+        }
+        Ok(parse_metrics(&String::from_utf8_lossy(
+            &conn.buf[answer.body],
+        )))
+    }
+}
+
+impl Drop for Daemon {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+        let _ = std::fs::remove_dir_all(&self.dir);
+    }
+}
+
+pub const PLAYLIST: &str = "/preview/hls/cam-preview/index.m3u8";
+
+/// Prometheus text: `name value` lines, comments and labelled series skipped.
+pub fn parse_metrics(text: &str) -> HashMap<String, f64> {
+    text.lines()
+        .filter(|l| !l.starts_with('#') && !l.contains('{'))
+        .filter_map(|l| {
+            let (name, value) = l.split_once(' ')?;
+            Some((name.to_string(), value.trim().parse().ok()?))
+        })
+        .collect()
+}
+
+// ---------------------------------------------------------------------------------------
+// A minimal HTTP/1.1 keep-alive client
+// ---------------------------------------------------------------------------------------
+
+/// Status and where the head and body of the last answer are in [`HttpConn::buf`].
+#[derive(Debug, Clone)]
+pub struct HttpAnswer {
+    pub status: u16,
+    pub head: std::ops::Range<usize>,
+    pub body: std::ops::Range<usize>,
+}
+
+/// One keep-alive connection; each request is written in one `write` call and its answer
+/// (which must carry a Content-Length) read whole into `buf`.
+pub struct HttpConn {
+    pub stream: std::net::TcpStream,
+    pub buf: Vec<u8>,
+    req: Vec<u8>,
+}
+
+impl HttpConn {
+    pub fn connect(addr: std::net::SocketAddr, timeout: Duration) -> std::io::Result<HttpConn> {
+        let stream = std::net::TcpStream::connect_timeout(&addr, timeout)?;
+        stream.set_nodelay(true)?;
+        stream.set_read_timeout(Some(timeout))?;
+        stream.set_write_timeout(Some(timeout))?;
+        Ok(HttpConn {
+            stream,
+            buf: vec![0; 64 * 1024],
+            req: Vec::with_capacity(512),
+        })
+    }
+
+    pub fn request(
+        &mut self,
+        method: &str,
+        path: &str,
+        headers: &[(&str, &str)],
+        body: &[u8],
+    ) -> std::io::Result<HttpAnswer> {
+        use std::io::{Read, Write};
+        self.req.clear();
+        self.req.extend_from_slice(method.as_bytes());
+        self.req.push(b' ');
+        self.req.extend_from_slice(path.as_bytes());
+        self.req
+            .extend_from_slice(b" HTTP/1.1\r\nHost: 127.0.0.1\r\n");
+        for (name, value) in headers {
+            self.req
+                .extend_from_slice(format!("{name}: {value}\r\n").as_bytes());
+        }
+        if !body.is_empty() || method == "POST" || method == "PUT" || method == "PATCH" {
+            self.req
+                .extend_from_slice(format!("Content-Length: {}\r\n", body.len()).as_bytes());
+        }
+        self.req.extend_from_slice(b"\r\n");
+        self.req.extend_from_slice(body);
+        self.stream.write_all(&self.req)?;
+        let mut filled = 0usize;
+        let mut head_end = None;
+        let mut want = usize::MAX;
+        loop {
+            if filled == self.buf.len() {
+                let grow = self.buf.len();
+                self.buf.resize(grow * 2, 0);
+            }
+            let n = match self.stream.read(&mut self.buf[filled..]) {
+                Ok(n) => n,
+                Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
+                Err(e) => return Err(e),
+            };
+            if n == 0 {
+                return Err(std::io::Error::new(
+                    std::io::ErrorKind::UnexpectedEof,
+                    "connection closed before the answer was complete",
+                ));
+            }
+            let from = filled.saturating_sub(3);
+            filled += n;
+            if head_end.is_none() {
+                if let Some(p) = find_bytes(&self.buf[from..filled], b"\r\n\r\n") {
+                    let end = from + p + 4;
+                    head_end = Some(end);
+                    let len = header_value(&self.buf[..end], "content-length")
+                        .and_then(|v| v.parse::<usize>().ok())
+                        .ok_or_else(|| {
+                            std::io::Error::new(
+                                std::io::ErrorKind::InvalidData,
+                                "answer without Content-Length",
+                            )
+                        })?;
+                    want = end + len;
+                    if self.buf.len() < want {
+                        self.buf.resize(want, 0);
+                    }
+                }
+            }
+            if filled >= want {
+                let end = head_end.expect("head parsed");
+                let status = std::str::from_utf8(self.buf.get(9..12).unwrap_or(b""))
+                    .ok()
+                    .and_then(|s| s.parse().ok())
+                    .unwrap_or(0);
+                return Ok(HttpAnswer {
+                    status,
+                    head: 0..end,
+                    body: end..want,
+                });
+            }
+        }
+    }
+
+    /// A header of the last answer.
+    pub fn header(&self, answer: &HttpAnswer, name: &str) -> Option<&str> {
+        header_value(&self.buf[answer.head.clone()], name)
+    }
+}
+
+pub fn find_bytes(hay: &[u8], needle: &[u8]) -> Option<usize> {
+    hay.windows(needle.len()).position(|w| w == needle)
+}
+
+/// The value of header `name` (case-insensitive) in a response or part head.
+pub fn header_value<'a>(head: &'a [u8], name: &str) -> Option<&'a str> {
+    let text = std::str::from_utf8(head).ok()?;
+    text.split("\r\n").find_map(|line| {
+        let (n, v) = line.split_once(':')?;
+        n.trim().eq_ignore_ascii_case(name).then(|| v.trim())
+    })
+}
+
+// ---------------------------------------------------------------------------------------
+// Another process's CPU use, and the file system a path is on
+// ---------------------------------------------------------------------------------------
+
+/// CPU time (user + system) process `pid` has used so far; zero once it is gone.
+pub fn pid_cpu_time(pid: u32) -> Duration {
+    let Ok(stat) = std::fs::read_to_string(format!("/proc/{pid}/stat")) else {
+        return Duration::ZERO;
+    };
+    let rest = stat.rsplit_once(')').map_or("", |(_, r)| r);
+    let f: Vec<&str> = rest.split_whitespace().collect();
+    let ticks: u64 = f.get(11).and_then(|v| v.parse().ok()).unwrap_or(0)
+        + f.get(12).and_then(|v| v.parse().ok()).unwrap_or(0);
+    Duration::from_millis(ticks * 10)
+}
+
+/// On-CPU and run-queue wait time of every thread of `pid`, by thread id: (name, run, wait).
+pub fn pid_threads(pid: u32) -> HashMap<u32, (String, Duration, Duration)> {
+    let mut out = HashMap::new();
+    let Ok(dir) = std::fs::read_dir(format!("/proc/{pid}/task")) else {
+        return out;
+    };
+    for entry in dir.flatten() {
+        let Some(tid) = entry.file_name().to_str().and_then(|s| s.parse().ok()) else {
+            continue;
+        };
+        let path = entry.path();
+        let comm = std::fs::read_to_string(path.join("comm")).unwrap_or_default();
+        let sched = std::fs::read_to_string(path.join("schedstat")).unwrap_or_default();
+        let mut f = sched
+            .split_whitespace()
+            .map(|v| v.parse::<u64>().unwrap_or(0));
+        let run = Duration::from_nanos(f.next().unwrap_or(0));
+        let wait = Duration::from_nanos(f.next().unwrap_or(0));
+        out.insert(tid, (comm.trim().to_string(), run, wait));
+    }
+    out
+}
+
+/// CPU and run-queue wait between two [`pid_threads`] snapshots, summed per thread name:
+/// (name, threads, run, wait), most CPU first. Threads that ended in between are missing.
+pub fn threads_by_name(
+    start: &HashMap<u32, (String, Duration, Duration)>,
+    end: &HashMap<u32, (String, Duration, Duration)>,
+) -> Vec<(String, usize, Duration, Duration)> {
+    let mut by_name: Vec<(String, usize, Duration, Duration)> = Vec::new();
+    for (tid, (name, run, wait)) in end {
+        let (r0, w0) = start
+            .get(tid)
+            .map_or((Duration::ZERO, Duration::ZERO), |(_, r, w)| (*r, *w));
+        let run = run.saturating_sub(r0);
+        let wait = wait.saturating_sub(w0);
+        match by_name.iter_mut().find(|c| &c.0 == name) {
+            Some(c) => {
+                c.1 += 1;
+                c.2 += run;
+                c.3 += wait;
+            }
+            None => by_name.push((name.clone(), 1, run, wait)),
+        }
+    }
+    by_name.sort_by_key(|c| std::cmp::Reverse(c.2));
+    by_name
+}
+
+/// (mount point, file system type, device) of the mount holding `path`.
+pub fn mount_of(path: &std::path::Path) -> (String, String, String) {
+    let path = std::fs::canonicalize(path).unwrap_or_else(|_| path.to_path_buf());
+    let mounts = std::fs::read_to_string("/proc/self/mounts").unwrap_or_default();
+    let mut best: Option<(String, String, String)> = None;
+    for line in mounts.lines() {
+        let f: Vec<&str> = line.split_whitespace().collect();
+        let [device, point, fstype, ..] = f[..] else {
+            continue;
+        };
+        if path.starts_with(point) && best.as_ref().is_none_or(|b| point.len() >= b.0.len()) {
+            best = Some((point.to_string(), fstype.to_string(), device.to_string()));
+        }
+    }
+    best.unwrap_or_else(|| ("?".into(), "?".into(), "?".into()))
 }

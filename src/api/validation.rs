@@ -174,10 +174,22 @@ impl<'a> Fields<'a> {
         }
     }
 
-    /// A required integer within `min..=max`.
+    /// A required integer within `min..=max`. As in JSON Schema (and pydantic), a number
+    /// with a zero fractional part such as `60.0` is an integer too.
     pub fn integer(&mut self, name: &str, min: i64, max: i64) -> Option<i64> {
         let v = self.get(name, true)?;
-        match v.as_i64() {
+        if v.as_f64().is_some_and(|x| x.fract() != 0.0) {
+            self.error(
+                "int_from_float",
+                name,
+                "Input should be a valid integer, got a number with a fractional part".into(),
+                v,
+            );
+            return None;
+        }
+        // `as` saturates, so a huge whole float still fails the range check below.
+        let whole = v.as_i64().or_else(|| v.as_f64().map(|x| x as i64));
+        match whole {
             Some(n) if n < min => {
                 let msg = format!("Input should be greater than or equal to {min}");
                 self.error("greater_than_equal", name, msg, v);
@@ -367,6 +379,39 @@ mod tests {
         );
         assert_eq!(d[1]["type"], "greater_than_equal");
         assert_eq!(d[3]["loc"], json!(["body", "keep"]));
+    }
+
+    #[test]
+    fn integers_may_be_written_as_whole_floats() {
+        let map = serde_json::from_str::<Map<String, Value>>(
+            r#"{"a":60.0,"b":2.5,"c":1e300,"d":-0.0,"e":"7","f":true,"g":18446744073709551615}"#,
+        )
+        .unwrap();
+        let mut f = Fields::new(&map, "body");
+        assert_eq!(f.integer("a", 0, 100), Some(60));
+        assert_eq!(f.integer("b", 0, 100), None);
+        assert_eq!(f.integer("c", 0, 100), None);
+        assert_eq!(f.integer("d", 0, 100), Some(0));
+        assert_eq!(f.integer("e", 0, 100), None);
+        assert_eq!(f.integer("f", 0, 100), None);
+        assert_eq!(f.integer("g", 0, 100), None);
+        let d = detail(&f.finish().unwrap_err());
+        let kinds: Vec<&str> = d
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|e| e["type"].as_str().unwrap())
+            .collect();
+        assert_eq!(
+            kinds,
+            [
+                "int_from_float",
+                "less_than_equal",
+                "int_type",
+                "int_type",
+                "less_than_equal"
+            ]
+        );
     }
 
     #[test]

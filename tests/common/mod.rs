@@ -19,18 +19,44 @@ pub struct Picamd {
 impl Picamd {
     /// Starts picamd with extra flags and waits until its first playlist is served.
     pub fn start(extra: &[&str]) -> Picamd {
+        Picamd::start_with(extra, &[], |_| {})
+    }
+
+    /// Like `start`, with extra environment variables and a chance to prepare the data
+    /// directory first. The daemon runs isolated: its HOME, working directory (so no stray
+    /// `.env`), credentials file and images all live in a fresh temporary directory, and the
+    /// RELab variables of the test's own environment are not passed on.
+    pub fn start_with(
+        extra: &[&str],
+        env: &[(&str, &str)],
+        prepare: impl FnOnce(&std::path::Path),
+    ) -> Picamd {
         let port = free_port();
         let data_dir =
             std::env::temp_dir().join(format!("picamd-test-{}-{port}", std::process::id()));
-        let mut child = Command::new(env!("CARGO_BIN_EXE_picamd"))
-            .args(["--listen", &format!("127.0.0.1:{port}"), "--data-dir"])
+        let _ = std::fs::remove_dir_all(&data_dir);
+        std::fs::create_dir_all(&data_dir).expect("temporary data directory");
+        prepare(&data_dir);
+        let mut cmd = Command::new(env!("CARGO_BIN_EXE_picamd"));
+        cmd.args(["--listen", &format!("127.0.0.1:{port}"), "--data-dir"])
             .arg(&data_dir)
             .args(extra)
+            .env_clear()
+            .env("PATH", std::env::var("PATH").unwrap_or_default())
+            .env("HOME", &data_dir)
+            .env(
+                "RELAB_CREDENTIALS_FILE",
+                data_dir.join("relay_credentials.json"),
+            )
+            .env("PAIRING_BACKEND_URL", "")
             .env("RUST_LOG", "warn")
+            .current_dir(&data_dir)
             .stdout(Stdio::null())
-            .stderr(Stdio::inherit())
-            .spawn()
-            .expect("picamd starts");
+            .stderr(Stdio::inherit());
+        for (k, v) in env {
+            cmd.env(k, v);
+        }
+        let mut child = cmd.spawn().expect("picamd starts");
         let deadline = Instant::now() + Duration::from_secs(20);
         loop {
             if let Ok(resp) = try_get(port, PLAYLIST) {
@@ -52,6 +78,17 @@ impl Picamd {
             port,
             data_dir,
         }
+    }
+
+    /// The local API key the daemon generated (or was given) on its first boot.
+    pub fn local_key(&self) -> String {
+        let path = self.data_dir.join("relay_credentials.json");
+        let text = std::fs::read_to_string(&path).expect("credentials file");
+        let json: serde_json::Value = serde_json::from_str(&text).expect("credentials JSON");
+        json["local_api_key"]
+            .as_str()
+            .expect("local_api_key")
+            .to_string()
     }
 
     pub fn url(&self, path: &str) -> String {

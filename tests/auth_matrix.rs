@@ -1,0 +1,194 @@
+//! The full auth matrix, route by route, through the same router the HTTP server and the
+//! relay use. In-process, because a test on loopback cannot come from a public address:
+//! the peer address is set on each request instead.
+
+use std::collections::HashMap;
+use std::net::SocketAddr;
+use std::sync::atomic::{AtomicU32, Ordering};
+use std::sync::Arc;
+
+use picamd::api::routes::Auth;
+use picamd::api::{handle, ROUTES};
+use picamd::config::Config;
+use picamd::http::{Request, Response};
+use picamd::pairing::bootstrap::bootstrap;
+use picamd::runtime::Runtime;
+
+const KEY: &str = "matrix-key-0123456789";
+const PUBLIC: &str = "8.8.8.8:40000";
+const LAN: &str = "192.168.1.20:40000";
+const V6_PUBLIC: &str = "[2001:4860:4860::8888]:40000";
+
+fn runtime() -> Arc<Runtime> {
+    static RUNS: AtomicU32 = AtomicU32::new(0);
+    let run = RUNS.fetch_add(1, Ordering::Relaxed);
+    let dir = std::env::temp_dir().join(format!("picamd-matrix-{}-{run}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    let env = HashMap::from([
+        ("AUTHORIZED_API_KEYS".to_string(), format!("[\"{KEY}\"]")),
+        ("PAIRING_BACKEND_URL".to_string(), String::new()),
+        ("HOME".to_string(), dir.display().to_string()),
+    ]);
+    let args = vec!["--data-dir".to_string(), dir.display().to_string()];
+    let config = Config::from_sources(&args, &env, &HashMap::new()).expect("config");
+    let keys = bootstrap(&config.relab, None, false, || "generated".into());
+    Runtime::new(config, keys).expect("runtime")
+}
+
+/// A concrete path for a route pattern.
+fn concrete(pattern: &str) -> String {
+    pattern
+        .replace("{image_id}", "0123456789abcdef0123456789abcdef")
+        .replace("{hls_path:path}", "cam-preview/not-a-file.bin")
+        .replace("{file:path}", "style.css")
+}
+
+fn call(rt: &Runtime, method: &str, path: &str, peer: &str, headers: &[(&str, &str)]) -> Response {
+    let mut req = Request::new(method, path).expect("valid target");
+    req.peer = Some(peer.parse::<SocketAddr>().expect("peer"));
+    req.headers = headers
+        .iter()
+        .map(|(n, v)| (n.to_string(), v.to_string()))
+        .collect();
+    handle(rt, &req)
+}
+
+fn detail(resp: &Response) -> String {
+    let body: serde_json::Value = serde_json::from_slice(&resp.body.to_vec()).unwrap_or_default();
+    body["detail"].as_str().unwrap_or_default().to_string()
+}
+
+#[test]
+fn every_route_enforces_its_auth_class() {
+    let rt = runtime();
+    for route in ROUTES {
+        let path = concrete(route.pattern);
+        let m = route.method;
+        let what = format!("{m} {path}");
+        let public_no_key = call(&rt, m, &path, PUBLIC, &[]);
+        let public_wrong_key = call(&rt, m, &path, V6_PUBLIC, &[("X-API-Key", "wrong")]);
+        let public_right_key = call(&rt, m, &path, PUBLIC, &[("x-api-key", KEY)]);
+        let lan_no_key = call(&rt, m, &path, LAN, &[]);
+        match route.auth {
+            Auth::None => {
+                for r in [&public_no_key, &public_wrong_key, &lan_no_key] {
+                    assert!(![401, 403].contains(&r.status), "{what}: {}", r.status);
+                }
+            }
+            Auth::Local(text) => {
+                for r in [&public_no_key, &public_wrong_key, &public_right_key] {
+                    assert_eq!(r.status, 403, "{what} from a public address");
+                    assert_eq!(detail(r), text, "{what}");
+                }
+                assert!(
+                    ![401, 403].contains(&lan_no_key.status),
+                    "{what} from the LAN"
+                );
+            }
+            Auth::Key => {
+                assert_eq!(public_no_key.status, 401, "{what} without a key");
+                assert_eq!(
+                    detail(&public_no_key),
+                    "API Key header or browser session is missing"
+                );
+                assert!(public_no_key.header("WWW-Authenticate").is_none());
+                assert_eq!(public_wrong_key.status, 403, "{what} with a wrong key");
+                assert_eq!(detail(&public_wrong_key), "Invalid API Key");
+                assert!(
+                    ![401, 403].contains(&public_right_key.status),
+                    "{what} with the key: {}",
+                    public_right_key.status
+                );
+                assert_eq!(lan_no_key.status, 401, "{what}: the LAN needs a key too");
+            }
+        }
+        for r in [&public_no_key, &public_wrong_key, &public_right_key] {
+            assert!(r.header("X-Request-ID").is_some(), "{what}: request id");
+            assert_eq!(r.header("X-Content-Type-Options"), Some("nosniff"));
+            assert!(r.header("Content-Security-Policy").is_some(), "{what}: CSP");
+        }
+    }
+}
+
+#[test]
+fn sessions_from_login_open_keyed_routes_and_logout_closes_them() {
+    let rt = runtime();
+    let mut login = Request::new("POST", "/auth/login").unwrap();
+    login.peer = Some(PUBLIC.parse().unwrap());
+    login.body = format!("api_key={KEY}&redirect_url=/camera%3Ftab%3Dlive").into_bytes();
+    let resp = handle(&rt, &login);
+    assert_eq!(resp.status, 303);
+    assert_eq!(resp.header("Location"), Some("/camera?tab=live"));
+    let cookie = resp.header("Set-Cookie").expect("cookie").to_string();
+    assert!(cookie.starts_with("relab_session=") && cookie.contains("HttpOnly"));
+    assert!(!cookie.contains(KEY) && !cookie.contains("Secure"));
+    let session = cookie.split(';').next().unwrap().to_string();
+
+    let with_cookie = call(
+        &rt,
+        "GET",
+        "/camera/controls",
+        PUBLIC,
+        &[("Cookie", &session)],
+    );
+    assert_eq!(with_cookie.status, 200);
+    // A wrong key wins over a valid cookie.
+    let both = call(
+        &rt,
+        "GET",
+        "/camera/controls",
+        PUBLIC,
+        &[("Cookie", &session), ("X-API-Key", "nope")],
+    );
+    assert_eq!(both.status, 403);
+
+    let out = call(&rt, "POST", "/auth/logout", PUBLIC, &[("Cookie", &session)]);
+    assert_eq!(out.status, 303);
+    assert!(out.header("Set-Cookie").unwrap().contains("Max-Age=0"));
+    let after = call(
+        &rt,
+        "GET",
+        "/camera/controls",
+        PUBLIC,
+        &[("Cookie", &session)],
+    );
+    assert_eq!(after.status, 401);
+}
+
+#[test]
+fn failed_logins_are_rate_limited_per_address() {
+    let rt = runtime();
+    let attempt = |peer: &str, key: &str| {
+        let mut req = Request::new("POST", "/auth/login").unwrap();
+        req.peer = Some(peer.parse().unwrap());
+        req.body = format!("api_key={key}").into_bytes();
+        handle(&rt, &req).status
+    };
+    for _ in 0..5 {
+        assert_eq!(attempt(PUBLIC, "bad"), 403);
+    }
+    assert_eq!(attempt(PUBLIC, "bad"), 429);
+    assert_eq!(attempt(PUBLIC, KEY), 429, "blocked even with the right key");
+    assert_eq!(attempt(LAN, KEY), 303, "other addresses are not affected");
+    let redirect = {
+        let mut req = Request::new("POST", "/auth/login").unwrap();
+        req.peer = Some(LAN.parse().unwrap());
+        req.body = format!("api_key={KEY}&redirect_url=https://evil.example/phish").into_bytes();
+        handle(&rt, &req)
+    };
+    assert_eq!(redirect.header("Location"), Some("/"));
+    let missing = {
+        let mut req = Request::new("POST", "/auth/login").unwrap();
+        req.peer = Some(LAN.parse().unwrap());
+        handle(&rt, &req)
+    };
+    assert_eq!(missing.status, 422);
+}
+
+#[test]
+fn relayed_requests_without_a_peer_are_not_local() {
+    let rt = runtime();
+    let mut req = Request::new("GET", "/local-key").unwrap();
+    req.peer = None;
+    assert_eq!(handle(&rt, &req).status, 403);
+}
