@@ -18,7 +18,7 @@ fn static_files_errors_and_abuse() {
         .unwrap()
         .starts_with("text/html"));
     assert!(index.text().contains("<video"));
-    let js = cam.get("/player.js");
+    let js = cam.get("/static/player.js");
     assert_eq!(js.status, 200);
     assert!(js
         .header("content-type")
@@ -33,6 +33,9 @@ fn static_files_errors_and_abuse() {
         "/%2e%2e/Cargo.toml",
         "/..%2fCargo.toml",
         "/www/../Cargo.toml",
+        "/static/../Cargo.toml",
+        "/static/..%2fCargo.toml",
+        "/static//etc/passwd",
         "/%00",
     ] {
         let resp = cam.get(path);
