@@ -34,3 +34,24 @@ fn web_player_plays_with_low_latency() {
     // "Plays within about 2 seconds" of opening the page (sampled every 200 ms).
     assert!(result["first_frame_ms"].as_f64().unwrap() < 2500.0);
 }
+
+/// The API reference renders every operation of our own /openapi.json in Chromium, under
+/// the real CSP, and its "Try it" form really calls the API.
+#[test]
+fn api_docs_render_every_operation() {
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/browser");
+    assert!(dir.join("node_modules/playwright-core").is_dir());
+    let cam = Picamd::start(&[]);
+    let out = Command::new("node")
+        .current_dir(&dir)
+        .args(["docs.mjs", &cam.url("/docs"), "--try", "GET /time"])
+        .output()
+        .expect("node runs");
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        out.status.success(),
+        "docs page check failed:\n{stdout}\n{stderr}"
+    );
+    println!("{stdout}");
+}
