@@ -431,6 +431,9 @@ struct GetRun {
     /// `None`: flat out; else requests per second per client.
     rate: Option<f64>,
     latency: Summary,
+    /// Until the answer's last bytes reached the client socket (kernel timestamp): leaves
+    /// out the time the client thread waited for a CPU before reading them.
+    kernel: Summary,
     requests: usize,
     bytes: u64,
     non_200: usize,
@@ -441,6 +444,7 @@ struct GetRun {
 #[derive(Default)]
 struct ClientLog {
     latencies: Vec<f64>,
+    kernel: Vec<f64>,
     bytes: u64,
     non_200: usize,
     error: Option<String>,
@@ -484,9 +488,10 @@ fn run_get_clients(
                         Ok(c) => c,
                         Err(e) => {
                             log.error = Some(e.to_string());
-                            return log;
+                            return (log, None);
                         }
                     };
+                    conn.stamp_receptions();
                     let start = Instant::now();
                     let end = start + Duration::from_secs_f64(seconds);
                     let period = rate.map(|r| Duration::from_secs_f64(1.0 / r));
@@ -505,10 +510,14 @@ fn run_get_clients(
                         if Instant::now() >= end {
                             break;
                         }
+                        let wall0 = common::wall_ns();
                         let t0 = Instant::now();
                         match conn.request("GET", path, &headers, b"") {
                             Ok(a) => {
                                 log.latencies.push(ms(t0.elapsed()));
+                                if let Some(rx) = conn.last_rx_ns {
+                                    log.kernel.push(rx.saturating_sub(wall0) as f64 / 1e6);
+                                }
                                 log.bytes += a.body.len() as u64;
                                 if a.status != 200 {
                                     log.non_200 += 1;
@@ -520,18 +529,22 @@ fn run_get_clients(
                             }
                         }
                     }
-                    log
+                    // The connection stays open until the window's end is recorded, so its
+                    // server thread is still there to be counted.
+                    (log, Some(conn))
                 })
                 .expect("client thread")
         })
         .collect();
     barrier.wait();
     let start = WindowStart::now(d);
-    let logs: Vec<ClientLog> = handles
+    let (logs, conns): (Vec<ClientLog>, Vec<Option<HttpConn>>) = handles
         .into_iter()
         .map(|h| h.join().unwrap_or_default())
-        .collect();
+        .unzip();
     let window = start.end(d);
+    drop(conns);
+    let mut kernel: Vec<f64> = logs.iter().flat_map(|l| l.kernel.iter().copied()).collect();
     let mut all: Vec<f64> = logs
         .iter()
         .flat_map(|l| l.latencies.iter().copied())
@@ -545,6 +558,7 @@ fn run_get_clients(
         rate,
         requests: all.len(),
         latency: Summary::of_ms(&mut all),
+        kernel: Summary::of_ms(&mut kernel),
         bytes: logs.iter().map(|l| l.bytes).sum(),
         non_200: logs.iter().map(|l| l.non_200).sum(),
         errors: errors.len(),
@@ -568,7 +582,9 @@ fn report_gets(runs: &[GetRun], clients: usize, nice: i32) -> serde_json::Value 
             r.requests as f64 / secs,
             r.bytes as f64 / secs / 1e6
         );
+        println!("{}", r.kernel.row("  until the bytes reached the socket ¹"));
     }
+    println!("   ¹ kernel receive timestamp: leaves out the client thread's wait for a CPU");
     for r in runs {
         let mode = r
             .rate
@@ -599,6 +615,7 @@ fn report_gets(runs: &[GetRun], clients: usize, nice: i32) -> serde_json::Value 
             format!("{}_{mode}", r.path.trim_start_matches('/')),
             serde_json::json!({
                 "latency": r.latency.json(),
+                "latency_kernel_rx": r.kernel.json(),
                 "requests_per_s": round3(r.requests as f64 / secs),
                 "mb_per_s": round3(r.bytes as f64 / secs / 1e6),
                 "non_200": r.non_200,

@@ -509,6 +509,10 @@ pub struct HttpConn {
     pub stream: std::net::TcpStream,
     pub buf: Vec<u8>,
     req: Vec<u8>,
+    /// The kernel stamps received data (see [`HttpConn::stamp_receptions`]).
+    stamped: bool,
+    /// Kernel receive time of the last bytes of the last answer, ns since the epoch.
+    pub last_rx_ns: Option<u64>,
 }
 
 impl HttpConn {
@@ -521,7 +525,30 @@ impl HttpConn {
             stream,
             buf: vec![0; 64 * 1024],
             req: Vec::with_capacity(512),
+            stamped: false,
+            last_rx_ns: None,
         })
+    }
+
+    /// Asks the kernel to stamp received data (SO_TIMESTAMPNS), so [`HttpConn::last_rx_ns`]
+    /// tells when an answer's last bytes reached the socket, before this thread was
+    /// scheduled to read them. Returns whether the kernel agreed.
+    pub fn stamp_receptions(&mut self) -> bool {
+        self.stamped = rxstamp::enable(&self.stream);
+        self.stamped
+    }
+
+    fn read_some(&mut self, from: usize) -> std::io::Result<usize> {
+        use std::io::Read;
+        if self.stamped {
+            let (n, ts) = rxstamp::read(&self.stream, &mut self.buf[from..])?;
+            if ts.is_some() {
+                self.last_rx_ns = ts;
+            }
+            Ok(n)
+        } else {
+            self.stream.read(&mut self.buf[from..])
+        }
     }
 
     pub fn request(
@@ -531,7 +558,7 @@ impl HttpConn {
         headers: &[(&str, &str)],
         body: &[u8],
     ) -> std::io::Result<HttpAnswer> {
-        use std::io::{Read, Write};
+        use std::io::Write;
         self.req.clear();
         self.req.extend_from_slice(method.as_bytes());
         self.req.push(b' ');
@@ -549,6 +576,7 @@ impl HttpConn {
         self.req.extend_from_slice(b"\r\n");
         self.req.extend_from_slice(body);
         self.stream.write_all(&self.req)?;
+        self.last_rx_ns = None;
         let mut filled = 0usize;
         let mut head_end = None;
         let mut want = usize::MAX;
@@ -557,7 +585,7 @@ impl HttpConn {
                 let grow = self.buf.len();
                 self.buf.resize(grow * 2, 0);
             }
-            let n = match self.stream.read(&mut self.buf[filled..]) {
+            let n = match self.read_some(filled) {
                 Ok(n) => n,
                 Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
                 Err(e) => return Err(e),
@@ -702,4 +730,107 @@ pub fn mount_of(path: &std::path::Path) -> (String, String, String) {
         }
     }
     best.unwrap_or_else(|| ("?".into(), "?".into(), "?".into()))
+}
+
+/// Kernel receive timestamps (SO_TIMESTAMPNS) through the C library std already links.
+#[cfg(all(target_os = "linux", target_pointer_width = "64"))]
+mod rxstamp {
+    use std::ffi::c_void;
+    use std::io;
+    use std::net::TcpStream;
+    use std::os::fd::AsRawFd;
+
+    const SOL_SOCKET: i32 = 1;
+    /// SO_TIMESTAMPNS(_OLD) = SCM_TIMESTAMPNS on x86_64 and aarch64.
+    const SO_TIMESTAMPNS: i32 = 35;
+
+    #[repr(C)]
+    struct IoVec {
+        base: *mut c_void,
+        len: usize,
+    }
+
+    #[repr(C)]
+    struct MsgHdr {
+        name: *mut c_void,
+        namelen: u32,
+        iov: *mut IoVec,
+        iovlen: usize,
+        control: *mut c_void,
+        controllen: usize,
+        flags: i32,
+    }
+
+    extern "C" {
+        fn setsockopt(fd: i32, level: i32, name: i32, value: *const c_void, len: u32) -> i32;
+        fn recvmsg(fd: i32, msg: *mut MsgHdr, flags: i32) -> isize;
+    }
+
+    pub fn enable(stream: &TcpStream) -> bool {
+        let one: i32 = 1;
+        // SAFETY: a valid socket and a 4-byte int option.
+        unsafe {
+            setsockopt(
+                stream.as_raw_fd(),
+                SOL_SOCKET,
+                SO_TIMESTAMPNS,
+                (&one as *const i32).cast(),
+                4,
+            ) == 0
+        }
+    }
+
+    /// `read`, plus the kernel receive time (ns since the epoch) of the data read.
+    pub fn read(stream: &TcpStream, buf: &mut [u8]) -> io::Result<(usize, Option<u64>)> {
+        let mut iov = IoVec {
+            base: buf.as_mut_ptr().cast(),
+            len: buf.len(),
+        };
+        let mut control = [0u64; 16];
+        let mut msg = MsgHdr {
+            name: std::ptr::null_mut(),
+            namelen: 0,
+            iov: &mut iov,
+            iovlen: 1,
+            control: control.as_mut_ptr().cast(),
+            controllen: std::mem::size_of_val(&control),
+            flags: 0,
+        };
+        // SAFETY: every pointer in `msg` points to live buffers of the stated sizes.
+        let n = unsafe { recvmsg(stream.as_raw_fd(), &mut msg, 0) };
+        if n < 0 {
+            return Err(io::Error::last_os_error());
+        }
+        let bytes: Vec<u8> = control.iter().flat_map(|w| w.to_ne_bytes()).collect();
+        let mut at = 0usize;
+        let mut ts = None;
+        // cmsghdr: len (usize), level (i32), type (i32), then data aligned to 8 bytes.
+        while at + 16 <= msg.controllen.min(bytes.len()) {
+            let word = |o: usize| u64::from_ne_bytes(bytes[o..o + 8].try_into().unwrap());
+            let half = |o: usize| i32::from_ne_bytes(bytes[o..o + 4].try_into().unwrap());
+            let len = word(at) as usize;
+            if len < 16 {
+                break;
+            }
+            if half(at + 8) == SOL_SOCKET && half(at + 12) == SO_TIMESTAMPNS && len >= 32 {
+                ts = Some(word(at + 16) * 1_000_000_000 + word(at + 24));
+            }
+            at += (len + 7) & !7;
+        }
+        Ok((n as usize, ts))
+    }
+}
+
+#[cfg(not(all(target_os = "linux", target_pointer_width = "64")))]
+mod rxstamp {
+    use std::io;
+    use std::net::TcpStream;
+
+    pub fn enable(_: &TcpStream) -> bool {
+        false
+    }
+
+    pub fn read(_: &TcpStream, _: &mut [u8]) -> io::Result<(usize, Option<u64>)> {
+        unreachable!("timestamps are never enabled here")
+    }
 }
