@@ -285,17 +285,7 @@ fn bench_captures(n: usize, warmup: usize) -> Result<Captures, String> {
 /// file system the daemon wrote to.
 fn capture_breakdown(dir: &std::path::Path, runs: usize) -> Vec<(&'static str, Summary)> {
     let painter = Painter::new(1920, 1080);
-    let still = JpegOptions {
-        quality: picamd::runtime::STILL_QUALITY,
-        max_width: None,
-        max_height: None,
-        exif: Some(Exif {
-            make: "Raspberry Pi".into(),
-            software: "picamd bench".into(),
-            datetime_unix_us: picamd::clock::unix_us(),
-            exposure_time_us: Some(10_000),
-        }),
-    };
+    let still = still_options();
     let thumb = JpegOptions {
         quality: thumbnail::QUALITY,
         max_width: Some(thumbnail::MAX_WIDTH),
@@ -315,14 +305,7 @@ fn capture_breakdown(dir: &std::path::Path, runs: usize) -> Vec<(&'static str, S
         ("atomic write of the thumbnail (2 fsyncs)", Vec::new()),
     ];
     for i in 0..runs {
-        let frame = Frame {
-            width: 1920,
-            height: 1080,
-            data: Arc::from(painter.paint(i as u64, picamd::clock::unix_us())),
-            pts: 0,
-            capture_unix_us: picamd::clock::unix_us(),
-            sequence: i as u64,
-        };
+        let frame = test_frame(&painter, 1920, 1080, i as u64);
         let t = Instant::now();
         let Ok(jpeg) = jpeg::encode_i420(&frame, &still) else {
             return Vec::new();
@@ -350,6 +333,49 @@ fn capture_breakdown(dir: &std::path::Path, runs: usize) -> Vec<(&'static str, S
         .into_iter()
         .map(|(name, mut v)| (name, Summary::of_ms(&mut v)))
         .collect()
+}
+
+/// What `Runtime::encode_still` asks for: quality 90 with EXIF.
+fn still_options() -> JpegOptions {
+    JpegOptions {
+        quality: picamd::runtime::STILL_QUALITY,
+        max_width: None,
+        max_height: None,
+        exif: Some(Exif {
+            make: "Raspberry Pi".into(),
+            software: "picamd bench".into(),
+            datetime_unix_us: picamd::clock::unix_us(),
+            exposure_time_us: Some(10_000),
+        }),
+    }
+}
+
+/// A frame of the daemon's synthetic test camera.
+fn test_frame(painter: &Painter, width: u32, height: u32, sequence: u64) -> Frame {
+    let now = picamd::clock::unix_us();
+    Frame {
+        width,
+        height,
+        data: Arc::from(painter.paint(sequence, now)),
+        pts: 0,
+        capture_unix_us: now,
+        sequence,
+    }
+}
+
+/// The still encode (`GET /frame` pays it once per new frame) timed in this process.
+fn still_encode(width: u32, height: u32, runs: usize) -> Summary {
+    let painter = Painter::new(width, height);
+    let opts = still_options();
+    let mut times = Vec::new();
+    for i in 0..runs {
+        let frame = test_frame(&painter, width, height, i as u64);
+        let t = Instant::now();
+        if jpeg::encode_i420(&frame, &opts).is_ok() {
+            times.push(ms(t.elapsed()));
+        }
+    }
+    Summary::of_ms(&mut times)
 }
 
 fn report_captures(c: &Captures, n: usize) -> serde_json::Value {
@@ -566,7 +592,20 @@ fn run_get_clients(
     }
 }
 
-fn report_gets(runs: &[GetRun], clients: usize, nice: i32) -> serde_json::Value {
+/// PASS on the latency the client saw; when only the client threads' wait for a CPU breaks
+/// the target (the answer was in the socket in time), says so.
+fn get_verdict(r: &GetRun) -> &'static str {
+    let clean = r.errors == 0 && r.non_200 == 0 && r.requests > 0;
+    if clean && r.latency.p99 <= TARGET_GET_P99_MS {
+        "PASS"
+    } else if clean && r.kernel.p99 <= TARGET_GET_P99_MS {
+        "MISS (at socket: PASS)"
+    } else {
+        "MISS"
+    }
+}
+
+fn report_gets(runs: &[GetRun], clients: usize, nice: i32, encode: &Summary) -> serde_json::Value {
     println!();
     println!("2. GET /frame and GET /camera, 1280x720, {clients} clients (one keep-alive connection and thread each, nice {nice})");
     println!("{} {:>10} {:>9}", Summary::header(), "req/s", "MB/s");
@@ -585,6 +624,11 @@ fn report_gets(runs: &[GetRun], clients: usize, nice: i32) -> serde_json::Value 
         println!("{}", r.kernel.row("  until the bytes reached the socket ¹"));
     }
     println!("   ¹ kernel receive timestamp: leaves out the client thread's wait for a CPU");
+    println!(
+        "{}",
+        encode.row("still encode 1280x720 q90 (bench process) ²")
+    );
+    println!("   ² GET /frame encodes each new camera frame (30 fps) once, in the first request that finds it; the others get the cached JPEG");
     for r in runs {
         let mode = r
             .rate
@@ -598,17 +642,19 @@ fn report_gets(runs: &[GetRun], clients: usize, nice: i32) -> serde_json::Value 
         r.window.print_cpu(&format!("   GET {} ({mode})", r.path));
     }
     let mut json = serde_json::Map::new();
+    json.insert("still_encode_720p".into(), encode.json());
     for r in runs {
-        let pass = r.latency.p99 <= TARGET_GET_P99_MS && r.errors == 0 && r.non_200 == 0;
+        let pass = get_verdict(r) == "PASS";
         let mode = r
             .rate
             .map_or("flat_out".to_string(), |rate| format!("paced_{rate}"));
         println!(
-            "   target p99 ≤ {TARGET_GET_P99_MS} ms, GET {} ({}): {} (p99 {:.2} ms)",
+            "   target p99 ≤ {TARGET_GET_P99_MS} ms, GET {} ({}): {} (p99 {:.2} ms, at the socket {:.2} ms)",
             r.path,
             mode.replace('_', " "),
-            verdict(pass),
-            r.latency.p99
+            get_verdict(r),
+            r.latency.p99,
+            r.kernel.p99
         );
         let secs = r.window.wall.as_secs_f64();
         json.insert(
@@ -622,6 +668,7 @@ fn report_gets(runs: &[GetRun], clients: usize, nice: i32) -> serde_json::Value 
                 "client_errors": r.errors,
                 "window": r.window.json(),
                 "pass": pass,
+                "pass_at_socket": r.kernel.p99 <= TARGET_GET_P99_MS && r.errors == 0 && r.non_200 == 0,
             }),
         );
     }
@@ -797,8 +844,8 @@ fn hls_follower(addr: SocketAddr, stop: &AtomicBool) -> HlsLog {
             let text = String::from_utf8_lossy(&conn.buf[a.body]).into_owned();
             let mut new = Vec::new();
             for (m, p, duration) in playlist_parts(&text) {
-                if !log.parts.contains_key(&(m, p)) {
-                    log.parts.insert((m, p), (Some(at), duration));
+                if let std::collections::btree_map::Entry::Vacant(e) = log.parts.entry((m, p)) {
+                    e.insert((Some(at), duration));
                     new.push((m, p));
                 }
             }
@@ -1075,7 +1122,8 @@ fn main() {
                     break;
                 }
             }
-            json["gets"] = report_gets(&runs, clients, nice);
+            let encode = still_encode(1280, 720, 15);
+            json["gets"] = report_gets(&runs, clients, nice, &encode);
             for r in &runs {
                 let mode = r
                     .rate
@@ -1086,13 +1134,14 @@ fn main() {
                         r.path
                     ),
                     format!(
-                        "p50 {:.2}  p99 {:.2}  max {:.1} ms, {:.0} req/s",
+                        "p50 {:.2}  p99 {:.2} (at socket {:.2})  max {:.1} ms, {:.0} req/s",
                         r.latency.p50,
                         r.latency.p99,
+                        r.kernel.p99,
                         r.latency.max,
                         r.requests as f64 / r.window.wall.as_secs_f64()
                     ),
-                    verdict(r.latency.p99 <= TARGET_GET_P99_MS && r.errors == 0 && r.non_200 == 0),
+                    get_verdict(r),
                 ));
             }
         }
@@ -1102,10 +1151,10 @@ fn main() {
             summary.push((
                 format!("{viewers} MJPEG viewers, no LL-HLS frame drops"),
                 format!(
-                    "{:.1} fps/viewer, dropped frames +{} units +{}, picamd CPU {:.0}%",
+                    "{:.1} fps/viewer, dropped frames +{:.0} units +{:.0}, picamd CPU {:.0}%",
                     j["fps_per_viewer_median"].as_f64().unwrap_or(f64::NAN),
-                    j["window"]["frames_dropped"],
-                    j["window"]["units_dropped"],
+                    m.window.delta("picamd_frames_dropped_total"),
+                    m.window.delta("picamd_units_dropped_total"),
                     m.window.daemon_pct()
                 ),
                 verdict(j["pass"].as_bool().unwrap_or(false)),
