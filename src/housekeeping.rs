@@ -64,7 +64,15 @@ pub fn spawn(rt: Arc<Runtime>) -> std::io::Result<JoinHandle<()>> {
                     .encode_fps_milli
                     .store((fps * 1000.0) as u64, Ordering::Relaxed);
                 rt.preview.hibernate_if_idle(now);
-                if thumbnail_due(thumbnail_at, rt.preview.is_running(), now) {
+                let requested = rt
+                    .thumbnail_request
+                    .lock()
+                    .unwrap_or_else(|e| e.into_inner())
+                    .take();
+                if let Some(frame) = requested {
+                    rt.refresh_thumbnail(&frame);
+                    thumbnail_at = Some(now);
+                } else if thumbnail_due(thumbnail_at, rt.preview.is_running(), now) {
                     if let Some(frame) = rt.latest_frame() {
                         rt.refresh_thumbnail(&frame);
                         thumbnail_at = Some(now);

@@ -78,7 +78,10 @@ pub struct Runtime {
     pub mjpeg: Arc<MjpegHub>,
     pub timelapse: Arc<Timelapse>,
     /// `GET /frame`'s shared JPEG of the newest frame.
-    pub latest_jpeg: LatestJpeg,
+    pub latest_jpeg: Arc<LatestJpeg>,
+    /// A frame the housekeeping thread should turn into the preview thumbnail (set by
+    /// captures, so they do not wait for it).
+    pub thumbnail_request: Mutex<Option<Frame>>,
     latest_frame: Arc<Mutex<Option<Frame>>>,
 }
 
@@ -149,7 +152,16 @@ impl Runtime {
             captures: CaptureStore::open(image_path.join("captures"))?,
             mjpeg,
             timelapse,
-            latest_jpeg: LatestJpeg::default(),
+            latest_jpeg: LatestJpeg::start(Arc::new(|frame: &Frame| {
+                let opts = JpegOptions {
+                    quality: STILL_QUALITY,
+                    max_width: None,
+                    max_height: None,
+                    exif: None,
+                };
+                jpeg::encode_i420(frame, &opts).map_err(|e| e.to_string())
+            })),
+            thumbnail_request: Mutex::new(None),
             latest_frame,
             config,
         }))

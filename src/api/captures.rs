@@ -48,7 +48,10 @@ pub fn create(rt: &Runtime, req: &Request, _: &Params) -> Response {
     rt.stats
         .captures
         .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-    rt.refresh_thumbnail(&frame);
+    // The thumbnail follows the capture, off the request path.
+    *rt.thumbnail_request
+        .lock()
+        .unwrap_or_else(|e| e.into_inner()) = Some(frame);
     Response::json(
         201,
         &json!({

@@ -14,7 +14,7 @@ pub fn frame(rt: &Runtime, _: &Request, _: &Params) -> Response {
     let Some(frame) = rt.latest_frame() else {
         return Response::detail(503, "Camera not ready: no frame yet");
     };
-    match rt.latest_jpeg.get(&frame, |f| rt.encode_still(f)) {
+    match rt.latest_jpeg.get(&frame) {
         Ok(jpeg) => Response::new(200, "image/jpeg", Body::Shared(jpeg.data))
             .with_header("Cache-Control", "no-store")
             .with_header(

@@ -1,25 +1,34 @@
-//! The newest frame as a JPEG, shared by every `GET /frame` caller: a frame is encoded once,
-//! however many clients ask for it, and while one caller encodes a newer frame the others
-//! get the previous JPEG at once instead of queueing behind the encoder.
+//! The newest frame as a JPEG, shared by every `GET /frame` caller. A frame is encoded once,
+//! however many clients ask for it. While clients keep asking, a worker thread re-encodes
+//! each newer frame in the background and callers get the last finished JPEG at once, as long
+//! as it is at most `FRESH_US` older than the newest frame; only a caller after a quiet spell
+//! (or the very first) waits for an encode.
 
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
+use std::thread;
+
+use crossbeam_channel::{Sender, TrySendError};
 
 use crate::camera::Frame;
+
+/// How much older than the newest frame a served JPEG may be (a few frames at 30 fps).
+pub const FRESH_US: u64 = 150_000;
+
+pub type EncodeFn = Arc<dyn Fn(&Frame) -> Result<Vec<u8>, String> + Send + Sync>;
 
 #[derive(Clone)]
 pub struct Jpeg {
     pub sequence: u64,
     pub capture_unix_us: u64,
-    pub width: u32,
-    pub height: u32,
     pub data: Arc<[u8]>,
 }
 
-#[derive(Default)]
 pub struct LatestJpeg {
     cached: Mutex<Option<Jpeg>>,
     encoding: AtomicBool,
+    encode: EncodeFn,
+    refresh: Sender<Frame>,
 }
 
 /// Clears the encoding flag however the encode ends (error or panic included).
@@ -32,17 +41,61 @@ impl Drop for Encoding<'_> {
 }
 
 impl LatestJpeg {
-    /// The JPEG of `frame`, or of a slightly older frame while another caller is encoding.
-    pub fn get(
-        &self,
-        frame: &Frame,
-        encode: impl FnOnce(&Frame) -> Result<Vec<u8>, String>,
-    ) -> Result<Jpeg, String> {
-        let cached = self
-            .cached
+    /// Starts the background encoder thread; it sleeps until a caller needs a newer JPEG.
+    pub fn start(encode: EncodeFn) -> Arc<LatestJpeg> {
+        let (refresh, requests) = crossbeam_channel::bounded::<Frame>(1);
+        let latest = Arc::new(LatestJpeg {
+            cached: Mutex::new(None),
+            encoding: AtomicBool::new(false),
+            encode,
+            refresh,
+        });
+        let weak = Arc::downgrade(&latest);
+        let spawned = thread::Builder::new()
+            .name("frame-jpeg".into())
+            .spawn(move || {
+                for frame in requests {
+                    let Some(latest) = weak.upgrade() else {
+                        return;
+                    };
+                    if let Err(e) = latest.encode_if_newer(&frame) {
+                        log::warn!("cannot encode frame {}: {e}", frame.sequence);
+                    }
+                }
+            });
+        if let Err(e) = spawned {
+            log::warn!("no background JPEG encoder ({e}): /frame encodes in the request");
+        }
+        latest
+    }
+
+    fn cached(&self) -> Option<Jpeg> {
+        self.cached
             .lock()
             .unwrap_or_else(|e| e.into_inner())
-            .clone();
+            .clone()
+    }
+
+    /// The JPEG of `frame`, or of a frame at most `FRESH_US` older.
+    pub fn get(&self, frame: &Frame) -> Result<Jpeg, String> {
+        if let Some(c) = self.cached() {
+            if c.sequence >= frame.sequence {
+                return Ok(c);
+            }
+            if frame.capture_unix_us.saturating_sub(c.capture_unix_us) <= FRESH_US {
+                match self.refresh.try_send(frame.clone()) {
+                    Ok(()) | Err(TrySendError::Full(_)) => return Ok(c),
+                    Err(TrySendError::Disconnected(_)) => {}
+                }
+            }
+        }
+        self.encode_if_newer(frame)
+    }
+
+    /// Encodes `frame` unless a JPEG of it (or newer) exists or is being made; in that last
+    /// case the previous JPEG is returned.
+    fn encode_if_newer(&self, frame: &Frame) -> Result<Jpeg, String> {
+        let cached = self.cached();
         if let Some(c) = &cached {
             if c.sequence >= frame.sequence {
                 return Ok(c.clone());
@@ -61,9 +114,7 @@ impl LatestJpeg {
         let jpeg = Jpeg {
             sequence: frame.sequence,
             capture_unix_us: frame.capture_unix_us,
-            width: frame.width,
-            height: frame.height,
-            data: Arc::from(encode(frame)?),
+            data: Arc::from((self.encode)(frame)?),
         };
         let mut slot = self.cached.lock().unwrap_or_else(|e| e.into_inner());
         if slot.as_ref().is_none_or(|c| c.sequence < jpeg.sequence) {
@@ -77,65 +128,82 @@ impl LatestJpeg {
 mod tests {
     use super::*;
     use std::sync::atomic::AtomicUsize;
+    use std::time::{Duration, Instant};
 
-    fn frame(sequence: u64) -> Frame {
+    fn frame(sequence: u64, capture_unix_us: u64) -> Frame {
         Frame {
             width: 2,
             height: 2,
             data: Arc::from(vec![0u8; 6]),
             pts: 0,
-            capture_unix_us: sequence,
+            capture_unix_us,
             sequence,
         }
     }
 
-    #[test]
-    fn encodes_each_frame_once() {
-        let latest = LatestJpeg::default();
-        let calls = AtomicUsize::new(0);
-        let enc = |f: &Frame| {
-            calls.fetch_add(1, Ordering::Relaxed);
+    fn counting() -> (Arc<AtomicUsize>, EncodeFn) {
+        let calls = Arc::new(AtomicUsize::new(0));
+        let c = Arc::clone(&calls);
+        let enc: EncodeFn = Arc::new(move |f: &Frame| {
+            c.fetch_add(1, Ordering::Relaxed);
+            if f.sequence == 666 {
+                return Err("boom".into());
+            }
             Ok(vec![f.sequence as u8])
-        };
-        assert_eq!(&latest.get(&frame(1), enc).unwrap().data[..], &[1]);
-        assert_eq!(&latest.get(&frame(1), enc).unwrap().data[..], &[1]);
-        assert_eq!(&latest.get(&frame(2), enc).unwrap().data[..], &[2]);
+        });
+        (calls, enc)
+    }
+
+    fn wait_for(mut ok: impl FnMut() -> bool) {
+        let deadline = Instant::now() + Duration::from_secs(5);
+        while !ok() {
+            assert!(Instant::now() < deadline, "timed out");
+            thread::sleep(Duration::from_millis(5));
+        }
+    }
+
+    #[test]
+    fn each_frame_is_encoded_once_and_fresh_enough_answers_are_instant() {
+        let (calls, enc) = counting();
+        let latest = LatestJpeg::start(enc);
+        assert_eq!(
+            latest.get(&frame(1, 0)).unwrap().sequence,
+            1,
+            "first: inline"
+        );
+        assert_eq!(latest.get(&frame(1, 0)).unwrap().sequence, 1);
+        assert_eq!(calls.load(Ordering::Relaxed), 1);
+        // A newer frame within FRESH_US: the previous JPEG now, the new one soon after.
+        assert_eq!(latest.get(&frame(2, 33_000)).unwrap().sequence, 1);
+        wait_for(|| latest.cached().is_some_and(|c| c.sequence == 2));
         assert_eq!(calls.load(Ordering::Relaxed), 2);
-        assert!(latest.get(&frame(3), |_| Err("boom".into())).is_err());
-        assert_eq!(&latest.get(&frame(2), enc).unwrap().data[..], &[2]);
+        // Much newer (a quiet spell): encoded in the request.
+        assert_eq!(latest.get(&frame(9, 2_000_000)).unwrap().sequence, 9);
+        assert!(latest.get(&frame(666, 5_000_000)).is_err());
+        assert_eq!(latest.get(&frame(9, 2_000_000)).unwrap().sequence, 9);
     }
 
     #[test]
     fn others_get_the_previous_jpeg_while_one_encodes() {
-        let latest = Arc::new(LatestJpeg::default());
-        latest.get(&frame(1), |_| Ok(vec![1])).unwrap();
         let (started_tx, started_rx) = crossbeam_channel::bounded(0);
         let (release_tx, release_rx) = crossbeam_channel::bounded::<()>(0);
+        let enc: EncodeFn = Arc::new(move |f: &Frame| {
+            if f.sequence == 2 {
+                started_tx.send(()).unwrap();
+                release_rx.recv().unwrap();
+            }
+            Ok(vec![f.sequence as u8])
+        });
+        let latest = LatestJpeg::start(enc);
+        latest.get(&frame(1, 0)).unwrap();
         let slow = {
             let latest = Arc::clone(&latest);
-            std::thread::spawn(move || {
-                latest
-                    .get(&frame(2), |_| {
-                        started_tx.send(()).unwrap();
-                        release_rx.recv().unwrap();
-                        Ok(vec![2])
-                    })
-                    .unwrap()
-            })
+            thread::spawn(move || latest.get(&frame(2, 10_000_000)).unwrap())
         };
         started_rx.recv().unwrap();
-        let meanwhile = latest
-            .get(&frame(2), |_| panic!("must not encode"))
-            .unwrap();
-        assert_eq!(meanwhile.sequence, 1);
+        let meanwhile = latest.get(&frame(2, 10_000_000)).unwrap();
+        assert_eq!(meanwhile.sequence, 1, "not queued behind the encoder");
         release_tx.send(()).unwrap();
         assert_eq!(slow.join().unwrap().sequence, 2);
-        assert_eq!(
-            latest
-                .get(&frame(2), |_| panic!("cached"))
-                .unwrap()
-                .sequence,
-            2
-        );
     }
 }
