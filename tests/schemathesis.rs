@@ -54,13 +54,13 @@ fn api_conforms_to_its_openapi_document() {
 
     let report = String::from_utf8_lossy(&output.stdout);
     let errors = String::from_utf8_lossy(&output.stderr);
-    println!("{report}");
     assert!(
         output.status.success(),
         "schemathesis found problems ({}, after {:.0?}):\n{report}\n{errors}",
         output.status,
         started.elapsed()
     );
+    println!("{report}");
 }
 
 /// The virtual environment `scripts/install-test-deps.sh` installs schemathesis into.

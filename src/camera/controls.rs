@@ -324,8 +324,9 @@ fn coerce(s: &Spec, v: &Value) -> Result<f64, ControlError> {
             }
             _ => bad("true or false".into()),
         },
-        Kind::Int(lo, hi) => match v.as_i64() {
-            Some(n) if (lo..=hi).contains(&n) => Ok(n as f64),
+        // A whole number written as a float (10000.0) is an integer, as in JSON Schema.
+        Kind::Int(lo, hi) => match v.as_f64() {
+            Some(x) if x.fract() == 0.0 && (lo as f64..=hi as f64).contains(&x) => Ok(x),
             _ => bad(format!("an integer from {lo} to {hi}")),
         },
         Kind::Float(lo, hi) => match v.as_f64() {
@@ -386,7 +387,7 @@ mod tests {
             assert!(patch(&mut c, bad).is_err());
         }
         assert!(patch(&mut c, json!({"ExposureTime": f64::MAX})).is_err());
-        patch(&mut c, json!({"Brightness": 0.5, "ExposureTime": 10000})).unwrap();
+        patch(&mut c, json!({"Brightness": 0.5, "ExposureTime": 10000.0})).unwrap();
         assert_eq!(c.image_adjust(30.0).brightness, 0.5);
     }
 
