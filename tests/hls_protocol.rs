@@ -101,12 +101,15 @@ fn playlist_rules_and_blocking() {
         "ffffffff-init.mp4",
         "nope.m3u8",
         "x-1.2.m4s",
-        "../index.m3u8",
     ] {
         let resp = cam.get(&format!("/preview/hls/cam-preview/{path}"));
         assert_eq!(resp.status, 404, "{path}");
         assert_eq!(resp.header("cache-control"), Some("no-store"));
     }
+    // Traversal is refused before anything is looked up (the plugin's 422).
+    let resp = cam.get("/preview/hls/cam-preview/../index.m3u8");
+    assert_eq!(resp.status, 422);
+    assert_eq!(resp.header("cache-control"), Some("no-store"));
 }
 
 #[test]

@@ -47,7 +47,7 @@ pub fn validate_path(path: &str) -> Result<(), Response> {
 pub fn hls(rt: &Runtime, req: &Request, params: &Params) -> Response {
     let path = params.get("hls_path");
     if let Err(resp) = validate_path(path) {
-        return resp;
+        return resp.with_header("Cache-Control", "no-store");
     }
     if path.starts_with(STREAM) {
         rt.preview.touch(Instant::now());
