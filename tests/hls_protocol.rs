@@ -97,11 +97,7 @@ fn playlist_rules_and_blocking() {
     assert_eq!(cam.get(&format!("{PLAYLIST}?token=http://x/y")).status, 200);
 
     // Unknown media: 404 JSON, never cached. An old session's prefix is unknown too.
-    for path in [
-        "ffffffff-init.mp4",
-        "nope.m3u8",
-        "x-1.2.m4s",
-    ] {
+    for path in ["ffffffff-init.mp4", "nope.m3u8", "x-1.2.m4s"] {
         let resp = cam.get(&format!("/preview/hls/cam-preview/{path}"));
         assert_eq!(resp.status, 404, "{path}");
         assert_eq!(resp.header("cache-control"), Some("no-store"));
