@@ -101,13 +101,7 @@ impl Runtime {
             move || cell.lock().unwrap_or_else(|e| e.into_inner()).clone()
         };
         let stream_jpeg = Arc::new(|frame: &Frame| {
-            let opts = JpegOptions {
-                quality: STREAM_QUALITY,
-                max_width: None,
-                max_height: None,
-                exif: None,
-            };
-            jpeg::encode_i420(frame, &opts).map_err(|e| e.to_string())
+            jpeg::encode_i420(frame, &JpegOptions::plain(STREAM_QUALITY)).map_err(|e| e.to_string())
         });
         let mjpeg = MjpegHub::start(latest.clone(), stream_jpeg.clone(), relab.mjpeg_max_fps);
         let timelapse = Timelapse::start(
@@ -153,13 +147,8 @@ impl Runtime {
             mjpeg,
             timelapse,
             latest_jpeg: LatestJpeg::start(Arc::new(|frame: &Frame| {
-                let opts = JpegOptions {
-                    quality: STILL_QUALITY,
-                    max_width: None,
-                    max_height: None,
-                    exif: None,
-                };
-                jpeg::encode_i420(frame, &opts).map_err(|e| e.to_string())
+                jpeg::encode_i420(frame, &JpegOptions::plain(STILL_QUALITY))
+                    .map_err(|e| e.to_string())
             })),
             thumbnail_request: Mutex::new(None),
             latest_frame,

@@ -22,6 +22,18 @@ pub struct JpegOptions {
     pub exif: Option<Exif>,
 }
 
+impl JpegOptions {
+    /// Full size, no EXIF.
+    pub fn plain(quality: u8) -> JpegOptions {
+        JpegOptions {
+            quality,
+            max_width: None,
+            max_height: None,
+            exif: None,
+        }
+    }
+}
+
 /// What goes into the EXIF segment besides the image size.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Exif {
