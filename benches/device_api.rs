@@ -34,7 +34,7 @@ use std::sync::{Arc, Barrier};
 use std::thread;
 use std::time::{Duration, Instant};
 
-use common::{Daemon, HttpConn, Summary, PLAYLIST};
+use common::{preload_hint, Daemon, HttpConn, Summary, PLAYLIST};
 use picamd::camera::testsrc::Painter;
 use picamd::camera::Frame;
 use picamd::encode::jpeg::{self, Exif, JpegOptions};
@@ -797,18 +797,6 @@ fn playlist_parts(text: &str) -> Vec<(u64, u32, f64)> {
             Some((msn.parse().ok()?, part.parse().ok()?, duration))
         })
         .collect()
-}
-
-/// (prefix, msn, part) of the `#EXT-X-PRELOAD-HINT`.
-fn preload_hint(text: &str) -> Option<(String, u64, u32)> {
-    let line = text
-        .lines()
-        .rev()
-        .find(|l| l.starts_with("#EXT-X-PRELOAD-HINT:"))?;
-    let uri = line.split("URI=\"").nth(1)?.split('"').next()?;
-    let (prefix, rest) = uri.split_once('-')?;
-    let (msn, part) = rest.strip_suffix(".m4s")?.split_once('.')?;
-    Some((prefix.to_string(), msn.parse().ok()?, part.parse().ok()?))
 }
 
 /// An LL-HLS viewer: blocking reloads for the hinted part, then fetches each new part.

@@ -39,7 +39,7 @@ use std::sync::Arc;
 use std::thread;
 use std::time::{Duration, Instant};
 
-use common::{bench_keys, hex, Summary};
+use common::{bench_keys, hex, preload_hint, rxstamp, Summary};
 use picamd::api::Api;
 use picamd::clock;
 use picamd::config::Config;
@@ -188,111 +188,6 @@ fn open(
     }
 }
 
-/// Kernel receive timestamps (SO_TIMESTAMPNS) through the C library std already links:
-/// they tell when an answer's bytes reached the client socket, before the client thread
-/// was scheduled to read them.
-#[cfg(all(target_os = "linux", target_pointer_width = "64"))]
-mod rxstamp {
-    use std::ffi::c_void;
-    use std::io;
-    use std::net::TcpStream;
-    use std::os::fd::AsRawFd;
-
-    const SOL_SOCKET: i32 = 1;
-    /// SO_TIMESTAMPNS(_OLD) = SCM_TIMESTAMPNS on x86_64 and aarch64.
-    const SO_TIMESTAMPNS: i32 = 35;
-
-    #[repr(C)]
-    struct IoVec {
-        base: *mut c_void,
-        len: usize,
-    }
-
-    #[repr(C)]
-    struct MsgHdr {
-        name: *mut c_void,
-        namelen: u32,
-        iov: *mut IoVec,
-        iovlen: usize,
-        control: *mut c_void,
-        controllen: usize,
-        flags: i32,
-    }
-
-    extern "C" {
-        fn setsockopt(fd: i32, level: i32, name: i32, value: *const c_void, len: u32) -> i32;
-        fn recvmsg(fd: i32, msg: *mut MsgHdr, flags: i32) -> isize;
-    }
-
-    pub fn enable(stream: &TcpStream) -> bool {
-        let one: i32 = 1;
-        // SAFETY: a valid socket and a 4-byte int option.
-        unsafe {
-            setsockopt(
-                stream.as_raw_fd(),
-                SOL_SOCKET,
-                SO_TIMESTAMPNS,
-                (&one as *const i32).cast(),
-                4,
-            ) == 0
-        }
-    }
-
-    /// `read`, plus the kernel receive time (ns since the epoch) of the data read.
-    pub fn read(stream: &TcpStream, buf: &mut [u8]) -> io::Result<(usize, Option<u64>)> {
-        let mut iov = IoVec {
-            base: buf.as_mut_ptr().cast(),
-            len: buf.len(),
-        };
-        let mut control = [0u64; 16];
-        let mut msg = MsgHdr {
-            name: std::ptr::null_mut(),
-            namelen: 0,
-            iov: &mut iov,
-            iovlen: 1,
-            control: control.as_mut_ptr().cast(),
-            controllen: std::mem::size_of_val(&control),
-            flags: 0,
-        };
-        // SAFETY: every pointer in `msg` points to live buffers of the stated sizes.
-        let n = unsafe { recvmsg(stream.as_raw_fd(), &mut msg, 0) };
-        if n < 0 {
-            return Err(io::Error::last_os_error());
-        }
-        let bytes: Vec<u8> = control.iter().flat_map(|w| w.to_ne_bytes()).collect();
-        let mut at = 0usize;
-        let mut ts = None;
-        // cmsghdr: len (usize), level (i32), type (i32), then data aligned to 8 bytes.
-        while at + 16 <= msg.controllen.min(bytes.len()) {
-            let word = |o: usize| u64::from_ne_bytes(bytes[o..o + 8].try_into().unwrap());
-            let half = |o: usize| i32::from_ne_bytes(bytes[o..o + 4].try_into().unwrap());
-            let len = word(at) as usize;
-            if len < 16 {
-                break;
-            }
-            if half(at + 8) == SOL_SOCKET && half(at + 12) == SO_TIMESTAMPNS && len >= 32 {
-                ts = Some(word(at + 16) * 1_000_000_000 + word(at + 24));
-            }
-            at += (len + 7) & !7;
-        }
-        Ok((n as usize, ts))
-    }
-}
-
-#[cfg(not(all(target_os = "linux", target_pointer_width = "64")))]
-mod rxstamp {
-    use std::io;
-    use std::net::TcpStream;
-
-    pub fn enable(_: &TcpStream) -> bool {
-        false
-    }
-
-    pub fn read(_: &TcpStream, _: &mut [u8]) -> io::Result<(usize, Option<u64>)> {
-        unreachable!("timestamps are never enabled here")
-    }
-}
-
 fn find(hay: &[u8], needle: &[u8]) -> Option<usize> {
     hay.windows(needle.len()).position(|w| w == needle)
 }
@@ -305,18 +200,6 @@ fn content_length(head: &[u8]) -> Option<usize> {
             .eq_ignore_ascii_case("content-length")
             .then(|| value.trim().parse().ok())?
     })
-}
-
-/// (prefix, msn, part) of the EXT-X-PRELOAD-HINT, e.g. `URI="3fa9c2d1-18.1.m4s"`.
-fn preload_hint(playlist: &str) -> Option<(String, u64, u32)> {
-    let line = playlist
-        .lines()
-        .rev()
-        .find(|l| l.starts_with("#EXT-X-PRELOAD-HINT:"))?;
-    let uri = line.split("URI=\"").nth(1)?.split('"').next()?;
-    let (prefix, rest) = uri.split_once('-')?;
-    let (msn, part) = rest.strip_suffix(".m4s")?.split_once('.')?;
-    Some((prefix.to_string(), msn.parse().ok()?, part.parse().ok()?))
 }
 
 /// Whether the playlist lists part (msn, part) as an EXT-X-PART.

@@ -732,9 +732,11 @@ pub fn mount_of(path: &std::path::Path) -> (String, String, String) {
     best.unwrap_or_else(|| ("?".into(), "?".into(), "?".into()))
 }
 
-/// Kernel receive timestamps (SO_TIMESTAMPNS) through the C library std already links.
+/// Kernel receive timestamps (SO_TIMESTAMPNS) through the C library std already links:
+/// they tell when an answer's bytes reached the client socket, before the client thread
+/// was scheduled to read them.
 #[cfg(all(target_os = "linux", target_pointer_width = "64"))]
-mod rxstamp {
+pub mod rxstamp {
     use std::ffi::c_void;
     use std::io;
     use std::net::TcpStream;
@@ -822,7 +824,7 @@ mod rxstamp {
 }
 
 #[cfg(not(all(target_os = "linux", target_pointer_width = "64")))]
-mod rxstamp {
+pub mod rxstamp {
     use std::io;
     use std::net::TcpStream;
 
@@ -833,4 +835,16 @@ mod rxstamp {
     pub fn read(_: &TcpStream, _: &mut [u8]) -> io::Result<(usize, Option<u64>)> {
         unreachable!("timestamps are never enabled here")
     }
+}
+
+/// (prefix, msn, part) of the EXT-X-PRELOAD-HINT, e.g. `URI="3fa9c2d1-18.1.m4s"`.
+pub fn preload_hint(playlist: &str) -> Option<(String, u64, u32)> {
+    let line = playlist
+        .lines()
+        .rev()
+        .find(|l| l.starts_with("#EXT-X-PRELOAD-HINT:"))?;
+    let uri = line.split("URI=\"").nth(1)?.split('"').next()?;
+    let (prefix, rest) = uri.split_once('-')?;
+    let (msn, part) = rest.strip_suffix(".m4s")?.split_once('.')?;
+    Some((prefix.to_string(), msn.parse().ok()?, part.parse().ok()?))
 }
