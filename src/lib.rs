@@ -3,6 +3,7 @@
 pub mod api;
 pub mod auth;
 pub mod banner;
+pub mod base64;
 pub mod camera;
 pub mod clock;
 pub mod config;

@@ -3,8 +3,6 @@
 
 use ring::rand::{SecureRandom, SystemRandom};
 
-const BASE64URL: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
-
 /// Fills `buf` from the operating system's secure random source.
 ///
 /// Panics only if the OS random source fails, which never happens on a working Linux
@@ -34,21 +32,7 @@ pub fn hex_id() -> String {
 
 /// Unpadded base64url (RFC 4648 §5), as used by JWTs, JWKs and `token_urlsafe`.
 pub fn base64url(bytes: &[u8]) -> String {
-    let mut out = String::with_capacity(bytes.len().div_ceil(3) * 4);
-    for chunk in bytes.chunks(3) {
-        let b = [
-            chunk[0],
-            chunk.get(1).copied().unwrap_or(0),
-            chunk.get(2).copied().unwrap_or(0),
-        ];
-        let n = u32::from(b[0]) << 16 | u32::from(b[1]) << 8 | u32::from(b[2]);
-        // A chunk of k bytes carries k + 1 six-bit groups.
-        for i in 0..=chunk.len() {
-            let index = (n >> (18 - 6 * i)) & 0x3f;
-            out.push(char::from(BASE64URL[index as usize]));
-        }
-    }
-    out
+    crate::base64::encode_url(bytes)
 }
 
 #[cfg(test)]

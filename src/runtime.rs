@@ -74,6 +74,9 @@ pub struct Runtime {
     /// The direct-access key (`GET /local-key`, `show-key`).
     pub local_api_key: String,
     pub relay: RwLock<Option<RelayCredentials>>,
+    /// The key relayed commands carry (`LOCAL_…`), in memory only; set while relay
+    /// credentials apply.
+    pub local_relay_api_key: RwLock<Option<String>>,
     pub captures: CaptureStore,
     pub mjpeg: Arc<MjpegHub>,
     pub timelapse: Arc<Timelapse>,
@@ -143,6 +146,7 @@ impl Runtime {
             login_limiter: Mutex::new(LoginLimiter::default()),
             local_api_key: keys.local_api_key,
             relay: RwLock::new(keys.relay),
+            local_relay_api_key: RwLock::new(keys.local_relay_api_key),
             captures: CaptureStore::open(image_path.join("captures"))?,
             mjpeg,
             timelapse,
