@@ -14,6 +14,8 @@ pub struct Picamd {
     child: Child,
     pub port: u16,
     pub data_dir: PathBuf,
+    args: Vec<String>,
+    env: Vec<(String, String)>,
 }
 
 impl Picamd {
@@ -25,7 +27,9 @@ impl Picamd {
     /// Like `start`, with extra environment variables and a chance to prepare the data
     /// directory first. The daemon runs isolated: its HOME, working directory (so no stray
     /// `.env`), credentials file and images all live in a fresh temporary directory, and the
-    /// RELab variables of the test's own environment are not passed on.
+    /// RELab variables of the test's own environment are not passed on. Its log (stderr, at
+    /// the level `RUST_LOG` in `env` asks for, `warn` by default) goes to `picamd.log` in the
+    /// data directory.
     pub fn start_with(
         extra: &[&str],
         env: &[(&str, &str)],
@@ -37,35 +41,46 @@ impl Picamd {
         let _ = std::fs::remove_dir_all(&data_dir);
         std::fs::create_dir_all(&data_dir).expect("temporary data directory");
         prepare(&data_dir);
-        let mut cmd = Command::new(env!("CARGO_BIN_EXE_picamd"));
-        cmd.args(["--listen", &format!("127.0.0.1:{port}"), "--data-dir"])
-            .arg(&data_dir)
-            .args(extra)
-            .env_clear()
-            .env("PATH", std::env::var("PATH").unwrap_or_default())
-            .env("HOME", &data_dir)
-            .env(
-                "RELAB_CREDENTIALS_FILE",
-                data_dir.join("relay_credentials.json"),
-            )
-            .env("PAIRING_BACKEND_URL", "")
-            .env("RUST_LOG", "warn")
-            .current_dir(&data_dir)
-            .stdout(Stdio::null())
-            .stderr(Stdio::inherit());
-        for (k, v) in env {
-            cmd.env(k, v);
-        }
-        let mut child = cmd.spawn().expect("picamd starts");
+        let child = spawn(port, &data_dir, extra, env);
+        let mut picamd = Picamd {
+            child,
+            port,
+            data_dir,
+            args: extra.iter().map(|s| s.to_string()).collect(),
+            env: env
+                .iter()
+                .map(|(k, v)| (k.to_string(), v.to_string()))
+                .collect(),
+        };
+        picamd.wait_ready();
+        picamd
+    }
+
+    /// Kills the daemon (like a power cut: no clean shutdown) and starts it again on the same
+    /// port and data directory.
+    pub fn restart(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+        let args: Vec<&str> = self.args.iter().map(String::as_str).collect();
+        let env: Vec<(&str, &str)> = self
+            .env
+            .iter()
+            .map(|(k, v)| (k.as_str(), v.as_str()))
+            .collect();
+        self.child = spawn(self.port, &self.data_dir, &args, &env);
+        self.wait_ready();
+    }
+
+    fn wait_ready(&mut self) {
         let deadline = Instant::now() + Duration::from_secs(20);
         loop {
-            if let Ok(resp) = try_get(port, PLAYLIST) {
+            if let Ok(resp) = try_get(self.port, PLAYLIST) {
                 if resp.status == 200 {
                     break;
                 }
             }
-            if let Ok(Some(status)) = child.try_wait() {
-                panic!("picamd exited early: {status}");
+            if let Ok(Some(status)) = self.child.try_wait() {
+                panic!("picamd exited early: {status}\n{}", self.log());
             }
             assert!(
                 Instant::now() < deadline,
@@ -73,10 +88,25 @@ impl Picamd {
             );
             std::thread::sleep(Duration::from_millis(100));
         }
-        Picamd {
-            child,
-            port,
-            data_dir,
+    }
+
+    /// Everything the daemon logged so far.
+    pub fn log(&self) -> String {
+        std::fs::read_to_string(self.data_dir.join("picamd.log")).unwrap_or_default()
+    }
+
+    /// Waits until the log contains `needle`; the log so far when it does not in time.
+    pub fn wait_for_log(&self, needle: &str, timeout: Duration) -> Result<(), String> {
+        let deadline = Instant::now() + timeout;
+        loop {
+            let log = self.log();
+            if log.contains(needle) {
+                return Ok(());
+            }
+            if Instant::now() > deadline {
+                return Err(log);
+            }
+            std::thread::sleep(Duration::from_millis(50));
         }
     }
 
@@ -113,10 +143,41 @@ impl Picamd {
 
 impl Drop for Picamd {
     fn drop(&mut self) {
+        if std::thread::panicking() {
+            eprintln!("--- picamd log (port {}) ---\n{}", self.port, self.log());
+        }
         let _ = self.child.kill();
         let _ = self.child.wait();
         let _ = std::fs::remove_dir_all(&self.data_dir);
     }
+}
+
+fn spawn(port: u16, data_dir: &std::path::Path, extra: &[&str], env: &[(&str, &str)]) -> Child {
+    let log = std::fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(data_dir.join("picamd.log"))
+        .expect("log file");
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_picamd"));
+    cmd.args(["--listen", &format!("127.0.0.1:{port}"), "--data-dir"])
+        .arg(data_dir)
+        .args(extra)
+        .env_clear()
+        .env("PATH", std::env::var("PATH").unwrap_or_default())
+        .env("HOME", data_dir)
+        .env(
+            "RELAB_CREDENTIALS_FILE",
+            data_dir.join("relay_credentials.json"),
+        )
+        .env("PAIRING_BACKEND_URL", "")
+        .env("RUST_LOG", "warn")
+        .current_dir(data_dir)
+        .stdout(Stdio::null())
+        .stderr(log);
+    for (k, v) in env {
+        cmd.env(k, v);
+    }
+    cmd.spawn().expect("picamd starts")
 }
 
 pub fn free_port() -> u16 {
