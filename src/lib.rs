@@ -20,3 +20,4 @@ pub mod relay;
 pub mod runtime;
 pub mod stills;
 pub mod system;
+pub mod upload;

@@ -82,7 +82,7 @@ fn serve(config: Config) -> ExitCode {
     let rt = match Runtime::new(config, keys) {
         Ok(rt) => rt,
         Err(e) => {
-            eprintln!("picamd: cannot prepare the image directory: {e}");
+            eprintln!("picamd: cannot prepare the captures and their uploads: {e}");
             return ExitCode::FAILURE;
         }
     };

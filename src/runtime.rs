@@ -21,6 +21,7 @@ use crate::stills::latest_jpeg::LatestJpeg;
 use crate::stills::mjpeg::MjpegHub;
 use crate::stills::timelapse::{Timelapse, TimelapseSettings};
 use crate::system::SystemProbe;
+use crate::upload::{self, UploadSettings, Uploads};
 
 /// Browser sessions kept at most (the oldest is dropped beyond this).
 const MAX_SESSIONS: usize = 1000;
@@ -77,7 +78,9 @@ pub struct Runtime {
     /// The key relayed commands carry (`LOCAL_…`), in memory only; set while relay
     /// credentials apply.
     pub local_relay_api_key: RwLock<Option<String>>,
-    pub captures: CaptureStore,
+    pub captures: Arc<CaptureStore>,
+    /// The upload queue over `captures`, and its worker.
+    pub uploads: Arc<Uploads>,
     pub mjpeg: Arc<MjpegHub>,
     pub timelapse: Arc<Timelapse>,
     /// `GET /frame`'s shared JPEG of the newest frame.
@@ -106,6 +109,13 @@ impl Runtime {
         let stream_jpeg = Arc::new(|frame: &Frame| {
             jpeg::encode_i420(frame, &JpegOptions::plain(STREAM_QUALITY)).map_err(|e| e.to_string())
         });
+        let captures = Arc::new(CaptureStore::open(image_path.join("captures"))?);
+        let sink = upload::sink_from_settings(relab).map_err(std::io::Error::other)?;
+        let uploads = Uploads::start(
+            Arc::clone(&captures),
+            sink,
+            UploadSettings::from_relab(relab),
+        )?;
         let mjpeg = MjpegHub::start(latest.clone(), stream_jpeg.clone(), relab.mjpeg_max_fps);
         let timelapse = Timelapse::start(
             image_path.join("timelapse"),
@@ -147,7 +157,8 @@ impl Runtime {
             local_api_key: keys.local_api_key,
             relay: RwLock::new(keys.relay),
             local_relay_api_key: RwLock::new(keys.local_relay_api_key),
-            captures: CaptureStore::open(image_path.join("captures"))?,
+            captures,
+            uploads,
             mjpeg,
             timelapse,
             latest_jpeg: LatestJpeg::start(Arc::new(|frame: &Frame| {

@@ -33,15 +33,21 @@ pub fn create(rt: &Runtime, req: &Request, _: &Params) -> Response {
         Ok(j) => j,
         Err(e) => return Response::detail(500, &format!("Failed to encode the capture: {e}")),
     };
+    let image_id = crate::random::hex_id();
+    let now = crate::clock::unix_us();
     let record = CaptureRecord {
-        image_id: crate::random::hex_id(),
-        created_unix_us: crate::clock::unix_us(),
+        upload: rt.uploads.new_state(&image_id, &upload_metadata, now),
+        image_id,
+        created_unix_us: now,
         status: CaptureStatus::Queued,
         metadata,
         upload_metadata,
         image_url: None,
         bytes: jpeg.len() as u64,
     };
+    if record.upload.is_some() {
+        rt.uploads.make_room(record.bytes);
+    }
     if let Err(e) = rt.captures.save(&record.image_id, &jpeg, &record) {
         return store_error(e);
     }
@@ -52,13 +58,23 @@ pub fn create(rt: &Runtime, req: &Request, _: &Params) -> Response {
     *rt.thumbnail_request
         .lock()
         .unwrap_or_else(|e| e.into_inner()) = Some(frame);
+    // Durable and queued: from here on the capture reaches its sink whatever happens; the
+    // answer only says whether it already has.
+    let delivered = rt
+        .uploads
+        .enqueue(&record)
+        .and_then(|rx| rt.uploads.await_delivery(&record.image_id, rx));
+    let (image_id, status, image_url) = match delivered {
+        Some(d) => (d.image_id, CaptureStatus::Uploaded, d.image_url),
+        None => (record.image_id, record.status, record.image_url),
+    };
     Response::json(
         201,
         &json!({
-            "image_id": record.image_id,
-            "status": record.status,
+            "image_id": image_id,
+            "status": status,
             "metadata": record.metadata,
-            "image_url": record.image_url,
+            "image_url": image_url,
             "expires_at": Value::Null,
         }),
     )
@@ -100,12 +116,30 @@ pub fn image(rt: &Runtime, _: &Request, params: &Params) -> Response {
     }
     let path = match rt.captures.get(id) {
         Ok((_, path)) => path,
+        Err(StoreError::NotFound) => return uploaded_elsewhere(rt, id),
         Err(e) => return store_error(e),
     };
     match std::fs::read(&path) {
         Ok(bytes) => Response::new(200, "image/jpeg", Body::Bytes(bytes))
             .with_header("Cache-Control", "private, max-age=31536000, immutable"),
         Err(e) => store_error(e.into()),
+    }
+}
+
+/// An uploaded capture keeps no local JPEG: its record points to where the sink put it.
+fn uploaded_elsewhere(rt: &Runtime, id: &str) -> Response {
+    match rt.captures.read_record(id) {
+        Ok(CaptureRecord {
+            status: CaptureStatus::Uploaded,
+            image_url: Some(url),
+            ..
+        }) => Response::detail(303, "Capture was uploaded; no local copy is kept")
+            .with_header("Location", &url),
+        Ok(CaptureRecord {
+            status: CaptureStatus::Uploaded,
+            ..
+        }) => Response::detail(404, "Capture was uploaded; no local copy is kept"),
+        _ => store_error(StoreError::NotFound),
     }
 }
 

@@ -10,6 +10,7 @@ use crate::http::{Body, Request, Response};
 use crate::runtime::Runtime;
 use crate::system::prometheus::{self, Metric, MetricKind};
 use crate::system::{interfaces, SystemSnapshot};
+use crate::upload::stats::UploadStatus;
 
 pub const KEY_LOCAL_ONLY: &str = "Local key access is only available from the local network";
 
@@ -57,7 +58,7 @@ fn own_metrics(rt: &Runtime) -> Vec<Metric> {
         kind: MetricKind::Gauge,
         value,
     };
-    vec![
+    let mut metrics = vec![
         counter(
             "picamd_frames_captured_total",
             "Frames delivered by the camera.",
@@ -118,7 +119,114 @@ fn own_metrics(rt: &Runtime) -> Vec<Metric> {
             "Seconds since picamd started.",
             rt.started.elapsed().as_secs_f64().floor(),
         ),
+    ];
+    metrics.extend(upload_metrics(&rt.uploads.status()));
+    metrics
+}
+
+fn upload_metrics(u: &UploadStatus) -> Vec<Metric> {
+    let counter = |name, help, value: u64| Metric {
+        name,
+        help,
+        kind: MetricKind::Counter,
+        value: value as f64,
+    };
+    let gauge = |name, help, value: f64| Metric {
+        name,
+        help,
+        kind: MetricKind::Gauge,
+        value,
+    };
+    let seconds = |us: Option<u64>| us.map_or(0.0, |us| (us / 1_000_000) as f64);
+    vec![
+        gauge(
+            "picamd_upload_queue_depth",
+            "Captures waiting for upload.",
+            u.queue_depth as f64,
+        ),
+        gauge(
+            "picamd_upload_queue_bytes",
+            "Bytes of JPEG waiting for upload.",
+            u.queue_bytes as f64,
+        ),
+        gauge(
+            "picamd_upload_queue_max_bytes",
+            "The upload queue's quota (UPLOAD_QUEUE_MAX_MB).",
+            u.queue_max_bytes as f64,
+        ),
+        counter(
+            "picamd_upload_uploaded_total",
+            "Captures delivered to the sink.",
+            u.uploaded,
+        ),
+        counter(
+            "picamd_upload_failures_total",
+            "Failed upload attempts.",
+            u.failures,
+        ),
+        counter(
+            "picamd_upload_retries_total",
+            "Upload attempts that repeat a failed one.",
+            u.retries,
+        ),
+        counter(
+            "picamd_upload_dead_total",
+            "Captures given up after the last retry (moved to dead/).",
+            u.dead,
+        ),
+        gauge(
+            "picamd_upload_dead_entries",
+            "Captures in dead/, from this run and earlier ones.",
+            u.dead_entries as f64,
+        ),
+        counter(
+            "picamd_upload_dropped_total",
+            "Queued captures deleted to stay under UPLOAD_QUEUE_MAX_MB.",
+            u.dropped,
+        ),
+        counter(
+            "picamd_upload_corrupt_total",
+            "Unreadable queue entries moved to corrupt/.",
+            u.corrupt,
+        ),
+        gauge(
+            "picamd_upload_sink_down",
+            "1 while the sink is failing and backing off, else 0.",
+            f64::from(u8::from(u.sink_down)),
+        ),
+        gauge(
+            "picamd_upload_last_error_timestamp_seconds",
+            "Unix time of the last failed upload attempt (0: none).",
+            seconds(u.last_error_us),
+        ),
+        gauge(
+            "picamd_upload_last_success_timestamp_seconds",
+            "Unix time of the last upload (0: none).",
+            seconds(u.last_success_us),
+        ),
     ]
+}
+
+/// The upload queue's state, in `/system/telemetry` (a picamd addition).
+fn upload_telemetry(u: &UploadStatus) -> Value {
+    let time = |us: Option<u64>| us.map(crate::clock::rfc3339_ms);
+    json!({
+        "sink": u.sink,
+        "queue_depth": u.queue_depth,
+        "queue_bytes": u.queue_bytes,
+        "queue_max_bytes": u.queue_max_bytes,
+        "uploaded": u.uploaded,
+        "failures": u.failures,
+        "retries": u.retries,
+        "dead": u.dead_entries,
+        "dropped": u.dropped,
+        "corrupt": u.corrupt,
+        "sink_down": u.sink_down,
+        "next_retry_at": time(u.sink_retry_at_us),
+        "last_error": u.last_error,
+        "last_error_at": time(u.last_error_us),
+        "last_success_at": time(u.last_success_us),
+    })
 }
 
 /// `TelemetrySnapshot`.
@@ -144,6 +252,7 @@ pub fn telemetry(rt: &Runtime, _: &Request, _: &Params) -> Response {
             "preview_sessions": preview_sessions(rt),
             "thermal_state": thermal_state,
             "current_preview_size": size.unwrap_or(Value::Null),
+            "uploads": upload_telemetry(&rt.uploads.status()),
         }),
     )
 }

@@ -12,6 +12,9 @@ use std::net::IpAddr;
 use std::path::{Path, PathBuf};
 
 use super::ConfigError;
+use crate::upload::s3::{AddressingStyle, S3Settings, S3Sink};
+use crate::upload::schedule::RetrySchedule;
+use crate::upload::DEFAULT_QUEUE_MAX_MB;
 
 pub const DEFAULT_PAIRING_BACKEND_URL: &str = "https://api.cml-relab.org";
 pub const DEVICE_ASSERTION: &str = "device_assertion";
@@ -76,6 +79,16 @@ pub struct RelabSettings {
     pub s3_secret_access_key: String,
     pub s3_region: String,
     pub s3_public_url_template: String,
+    /// `S3_ADDRESSING_STYLE`: `path` (default; MinIO, RustFS, IP endpoints) or `virtual`.
+    pub s3_addressing_style: AddressingStyle,
+    /// `UPLOAD_RETRY_SCHEDULE_S`: waits after each failed upload of a capture.
+    pub upload_retry_schedule: RetrySchedule,
+    /// `UPLOAD_QUEUE_MAX_MB`: the upload queue's quota; the oldest captures are dropped
+    /// beyond it.
+    pub upload_queue_max_mb: u64,
+    /// `UPLOAD_WAIT_MS`: how long `POST /captures` waits for the upload before answering
+    /// `queued`; 0 never waits.
+    pub upload_wait_ms: u64,
     pub auth_key_name: String,
     pub auth_cookie_secure: Option<bool>,
     pub session_cookie_name: String,
@@ -155,6 +168,15 @@ impl RelabSettings {
             s3_secret_access_key: v.string("S3_SECRET_ACCESS_KEY", ""),
             s3_region: v.string("S3_REGION", "us-east-1"),
             s3_public_url_template: v.string("S3_PUBLIC_URL_TEMPLATE", "{endpoint}/{bucket}/{key}"),
+            s3_addressing_style: v.addressing_style()?,
+            upload_retry_schedule: v.retry_schedule()?,
+            upload_queue_max_mb: v.uint(
+                "UPLOAD_QUEUE_MAX_MB",
+                DEFAULT_QUEUE_MAX_MB,
+                1,
+                u64::MAX >> 20,
+            )?,
+            upload_wait_ms: v.uint("UPLOAD_WAIT_MS", 2000, 0, 60_000)?,
             auth_key_name: v.string("AUTH_KEY_NAME", "X-API-Key"),
             auth_cookie_secure: v.opt_bool("AUTH_COOKIE_SECURE")?,
             session_cookie_name: v.string("SESSION_COOKIE_NAME", "relab_session"),
@@ -274,7 +296,23 @@ impl RelabSettings {
                 _ => {}
             }
         }
+        if self.resolved_image_sink() == ImageSink::S3 {
+            S3Sink::new(self.s3_settings()).map_err(ConfigError)?;
+        }
         Ok(())
+    }
+
+    /// The S3 sink's settings (checked at start-up when S3 is the sink).
+    pub fn s3_settings(&self) -> S3Settings {
+        S3Settings {
+            endpoint_url: self.s3_endpoint_url.clone(),
+            bucket: self.s3_bucket.clone(),
+            access_key_id: self.s3_access_key_id.clone(),
+            secret_access_key: self.s3_secret_access_key.clone(),
+            region: self.s3_region.clone(),
+            public_url_template: self.s3_public_url_template.clone(),
+            addressing: self.s3_addressing_style,
+        }
     }
 
     fn missing_s3_settings(&self) -> Vec<&'static str> {
@@ -361,6 +399,10 @@ impl fmt::Debug for RelabSettings {
             )
             .field("s3_region", &self.s3_region)
             .field("s3_public_url_template", &self.s3_public_url_template)
+            .field("s3_addressing_style", &self.s3_addressing_style)
+            .field("upload_retry_schedule", &self.upload_retry_schedule)
+            .field("upload_queue_max_mb", &self.upload_queue_max_mb)
+            .field("upload_wait_ms", &self.upload_wait_ms)
             .field("auth_key_name", &self.auth_key_name)
             .field("auth_cookie_secure", &self.auth_cookie_secure)
             .field("session_cookie_name", &self.session_cookie_name)
@@ -658,6 +700,25 @@ impl Vars {
             .into_iter()
             .map(|u| u.trim_end_matches('/').to_string())
             .collect())
+    }
+
+    fn addressing_style(&self) -> Result<AddressingStyle, ConfigError> {
+        let Some(raw) = self.get("S3_ADDRESSING_STYLE") else {
+            return Ok(AddressingStyle::Path);
+        };
+        match raw.trim().to_ascii_lowercase().as_str() {
+            "" | "path" => Ok(AddressingStyle::Path),
+            "virtual" => Ok(AddressingStyle::Virtual),
+            _ => Err(invalid("S3_ADDRESSING_STYLE", raw, "path or virtual")),
+        }
+    }
+
+    fn retry_schedule(&self) -> Result<RetrySchedule, ConfigError> {
+        match self.get("UPLOAD_RETRY_SCHEDULE_S") {
+            None => Ok(RetrySchedule::default()),
+            Some(raw) => RetrySchedule::parse(raw)
+                .map_err(|e| ConfigError(format!("invalid UPLOAD_RETRY_SCHEDULE_S: {e}"))),
+        }
     }
 
     fn image_sink(&self) -> Result<ImageSink, ConfigError> {
@@ -1060,6 +1121,53 @@ mod tests {
         // Without relay credentials the scheme is not checked, and the relay stays off.
         let s = load(&[("RELAY_AUTH_SCHEME", "api_key")]).unwrap();
         assert!(!s.relay_env_complete());
+    }
+
+    #[test]
+    fn upload_settings() {
+        let s = load(&[]).unwrap();
+        assert_eq!(s.s3_addressing_style, AddressingStyle::Path);
+        assert_eq!(s.upload_retry_schedule.delays_s(), [30, 300, 1800, 7200]);
+        assert_eq!((s.upload_queue_max_mb, s.upload_wait_ms), (1024, 2000));
+        let s = load(&[
+            ("S3_ADDRESSING_STYLE", "Virtual"),
+            ("UPLOAD_RETRY_SCHEDULE_S", "1,2"),
+            ("UPLOAD_QUEUE_MAX_MB", "5"),
+            ("UPLOAD_WAIT_MS", "0"),
+        ])
+        .unwrap();
+        assert_eq!(s.s3_addressing_style, AddressingStyle::Virtual);
+        assert_eq!(s.upload_retry_schedule.delays_s(), [1, 2]);
+        assert_eq!((s.upload_queue_max_mb, s.upload_wait_ms), (5, 0));
+        assert!(error(&[("S3_ADDRESSING_STYLE", "dns")]).contains("path or virtual"));
+        assert!(error(&[("UPLOAD_RETRY_SCHEDULE_S", "30,0")])
+            .starts_with("invalid UPLOAD_RETRY_SCHEDULE_S"));
+        assert!(error(&[("UPLOAD_QUEUE_MAX_MB", "0")]).contains("UPLOAD_QUEUE_MAX_MB"));
+        assert!(error(&[("UPLOAD_WAIT_MS", "60001")]).contains("UPLOAD_WAIT_MS"));
+    }
+
+    #[test]
+    fn s3_endpoint_is_checked_when_s3_is_the_sink() {
+        let s3 = [
+            ("S3_BUCKET", "rpi-cam"),
+            ("S3_ACCESS_KEY_ID", "id"),
+            ("S3_SECRET_ACCESS_KEY", "secret"),
+        ];
+        let with = |endpoint: &'static str, extra: &[(&'static str, &'static str)]| {
+            let mut env = s3.to_vec();
+            env.push(("S3_ENDPOINT_URL", endpoint));
+            env.extend_from_slice(extra);
+            env
+        };
+        assert!(error(&with("minio.local:9000", &[])).contains("S3_ENDPOINT_URL"));
+        assert!(error(&with(
+            "http://10.0.0.2:9000",
+            &[("S3_ADDRESSING_STYLE", "virtual")]
+        ))
+        .contains("virtual-host addressing needs a host name"));
+        let s = load(&with("https://s3.eu-west-1.amazonaws.com", &[])).unwrap();
+        assert_eq!(s.s3_settings().bucket, "rpi-cam");
+        assert_eq!(s.s3_settings().addressing, AddressingStyle::Path);
     }
 
     #[test]

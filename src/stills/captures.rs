@@ -1,5 +1,8 @@
 //! The on-disk capture store: `<id>.jpg` plus a `<id>.json` record per capture, each written
-//! durably, the record last so it never points at a missing image.
+//! durably, the record last so it never points at a missing image. The upload queue is an
+//! index over this store: a queued record carries its [`UploadState`], an uploaded one keeps
+//! its record (with the image's URL) but not its JPEG, and entries taken out of the queue go
+//! into subfolders (`dead/`, `corrupt/`), record first.
 
 use std::ffi::OsStr;
 use std::fmt;
@@ -10,7 +13,7 @@ use std::path::{Path, PathBuf};
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 
-use super::atomic::{is_temp_name, write_atomic};
+use super::atomic::{is_temp_name, sync_dir, write_atomic};
 use super::metadata::ImageMetadata;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -32,6 +35,23 @@ pub struct CaptureRecord {
     pub image_url: Option<String>,
     /// Size of the JPEG.
     pub bytes: u64,
+    /// Present while the capture waits for a sink (and kept once uploaded); absent for
+    /// captures kept locally only.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub upload: Option<UploadState>,
+}
+
+/// A capture's place in the upload queue.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct UploadState {
+    /// The sink it was queued for (`s3`, `backend`).
+    pub sink: String,
+    /// Where the sink puts it (the S3 key), fixed before the first attempt.
+    pub destination: String,
+    /// Failed attempts charged to this capture.
+    pub attempts: u32,
+    pub next_attempt_unix_us: u64,
+    pub last_error: Option<String>,
 }
 
 #[derive(Debug)]
@@ -83,18 +103,50 @@ pub struct CaptureStore {
 }
 
 impl CaptureStore {
-    /// Opens (creating if needed) the store in `dir`, removing temp files a crash left behind.
+    /// Opens (creating if needed) the store in `dir`, finishing what a crash interrupted:
+    /// temp files are removed; a JPEG without its record either follows its record into the
+    /// subfolder it was being moved to, or, when there is none, is the first half of a save
+    /// that never completed (and was never answered), and is removed.
     pub fn open(dir: PathBuf) -> io::Result<CaptureStore> {
         fs::create_dir_all(&dir)?;
-        for entry in fs::read_dir(&dir)? {
+        let store = CaptureStore { dir };
+        let mut images = Vec::new();
+        for entry in fs::read_dir(&store.dir)? {
             let entry = entry?;
-            if entry.file_name().to_str().is_some_and(is_temp_name) {
+            let name = entry.file_name();
+            let Some(name) = name.to_str() else { continue };
+            if is_temp_name(name) {
                 if let Err(e) = fs::remove_file(entry.path()) {
                     log::warn!("cannot remove stale {}: {e}", entry.path().display());
                 }
+            } else if let Some(id) = name.strip_suffix(".jpg").filter(|id| is_valid_image_id(id)) {
+                images.push(id.to_owned());
             }
         }
-        Ok(CaptureStore { dir })
+        for id in images {
+            if !store.json_path(&id).exists() {
+                store.settle_orphan_image(&id)?;
+            }
+        }
+        Ok(store)
+    }
+
+    fn settle_orphan_image(&self, image_id: &str) -> io::Result<()> {
+        let jpg = self.jpg_path(image_id);
+        for entry in fs::read_dir(&self.dir)?.filter_map(Result::ok) {
+            let folder = entry.path();
+            if folder.is_dir() && folder.join(format!("{image_id}.json")).exists() {
+                fs::rename(&jpg, folder.join(format!("{image_id}.jpg")))?;
+                sync_dir(&folder)?;
+                return sync_dir(&self.dir);
+            }
+        }
+        log::info!(
+            "removing {}: its capture was never completed",
+            jpg.display()
+        );
+        fs::remove_file(&jpg)?;
+        sync_dir(&self.dir)
     }
 
     pub fn dir(&self) -> &Path {
@@ -140,13 +192,17 @@ impl CaptureStore {
     }
 
     /// Up to `limit` records, newest first. Unreadable records, and records whose JPEG is
-    /// gone, are logged and skipped.
+    /// gone without having been uploaded, are logged and skipped.
     pub fn list_recent(&self, limit: usize) -> Vec<CaptureRecord> {
         let mut records: Vec<CaptureRecord> = self
             .record_ids()
             .into_iter()
-            .filter_map(|id| match self.get(&id) {
-                Ok((record, _)) => Some(record),
+            .filter_map(|id| match self.read_record(&id) {
+                Ok(r) if r.status == CaptureStatus::Uploaded || self.has_image(&id) => Some(r),
+                Ok(_) => {
+                    log::warn!("skipping capture {id}: its JPEG is missing");
+                    None
+                }
                 Err(e) => {
                     log::warn!("skipping capture {id}: {e}");
                     None
@@ -165,7 +221,83 @@ impl CaptureStore {
         self.record_ids().len()
     }
 
-    fn read_record(&self, image_id: &str) -> Result<CaptureRecord, StoreError> {
+    /// Replaces a capture's record (durably), leaving its JPEG as it is.
+    pub fn update_record(&self, record: &CaptureRecord) -> Result<(), StoreError> {
+        if !is_valid_image_id(&record.image_id) {
+            return Err(StoreError::InvalidId);
+        }
+        let json =
+            serde_json::to_vec_pretty(record).map_err(|e| StoreError::Corrupt(e.to_string()))?;
+        write_atomic(&self.json_path(&record.image_id), &json).map_err(StoreError::from_write)
+    }
+
+    /// The JPEG's bytes.
+    pub fn read_image(&self, image_id: &str) -> Result<Vec<u8>, StoreError> {
+        if !is_valid_image_id(image_id) {
+            return Err(StoreError::InvalidId);
+        }
+        Ok(fs::read(self.jpg_path(image_id))?)
+    }
+
+    pub fn has_image(&self, image_id: &str) -> bool {
+        is_valid_image_id(image_id) && self.jpg_path(image_id).is_file()
+    }
+
+    /// Removes the JPEG only (durably); a missing one is not an error.
+    pub fn remove_image(&self, image_id: &str) -> Result<(), StoreError> {
+        if !is_valid_image_id(image_id) {
+            return Err(StoreError::InvalidId);
+        }
+        remove_if_present(&self.jpg_path(image_id))?;
+        Ok(sync_dir(&self.dir)?)
+    }
+
+    /// Removes the record, then the JPEG (durably); missing files are not an error.
+    pub fn remove(&self, image_id: &str) -> Result<(), StoreError> {
+        if !is_valid_image_id(image_id) {
+            return Err(StoreError::InvalidId);
+        }
+        remove_if_present(&self.json_path(image_id))?;
+        remove_if_present(&self.jpg_path(image_id))?;
+        Ok(sync_dir(&self.dir)?)
+    }
+
+    /// Moves the record, then the JPEG, into the subfolder `folder` (made if needed), where
+    /// the store no longer sees them; missing files are not an error. Returns the folder.
+    pub fn move_aside(&self, image_id: &str, folder: &str) -> Result<PathBuf, StoreError> {
+        if !is_valid_image_id(image_id) {
+            return Err(StoreError::InvalidId);
+        }
+        let target = self.dir.join(folder);
+        fs::create_dir_all(&target)?;
+        for path in [self.json_path(image_id), self.jpg_path(image_id)] {
+            let name = path.file_name().expect("store paths name a file");
+            match fs::rename(&path, target.join(name)) {
+                Err(e) if e.kind() != io::ErrorKind::NotFound => return Err(e.into()),
+                _ => {}
+            }
+        }
+        sync_dir(&target)?;
+        sync_dir(&self.dir)?;
+        Ok(target)
+    }
+
+    /// Number of records in the subfolder `folder`.
+    pub fn count_in(&self, folder: &str) -> usize {
+        let Ok(entries) = fs::read_dir(self.dir.join(folder)) else {
+            return 0;
+        };
+        entries
+            .filter_map(Result::ok)
+            .filter(|e| e.file_name().to_str().is_some_and(|n| n.ends_with(".json")))
+            .count()
+    }
+
+    /// The record alone, whether or not its JPEG is still here.
+    pub fn read_record(&self, image_id: &str) -> Result<CaptureRecord, StoreError> {
+        if !is_valid_image_id(image_id) {
+            return Err(StoreError::InvalidId);
+        }
         let bytes = fs::read(self.json_path(image_id))?;
         let record: CaptureRecord =
             serde_json::from_slice(&bytes).map_err(|e| StoreError::Corrupt(e.to_string()))?;
@@ -179,7 +311,7 @@ impl CaptureStore {
     }
 
     /// Ids of the `<id>.json` files with a valid id; an unreadable directory reads as empty.
-    fn record_ids(&self) -> Vec<String> {
+    pub fn record_ids(&self) -> Vec<String> {
         let entries = match fs::read_dir(&self.dir) {
             Ok(entries) => entries,
             Err(e) => {
@@ -204,6 +336,13 @@ impl CaptureStore {
 
     fn json_path(&self, image_id: &str) -> PathBuf {
         self.dir.join(format!("{image_id}.json"))
+    }
+}
+
+fn remove_if_present(path: &Path) -> io::Result<()> {
+    match fs::remove_file(path) {
+        Err(e) if e.kind() != io::ErrorKind::NotFound => Err(e),
+        _ => Ok(()),
     }
 }
 
@@ -253,6 +392,7 @@ mod tests {
             upload_metadata,
             image_url: None,
             bytes: 4,
+            upload: None,
         }
     }
 
@@ -400,6 +540,77 @@ mod tests {
         fs::write(dir.0.join("keep.txt"), b"x").unwrap();
         CaptureStore::open(dir.0.clone()).unwrap();
         assert_eq!(dir.names(), ["keep.txt"]);
+    }
+
+    #[test]
+    fn uploaded_records_are_listed_without_their_image() {
+        let dir = TempDir::new("captures-uploaded");
+        let store = CaptureStore::open(dir.0.clone()).unwrap();
+        store.save(&id(1), b"jpeg", &record(&id(1), 1)).unwrap();
+        let mut uploaded = record(&id(1), 1);
+        uploaded.status = CaptureStatus::Uploaded;
+        uploaded.image_url = Some("http://s3.test/k.jpg".into());
+        store.update_record(&uploaded).unwrap();
+        store.remove_image(&id(1)).unwrap();
+        store.remove_image(&id(1)).unwrap();
+        assert!(!store.has_image(&id(1)));
+        assert_eq!(store.list_recent(5), [uploaded.clone()]);
+        assert!(matches!(store.get(&id(1)), Err(StoreError::NotFound)));
+        assert_eq!(store.read_record(&id(1)).unwrap(), uploaded);
+        assert!(matches!(
+            store.read_image(&id(1)),
+            Err(StoreError::NotFound)
+        ));
+    }
+
+    #[test]
+    fn entries_move_aside_and_are_removed() {
+        let dir = TempDir::new("captures-aside");
+        let store = CaptureStore::open(dir.0.clone()).unwrap();
+        for n in 1..=3 {
+            store.save(&id(n), b"jpeg", &record(&id(n), 1)).unwrap();
+        }
+        let dead = store.move_aside(&id(1), "dead").unwrap();
+        assert_eq!(dead, dir.0.join("dead"));
+        assert!(dead.join(format!("{}.jpg", id(1))).is_file());
+        assert!(dead.join(format!("{}.json", id(1))).is_file());
+        assert_eq!(store.count_in("dead"), 1);
+        assert_eq!(store.count_in("nowhere"), 0);
+        store.remove(&id(2)).unwrap();
+        store.remove(&id(2)).unwrap();
+        // Only the record is left of the third: moving it aside still works.
+        fs::remove_file(store.jpg_path(&id(3))).unwrap();
+        store.move_aside(&id(3), "corrupt").unwrap();
+        assert_eq!(dir.names(), ["corrupt", "dead"]);
+        assert!(matches!(
+            store.move_aside("../x", "dead"),
+            Err(StoreError::InvalidId)
+        ));
+    }
+
+    #[test]
+    fn open_settles_images_a_crash_left_without_their_record() {
+        let dir = TempDir::new("captures-orphans");
+        let store = CaptureStore::open(dir.0.clone()).unwrap();
+        store.save(&id(1), b"one", &record(&id(1), 1)).unwrap();
+        store.save(&id(2), b"two", &record(&id(2), 2)).unwrap();
+        // A move aside cut between the record and the JPEG...
+        fs::create_dir(dir.0.join("dead")).unwrap();
+        fs::rename(
+            store.json_path(&id(1)),
+            dir.0.join("dead").join(format!("{}.json", id(1))),
+        )
+        .unwrap();
+        // ...and a save cut between the JPEG and the record.
+        fs::write(store.jpg_path(&id(3)), b"half").unwrap();
+        let store = CaptureStore::open(dir.0.clone()).unwrap();
+        assert_eq!(
+            fs::read(dir.0.join("dead").join(format!("{}.jpg", id(1)))).unwrap(),
+            b"one"
+        );
+        assert!(!store.has_image(&id(3)));
+        assert!(store.has_image(&id(2)));
+        assert_eq!(store.record_ids(), [id(2)]);
     }
 
     #[test]

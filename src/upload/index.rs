@@ -1,0 +1,473 @@
+//! The upload queue's policy, sans IO: which capture goes next (the oldest that is due), when
+//! to retry, when to give up, what to drop when over quota, and whether the sink itself is
+//! down. Times are microseconds since the Unix epoch, passed in.
+//!
+//! Two kinds of failure are told apart. When the sink is unreachable or refuses everyone
+//! (network, 5xx, credentials) no capture is to blame: the sink backs off along the retry
+//! schedule, repeating its last step for as long as the outage lasts, and no capture uses up
+//! an attempt, so an outage of any length loses nothing. When the sink refuses one capture,
+//! that capture alone backs off and, after the schedule's last step, is given up.
+
+use std::collections::{BTreeMap, HashMap};
+
+use super::schedule::RetrySchedule;
+
+const US_PER_S: u64 = 1_000_000;
+
+/// What the queue knows of one capture waiting for upload.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Pending {
+    pub bytes: u64,
+    /// Failed attempts charged to this capture.
+    pub attempts: u32,
+    pub next_attempt_us: u64,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Next {
+    /// Upload this capture now (it is marked in flight until the outcome is reported).
+    Upload(String),
+    /// Nothing is due before this time.
+    WaitUntil(u64),
+    /// The queue is empty (or its only entry is in flight).
+    Idle,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Blame {
+    /// The sink is unreachable or refuses every capture: it backs off, the capture does not
+    /// use up an attempt.
+    Sink,
+    /// The sink refused this capture: it uses up an attempt.
+    Capture,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Failed {
+    /// The sink is down; nothing is sent before `retry_at_us`. `consecutive` counts the sink's
+    /// failures in a row.
+    SinkBackoff { retry_at_us: u64, consecutive: u32 },
+    /// This capture is retried at `retry_at_us`, having failed `attempts` times.
+    Retry { retry_at_us: u64, attempts: u32 },
+    /// This capture failed for the last time allowed and left the queue.
+    GaveUp { attempts: u32 },
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct SinkHealth {
+    consecutive_failures: u32,
+    retry_at_us: u64,
+}
+
+#[derive(Debug)]
+pub struct QueueIndex {
+    /// Keyed by (creation time, id): iteration is oldest first.
+    entries: BTreeMap<(u64, String), Pending>,
+    /// Creation time of each id, to find its key.
+    created: HashMap<String, u64>,
+    bytes: u64,
+    in_flight: Option<String>,
+    schedule: RetrySchedule,
+    max_bytes: u64,
+    sink: SinkHealth,
+}
+
+impl QueueIndex {
+    pub fn new(schedule: RetrySchedule, max_bytes: u64) -> QueueIndex {
+        QueueIndex {
+            entries: BTreeMap::new(),
+            created: HashMap::new(),
+            bytes: 0,
+            in_flight: None,
+            schedule,
+            max_bytes,
+            sink: SinkHealth {
+                consecutive_failures: 0,
+                retry_at_us: 0,
+            },
+        }
+    }
+
+    pub fn schedule(&self) -> &RetrySchedule {
+        &self.schedule
+    }
+
+    pub fn max_bytes(&self) -> u64 {
+        self.max_bytes
+    }
+
+    /// Adds a capture (new, or found on disk at start-up). Replaces one with the same id.
+    pub fn insert(&mut self, id: &str, created_us: u64, pending: Pending) {
+        self.remove(id);
+        self.bytes += pending.bytes;
+        self.created.insert(id.to_owned(), created_us);
+        self.entries.insert((created_us, id.to_owned()), pending);
+    }
+
+    /// Takes a capture out of the queue; false if it was not in it.
+    pub fn remove(&mut self, id: &str) -> bool {
+        let Some(created) = self.created.remove(id) else {
+            return false;
+        };
+        if let Some(p) = self.entries.remove(&(created, id.to_owned())) {
+            self.bytes -= p.bytes;
+        }
+        if self.in_flight.as_deref() == Some(id) {
+            self.in_flight = None;
+        }
+        true
+    }
+
+    pub fn contains(&self, id: &str) -> bool {
+        self.created.contains_key(id)
+    }
+
+    pub fn get(&self, id: &str) -> Option<Pending> {
+        let created = *self.created.get(id)?;
+        self.entries.get(&(created, id.to_owned())).copied()
+    }
+
+    pub fn len(&self) -> usize {
+        self.entries.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.entries.is_empty()
+    }
+
+    pub fn bytes(&self) -> u64 {
+        self.bytes
+    }
+
+    /// Whether the last attempt failed because of the sink (and none has succeeded since).
+    pub fn sink_down(&self) -> bool {
+        self.sink.consecutive_failures > 0
+    }
+
+    /// The oldest captures to drop so that `incoming` more bytes fit under the quota, taken
+    /// out of the queue (the one in flight is never chosen). The caller deletes their files.
+    pub fn make_room(&mut self, incoming: u64) -> Vec<String> {
+        let mut victims = Vec::new();
+        while self.bytes + incoming > self.max_bytes {
+            let oldest = self
+                .entries
+                .keys()
+                .map(|(_, id)| id)
+                .find(|id| self.in_flight.as_deref() != Some(id.as_str()))
+                .cloned();
+            let Some(id) = oldest else { break };
+            self.remove(&id);
+            victims.push(id);
+        }
+        victims
+    }
+
+    /// The next thing to do at `now_us`. While the sink backs off nothing is due; otherwise
+    /// the oldest capture whose retry time has come goes, and is marked in flight.
+    pub fn next(&mut self, now_us: u64) -> Next {
+        if self.in_flight.is_some() {
+            return Next::Idle;
+        }
+        if self.sink_down() && now_us < self.sink.retry_at_us {
+            return if self.entries.is_empty() {
+                Next::Idle
+            } else {
+                Next::WaitUntil(self.sink.retry_at_us)
+            };
+        }
+        let horizon = now_us.saturating_add(self.schedule.longest_s() * US_PER_S);
+        let mut earliest: Option<u64> = None;
+        for ((_, id), p) in &self.entries {
+            // A retry planned beyond the longest wait means the clock went back: retry now.
+            if p.next_attempt_us <= now_us || p.next_attempt_us > horizon {
+                self.in_flight = Some(id.clone());
+                return Next::Upload(id.clone());
+            }
+            earliest = Some(earliest.map_or(p.next_attempt_us, |e| e.min(p.next_attempt_us)));
+        }
+        earliest.map_or(Next::Idle, Next::WaitUntil)
+    }
+
+    /// The upload of `id` succeeded: it leaves the queue. Returns true when this ends an
+    /// outage of the sink; everything that waited on the sink is then due at once.
+    pub fn succeeded(&mut self, id: &str) -> bool {
+        self.remove(id);
+        let recovered = self.sink_down();
+        self.sink = SinkHealth {
+            consecutive_failures: 0,
+            retry_at_us: 0,
+        };
+        recovered
+    }
+
+    /// The upload of `id` failed at `now_us`, blamed on `blame`.
+    pub fn failed(&mut self, id: &str, now_us: u64, blame: Blame) -> Failed {
+        if self.in_flight.as_deref() == Some(id) {
+            self.in_flight = None;
+        }
+        match blame {
+            Blame::Sink => {
+                let consecutive = self.sink.consecutive_failures + 1;
+                let wait = self.schedule.sink_retry_after_s(consecutive);
+                let retry_at_us = now_us.saturating_add(wait * US_PER_S);
+                self.sink = SinkHealth {
+                    consecutive_failures: consecutive,
+                    retry_at_us,
+                };
+                Failed::SinkBackoff {
+                    retry_at_us,
+                    consecutive,
+                }
+            }
+            Blame::Capture => {
+                // The sink answered, so it is up.
+                self.sink = SinkHealth {
+                    consecutive_failures: 0,
+                    retry_at_us: 0,
+                };
+                let Some(created) = self.created.get(id).copied() else {
+                    return Failed::GaveUp { attempts: 0 };
+                };
+                let key = (created, id.to_owned());
+                let Some(p) = self.entries.get_mut(&key) else {
+                    return Failed::GaveUp { attempts: 0 };
+                };
+                p.attempts += 1;
+                let attempts = p.attempts;
+                match self.schedule.retry_after_s(attempts) {
+                    Some(wait) => {
+                        let retry_at_us = now_us.saturating_add(wait * US_PER_S);
+                        p.next_attempt_us = retry_at_us;
+                        Failed::Retry {
+                            retry_at_us,
+                            attempts,
+                        }
+                    }
+                    None => {
+                        self.remove(id);
+                        Failed::GaveUp { attempts }
+                    }
+                }
+            }
+        }
+    }
+
+    /// The upload of `id` was abandoned without an outcome (its entry was unreadable, say):
+    /// it leaves the queue.
+    pub fn abandon(&mut self, id: &str) {
+        self.remove(id);
+    }
+
+    /// Connectivity may be back: a sink that backs off is tried again at once.
+    pub fn nudge(&mut self, now_us: u64) {
+        if self.sink_down() {
+            self.sink.retry_at_us = now_us;
+        }
+    }
+
+    /// When the sink is next tried, while it is down.
+    pub fn sink_retry_at_us(&self) -> Option<u64> {
+        self.sink_down().then_some(self.sink.retry_at_us)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const S: u64 = US_PER_S;
+    const T0: u64 = 1_776_852_000 * S;
+
+    fn pending(bytes: u64) -> Pending {
+        Pending {
+            bytes,
+            attempts: 0,
+            next_attempt_us: T0,
+        }
+    }
+
+    fn index() -> QueueIndex {
+        let mut q = QueueIndex::new(RetrySchedule::new(vec![30, 300, 1800, 7200]), 1000);
+        q.insert("b", 20, pending(100));
+        q.insert("a", 10, pending(100));
+        q.insert("c", 30, pending(100));
+        q
+    }
+
+    fn upload(q: &mut QueueIndex, now: u64) -> String {
+        match q.next(now) {
+            Next::Upload(id) => id,
+            other => panic!("expected an upload at {now}, got {other:?}"),
+        }
+    }
+
+    #[test]
+    fn drains_oldest_first_one_at_a_time() {
+        let mut q = index();
+        assert_eq!((q.len(), q.bytes()), (3, 300));
+        assert_eq!(upload(&mut q, T0), "a");
+        assert_eq!(q.next(T0), Next::Idle, "one upload in flight at a time");
+        assert!(!q.succeeded("a"));
+        assert_eq!(upload(&mut q, T0), "b");
+        q.succeeded("b");
+        assert_eq!(upload(&mut q, T0), "c");
+        q.succeeded("c");
+        assert_eq!(q.next(T0), Next::Idle);
+        assert!(q.is_empty());
+        assert_eq!(q.bytes(), 0);
+    }
+
+    #[test]
+    fn a_refused_capture_backs_off_alone_then_is_given_up() {
+        let mut q = index();
+        let mut now = T0;
+        let mut waits = Vec::new();
+        loop {
+            assert_eq!(upload(&mut q, now), "a");
+            match q.failed("a", now, Blame::Capture) {
+                Failed::Retry {
+                    retry_at_us,
+                    attempts,
+                } => {
+                    waits.push((retry_at_us - now) / S);
+                    assert_eq!(q.get("a").unwrap().attempts, attempts);
+                    // The others are not held up meanwhile.
+                    assert_eq!(upload(&mut q, now), "b");
+                    q.failed("b", now, Blame::Capture);
+                    assert_eq!(upload(&mut q, now), "c");
+                    q.failed("c", now, Blame::Capture);
+                    now = retry_at_us;
+                    assert_eq!(q.next(now - 1), Next::WaitUntil(retry_at_us));
+                }
+                Failed::GaveUp { attempts } => {
+                    assert_eq!(attempts, 5);
+                    break;
+                }
+                other => panic!("{other:?}"),
+            }
+        }
+        assert_eq!(waits, [30, 300, 1800, 7200]);
+        assert!(!q.contains("a"));
+        assert_eq!(q.len(), 2);
+    }
+
+    #[test]
+    fn a_down_sink_costs_no_attempts_however_long_it_lasts() {
+        let mut q = index();
+        let mut now = T0;
+        let mut waits = Vec::new();
+        for _ in 0..8 {
+            assert_eq!(upload(&mut q, now), "a", "the oldest probes the sink");
+            let Failed::SinkBackoff {
+                retry_at_us,
+                consecutive,
+            } = q.failed("a", now, Blame::Sink)
+            else {
+                panic!("expected a sink backoff");
+            };
+            assert_eq!(consecutive as usize, waits.len() + 1);
+            waits.push((retry_at_us - now) / S);
+            assert!(q.sink_down());
+            assert_eq!(
+                q.next(now),
+                Next::WaitUntil(retry_at_us),
+                "nothing else is tried"
+            );
+            now = retry_at_us;
+        }
+        assert_eq!(waits, [30, 300, 1800, 7200, 7200, 7200, 7200, 7200]);
+        assert_eq!(q.get("a").unwrap().attempts, 0);
+        assert_eq!(q.len(), 3);
+
+        assert_eq!(upload(&mut q, now), "a");
+        assert!(q.succeeded("a"), "the first success ends the outage");
+        assert!(!q.sink_down());
+        assert_eq!(upload(&mut q, now), "b", "the rest go at once");
+        assert!(!q.succeeded("b"));
+    }
+
+    #[test]
+    fn a_nudge_retries_a_down_sink_at_once() {
+        let mut q = index();
+        assert_eq!(upload(&mut q, T0), "a");
+        q.failed("a", T0, Blame::Sink);
+        assert_eq!(q.sink_retry_at_us(), Some(T0 + 30 * S));
+        assert!(matches!(q.next(T0 + S), Next::WaitUntil(_)));
+        q.nudge(T0 + S);
+        assert_eq!(upload(&mut q, T0 + S), "a");
+        // A nudge while the sink is up changes nothing.
+        let mut up = index();
+        up.nudge(T0);
+        assert_eq!(up.sink_retry_at_us(), None);
+    }
+
+    #[test]
+    fn a_refusal_means_the_sink_is_up() {
+        let mut q = index();
+        upload(&mut q, T0);
+        q.failed("a", T0, Blame::Sink);
+        assert!(q.sink_down());
+        let later = T0 + 30 * S;
+        assert_eq!(upload(&mut q, later), "a");
+        assert!(matches!(
+            q.failed("a", later, Blame::Capture),
+            Failed::Retry { attempts: 1, .. }
+        ));
+        assert!(!q.sink_down());
+        assert_eq!(upload(&mut q, later), "b");
+    }
+
+    #[test]
+    fn a_clock_that_went_back_does_not_strand_retries() {
+        let mut q = QueueIndex::new(RetrySchedule::new(vec![30]), 1000);
+        q.insert(
+            "x",
+            1,
+            Pending {
+                bytes: 1,
+                attempts: 1,
+                next_attempt_us: T0 + 3600 * S,
+            },
+        );
+        assert_eq!(upload(&mut q, T0), "x");
+        let mut q = QueueIndex::new(RetrySchedule::new(vec![30]), 1000);
+        q.insert(
+            "y",
+            1,
+            Pending {
+                bytes: 1,
+                attempts: 1,
+                next_attempt_us: T0 + 20 * S,
+            },
+        );
+        assert_eq!(q.next(T0), Next::WaitUntil(T0 + 20 * S));
+    }
+
+    #[test]
+    fn quota_drops_the_oldest_but_never_the_one_in_flight() {
+        let mut q = index();
+        assert!(q.make_room(700).is_empty(), "exactly full fits");
+        assert_eq!(q.make_room(701), ["a"]);
+        assert_eq!((q.len(), q.bytes()), (2, 200));
+        assert_eq!(upload(&mut q, T0), "b");
+        assert_eq!(q.make_room(1000), ["c"]);
+        assert_eq!(q.make_room(1000), Vec::<String>::new(), "b is in flight");
+        assert!(q.contains("b"));
+        assert_eq!(q.max_bytes(), 1000);
+    }
+
+    #[test]
+    fn insert_replaces_and_remove_is_idempotent() {
+        let mut q = index();
+        q.insert("a", 10, pending(50));
+        assert_eq!((q.len(), q.bytes()), (3, 250));
+        assert!(q.remove("a"));
+        assert!(!q.remove("a"));
+        q.abandon("zz");
+        assert_eq!((q.len(), q.bytes()), (2, 200));
+        assert_eq!(
+            q.failed("zz", T0, Blame::Capture),
+            Failed::GaveUp { attempts: 0 }
+        );
+    }
+}

@@ -1,0 +1,352 @@
+//! Uploads that are never lost. A capture is durable in the capture store before
+//! `POST /captures` answers; the upload queue is an index over that store (no second copy of
+//! the JPEG), drained oldest first by one worker thread into the sink (S3 now; the RELab
+//! backend next), with retries, a quota, and restart where it stopped.
+//!
+//! - [`index`]: the queue's policy, sans IO (order, retries, giving up, quota, sink outages);
+//! - [`schedule`]: the retry schedule;
+//! - [`worker`]: one attempt against the store and the sink, and the thread's loop;
+//! - [`sink`]: what a sink implements; [`s3`]: the S3 sink; [`http`]: the shared client.
+
+pub mod http;
+pub mod index;
+pub mod s3;
+pub mod schedule;
+pub mod sink;
+pub mod stats;
+mod worker;
+
+#[cfg(test)]
+mod tests;
+
+use std::collections::{BTreeSet, HashMap};
+use std::io;
+use std::sync::atomic::Ordering;
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::time::Duration;
+
+use crossbeam_channel::{Receiver, Sender};
+use serde_json::{Map, Value};
+
+use crate::config::{ImageSink, RelabSettings};
+use crate::stills::captures::{
+    CaptureRecord, CaptureStatus, CaptureStore, StoreError, UploadState,
+};
+use index::{Pending, QueueIndex};
+use schedule::RetrySchedule;
+pub use sink::{Delivered, Sink, SinkError, Upload};
+use stats::{UploadStats, UploadStatus};
+
+/// Subfolder of the capture store for captures given up after the last retry.
+pub const DEAD_FOLDER: &str = "dead";
+/// Subfolder of the capture store for queue entries that cannot be read.
+pub const CORRUPT_FOLDER: &str = "corrupt";
+/// Records of uploaded captures kept (their JPEGs are deleted once uploaded).
+pub const UPLOADED_RECORDS_KEPT: usize = 1000;
+/// Default `UPLOAD_QUEUE_MAX_MB`.
+pub const DEFAULT_QUEUE_MAX_MB: u64 = 1024;
+
+/// The sink the settings choose (contract §3.2: an explicit `IMAGE_SINK`, else S3 when
+/// `S3_ENDPOINT_URL` is set, else the backend when `PAIRING_BACKEND_URL` is), or `None` when
+/// captures stay local.
+pub fn sink_from_settings(relab: &RelabSettings) -> Result<Option<Arc<dyn Sink>>, String> {
+    match relab.resolved_image_sink() {
+        ImageSink::S3 => Ok(Some(Arc::new(s3::S3Sink::new(relab.s3_settings())?))),
+        ImageSink::Backend => {
+            log::info!(
+                "IMAGE_SINK resolves to the RELab backend, whose uploads are not built yet: captures stay local"
+            );
+            Ok(None)
+        }
+        ImageSink::Local | ImageSink::Auto => Ok(None),
+    }
+}
+
+impl UploadSettings {
+    pub fn from_relab(relab: &RelabSettings) -> UploadSettings {
+        UploadSettings {
+            schedule: relab.upload_retry_schedule.clone(),
+            max_bytes: relab.upload_queue_max_mb << 20,
+            wait: Duration::from_millis(relab.upload_wait_ms),
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct UploadSettings {
+    pub schedule: RetrySchedule,
+    /// The queue's quota, in bytes of JPEG.
+    pub max_bytes: u64,
+    /// How long `POST /captures` waits for its capture's upload before answering `queued`.
+    pub wait: Duration,
+}
+
+pub struct Uploads {
+    store: Arc<CaptureStore>,
+    sink: Option<Arc<dyn Sink>>,
+    index: Mutex<QueueIndex>,
+    wake: Sender<()>,
+    /// `POST /captures` requests waiting for their capture's delivery.
+    waiters: Mutex<HashMap<String, Sender<Delivered>>>,
+    /// Uploaded records still kept, oldest first, by (creation time, id).
+    uploaded: Mutex<BTreeSet<(u64, String)>>,
+    dead_before: u64,
+    wait: Duration,
+    pub stats: UploadStats,
+}
+
+impl Uploads {
+    /// Reads the queue back from the store (moving unreadable entries aside) and, when there
+    /// is a sink, starts the worker thread.
+    pub fn start(
+        store: Arc<CaptureStore>,
+        sink: Option<Arc<dyn Sink>>,
+        settings: UploadSettings,
+    ) -> io::Result<Arc<Uploads>> {
+        let (wake, wake_rx) = crossbeam_channel::bounded(1);
+        let uploads = Arc::new(Uploads {
+            dead_before: store.count_in(DEAD_FOLDER) as u64,
+            store,
+            sink,
+            index: Mutex::new(QueueIndex::new(settings.schedule, settings.max_bytes)),
+            wake,
+            waiters: Mutex::new(HashMap::new()),
+            uploaded: Mutex::new(BTreeSet::new()),
+            wait: settings.wait,
+            stats: UploadStats::default(),
+        });
+        uploads.recover();
+        let (queued, bytes, max_bytes, schedule) = {
+            let index = uploads.index();
+            let s = index.schedule().to_string();
+            (index.len(), index.bytes(), index.max_bytes(), s)
+        };
+        match &uploads.sink {
+            Some(sink) => {
+                log::info!(
+                    "uploads go to {}; {queued} captures queued ({} of {} MB), retries after {schedule}",
+                    sink.describe(),
+                    bytes.div_ceil(1 << 20),
+                    max_bytes >> 20,
+                );
+                worker::spawn(Arc::downgrade(&uploads), Arc::clone(sink), wake_rx)?;
+            }
+            None if queued > 0 => log::warn!(
+                "{queued} captures wait for upload, but no image sink is configured: they stay queued"
+            ),
+            None => {}
+        }
+        Ok(uploads)
+    }
+
+    fn index(&self) -> MutexGuard<'_, QueueIndex> {
+        self.index.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    fn recover(&self) {
+        let mut uploaded = Vec::new();
+        for id in self.store.record_ids() {
+            let record = match self.store.read_record(&id) {
+                Ok(r) => r,
+                Err(StoreError::Corrupt(why)) => {
+                    self.set_aside_corrupt(&id, &why);
+                    continue;
+                }
+                Err(e) => {
+                    log::warn!("capture {id} skipped: {e}");
+                    continue;
+                }
+            };
+            match (&record.status, &record.upload) {
+                (CaptureStatus::Uploaded, _) => {
+                    if self.store.has_image(&id) {
+                        // The upload was noted, the JPEG's removal was not.
+                        if let Err(e) = self.store.remove_image(&id) {
+                            log::warn!("cannot remove the uploaded JPEG of {id}: {e}");
+                        }
+                    }
+                    uploaded.push((record.created_unix_us, id));
+                }
+                (CaptureStatus::Queued, Some(state)) => {
+                    if !self.store.has_image(&id) {
+                        self.set_aside_corrupt(&id, "its JPEG is missing");
+                        continue;
+                    }
+                    self.index().insert(
+                        &id,
+                        record.created_unix_us,
+                        Pending {
+                            bytes: record.bytes,
+                            attempts: state.attempts,
+                            next_attempt_us: state.next_attempt_unix_us,
+                        },
+                    );
+                }
+                // Kept locally only.
+                (CaptureStatus::Queued, None) => {}
+            }
+        }
+        self.uploaded
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .extend(uploaded);
+        self.prune_uploaded();
+    }
+
+    /// Moves an unreadable entry to `corrupt/`, with a log line and a count.
+    fn set_aside_corrupt(&self, image_id: &str, why: &str) {
+        self.index().abandon(image_id);
+        UploadStats::add(&self.stats.corrupt);
+        match self.store.move_aside(image_id, CORRUPT_FOLDER) {
+            Ok(folder) => log::warn!(
+                "capture {image_id} cannot be uploaded ({why}); moved to {}",
+                folder.display()
+            ),
+            Err(e) => {
+                log::error!("capture {image_id} cannot be uploaded ({why}) nor moved aside: {e}")
+            }
+        }
+    }
+
+    /// Drops the oldest records beyond [`UPLOADED_RECORDS_KEPT`].
+    fn prune_uploaded(&self) {
+        let mut uploaded = self.uploaded.lock().unwrap_or_else(|e| e.into_inner());
+        while uploaded.len() > UPLOADED_RECORDS_KEPT {
+            let Some((_, id)) = uploaded.pop_first() else {
+                break;
+            };
+            if let Err(e) = self.store.remove(&id) {
+                log::warn!("cannot remove the record of uploaded capture {id}: {e}");
+            }
+        }
+    }
+
+    /// The sink's name, or `None` when captures stay local.
+    pub fn sink_name(&self) -> Option<&'static str> {
+        self.sink.as_ref().map(|s| s.name())
+    }
+
+    /// The queue state a new capture starts with, or `None` when captures stay local. The
+    /// destination is fixed here, before the capture is saved.
+    pub fn new_state(
+        &self,
+        image_id: &str,
+        upload_metadata: &Map<String, Value>,
+        now_us: u64,
+    ) -> Option<UploadState> {
+        let sink = self.sink.as_ref()?;
+        Some(UploadState {
+            sink: sink.name().to_owned(),
+            destination: sink.destination(image_id, upload_metadata),
+            attempts: 0,
+            next_attempt_unix_us: now_us,
+            last_error: None,
+        })
+    }
+
+    /// Makes room under the quota for a capture of `bytes`, before it is saved: the oldest
+    /// queued captures are deleted, each with a warning and a count.
+    pub fn make_room(&self, bytes: u64) {
+        let (victims, max_bytes) = {
+            let mut index = self.index();
+            (index.make_room(bytes), index.max_bytes())
+        };
+        for id in victims {
+            UploadStats::add(&self.stats.dropped);
+            let taken = self
+                .store
+                .read_record(&id)
+                .map(|r| crate::clock::rfc3339_ms(r.created_unix_us))
+                .unwrap_or_else(|_| "at an unknown time".into());
+            match self.store.remove(&id) {
+                Ok(()) => log::warn!(
+                    "upload queue full (UPLOAD_QUEUE_MAX_MB={}): dropped capture {id} taken {taken}, never uploaded",
+                    max_bytes >> 20
+                ),
+                Err(e) => log::error!(
+                    "upload queue full: capture {id} dropped from the queue but not deleted: {e}"
+                ),
+            }
+        }
+    }
+
+    /// Queues a saved capture (one with an upload state; others are ignored) and wakes the
+    /// worker. The receiver gets the delivery, for [`Uploads::await_delivery`].
+    pub fn enqueue(&self, record: &CaptureRecord) -> Option<Receiver<Delivered>> {
+        let state = record.upload.as_ref()?;
+        self.sink.as_ref()?;
+        let (tx, rx) = crossbeam_channel::bounded(1);
+        self.waiters
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .insert(record.image_id.clone(), tx);
+        self.index().insert(
+            &record.image_id,
+            record.created_unix_us,
+            Pending {
+                bytes: record.bytes,
+                attempts: state.attempts,
+                next_attempt_us: state.next_attempt_unix_us,
+            },
+        );
+        let _ = self.wake.try_send(());
+        Some(rx)
+    }
+
+    /// Waits up to the configured time for a queued capture's delivery. Returns at once while
+    /// the sink is known to be down.
+    pub fn await_delivery(&self, image_id: &str, rx: Receiver<Delivered>) -> Option<Delivered> {
+        let delivered = if self.wait.is_zero() || self.index().sink_down() {
+            rx.try_recv().ok()
+        } else {
+            rx.recv_timeout(self.wait).ok()
+        };
+        self.waiters
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .remove(image_id);
+        delivered
+    }
+
+    /// Connectivity may be back (the relay connected, the device was paired): a sink that is
+    /// backing off is tried again at once.
+    pub fn nudge(&self) {
+        self.index().nudge(crate::clock::unix_us());
+        let _ = self.wake.try_send(());
+    }
+
+    pub fn status(&self) -> UploadStatus {
+        let (queue_depth, queue_bytes, queue_max_bytes, sink_down, sink_retry_at_us) = {
+            let index = self.index();
+            (
+                index.len(),
+                index.bytes(),
+                index.max_bytes(),
+                index.sink_down(),
+                index.sink_retry_at_us(),
+            )
+        };
+        let load = |c: &std::sync::atomic::AtomicU64| c.load(Ordering::Relaxed);
+        let last_error = self.stats.last_error();
+        let dead = load(&self.stats.dead);
+        let last_success = load(&self.stats.last_success_us);
+        UploadStatus {
+            sink: self.sink_name(),
+            queue_depth,
+            queue_bytes,
+            queue_max_bytes,
+            uploaded: load(&self.stats.uploaded),
+            failures: load(&self.stats.failures),
+            retries: load(&self.stats.retries),
+            dead,
+            dead_entries: self.dead_before + dead,
+            dropped: load(&self.stats.dropped),
+            corrupt: load(&self.stats.corrupt),
+            sink_down,
+            sink_retry_at_us,
+            last_error_us: last_error.as_ref().map(|(_, at)| *at),
+            last_error: last_error.map(|(m, _)| m),
+            last_success_us: (last_success > 0).then_some(last_success),
+        }
+    }
+}

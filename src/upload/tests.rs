@@ -1,0 +1,362 @@
+//! The queue over a real capture store, with a scripted sink: recovery after a restart,
+//! delivery, both kinds of failure, giving up, the quota, corrupt entries, and the worker
+//! thread answering a waiting request.
+
+use std::collections::VecDeque;
+use std::fs;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use serde_json::{json, Map, Value};
+
+use super::index::Next;
+use super::schedule::RetrySchedule;
+use super::sink::{Delivered, Sink, SinkError, Upload};
+use super::{worker, UploadSettings, Uploads, CORRUPT_FOLDER, DEAD_FOLDER};
+use crate::stills::atomic::tests::TempDir;
+use crate::stills::captures::{CaptureRecord, CaptureStatus, CaptureStore, UploadState};
+use crate::stills::metadata::{ImageMetadata, ImageProperties};
+
+/// Answers puts from a script (success when it runs out) and notes what it was given.
+#[derive(Default)]
+struct Scripted {
+    script: Mutex<VecDeque<Result<(), SinkError>>>,
+    puts: Mutex<Vec<(String, String, Vec<u8>)>>,
+}
+
+impl Scripted {
+    fn with(script: Vec<Result<(), SinkError>>) -> Arc<Scripted> {
+        Arc::new(Scripted {
+            script: Mutex::new(script.into()),
+            puts: Mutex::default(),
+        })
+    }
+
+    fn puts(&self) -> Vec<(String, String, Vec<u8>)> {
+        self.puts.lock().unwrap().clone()
+    }
+}
+
+impl Sink for Scripted {
+    fn name(&self) -> &'static str {
+        "s3"
+    }
+
+    fn destination(&self, image_id: &str, upload_metadata: &Map<String, Value>) -> String {
+        super::s3::key::object_key(image_id, upload_metadata)
+    }
+
+    fn put(&self, upload: &Upload<'_>) -> Result<Delivered, SinkError> {
+        self.puts.lock().unwrap().push((
+            upload.image_id.to_owned(),
+            upload.destination.to_owned(),
+            upload.jpeg.to_vec(),
+        ));
+        self.script.lock().unwrap().pop_front().unwrap_or(Ok(()))?;
+        Ok(Delivered {
+            image_id: upload.image_id.to_owned(),
+            image_url: Some(format!("http://s3.test/b/{}", upload.destination)),
+        })
+    }
+
+    fn describe(&self) -> String {
+        "a scripted sink".into()
+    }
+}
+
+fn id(n: u8) -> String {
+    format!("{n:02x}").repeat(16)
+}
+
+fn settings(max_bytes: u64) -> UploadSettings {
+    UploadSettings {
+        schedule: RetrySchedule::new(vec![30, 300]),
+        max_bytes,
+        wait: Duration::from_secs(5),
+    }
+}
+
+/// Saves capture `n` as `POST /captures` would, queued for upload or local only.
+fn save(store: &CaptureStore, n: u8, queued: bool) -> CaptureRecord {
+    let mut upload_metadata = Map::new();
+    upload_metadata.insert("product_id".into(), json!(7));
+    let image_id = id(n);
+    let record = CaptureRecord {
+        upload: queued.then(|| UploadState {
+            sink: "s3".into(),
+            destination: format!("rpi-cam/7/{image_id}.jpg"),
+            attempts: 0,
+            next_attempt_unix_us: 0,
+            last_error: None,
+        }),
+        image_id: image_id.clone(),
+        created_unix_us: u64::from(n),
+        status: CaptureStatus::Queued,
+        metadata: ImageMetadata {
+            camera_properties: Default::default(),
+            capture_metadata: Default::default(),
+            image_properties: ImageProperties {
+                width: 2,
+                height: 2,
+                capture_time_unix_us: 0,
+            },
+        },
+        upload_metadata,
+        image_url: None,
+        bytes: 100,
+    };
+    store.save(&image_id, &[n; 100], &record).unwrap();
+    record
+}
+
+/// A store and a queue over it, without the worker thread (attempts are made by hand).
+fn queue(dir: &TempDir, sink: Arc<Scripted>, max_bytes: u64) -> (Arc<CaptureStore>, Uploads) {
+    let store = Arc::new(CaptureStore::open(dir.0.clone()).unwrap());
+    let (wake, _) = crossbeam_channel::bounded(1);
+    let uploads = Uploads {
+        dead_before: 0,
+        store: Arc::clone(&store),
+        sink: Some(sink),
+        index: Mutex::new(super::QueueIndex::new(
+            settings(max_bytes).schedule,
+            max_bytes,
+        )),
+        wake,
+        waiters: Mutex::default(),
+        uploaded: Mutex::default(),
+        wait: Duration::ZERO,
+        stats: Default::default(),
+    };
+    uploads.recover();
+    (store, uploads)
+}
+
+/// Makes the attempt the queue says is due now.
+fn attempt_next(q: &Uploads, sink: &Scripted) -> String {
+    let next = q.index().next(crate::clock::unix_us());
+    match next {
+        Next::Upload(id) => {
+            worker::attempt(q, sink, &id);
+            id
+        }
+        other => panic!("nothing due: {other:?}"),
+    }
+}
+
+#[test]
+fn restart_finds_the_queue_and_sets_aside_what_it_cannot_read() {
+    let dir = TempDir::new("uploads-recover");
+    let store = CaptureStore::open(dir.0.clone()).unwrap();
+    save(&store, 3, true);
+    save(&store, 1, true);
+    save(&store, 2, false);
+    let gone = save(&store, 4, true);
+    fs::remove_file(dir.0.join(format!("{}.jpg", gone.image_id))).unwrap();
+    fs::write(dir.0.join(format!("{}.json", id(5))), b"{ not json").unwrap();
+    fs::write(dir.0.join(format!("{}.jpg", id(5))), b"jpeg").unwrap();
+    let mut uploaded = save(&store, 6, true);
+    uploaded.status = CaptureStatus::Uploaded;
+    store.update_record(&uploaded).unwrap();
+
+    let sink = Scripted::with(vec![]);
+    let (store, q) = queue(&dir, sink.clone(), 1 << 20);
+    assert_eq!(q.index().len(), 2, "1 and 3 are queued; 2 is local only");
+    assert_eq!(q.index().bytes(), 200);
+    assert_eq!(q.status().corrupt, 2);
+    let corrupt = dir.0.join(CORRUPT_FOLDER);
+    let mut aside: Vec<String> = fs::read_dir(&corrupt)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().into_string().unwrap())
+        .collect();
+    aside.sort();
+    assert_eq!(
+        aside,
+        [
+            format!("{}.json", id(4)),
+            format!("{}.jpg", id(5)),
+            format!("{}.json", id(5))
+        ]
+    );
+    assert!(
+        !store.has_image(&id(6)),
+        "an uploaded capture keeps no JPEG"
+    );
+    assert_eq!(
+        store.read_record(&id(6)).unwrap().status,
+        CaptureStatus::Uploaded
+    );
+
+    assert_eq!(attempt_next(&q, &sink), id(1), "oldest first");
+    assert_eq!(attempt_next(&q, &sink), id(3));
+    let puts = sink.puts();
+    assert_eq!(puts[0].1, format!("rpi-cam/7/{}.jpg", id(1)));
+    assert_eq!(puts[0].2, vec![1u8; 100]);
+    for n in [1, 3] {
+        let r = store.read_record(&id(n)).unwrap();
+        assert_eq!(r.status, CaptureStatus::Uploaded);
+        assert_eq!(
+            r.image_url.as_deref(),
+            Some(format!("http://s3.test/b/rpi-cam/7/{}.jpg", id(n)).as_str())
+        );
+        assert!(!store.has_image(&id(n)));
+    }
+    assert!(store.has_image(&id(2)), "local captures stay");
+    assert_eq!(q.status().uploaded, 2);
+    assert_eq!(q.index().next(crate::clock::unix_us()), Next::Idle);
+}
+
+#[test]
+fn a_down_sink_charges_nothing_and_a_refusal_is_noted_then_given_up() {
+    let dir = TempDir::new("uploads-fail");
+    let sink = Scripted::with(vec![
+        Err(SinkError::sink("S3 upload failed: connection refused")),
+        Err(SinkError::capture(
+            "S3 upload failed: answered 400 EntityTooLarge",
+        )),
+        Err(SinkError::capture("still too large")),
+        Err(SinkError::capture("and again")),
+    ]);
+    let (store, q) = queue(&dir, sink.clone(), 1 << 20);
+    save(&store, 1, true);
+    q.recover();
+
+    attempt_next(&q, &sink);
+    let status = q.status();
+    assert!(status.sink_down);
+    assert_eq!(status.failures, 1);
+    assert_eq!(
+        status.last_error.as_deref(),
+        Some("S3 upload failed: connection refused")
+    );
+    assert_eq!(
+        store.read_record(&id(1)).unwrap().upload.unwrap().attempts,
+        0
+    );
+
+    // Connectivity is back: the nudge makes the capture due at once.
+    q.nudge();
+    attempt_next(&q, &sink);
+    let state = store.read_record(&id(1)).unwrap().upload.unwrap();
+    assert_eq!(state.attempts, 1);
+    assert_eq!(
+        state.last_error.as_deref(),
+        Some("S3 upload failed: answered 400 EntityTooLarge")
+    );
+    assert!(state.next_attempt_unix_us > crate::clock::unix_us() + 29_000_000);
+    assert_eq!(
+        q.status().retries,
+        1,
+        "the nudged attempt repeated a failed one"
+    );
+
+    // Restarting keeps the attempt count and the planned time.
+    let (store, q) = queue(&dir, sink.clone(), 1 << 20);
+    assert_eq!(q.index().get(&id(1)).unwrap().attempts, 1);
+    assert!(matches!(
+        q.index().next(crate::clock::unix_us()),
+        Next::WaitUntil(_)
+    ));
+    for _ in 0..2 {
+        let due = q.index().get(&id(1)).unwrap().next_attempt_us;
+        let id1 = id(1);
+        assert_eq!(q.index().next(due), Next::Upload(id1.clone()));
+        worker::attempt(&q, sink.as_ref(), &id1);
+    }
+    assert!(!q.index().contains(&id(1)));
+    assert_eq!(q.status().dead, 1);
+    let dead = dir.0.join(DEAD_FOLDER);
+    assert!(dead.join(format!("{}.jpg", id(1))).is_file());
+    let record: CaptureRecord =
+        serde_json::from_slice(&fs::read(dead.join(format!("{}.json", id(1)))).unwrap()).unwrap();
+    let state = record.upload.unwrap();
+    assert_eq!(
+        (state.attempts, state.last_error.as_deref()),
+        (3, Some("and again"))
+    );
+    assert!(store.record_ids().is_empty());
+    assert_eq!(store.count_in(DEAD_FOLDER), 1);
+}
+
+#[test]
+fn the_quota_drops_the_oldest_with_their_files() {
+    let dir = TempDir::new("uploads-quota");
+    let sink = Scripted::with(vec![]);
+    let (store, q) = queue(&dir, sink, 250);
+    for n in 1..=2 {
+        let r = save(&store, n, true);
+        q.make_room(r.bytes);
+        q.enqueue(&r);
+    }
+    q.make_room(100);
+    let r = save(&store, 3, true);
+    q.enqueue(&r);
+    assert_eq!(q.status().dropped, 1);
+    assert_eq!(q.index().len(), 2);
+    assert!(store.read_record(&id(1)).is_err());
+    assert!(!store.has_image(&id(1)));
+    assert!(store.has_image(&id(2)) && store.has_image(&id(3)));
+}
+
+#[test]
+fn an_entry_spoilt_while_queued_is_set_aside_and_the_rest_go_on() {
+    let dir = TempDir::new("uploads-spoilt");
+    let sink = Scripted::with(vec![]);
+    let (store, q) = queue(&dir, sink.clone(), 1 << 20);
+    for n in 1..=3 {
+        let r = save(&store, n, true);
+        q.enqueue(&r);
+    }
+    fs::write(dir.0.join(format!("{}.json", id(1))), b"\0\0garbage").unwrap();
+    fs::remove_file(dir.0.join(format!("{}.jpg", id(2)))).unwrap();
+    attempt_next(&q, &sink);
+    attempt_next(&q, &sink);
+    attempt_next(&q, &sink);
+    assert_eq!(sink.puts().len(), 1);
+    assert_eq!(sink.puts()[0].0, id(3));
+    assert_eq!(q.status().corrupt, 2);
+    assert_eq!(store.count_in(CORRUPT_FOLDER), 2);
+    assert!(q.index().is_empty());
+}
+
+#[test]
+fn the_worker_answers_a_waiting_request() {
+    let dir = TempDir::new("uploads-worker");
+    let store = Arc::new(CaptureStore::open(dir.0.clone()).unwrap());
+    let sink = Scripted::with(vec![]);
+    let uploads =
+        Uploads::start(Arc::clone(&store), Some(sink.clone()), settings(1 << 20)).unwrap();
+    let mut upload_metadata = Map::new();
+    upload_metadata.insert("product_id".into(), json!("a/b"));
+    let state = uploads.new_state(&id(9), &upload_metadata, 0).unwrap();
+    assert_eq!(state.destination, format!("rpi-cam/a_b/{}.jpg", id(9)));
+    let mut record = save(&store, 9, true);
+    record.upload = Some(state);
+    store.update_record(&record).unwrap();
+    let rx = uploads.enqueue(&record).unwrap();
+    let delivered = uploads
+        .await_delivery(&id(9), rx)
+        .expect("delivered in time");
+    assert_eq!(delivered.image_id, id(9));
+    assert_eq!(
+        delivered.image_url.as_deref(),
+        Some(format!("http://s3.test/b/rpi-cam/a_b/{}.jpg", id(9)).as_str())
+    );
+    assert_eq!(uploads.status().uploaded, 1);
+    assert!(uploads.status().last_success_us.is_some());
+    // Dropping the queue ends the worker.
+    let weak = Arc::downgrade(&uploads);
+    drop(uploads);
+    assert!(weak.upgrade().is_none());
+}
+
+#[test]
+fn without_a_sink_captures_stay_local() {
+    let dir = TempDir::new("uploads-local");
+    let store = Arc::new(CaptureStore::open(dir.0.clone()).unwrap());
+    let uploads = Uploads::start(Arc::clone(&store), None, settings(1 << 20)).unwrap();
+    assert!(uploads.new_state(&id(1), &Map::new(), 0).is_none());
+    let record = save(&store, 1, false);
+    assert!(uploads.enqueue(&record).is_none());
+    assert_eq!(uploads.status().sink, None);
+    assert!(store.has_image(&id(1)));
+}
