@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Installs what the test suite talks to: ffmpeg/ffprobe (HLS clients), Chromium (our player),
-# playwright-core (drives Chromium), schemathesis (checks the API against its OpenAPI document).
+# playwright-core (drives Chromium), schemathesis (checks the API against its OpenAPI document),
+# s3s-fs (a real S3 server that checks SigV4, for the upload tests).
 # Idempotent and quiet; safe to run on every test run.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -38,4 +39,11 @@ if ! cmp -s "$requirements" "$venv/picamd-requirements.txt" ||
   python3 -m venv --clear "$venv"
   "$venv/bin/pip" install -q --disable-pip-version-check -r "$requirements"
   cp "$requirements" "$venv/picamd-requirements.txt"
+fi
+
+# s3s-fs (tests/uploads_s3.rs), built once into ~/.cargo/bin. 0.14.1 is the newest release that
+# builds with the stable toolchain here (0.17 needs Rust 1.96).
+if ! command -v s3s-fs >/dev/null 2>&1 && [ ! -x "${CARGO_HOME:-$HOME/.cargo}/bin/s3s-fs" ]; then
+  echo "installing s3s-fs 0.14.1 (cargo install, a few minutes)"
+  cargo install s3s-fs --version 0.14.1 --locked --features binary --quiet
 fi

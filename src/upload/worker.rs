@@ -145,7 +145,7 @@ pub(super) fn attempt(q: &Uploads, sink: &dyn Sink, id: &str) {
                     retry_at_us,
                     consecutive,
                 } => log::warn!(
-                    "{e} (the sink has failed {consecutive} times in a row; {} captures wait, next try in {} s)",
+                    "{e} (sink failure {consecutive} in a row, {} captures queued, next try in {} s)",
                     q.index().len(),
                     seconds_until(retry_at_us, now)
                 ),

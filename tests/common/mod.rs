@@ -71,6 +71,12 @@ impl Picamd {
         self.wait_ready();
     }
 
+    /// Sets (or replaces) an environment variable for the next [`Picamd::restart`].
+    pub fn set_env(&mut self, key: &str, value: &str) {
+        self.env.retain(|(k, _)| k != key);
+        self.env.push((key.to_string(), value.to_string()));
+    }
+
     fn wait_ready(&mut self) {
         let deadline = Instant::now() + Duration::from_secs(20);
         loop {
