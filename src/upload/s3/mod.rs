@@ -122,12 +122,13 @@ impl S3Sink {
                 )
             })?;
         let status = resp.status().as_u16();
+        let body = body_text(&mut resp, ERROR_BODY_LIMIT);
         if (200..300).contains(&status) {
             log::info!("S3 bucket '{}' created", self.settings.bucket);
             self.bucket_ready.store(true, Ordering::Relaxed);
             return Ok(true);
         }
-        let (code, message) = error::parse_error_body(&body_text(&mut resp, ERROR_BODY_LIMIT));
+        let (code, message) = error::parse_error_body(&body);
         if matches!(
             code.as_deref(),
             Some("BucketAlreadyOwnedByYou" | "BucketAlreadyExists")
@@ -173,6 +174,8 @@ impl Sink for S3Sink {
                 )))
             })?;
         let status = resp.status().as_u16();
+        // Read to the end, so that the connection goes back to the pool.
+        let body = body_text(&mut resp, ERROR_BODY_LIMIT);
         if (200..300).contains(&status) {
             self.bucket_ready.store(true, Ordering::Relaxed);
             return Ok(Delivered {
@@ -185,7 +188,7 @@ impl Sink for S3Sink {
                 )),
             });
         }
-        let (code, message) = error::parse_error_body(&body_text(&mut resp, ERROR_BODY_LIMIT));
+        let (code, message) = error::parse_error_body(&body);
         if code.as_deref() == Some("NoSuchBucket") {
             self.bucket_ready.store(false, Ordering::Relaxed);
         }
