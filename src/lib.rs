@@ -16,6 +16,8 @@ pub mod pairing;
 pub mod pipeline;
 pub mod preview;
 pub mod random;
+pub mod relay;
 pub mod runtime;
 pub mod stills;
+pub mod stop_signal;
 pub mod system;
