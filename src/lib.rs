@@ -19,4 +19,5 @@ pub mod random;
 pub mod relay;
 pub mod runtime;
 pub mod stills;
+pub mod stop_signal;
 pub mod system;

@@ -1,5 +1,5 @@
-//! System routes: `/metrics`, `/system/telemetry`, `/system/local-access`, `/local-key`,
-//! `/pairing/state` and `/time`.
+//! System routes: `/metrics`, `/system/telemetry`, `/system/local-access`, `/local-key` and
+//! `/time`.
 
 use std::sync::atomic::Ordering;
 
@@ -180,14 +180,4 @@ pub fn local_key(rt: &Runtime, _: &Request, _: &Params) -> Response {
         Body::Text(rt.local_api_key.as_str().into()),
     )
     .with_header("Cache-Control", "no-store")
-}
-
-/// `{"status", "relay_enabled"}`; pairing itself arrives with the relay.
-pub fn pairing_state(rt: &Runtime, _: &Request, _: &Params) -> Response {
-    let relay_enabled = rt.relay_enabled();
-    let status = if relay_enabled { "paired" } else { "idle" };
-    Response::json(
-        200,
-        &json!({ "status": status, "relay_enabled": relay_enabled }),
-    )
 }

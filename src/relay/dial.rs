@@ -13,7 +13,7 @@ use tungstenite::stream::MaybeTlsStream;
 use tungstenite::WebSocket;
 
 use super::translate::percent_encode;
-use crate::clock::parse_http_date;
+use crate::http::date::parse_imf_fixdate;
 
 pub const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
 pub const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
@@ -126,7 +126,7 @@ pub fn dial(endpoint: &Endpoint, token: &str) -> Result<Connected, DialError> {
                 .headers()
                 .get("date")
                 .and_then(|v| v.to_str().ok())
-                .and_then(parse_http_date),
+                .and_then(parse_imf_fixdate),
         }),
         Err(HandshakeError::Failure(e)) => Err(DialError::Failed(format!("handshake failed: {e}"))),
         Err(HandshakeError::Interrupted(_)) => Err(DialError::Failed(format!(
