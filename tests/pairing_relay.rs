@@ -56,7 +56,12 @@ fn relay(
     body: Option<Value>,
 ) -> RelayReply {
     peer.request(camera, method, path, body, Duration::from_secs(30))
-        .unwrap_or_else(|e| panic!("{method} {path} through the relay: {e:?}"))
+        .unwrap_or_else(|e| {
+            panic!(
+                "{method} {path} through the relay: {e:?}\npeer events:\n{}",
+                peer.events().join("\n")
+            )
+        })
 }
 
 fn credentials(cam: &Picamd) -> Value {

@@ -107,8 +107,7 @@ impl RelayConnection {
 }
 
 /// Runs an accepted relay connection on the current thread until it ends.
-/// `switching_protocols` is written only after the connection is registered, so a Pi that has
-/// seen the 101 is routable at once.
+/// `switching_protocols` is written just before the connection is registered.
 pub fn serve(
     shared: Arc<Shared>,
     mut tcp: TcpStream,
@@ -130,8 +129,11 @@ pub fn serve(
         pending: Mutex::new(Pending::default()),
         open: AtomicBool::new(true),
     });
+    // The 101 goes out before the connection is routable: a request written by another thread
+    // must never reach the Pi ahead of the handshake answer.
+    let answered = tcp.write_all(switching_protocols.as_bytes()).is_ok();
     register(&shared, &connection);
-    if tcp.write_all(switching_protocols.as_bytes()).is_err() {
+    if !answered {
         connection.end(&shared);
     }
     let _ = tcp.set_read_timeout(Some(TICK));
