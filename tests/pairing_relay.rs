@@ -119,6 +119,13 @@ fn pairs_with_a_code_and_serves_commands_through_the_relay() {
         json!({"status": "paired", "relay_enabled": true})
     );
 
+    let metrics = cam.get("/metrics").text();
+    assert!(metrics.contains("picamd_relay_connected 1"), "{metrics}");
+    assert!(
+        metrics.contains("picamd_relay_connects_total 1"),
+        "{metrics}"
+    );
+
     // The paired bootstrap is on disk, the local key kept, the file private.
     let creds = credentials(&cam);
     assert_eq!(creds["relay_camera_id"], camera_id.as_str());

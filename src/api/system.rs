@@ -57,7 +57,7 @@ fn own_metrics(rt: &Runtime) -> Vec<Metric> {
         kind: MetricKind::Gauge,
         value,
     };
-    vec![
+    let mut metrics = vec![
         counter(
             "picamd_frames_captured_total",
             "Frames delivered by the camera.",
@@ -117,6 +117,58 @@ fn own_metrics(rt: &Runtime) -> Vec<Metric> {
             "picamd_uptime_seconds",
             "Seconds since picamd started.",
             rt.started.elapsed().as_secs_f64().floor(),
+        ),
+    ];
+    metrics.extend(relay_metrics(rt));
+    metrics
+}
+
+/// The relay's state and counters (zero while unpaired; counters restart with each relay).
+fn relay_metrics(rt: &Runtime) -> Vec<Metric> {
+    let status = rt.link.relay_status().unwrap_or_default();
+    let metric = |name, help, kind, value: u64| Metric {
+        name,
+        help,
+        kind,
+        value: value as f64,
+    };
+    use MetricKind::{Counter, Gauge};
+    vec![
+        metric(
+            "picamd_relay_connected",
+            "1 while the relay WebSocket to the backend is open.",
+            Gauge,
+            u64::from(status.connected),
+        ),
+        metric(
+            "picamd_relay_connects_total",
+            "Successful relay handshakes.",
+            Counter,
+            status.connects,
+        ),
+        metric(
+            "picamd_relay_refusals_total",
+            "Relay handshakes the backend refused (HTTP 403).",
+            Counter,
+            status.refusals,
+        ),
+        metric(
+            "picamd_relay_disconnects_total",
+            "Relay connections lost or closed.",
+            Counter,
+            status.disconnects,
+        ),
+        metric(
+            "picamd_relay_commands_total",
+            "Commands received through the relay.",
+            Counter,
+            status.commands,
+        ),
+        metric(
+            "picamd_relay_commands_refused_total",
+            "Relay commands refused: not allowed, malformed or over the queue limit.",
+            Counter,
+            status.forbidden + status.malformed + status.overloaded,
         ),
     ]
 }
