@@ -3,6 +3,7 @@
 
 pub mod cors;
 pub mod date;
+pub mod percent;
 pub mod request;
 pub mod request_id;
 pub mod response;

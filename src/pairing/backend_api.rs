@@ -8,6 +8,7 @@
 
 use crate::config::pairing_api::{ApiPrefix, PollMethod};
 use crate::config::relab::RelabSettings;
+use crate::http::percent;
 
 use super::credentials::RelayCredentials;
 
@@ -86,8 +87,8 @@ impl BackendApi {
                 style: PollStyle::Get,
                 url: format!(
                     "{url}?code={}&fingerprint={}",
-                    percent_encode(code),
-                    percent_encode(fingerprint)
+                    percent::encode(code),
+                    percent::encode(fingerprint)
                 ),
                 json_body: None,
             },
@@ -111,7 +112,7 @@ impl BackendApi {
         format!(
             "{}/{layout}/{}",
             self.plugin_url(),
-            percent_encode(camera_id)
+            percent::encode(camera_id)
         )
     }
 
@@ -159,19 +160,6 @@ pub fn prefix_from_ws_url(ws_url: &str) -> String {
 /// networking (which its own Compose file uses), and the start-up log warns instead.
 pub fn normalise_base(url: &str) -> String {
     url.trim().trim_end_matches('/').to_string()
-}
-
-/// Percent-encodes everything but RFC 3986's unreserved characters.
-fn percent_encode(text: &str) -> String {
-    let mut out = String::with_capacity(text.len());
-    for b in text.bytes() {
-        if b.is_ascii_alphanumeric() || b"-._~".contains(&b) {
-            out.push(char::from(b));
-        } else {
-            out.push_str(&format!("%{b:02X}"));
-        }
-    }
-    out
 }
 
 #[cfg(test)]

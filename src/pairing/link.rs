@@ -79,17 +79,21 @@ impl Link {
         }
     }
 
+    /// The relay credentials in effect, if any.
+    fn current_relay(&self) -> Option<RelayCredentials> {
+        self.rt
+            .relay
+            .read()
+            .unwrap_or_else(|e| e.into_inner())
+            .clone()
+    }
+
     fn pairing_backend(&self) -> &str {
         &self.rt.config.relab.pairing_backend_url
     }
 
     fn begin(&mut self) {
-        let relay = self
-            .rt
-            .relay
-            .read()
-            .unwrap_or_else(|e| e.into_inner())
-            .clone();
+        let relay = self.current_relay();
         if let Some(relay) = relay {
             self.rt.link.take_over(PairingView::paired());
             self.start_relay(relay, false);
@@ -176,12 +180,7 @@ impl Link {
     fn unpair(&mut self) {
         // A run that was paired just now has its credentials in effect: they are unpaired too.
         self.stop_pairing();
-        let relay = self
-            .rt
-            .relay
-            .read()
-            .unwrap_or_else(|e| e.into_inner())
-            .clone();
+        let relay = self.current_relay();
         match &relay {
             Some(relay) => log::info!("Unpairing camera {}", relay.camera_id),
             None => log::info!("Unpair requested while not paired: resetting pairing"),
