@@ -129,10 +129,12 @@ pub fn serve(
         pending: Mutex::new(Pending::default()),
         open: AtomicBool::new(true),
     });
-    // The 101 goes out before the connection is routable: a request written by another thread
-    // must never reach the Pi ahead of the handshake answer.
-    let answered = tcp.write_all(switching_protocols.as_bytes()).is_ok();
-    register(&shared, &connection);
+    // The 101 is written under the registry lock, just before the connection becomes
+    // routable: another thread's request can never reach the Pi ahead of the handshake answer,
+    // and a Pi that has seen the 101 finds itself registered.
+    let answered = register(&shared, &connection, || {
+        tcp.write_all(switching_protocols.as_bytes()).is_ok()
+    });
     if !answered {
         connection.end(&shared);
     }
@@ -163,7 +165,11 @@ pub fn serve(
 
 /// Adds a connection to the registry the way the backend does (the newest wins and the old
 /// one is closed with 1001), but counts it first so that overlap shows in the statistics.
-fn register(shared: &Shared, connection: &Arc<RelayConnection>) {
+fn register(
+    shared: &Shared,
+    connection: &Arc<RelayConnection>,
+    answer: impl FnOnce() -> bool,
+) -> bool {
     let camera_id = &connection.camera_id;
     let deadline = Instant::now() + REPLACEMENT_SETTLE;
     let mut connections = shared.connections.lock().unwrap();
@@ -179,6 +185,7 @@ fn register(shared: &Shared, connection: &Arc<RelayConnection>) {
             .unwrap()
             .0;
     }
+    let answered = answer();
     shared.with_stats(camera_id, |s| {
         s.connections_open += 1;
         s.max_concurrent_connections = s.max_concurrent_connections.max(s.connections_open);
@@ -195,4 +202,5 @@ fn register(shared: &Shared, connection: &Arc<RelayConnection>) {
     }
     drop(connections);
     shared.connections_changed.notify_all();
+    answered
 }
