@@ -1,20 +1,53 @@
-//! The start-up banner (contract §11), with picamd's own lines added.
+//! The start-up banner and the boxed PAIRING READY banner (contract §11), with picamd's own
+//! lines added to the first.
 
-use crate::config::relab::ImageSink;
+use crate::config::relab::{is_loopback_url, ImageSink};
 use crate::runtime::Runtime;
 
 const SEP_WIDTH: usize = 54;
 
+fn separator() -> String {
+    "═".repeat(SEP_WIDTH)
+}
+
+/// Logged on every new pairing code; starts with a newline so the box stands on its own.
+pub fn pairing_ready(code: &str, setup: &str, backend: &str) -> String {
+    let sep = separator();
+    let code: String = code.chars().filter(|c| !c.is_control()).collect();
+    [
+        String::new(),
+        sep.clone(),
+        "  PAIRING READY".to_string(),
+        format!("  PAIRING CODE: {code}"),
+        format!("  Setup    : {setup}"),
+        format!("  Backend  : {}", backend.trim_end_matches('/')),
+        "  Claim in : RELab app > Cameras > Add Camera".to_string(),
+        sep,
+    ]
+    .join("\n")
+}
+
+/// Where an operator finds the setup page: under `BASE_URL` when that is not loopback, else
+/// at the first LAN address (`lan_urls` as `http://ip:port`), else just `/setup`.
+pub fn setup_location(base_url: &str, lan_urls: &[String]) -> String {
+    if !is_loopback_url(base_url) {
+        return format!("{}/setup", base_url.trim_end_matches('/'));
+    }
+    match lan_urls.first() {
+        Some(url) => format!("{}/setup", url.trim_end_matches('/')),
+        None => "/setup".to_string(),
+    }
+}
+
 pub fn render(rt: &Runtime, setup_url: &str) -> String {
-    let sep = "═".repeat(SEP_WIDTH);
+    let sep = separator();
     let relab = &rt.config.relab;
     let relay = rt.relay.read().unwrap_or_else(|e| e.into_inner()).clone();
-    let mode = match (&relay, relab.pairing_backend_url.is_empty()) {
+    let pairing = !relab.pairing_backend_url.is_empty();
+    let mode = match (&relay, pairing) {
         (Some(r), _) => format!("PAIRED      camera_id={}", r.camera_id),
-        (None, true) => "IDLE        set PAIRING_BACKEND_URL in .env to enable pairing".into(),
-        (None, false) => {
-            "IDLE        pairing with the RELab backend is not in this build yet".into()
-        }
+        (None, true) => "PAIRING     waiting for code to be claimed in the ReLab app".into(),
+        (None, false) => "IDLE        set PAIRING_BACKEND_URL in .env to enable pairing".into(),
     };
     let key = if rt.local_api_key.is_empty() {
         "not yet generated".to_string()
@@ -31,7 +64,7 @@ pub fn render(rt: &Runtime, setup_url: &str) -> String {
         relab.image_path.join("captures").display()
     );
     let cfg = &rt.config;
-    [
+    let mut lines = vec![
         String::new(),
         sep.clone(),
         format!(
@@ -40,6 +73,11 @@ pub fn render(rt: &Runtime, setup_url: &str) -> String {
         ),
         format!("  Setup    : {setup_url}"),
         format!("  Mode     : {mode}"),
+    ];
+    if pairing {
+        lines.push("  Note     : pairing code will appear below in a boxed log banner".into());
+    }
+    lines.extend([
         format!("  Local key: {key}"),
         format!(
             "  Camera   : {} {}x{} at {} fps, OpenH264 {} kbit/s",
@@ -51,6 +89,79 @@ pub fn render(rt: &Runtime, setup_url: &str) -> String {
         ),
         format!("  Captures : {sink}"),
         sep,
-    ]
-    .join("\n")
+    ]);
+    lines.join("\n")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::pairing::credentials::RelayCredentials;
+    use crate::pairing::test_runtime;
+
+    #[test]
+    fn pairing_ready_has_the_contract_shape() {
+        let text = pairing_ready("ABC234", "/setup", "https://api.cml-relab.org/");
+        let lines: Vec<&str> = text.split('\n').collect();
+        let sep = "═".repeat(54);
+        assert_eq!(
+            lines,
+            [
+                "",
+                sep.as_str(),
+                "  PAIRING READY",
+                "  PAIRING CODE: ABC234",
+                "  Setup    : /setup",
+                "  Backend  : https://api.cml-relab.org",
+                "  Claim in : RELab app > Cameras > Add Camera",
+                sep.as_str(),
+            ]
+        );
+        assert!(pairing_ready("AB\nC", "/setup", "").contains("PAIRING CODE: ABC\n"));
+    }
+
+    #[test]
+    fn setup_location_prefers_base_url_then_the_lan() {
+        let lan = vec!["http://192.168.1.42:8018".to_string()];
+        assert_eq!(
+            setup_location("http://127.0.0.1:8018/", &lan),
+            "http://192.168.1.42:8018/setup"
+        );
+        assert_eq!(setup_location("http://localhost:8018/", &[]), "/setup");
+        assert_eq!(
+            setup_location("https://cam.example/", &lan),
+            "https://cam.example/setup"
+        );
+    }
+
+    #[test]
+    fn start_up_mode_line_follows_the_pairing_state() {
+        let sep_lines = |text: &str| text.lines().map(str::to_string).collect::<Vec<_>>();
+        let (rt, _dir) = test_runtime::runtime(&[]);
+        let lines = sep_lines(&render(&rt, "/setup"));
+        assert!(lines
+            .iter()
+            .any(|l| l.starts_with("  Mode     : IDLE        set PAIRING_BACKEND_URL")));
+        assert!(!lines.iter().any(|l| l.contains("Note     :")));
+
+        let (rt, _dir) = test_runtime::runtime(&[("PAIRING_BACKEND_URL", "https://example.com")]);
+        let text = render(&rt, "/setup");
+        assert!(text
+            .contains("  Mode     : PAIRING     waiting for code to be claimed in the ReLab app"));
+        assert!(text.contains("  Note     : pairing code will appear below in a boxed log banner"));
+
+        *rt.relay.write().unwrap() = Some(RelayCredentials {
+            backend_url: "wss://x/ws".into(),
+            camera_id: "cam-9".into(),
+            auth_scheme: "device_assertion".into(),
+            key_id: "k".into(),
+            private_key_pem: "p".into(),
+        });
+        let text = render(&rt, "/setup");
+        assert!(text.contains("  Mode     : PAIRED      camera_id=cam-9"));
+        assert!(
+            text.contains("  Note     :"),
+            "still there while a backend is set"
+        );
+    }
 }

@@ -19,5 +19,6 @@ pub mod random;
 pub mod relay;
 pub mod runtime;
 pub mod stills;
+pub mod stop_signal;
 pub mod system;
 pub mod upload;

@@ -6,7 +6,7 @@ use std::sync::Arc;
 use picamd::api::Api;
 use picamd::config::{self, Config};
 use picamd::http::server::HttpServer;
-use picamd::pairing::bootstrap;
+use picamd::pairing::{bootstrap, link};
 use picamd::pipeline::Pipeline;
 use picamd::runtime::Runtime;
 use picamd::system::interfaces;
@@ -112,6 +112,11 @@ fn serve(config: Config) -> ExitCode {
         .cloned()
         .unwrap_or_else(|| format!("http://<this-ip>:{}", addr.port()));
     log::info!("{}", banner::render(&rt, &format!("{base}/setup")));
+    // After the banner, whose note says the pairing code follows.
+    if let Err(e) = link::start(Arc::clone(&rt)) {
+        eprintln!("picamd: cannot start the pairing and relay thread: {e}");
+        return ExitCode::FAILURE;
+    }
     log::info!(
         "picamd {} listening on http://{addr}/",
         env!("CARGO_PKG_VERSION")

@@ -15,6 +15,7 @@ use crate::http::static_files::StaticFiles;
 use crate::media::llhls::HlsStore;
 use crate::pairing::bootstrap::KeyBootstrap;
 use crate::pairing::credentials::RelayCredentials;
+use crate::pairing::link_state::LinkState;
 use crate::preview::PreviewGate;
 use crate::stills::captures::CaptureStore;
 use crate::stills::latest_jpeg::LatestJpeg;
@@ -78,6 +79,8 @@ pub struct Runtime {
     /// The key relayed commands carry (`LOCAL_…`), in memory only; set while relay
     /// credentials apply.
     pub local_relay_api_key: RwLock<Option<String>>,
+    /// Pairing and the relay: state, running relay, commands for the link thread.
+    pub link: LinkState,
     pub captures: Arc<CaptureStore>,
     /// The upload queue over `captures`, and its worker.
     pub uploads: Arc<Uploads>,
@@ -155,6 +158,7 @@ impl Runtime {
             sessions: Mutex::new(SessionStore::new(SESSION_TTL, MAX_SESSIONS)),
             login_limiter: Mutex::new(LoginLimiter::default()),
             local_api_key: keys.local_api_key,
+            link: LinkState::new(keys.relay.is_some()),
             relay: RwLock::new(keys.relay),
             local_relay_api_key: RwLock::new(keys.local_relay_api_key),
             captures,
@@ -183,7 +187,7 @@ impl Runtime {
         *self.latest_frame.lock().unwrap_or_else(|e| e.into_inner()) = Some(frame);
     }
 
-    /// Whether relay credentials are in place (pairing and the relay come with issue 4).
+    /// Whether relay credentials are in effect (from the environment, the file or pairing).
     pub fn relay_enabled(&self) -> bool {
         self.relay
             .read()

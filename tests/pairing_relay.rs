@@ -56,7 +56,12 @@ fn relay(
     body: Option<Value>,
 ) -> RelayReply {
     peer.request(camera, method, path, body, Duration::from_secs(30))
-        .unwrap_or_else(|e| panic!("{method} {path} through the relay: {e:?}"))
+        .unwrap_or_else(|e| {
+            panic!(
+                "{method} {path} through the relay: {e:?}\npeer events:\n{}",
+                peer.events().join("\n")
+            )
+        })
 }
 
 fn credentials(cam: &Picamd) -> Value {
@@ -112,6 +117,13 @@ fn pairs_with_a_code_and_serves_commands_through_the_relay() {
     assert_eq!(
         cam.get("/pairing/state").json(),
         json!({"status": "paired", "relay_enabled": true})
+    );
+
+    let metrics = cam.get("/metrics").text();
+    assert!(metrics.contains("picamd_relay_connected 1"), "{metrics}");
+    assert!(
+        metrics.contains("picamd_relay_connects_total 1"),
+        "{metrics}"
     );
 
     // The paired bootstrap is on disk, the local key kept, the file private.

@@ -111,7 +111,13 @@ let newCodeAskedAt = null;
 async function send(method, path) {
   try {
     const r = await fetch(path, { method });
-    return r.ok ? null : `HTTP ${r.status}`;
+    if (r.ok) return null;
+    let detail = '';
+    try {
+      const body = await r.json();
+      if (typeof body.detail === 'string') detail = `: ${body.detail}`;
+    } catch (_) { /* no JSON body */ }
+    return `HTTP ${r.status}${detail}`;
   } catch (e) {
     return 'the camera did not answer';
   }

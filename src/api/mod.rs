@@ -7,6 +7,7 @@ pub mod health;
 pub mod login;
 pub mod openapi;
 pub mod pages;
+pub mod pairing;
 pub mod preview;
 pub mod routes;
 pub mod stills;
@@ -38,7 +39,19 @@ pub const ROUTES: &[Route] = &[
     route("GET", "/metrics", Auth::None, system::metrics),
     route("POST", "/auth/login", Auth::None, login::login),
     route("POST", "/auth/logout", Auth::None, login::logout),
-    route("GET", "/pairing/state", Auth::None, system::pairing_state),
+    route("GET", "/pairing/state", Auth::None, pairing::state),
+    route(
+        "POST",
+        "/pairing/code",
+        Auth::Local(pairing::CONTROL_LOCAL_ONLY),
+        pairing::new_code,
+    ),
+    route(
+        "DELETE",
+        "/pairing",
+        Auth::Local(pairing::CONTROL_LOCAL_ONLY),
+        pairing::unpair,
+    ),
     route(
         "GET",
         "/local-key",

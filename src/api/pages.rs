@@ -28,6 +28,10 @@ pub struct SetupView {
     pub backend_reachable: Option<bool>,
     pub relay_backend_url: Option<String>,
     pub camera_id: Option<String>,
+    /// Whether the relay's WebSocket is up.
+    pub relay_connected: bool,
+    /// A warning that this device's clock disagrees with the backend's.
+    pub clock_skew: Option<String>,
     pub local_api_key: Option<String>,
     /// `http://ip:port`, best first.
     pub lan_urls: Vec<String>,
@@ -122,6 +126,11 @@ fn setup_scope(v: &SetupView) -> Scope {
             Value::text(trimmed(&v.relay_backend_url)),
         ),
         ("camera_id", Value::text(trimmed(&v.camera_id))),
+        (
+            "relay_connected",
+            Value::Flag(is_paired && v.relay_connected),
+        ),
+        ("clock_skew", Value::text(trimmed(&v.clock_skew))),
         ("local_api_key", Value::text(trimmed(&v.local_api_key))),
         ("lan", Value::List(lan_entries(&v.lan_urls, v.port))),
         ("port", Value::Text(v.port.to_string())),
@@ -318,6 +327,8 @@ mod tests {
             backend_reachable: Some(true),
             relay_backend_url: None,
             camera_id: None,
+            relay_connected: false,
+            clock_skew: None,
             local_api_key: Some("local-key-123".into()),
             lan_urls: vec![],
             port: 8018,
@@ -548,7 +559,7 @@ mod tests {
             ..view("error")
         });
         assert!(html.contains("Needs attention"));
-        assert!(html.contains("Pairing failed: backend said 409: code in use"));
+        assert!(html.contains(">backend said 409: code in use<"));
         assert!(html.contains("Generate a new pairing code"));
         assert!(page(&view("error")).contains("Pairing ran into a problem."));
 
@@ -606,6 +617,32 @@ mod tests {
     }
 
     #[test]
+    fn a_connected_relay_and_clock_skew_are_shown() {
+        let html = page(&SetupView {
+            relay_connected: true,
+            ..paired()
+        });
+        assert!(html.contains("paired with RELab and connected") && html.contains(">Connected<"));
+        assert!(!html.contains("Connecting now."));
+        // Not paired: a stale "connected" flag shows nothing.
+        let html = page(&SetupView {
+            relay_connected: true,
+            ..waiting()
+        });
+        assert!(!html.contains(">Connected<"));
+
+        let skew = "This camera's clock is 600 s behind the backend's.";
+        for v in [waiting(), paired(), view("error")] {
+            let html = page(&SetupView {
+                clock_skew: Some(skew.into()),
+                ..v
+            });
+            assert!(html.contains(&format!("role=\"status\">{}<", html_escape(skew))));
+        }
+        assert!(!page(&waiting()).contains("warning-text"));
+    }
+
+    #[test]
     fn backend_reachability_and_kind() {
         let html = page(&view("idle"));
         assert!(html.contains("Reachable") && !html.contains("Not reachable"));
@@ -659,7 +696,7 @@ mod tests {
             pairing_error: Some(evil.into()),
             ..view("error")
         };
-        assert!(page(&v).contains(&format!("Pairing failed: {escaped}")));
+        assert!(page(&v).contains(&format!(">{escaped}<")));
     }
 
     #[test]

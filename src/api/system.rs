@@ -1,5 +1,5 @@
-//! System routes: `/metrics`, `/system/telemetry`, `/system/local-access`, `/local-key`,
-//! `/pairing/state` and `/time`.
+//! System routes: `/metrics`, `/system/telemetry`, `/system/local-access`, `/local-key` and
+//! `/time`.
 
 use std::sync::atomic::Ordering;
 
@@ -120,8 +120,59 @@ fn own_metrics(rt: &Runtime) -> Vec<Metric> {
             rt.started.elapsed().as_secs_f64().floor(),
         ),
     ];
+    metrics.extend(relay_metrics(rt));
     metrics.extend(upload_metrics(&rt.uploads.status()));
     metrics
+}
+
+/// The relay's state and counters (zero while unpaired; counters restart with each relay).
+fn relay_metrics(rt: &Runtime) -> Vec<Metric> {
+    let status = rt.link.relay_status().unwrap_or_default();
+    let metric = |name, help, kind, value: u64| Metric {
+        name,
+        help,
+        kind,
+        value: value as f64,
+    };
+    use MetricKind::{Counter, Gauge};
+    vec![
+        metric(
+            "picamd_relay_connected",
+            "1 while the relay WebSocket to the backend is open.",
+            Gauge,
+            u64::from(status.connected),
+        ),
+        metric(
+            "picamd_relay_connects_total",
+            "Successful relay handshakes.",
+            Counter,
+            status.connects,
+        ),
+        metric(
+            "picamd_relay_refusals_total",
+            "Relay handshakes the backend refused (HTTP 403).",
+            Counter,
+            status.refusals,
+        ),
+        metric(
+            "picamd_relay_disconnects_total",
+            "Relay connections lost or closed.",
+            Counter,
+            status.disconnects,
+        ),
+        metric(
+            "picamd_relay_commands_total",
+            "Commands received through the relay.",
+            Counter,
+            status.commands,
+        ),
+        metric(
+            "picamd_relay_commands_refused_total",
+            "Relay commands refused: not allowed, malformed or over the queue limit.",
+            Counter,
+            status.forbidden + status.malformed + status.overloaded,
+        ),
+    ]
 }
 
 fn upload_metrics(u: &UploadStatus) -> Vec<Metric> {
@@ -289,14 +340,4 @@ pub fn local_key(rt: &Runtime, _: &Request, _: &Params) -> Response {
         Body::Text(rt.local_api_key.as_str().into()),
     )
     .with_header("Cache-Control", "no-store")
-}
-
-/// `{"status", "relay_enabled"}`; pairing itself arrives with the relay.
-pub fn pairing_state(rt: &Runtime, _: &Request, _: &Params) -> Response {
-    let relay_enabled = rt.relay_enabled();
-    let status = if relay_enabled { "paired" } else { "idle" };
-    Response::json(
-        200,
-        &json!({ "status": status, "relay_enabled": relay_enabled }),
-    )
 }

@@ -3,6 +3,7 @@
 
 use super::pages::{render_setup, SetupView};
 use super::routes::Params;
+use crate::clock;
 use crate::config::relab::DEFAULT_PAIRING_BACKEND_URL;
 use crate::http::{Body, Request, Response};
 use crate::runtime::Runtime;
@@ -46,20 +47,28 @@ pub fn setup(rt: &Runtime, _: &Request, _: &Params) -> Response {
     };
     let relab = &rt.config.relab;
     let relay = rt.relay.read().unwrap_or_else(|e| e.into_inner()).clone();
+    let pairing = rt.link.pairing_view();
     let port = rt.config.listen.port();
     let backend = relab.pairing_backend_url.trim_end_matches('/').to_string();
+    // As the plugin: the probe runs only while unpaired, where it helps find what is wrong.
+    let backend_reachable =
+        (relay.is_none() && !backend.is_empty()).then(|| rt.link.reachability.check(&backend));
     let view = SetupView {
-        status: if relay.is_some() { "paired" } else { "idle" }.into(),
+        status: pairing.status.as_str().into(),
         relay_enabled: relay.is_some(),
-        pairing_code: None,
-        code_expires_at: None,
-        pairing_error: None,
+        pairing_code: pairing.code.clone(),
+        code_expires_at: pairing
+            .expires_at_unix
+            .and_then(|t| u64::try_from(t).ok())
+            .map(|t| clock::rfc3339_s(t * 1_000_000)),
+        pairing_error: pairing.error_text(),
         backend_is_default: backend == DEFAULT_PAIRING_BACKEND_URL.trim_end_matches('/'),
         pairing_backend_url: backend,
-        // Probing the backend needs the HTTP client that comes with pairing.
-        backend_reachable: None,
+        backend_reachable,
         relay_backend_url: relay.as_ref().map(|r| r.backend_url.clone()),
         camera_id: relay.as_ref().map(|r| r.camera_id.clone()),
+        relay_connected: rt.link.relay_connected(),
+        clock_skew: pairing.clock_skew.as_ref().map(|s| s.summary()),
         local_api_key: Some(rt.local_api_key.clone()).filter(|k| !k.is_empty()),
         lan_urls: interfaces::candidate_urls(port),
         port,

@@ -2,6 +2,7 @@
 //! then defaults. picamd's own options live here; the RELab plugin's variables in [`relab`].
 
 mod dotenv;
+pub mod pairing_api;
 pub mod relab;
 
 use std::collections::HashMap;

@@ -11,6 +11,7 @@ use std::fmt;
 use std::net::IpAddr;
 use std::path::{Path, PathBuf};
 
+use super::pairing_api::{ApiPrefix, PollMethod};
 use super::ConfigError;
 use crate::upload::s3::{AddressingStyle, S3Settings, S3Sink};
 use crate::upload::schedule::RetrySchedule;
@@ -113,6 +114,10 @@ pub struct RelabSettings {
     pub pairing_backend_url: String,
     pub pairing_register_timeout_retry_s: u64,
     pub pairing_poll_interval_s: u64,
+    /// `PAIRING_API_PREFIX` (picamd's): the backend's API prefix, `auto` by default.
+    pub pairing_api_prefix: ApiPrefix,
+    /// `PAIRING_POLL_METHOD` (picamd's): GET or POST polling, `auto` by default.
+    pub pairing_poll_method: PollMethod,
     /// `RELAB_CREDENTIALS_FILE`.
     pub credentials_file: PathBuf,
     /// Seconds between timelapse stills; 0 turns the timelapse off.
@@ -210,6 +215,8 @@ impl RelabSettings {
                 u64::MAX,
             )?,
             pairing_poll_interval_s: v.uint("PAIRING_POLL_INTERVAL_S", 3, 1, u64::MAX)?,
+            pairing_api_prefix: ApiPrefix::parse(v.get("PAIRING_API_PREFIX").unwrap_or(""))?,
+            pairing_poll_method: PollMethod::parse(v.get("PAIRING_POLL_METHOD").unwrap_or(""))?,
             credentials_file: v
                 .path("RELAB_CREDENTIALS_FILE")
                 .unwrap_or(default_credentials),
@@ -228,6 +235,20 @@ impl RelabSettings {
                 u.port().map_err(|_| bad_url("BASE_URL", &self.base_url))?;
             }
             _ => return Err(bad_url("BASE_URL", &self.base_url)),
+        }
+        if !self.pairing_backend_url.is_empty() {
+            match url_parts(&self.pairing_backend_url) {
+                Some(u)
+                    if matches!(u.scheme.as_str(), "http" | "https")
+                        && !u.host.is_empty()
+                        && u.port().is_ok() => {}
+                _ => {
+                    return Err(ConfigError(format!(
+                        "PAIRING_BACKEND_URL must be empty or an http:// or https:// URL with a host, got {:?}",
+                        self.pairing_backend_url
+                    )))
+                }
+            }
         }
         if self.camera_backend != "picamera2" {
             return Err(ConfigError(format!(
@@ -438,6 +459,8 @@ impl fmt::Debug for RelabSettings {
                 &self.pairing_register_timeout_retry_s,
             )
             .field("pairing_poll_interval_s", &self.pairing_poll_interval_s)
+            .field("pairing_api_prefix", &self.pairing_api_prefix)
+            .field("pairing_poll_method", &self.pairing_poll_method)
             .field("credentials_file", &self.credentials_file)
             .field("timelapse_interval_s", &self.timelapse_interval_s)
             .field("timelapse_keep", &self.timelapse_keep)
@@ -826,6 +849,8 @@ mod tests {
             ),
             (1, 3)
         );
+        assert_eq!(s.pairing_api_prefix, ApiPrefix::Auto);
+        assert_eq!(s.pairing_poll_method, PollMethod::Auto);
         assert_eq!(
             s.credentials_file,
             Path::new("/home/pi/.config/relab/relay_credentials.json")
@@ -1218,6 +1243,47 @@ mod tests {
         );
         let s = load(&[("IMAGE_SINK", "local")]).unwrap();
         assert_eq!(s.resolved_image_sink(), ImageSink::Local);
+    }
+
+    #[test]
+    fn pairing_api_settings() {
+        let s = load(&[
+            ("PAIRING_API_PREFIX", "/v1/"),
+            ("PAIRING_POLL_METHOD", "post"),
+        ])
+        .unwrap();
+        assert_eq!(s.pairing_api_prefix, ApiPrefix::Fixed("/v1".into()));
+        assert_eq!(s.pairing_poll_method, PollMethod::Post);
+        let s = load(&[("PAIRING_API_PREFIX", "none"), ("PAIRING_POLL_METHOD", "")]).unwrap();
+        assert_eq!(s.pairing_api_prefix, ApiPrefix::Fixed(String::new()));
+        assert_eq!(s.pairing_poll_method, PollMethod::Auto);
+        assert!(error(&[("PAIRING_API_PREFIX", "v1")]).starts_with("invalid PAIRING_API_PREFIX"));
+        assert!(
+            error(&[("PAIRING_POLL_METHOD", "PATCH")]).starts_with("invalid PAIRING_POLL_METHOD")
+        );
+    }
+
+    #[test]
+    fn pairing_backend_url_must_be_http_or_empty() {
+        for ok in ["", "http://127.0.0.1:8001", "https://api.cml-relab.org/"] {
+            assert_eq!(
+                load(&[("PAIRING_BACKEND_URL", ok)])
+                    .unwrap()
+                    .pairing_backend_url,
+                ok
+            );
+        }
+        for bad in [
+            "api.cml-relab.org",
+            "wss://api.cml-relab.org",
+            "http://",
+            "http://h:x",
+        ] {
+            assert!(
+                error(&[("PAIRING_BACKEND_URL", bad)]).starts_with("PAIRING_BACKEND_URL must be"),
+                "{bad}"
+            );
+        }
     }
 
     #[test]

@@ -2,6 +2,8 @@
 //! wire format, the connection threads, and the static web UI.
 
 pub mod cors;
+pub mod date;
+pub mod percent;
 pub mod request;
 pub mod request_id;
 pub mod response;

@@ -72,7 +72,7 @@ pub fn bootstrap(
     {
         log.push((
             Level::Warn,
-            "PAIRING_BACKEND_URL uses loopback inside a container; pairing will rewrite it to host.docker.internal."
+            "PAIRING_BACKEND_URL uses loopback inside a container; picamd calls it as written (the container itself, unless it shares the host's network). Use host.docker.internal or a LAN address for a backend on the host."
                 .to_string(),
         ));
     }

@@ -12,8 +12,8 @@ use tungstenite::protocol::WebSocketConfig;
 use tungstenite::stream::MaybeTlsStream;
 use tungstenite::WebSocket;
 
-use super::translate::percent_encode;
-use crate::clock::parse_http_date;
+use crate::http::date::parse_imf_fixdate;
+use crate::http::percent;
 
 pub const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
 pub const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
@@ -34,7 +34,7 @@ impl Endpoint {
     pub fn new(ws_url: &str, camera_id: &str, allow_plaintext: bool) -> Result<Endpoint, String> {
         let base = ws_url.trim().trim_end_matches('/');
         let separator = if base.contains('?') { '&' } else { '?' };
-        let url = format!("{base}{separator}camera_id={}", percent_encode(camera_id));
+        let url = format!("{base}{separator}camera_id={}", percent::encode(camera_id));
         let uri: Uri = url
             .parse()
             .map_err(|e| format!("relay URL {ws_url:?} is not a URL: {e}"))?;
@@ -126,7 +126,7 @@ pub fn dial(endpoint: &Endpoint, token: &str) -> Result<Connected, DialError> {
                 .headers()
                 .get("date")
                 .and_then(|v| v.to_str().ok())
-                .and_then(parse_http_date),
+                .and_then(parse_imf_fixdate),
         }),
         Err(HandshakeError::Failure(e)) => Err(DialError::Failed(format!("handshake failed: {e}"))),
         Err(HandshakeError::Interrupted(_)) => Err(DialError::Failed(format!(

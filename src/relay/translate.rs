@@ -1,6 +1,7 @@
 //! Between envelopes and the router: a relayed command becomes the request the plugin's
 //! loopback call would have made, and the router's response becomes a response envelope.
 
+use crate::http::percent;
 use std::net::{Ipv4Addr, SocketAddr};
 
 use serde_json::Value;
@@ -51,22 +52,9 @@ pub fn request(cmd: &Command, path: String, auth: Option<(&str, &str)>) -> Reque
 fn query_string(params: &[(String, String)]) -> String {
     params
         .iter()
-        .map(|(k, v)| format!("{}={}", percent_encode(k), percent_encode(v)))
+        .map(|(k, v)| format!("{}={}", percent::encode(k), percent::encode(v)))
         .collect::<Vec<_>>()
         .join("&")
-}
-
-/// Percent-encodes everything but RFC 3986 unreserved characters.
-pub fn percent_encode(s: &str) -> String {
-    let mut out = String::with_capacity(s.len());
-    for b in s.bytes() {
-        if b.is_ascii_alphanumeric() || b"-._~".contains(&b) {
-            out.push(char::from(b));
-        } else {
-            out.push_str(&format!("%{b:02X}"));
-        }
-    }
-    out
 }
 
 /// Whether a body goes as a binary message (models 0.5.2): the media type, lowercased,

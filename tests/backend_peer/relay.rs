@@ -107,8 +107,7 @@ impl RelayConnection {
 }
 
 /// Runs an accepted relay connection on the current thread until it ends.
-/// `switching_protocols` is written only after the connection is registered, so a Pi that has
-/// seen the 101 is routable at once.
+/// `switching_protocols` is written just before the connection is registered.
 pub fn serve(
     shared: Arc<Shared>,
     mut tcp: TcpStream,
@@ -130,8 +129,13 @@ pub fn serve(
         pending: Mutex::new(Pending::default()),
         open: AtomicBool::new(true),
     });
-    register(&shared, &connection);
-    if tcp.write_all(switching_protocols.as_bytes()).is_err() {
+    // The 101 is written under the registry lock, just before the connection becomes
+    // routable: another thread's request can never reach the Pi ahead of the handshake answer,
+    // and a Pi that has seen the 101 finds itself registered.
+    let answered = register(&shared, &connection, || {
+        tcp.write_all(switching_protocols.as_bytes()).is_ok()
+    });
+    if !answered {
         connection.end(&shared);
     }
     let _ = tcp.set_read_timeout(Some(TICK));
@@ -161,7 +165,11 @@ pub fn serve(
 
 /// Adds a connection to the registry the way the backend does (the newest wins and the old
 /// one is closed with 1001), but counts it first so that overlap shows in the statistics.
-fn register(shared: &Shared, connection: &Arc<RelayConnection>) {
+fn register(
+    shared: &Shared,
+    connection: &Arc<RelayConnection>,
+    answer: impl FnOnce() -> bool,
+) -> bool {
     let camera_id = &connection.camera_id;
     let deadline = Instant::now() + REPLACEMENT_SETTLE;
     let mut connections = shared.connections.lock().unwrap();
@@ -177,6 +185,7 @@ fn register(shared: &Shared, connection: &Arc<RelayConnection>) {
             .unwrap()
             .0;
     }
+    let answered = answer();
     shared.with_stats(camera_id, |s| {
         s.connections_open += 1;
         s.max_concurrent_connections = s.max_concurrent_connections.max(s.connections_open);
@@ -193,4 +202,5 @@ fn register(shared: &Shared, connection: &Arc<RelayConnection>) {
     }
     drop(connections);
     shared.connections_changed.notify_all();
+    answered
 }
