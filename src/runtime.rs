@@ -75,7 +75,8 @@ pub struct Runtime {
     pub login_limiter: Mutex<LoginLimiter>,
     /// The direct-access key (`GET /local-key`, `show-key`).
     pub local_api_key: String,
-    pub relay: RwLock<Option<RelayCredentials>>,
+    /// Shared with the backend upload sink, which signs with whatever is in effect.
+    pub relay: Arc<RwLock<Option<RelayCredentials>>>,
     /// The key relayed commands carry (`LOCAL_…`), in memory only; set while relay
     /// credentials apply.
     pub local_relay_api_key: RwLock<Option<String>>,
@@ -113,7 +114,8 @@ impl Runtime {
             jpeg::encode_i420(frame, &JpegOptions::plain(STREAM_QUALITY)).map_err(|e| e.to_string())
         });
         let captures = Arc::new(CaptureStore::open(image_path.join("captures"))?);
-        let sink = upload::sink_from_settings(relab).map_err(std::io::Error::other)?;
+        let relay = Arc::new(RwLock::new(keys.relay.clone()));
+        let sink = upload::sink_from_settings(relab, &relay).map_err(std::io::Error::other)?;
         let uploads = Uploads::start(
             Arc::clone(&captures),
             sink,
@@ -159,7 +161,7 @@ impl Runtime {
             login_limiter: Mutex::new(LoginLimiter::default()),
             local_api_key: keys.local_api_key,
             link: LinkState::new(keys.relay.is_some()),
-            relay: RwLock::new(keys.relay),
+            relay,
             local_relay_api_key: RwLock::new(keys.local_relay_api_key),
             captures,
             uploads,

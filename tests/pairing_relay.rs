@@ -7,62 +7,15 @@
 #[path = "backend_peer/mod.rs"]
 mod backend_peer;
 mod common;
+mod paired;
 
 use std::os::unix::fs::PermissionsExt;
 use std::time::{Duration, Instant};
 
-use backend_peer::{BackendPeer, PeerConfig, PollStyle, RelayReply};
+use backend_peer::{BackendPeer, PeerConfig, PollStyle};
 use common::Picamd;
+use paired::{pair, relay, start_daemon, start_paired_daemon, RECONNECT_MIN_S};
 use serde_json::{json, Value};
-
-const RECONNECT_MIN_S: f64 = 0.5;
-
-fn start_paired_daemon(peer: &BackendPeer) -> Picamd {
-    start_daemon(&peer.base_url(), &[])
-}
-
-fn start_daemon(backend: &str, more: &[(&str, &str)]) -> Picamd {
-    let min = RECONNECT_MIN_S.to_string();
-    let mut env = vec![
-        ("PAIRING_BACKEND_URL", backend),
-        ("PAIRING_POLL_INTERVAL_S", "1"),
-        ("ALLOW_PLAINTEXT_RELAY", "true"),
-        ("RELAY_RECONNECT_MIN_S", min.as_str()),
-        ("RUST_LOG", "info"),
-    ];
-    env.extend_from_slice(more);
-    Picamd::start_with(&["--resolution", "320x240"], &env, |_| {})
-}
-
-/// Waits for the daemon's code, claims it and waits for the relay.
-fn pair(peer: &BackendPeer, cam: &Picamd) -> String {
-    let code = peer
-        .wait_for_code(Duration::from_secs(20))
-        .unwrap_or_else(|| panic!("no pairing code registered\n{}", cam.log()));
-    let camera_id = peer.claim(&code).expect("claim");
-    assert!(
-        peer.wait_connected(&camera_id, Duration::from_secs(20)),
-        "relay did not connect after the claim\n{}",
-        cam.log()
-    );
-    camera_id
-}
-
-fn relay(
-    peer: &BackendPeer,
-    camera: &str,
-    method: &str,
-    path: &str,
-    body: Option<Value>,
-) -> RelayReply {
-    peer.request(camera, method, path, body, Duration::from_secs(30))
-        .unwrap_or_else(|e| {
-            panic!(
-                "{method} {path} through the relay: {e:?}\npeer events:\n{}",
-                peer.events().join("\n")
-            )
-        })
-}
 
 fn credentials(cam: &Picamd) -> Value {
     let text = std::fs::read_to_string(cam.data_dir.join("relay_credentials.json")).unwrap();

@@ -81,6 +81,8 @@ pub fn activate(rt: &Runtime, relay: RelayCredentials) {
         .write()
         .unwrap_or_else(|e| e.into_inner()) = Some(key);
     *rt.relay.write().unwrap_or_else(|e| e.into_inner()) = Some(relay);
+    // Captures queued while unpaired can go to the backend now.
+    rt.uploads.nudge();
 }
 
 /// Takes the relay credentials out of effect and revokes the relay-local key.

@@ -195,6 +195,9 @@ impl Supervisor {
                     Counters::bump(&counters.connects);
                     self.backoff.reset();
                     info!("Relay connected. Waiting for commands.");
+                    // The network is back: retry waiting uploads now rather than at their
+                    // scheduled time.
+                    self.rt.uploads.nudge();
                     let cx = Context {
                         dispatcher: &self.dispatcher,
                         counters: &counters,

@@ -8,6 +8,7 @@
 //! - [`worker`]: one attempt against the store and the sink, and the thread's loop;
 //! - [`sink`]: what a sink implements; [`s3`]: the S3 sink; [`http`]: the shared client.
 
+pub mod backend;
 pub mod http;
 pub mod index;
 pub mod s3;
@@ -22,13 +23,14 @@ mod tests;
 use std::collections::{BTreeSet, HashMap};
 use std::io;
 use std::sync::atomic::Ordering;
-use std::sync::{Arc, Mutex, MutexGuard};
+use std::sync::{Arc, Mutex, MutexGuard, RwLock};
 use std::time::Duration;
 
 use crossbeam_channel::{Receiver, Sender};
 use serde_json::{Map, Value};
 
 use crate::config::{ImageSink, RelabSettings};
+use crate::pairing::credentials::RelayCredentials;
 use crate::stills::captures::{
     CaptureRecord, CaptureStatus, CaptureStore, StoreError, UploadState,
 };
@@ -49,15 +51,16 @@ pub const DEFAULT_QUEUE_MAX_MB: u64 = 1024;
 /// The sink the settings choose (contract §3.2: an explicit `IMAGE_SINK`, else S3 when
 /// `S3_ENDPOINT_URL` is set, else the backend when `PAIRING_BACKEND_URL` is), or `None` when
 /// captures stay local.
-pub fn sink_from_settings(relab: &RelabSettings) -> Result<Option<Arc<dyn Sink>>, String> {
+pub fn sink_from_settings(
+    relab: &RelabSettings,
+    relay: &Arc<RwLock<Option<RelayCredentials>>>,
+) -> Result<Option<Arc<dyn Sink>>, String> {
     match relab.resolved_image_sink() {
         ImageSink::S3 => Ok(Some(Arc::new(s3::S3Sink::new(relab.s3_settings())?))),
-        ImageSink::Backend => {
-            log::info!(
-                "IMAGE_SINK resolves to the RELab backend, whose uploads are not built yet: captures stay local"
-            );
-            Ok(None)
-        }
+        ImageSink::Backend => Ok(Some(Arc::new(backend::BackendSink::new(
+            relab,
+            Arc::clone(relay),
+        )))),
         ImageSink::Local | ImageSink::Auto => Ok(None),
     }
 }
@@ -104,6 +107,7 @@ impl Uploads {
         settings: UploadSettings,
     ) -> io::Result<Arc<Uploads>> {
         let (wake, wake_rx) = crossbeam_channel::bounded(1);
+        let answer_wait = sink.as_ref().map_or(Duration::ZERO, |s| s.answer_wait());
         let uploads = Arc::new(Uploads {
             dead_before: store.count_in(DEAD_FOLDER) as u64,
             store,
@@ -112,7 +116,7 @@ impl Uploads {
             wake,
             waiters: Mutex::new(HashMap::new()),
             uploaded: Mutex::new(BTreeSet::new()),
-            wait: settings.wait,
+            wait: settings.wait.max(answer_wait),
             stats: UploadStats::default(),
         });
         uploads.recover();

@@ -1,6 +1,7 @@
 //! Where captures go: the interface every sink implements (S3 now, the RELab backend next).
 
 use std::fmt;
+use std::time::Duration;
 
 use serde_json::{Map, Value};
 
@@ -78,4 +79,10 @@ pub trait Sink: Send + Sync {
 
     /// One line for the start-up log: where captures go.
     fn describe(&self) -> String;
+
+    /// The least time `POST /captures` waits for the upload before answering `queued`
+    /// (`UPLOAD_WAIT_MS` may ask for more).
+    fn answer_wait(&self) -> Duration {
+        Duration::ZERO
+    }
 }
