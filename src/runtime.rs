@@ -20,8 +20,10 @@ use crate::preview::PreviewGate;
 use crate::stills::captures::CaptureStore;
 use crate::stills::latest_jpeg::LatestJpeg;
 use crate::stills::mjpeg::MjpegHub;
+use crate::stills::thumbnail;
 use crate::stills::timelapse::{Timelapse, TimelapseSettings};
 use crate::system::SystemProbe;
+use crate::upload::backend::thumbnail::ThumbnailUploader;
 use crate::upload::{self, UploadSettings, Uploads};
 
 /// Browser sessions kept at most (the oldest is dropped beyond this).
@@ -92,6 +94,8 @@ pub struct Runtime {
     /// A frame the housekeeping thread should turn into the preview thumbnail (set by
     /// captures, so they do not wait for it).
     pub thumbnail_request: Mutex<Option<Frame>>,
+    /// Sends refreshed thumbnails to the backend while paired (when a backend is set).
+    pub thumbnail_upload: Option<ThumbnailUploader>,
     latest_frame: Arc<Mutex<Option<Frame>>>,
 }
 
@@ -121,6 +125,17 @@ impl Runtime {
             sink,
             UploadSettings::from_relab(relab),
         )?;
+        let thumbnail_upload = if relab.pairing_backend_url.trim().is_empty() {
+            None
+        } else {
+            Some(ThumbnailUploader::start(
+                relab,
+                Arc::clone(&relay),
+                image_path
+                    .join(thumbnail::DIR_NAME)
+                    .join(thumbnail::FILE_NAME),
+            )?)
+        };
         let mjpeg = MjpegHub::start(latest.clone(), stream_jpeg.clone(), relab.mjpeg_max_fps);
         let timelapse = Timelapse::start(
             image_path.join("timelapse"),
@@ -172,6 +187,7 @@ impl Runtime {
                     .map_err(|e| e.to_string())
             })),
             thumbnail_request: Mutex::new(None),
+            thumbnail_upload,
             latest_frame,
             config,
         }))

@@ -174,3 +174,25 @@ fn a_capture_the_backend_refuses_is_given_up_after_its_retries_and_counted() {
     assert!(metrics.contains("picamd_upload_dead_total 1"), "{metrics}");
     assert_eq!(peer.uploads().len(), 1);
 }
+
+#[test]
+fn the_preview_thumbnail_reaches_the_backend_once_paired() {
+    let peer = BackendPeer::start(PeerConfig::default());
+    let cam = start_daemon(&peer.base_url(), &[]);
+    let camera_id = pair(&peer, &cam);
+    let deadline = Instant::now() + Duration::from_secs(15);
+    let thumbnail = loop {
+        if let Some(bytes) = peer.preview_thumbnail(&camera_id) {
+            break bytes;
+        }
+        assert!(Instant::now() < deadline, "no thumbnail\n{}", cam.log());
+        std::thread::sleep(Duration::from_millis(100));
+    };
+    assert_eq!(&thumbnail[..2], [0xff, 0xd8], "a JPEG");
+    let local = cam.get("/preview-thumbnail.jpg");
+    assert_eq!(local.status, 200);
+    assert_eq!(
+        thumbnail, local.body,
+        "the cached thumbnail, as served locally"
+    );
+}

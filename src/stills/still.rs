@@ -53,13 +53,18 @@ impl Runtime {
     }
 
     pub fn thumbnail_dir(&self) -> PathBuf {
-        self.config.relab.image_path.join("preview-thumbnail")
+        self.config.relab.image_path.join(thumbnail::DIR_NAME)
     }
 
     /// Rewrites the cached preview thumbnail; a failure keeps the previous one.
     pub fn refresh_thumbnail(&self, frame: &Frame) {
-        if let Err(e) = thumbnail::refresh(frame, &self.thumbnail_dir()) {
-            log::warn!("preview thumbnail not refreshed: {e}");
+        match thumbnail::refresh(frame, &self.thumbnail_dir()) {
+            Ok(_) => {
+                if let Some(uploader) = &self.thumbnail_upload {
+                    uploader.offer();
+                }
+            }
+            Err(e) => log::warn!("preview thumbnail not refreshed: {e}"),
         }
     }
 }

@@ -10,6 +10,8 @@ use super::atomic::write_atomic;
 use crate::camera::frame::Frame;
 use crate::encode::jpeg::{encode_i420_optimized, JpegError, JpegOptions};
 
+/// The folder under `IMAGE_PATH` that holds the thumbnail.
+pub const DIR_NAME: &str = "preview-thumbnail";
 pub const FILE_NAME: &str = "current.jpg";
 pub const MAX_WIDTH: u32 = 640;
 pub const MAX_HEIGHT: u32 = 400;

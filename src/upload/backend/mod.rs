@@ -7,6 +7,7 @@
 //! the queue noted it sends that image again after the restart.
 
 mod multipart;
+pub mod thumbnail;
 
 use std::sync::{Arc, RwLock};
 use std::time::Duration;
