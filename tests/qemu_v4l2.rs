@@ -102,7 +102,13 @@ fn run_build_script(root: &Path) -> PathBuf {
         .expect("scripts/qemu/build.sh runs");
     assert!(out.status.success(), "scripts/qemu/build.sh failed");
     let stdout = String::from_utf8_lossy(&out.stdout);
-    PathBuf::from(stdout.lines().last().expect("build.sh prints its cache directory").trim())
+    PathBuf::from(
+        stdout
+            .lines()
+            .last()
+            .expect("build.sh prints its cache directory")
+            .trim(),
+    )
 }
 
 fn kernel_path(cache: &Path) -> PathBuf {
@@ -135,9 +141,15 @@ fn guest_tool(picamd: &str) -> String {
 /// start at all. A guest that boots but hangs fails the test.
 fn boot(kernel: &Path, initrd: &Path, tool: &str) -> Option<String> {
     let accel = std::env::var("PICAMD_QEMU_ACCEL").unwrap_or_else(|_| "tcg".into());
-    let mut child = Command::new("qemu-system-x86_64")
+    let spawned = Command::new("qemu-system-x86_64")
         .args(["-accel", &accel, "-m", "512M", "-smp", "2"])
-        .args(["-nographic", "-nodefaults", "-no-reboot", "-serial", "stdio"])
+        .args([
+            "-nographic",
+            "-nodefaults",
+            "-no-reboot",
+            "-serial",
+            "stdio",
+        ])
         .arg("-kernel")
         .arg(kernel)
         .arg("-initrd")
@@ -150,8 +162,8 @@ fn boot(kernel: &Path, initrd: &Path, tool: &str) -> Option<String> {
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
         .spawn();
-    let mut child = match child.as_mut() {
-        Ok(_) => child.unwrap(),
+    let mut child = match spawned {
+        Ok(child) => child,
         Err(e) => {
             skip_loudly(&format!("qemu-system-x86_64 does not start: {e}"));
             return None;
@@ -171,7 +183,13 @@ fn boot(kernel: &Path, initrd: &Path, tool: &str) -> Option<String> {
     let mut console = String::new();
     let mut finished = false;
     while let Some(left) = deadline.checked_duration_since(Instant::now()) {
-        match received.recv_timeout(left) {
+        // Once the guest is done, qemu only has to power off.
+        let wait = if finished {
+            left.min(Duration::from_secs(20))
+        } else {
+            left
+        };
+        match received.recv_timeout(wait) {
             Ok(line) => {
                 console.push_str(&line);
                 console.push('\n');
@@ -256,7 +274,11 @@ fn failed_expectations(checks: &HashMap<String, Check>, tool: &str, console: &st
     for capture in CAPTURES {
         expect(capture, "10 frames captured", &any);
     }
-    expect("encode-fwht", "10 frames encoded to FWHT through vicodec", &any);
+    expect(
+        "encode-fwht",
+        "10 frames encoded to FWHT through vicodec",
+        &any,
+    );
     expect("stop-start", "10 clean stop/starts", &any);
     // The error must say what failed: picamd's names the device, v4l2-ctl names the ioctl.
     let unplug_named = |c: &Check| {
@@ -277,7 +299,11 @@ fn failed_expectations(checks: &HashMap<String, Check>, tool: &str, console: &st
         &|c| c.output.contains("/dev/video"),
     );
     expect("replug", "the device binds again", &any);
-    expect("capture-after-replug", "capture works after the replug", &any);
+    expect(
+        "capture-after-replug",
+        "capture works after the replug",
+        &any,
+    );
     expect("rmmod", "vivid unloads", &any);
     expect(
         "capture-after-rmmod",
@@ -285,7 +311,11 @@ fn failed_expectations(checks: &HashMap<String, Check>, tool: &str, console: &st
         &|c| c.output.contains("/dev/video"),
     );
     expect("modprobe-again", "vivid loads again", &any);
-    expect("capture-after-modprobe", "capture works after modprobe", &any);
+    expect(
+        "capture-after-modprobe",
+        "capture works after modprobe",
+        &any,
+    );
     expect(
         "capture-multi-planar-after-modprobe",
         "multi-planar capture works after modprobe",

@@ -13,8 +13,8 @@ mkdir -p "$cache"
 SUDO=""
 [ "$(id -u)" -eq 0 ] || SUDO="sudo"
 
-# The ABI (6.1.0-N) linux-image-amd64 points at today; pinned once resolved so a cache built
-# offline keeps working.
+# The ABI (6.1.0-N) linux-image-amd64 points at when the cache is first built, pinned in the
+# cache so later runs neither rebuild nor need the network (delete the cache to move on).
 if [ -s "$cache/abi" ]; then
   abi=$(cat "$cache/abi")
 else
@@ -27,6 +27,7 @@ else
   fi
   [ -n "$abi" ] || { echo "build.sh: cannot resolve linux-image-amd64 to a 6.1.0-N ABI" >&2; exit 1; }
 fi
+echo "$abi" >"$cache/abi"
 kver="$abi-amd64"
 
 packages=(qemu-system-x86 busybox-static "linux-headers-$kver" linux-source-6.1 make gcc-12
