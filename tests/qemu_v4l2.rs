@@ -5,7 +5,7 @@
 //!
 //! The checks go through picamd's `v4l2-*` subcommands when `picamd --help` lists them, else
 //! through v4l2-ctl (which proves the drivers and the harness); `PICAMD_QEMU_TOOL=picamd` or
-//! `=v4l2-ctl` forces one. TCG by default (nested KVM hangs on some hosts);
+//! `=v4l2-ctl` forces one. TCG by default (nested KVM hung or asserted where this was written);
 //! `PICAMD_QEMU_ACCEL=kvm` asks for KVM. Skips, loudly, only when qemu cannot start at all.
 
 use std::collections::HashMap;
