@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Installs what the test suite talks to: ffmpeg/ffprobe (HLS clients), Chromium (our player),
 # playwright-core (drives Chromium), schemathesis (checks the API against its OpenAPI document),
-# s3s-fs (a real S3 server that checks SigV4, for the upload tests).
+# s3s-fs (a real S3 server that checks SigV4, for the upload tests), and the qemu guest of the
+# V4L2 test (scripts/qemu/build.sh).
 # Idempotent and quiet; safe to run on every test run.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -47,3 +48,7 @@ if ! command -v s3s-fs >/dev/null 2>&1 && [ ! -x "${CARGO_HOME:-$HOME/.cargo}/bi
   echo "installing s3s-fs 0.14.1 (cargo install, a few minutes)"
   cargo install s3s-fs --version 0.14.1 --locked --features binary --quiet
 fi
+
+# tests/qemu_v4l2.rs: qemu, Debian's 6.1 kernel unpacked, vicodec and v4l2-mem2mem built out of
+# tree against its headers (a minute the first time, cached under ~/.cache/picamd/qemu).
+scripts/qemu/build.sh >/dev/null
