@@ -1,0 +1,14 @@
+//! Our own thin layer over the V4L2 ioctls (no bindgen, no v4l crate: bcm2835-codec needs
+//! the multi-planar queues that crate cannot drive), and the capture source and M2M
+//! encoder built on it.
+
+pub mod device;
+pub mod error;
+pub mod fourcc;
+pub mod ioctl;
+pub mod queue;
+pub mod sys;
+
+pub use device::{Capabilities, Device, PixFormat};
+pub use error::V4l2Error;
+pub use fourcc::FourCc;
