@@ -2,10 +2,12 @@
 //! the multi-planar queues that crate cannot drive), and the capture source and M2M
 //! encoder built on it.
 
+pub mod convert;
 pub mod device;
 pub mod error;
 pub mod fourcc;
 pub mod ioctl;
+pub mod negotiate;
 pub mod queue;
 pub mod sys;
 
