@@ -2,6 +2,7 @@
 //! the multi-planar queues that crate cannot drive), and the capture source and M2M
 //! encoder built on it.
 
+pub mod capture;
 pub mod convert;
 pub mod device;
 pub mod error;
