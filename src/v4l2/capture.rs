@@ -56,7 +56,10 @@ impl Capture {
             ));
         }
         if !caps.has(CAP_STREAMING) {
-            return Err(V4l2Error::unsupported(&path, "the device cannot stream (no MMAP I/O)"));
+            return Err(V4l2Error::unsupported(
+                &path,
+                "the device cannot stream (no MMAP I/O)",
+            ));
         }
         let mplane = !caps.has(CAP_VIDEO_CAPTURE);
         let buf_type = if mplane {
@@ -102,7 +105,11 @@ impl Capture {
             format.fourcc,
             format.width,
             format.height,
-            if mplane { "multi-planar" } else { "single-planar" },
+            if mplane {
+                "multi-planar"
+            } else {
+                "single-planar"
+            },
             caps.card,
             caps.driver
         );
@@ -155,7 +162,11 @@ impl Capture {
                         let data = self.queue.plane(buf.index, p);
                         let start = buf.data_offset.get(p).copied().unwrap_or(0) as usize;
                         let used = buf.bytesused.get(p).copied().unwrap_or(0) as usize;
-                        let end = if used > start { used.min(data.len()) } else { data.len() };
+                        let end = if used > start {
+                            used.min(data.len())
+                        } else {
+                            data.len()
+                        };
                         Plane {
                             data: &data[start.min(end)..end],
                             stride: self.format.planes.get(p).map_or(0, |f| f.0 as usize),

@@ -104,7 +104,7 @@ pub fn to_i420(
 }
 
 fn avg(a: u8, b: u8) -> u8 {
-    ((a as u16 + b as u16 + 1) / 2) as u8
+    (a as u16 + b as u16).div_ceil(2) as u8
 }
 
 fn copy_rows(src: &Plane<'_>, width: usize, rows: usize, out: &mut [u8]) {
@@ -125,7 +125,11 @@ fn need(plane: &Plane<'_>, line: usize, rows: usize, what: &str) -> Result<(), S
             plane.stride
         ));
     }
-    let needed = if rows == 0 { 0 } else { (rows - 1) * plane.stride + line };
+    let needed = if rows == 0 {
+        0
+    } else {
+        (rows - 1) * plane.stride + line
+    };
     if plane.data.len() < needed {
         return Err(format!(
             "{what}: the buffer holds {} bytes, {needed} needed",
@@ -152,7 +156,10 @@ mod tests {
         ];
         let mut out = Vec::new();
         to_i420(YUYV, 4, 2, &[plane(&data, 10)], &mut out).unwrap();
-        assert_eq!(out, vec![10, 11, 12, 13, 20, 21, 22, 23, 105, 107, 205, 207]);
+        assert_eq!(
+            out,
+            vec![10, 11, 12, 13, 20, 21, 22, 23, 105, 107, 205, 207]
+        );
     }
 
     #[test]
@@ -189,7 +196,14 @@ mod tests {
         to_i420(YU12, 4, 4, &[plane(&data, 4)], &mut out).unwrap();
         assert_eq!(out, data);
         let (y, u, v) = (&data[..16], &data[16..20], &data[20..]);
-        to_i420(YU12M, 4, 4, &[plane(y, 4), plane(u, 2), plane(v, 2)], &mut out).unwrap();
+        to_i420(
+            YU12M,
+            4,
+            4,
+            &[plane(y, 4), plane(u, 2), plane(v, 2)],
+            &mut out,
+        )
+        .unwrap();
         assert_eq!(out, data);
     }
 

@@ -154,7 +154,7 @@ impl FrameSizes {
             } => (w, h) == (width, height),
             FrameSizes::Stepwise(s) => {
                 let fits = |v: u32, min: u32, max: u32, step: u32| {
-                    v >= min && v <= max && (v - min) % step.max(1) == 0
+                    v >= min && v <= max && (v - min).is_multiple_of(step.max(1))
                 };
                 fits(width, s.min_width, s.max_width, s.step_width)
                     && fits(height, s.min_height, s.max_height, s.step_height)

@@ -3,11 +3,14 @@
 //! encoder built on it.
 
 pub mod capture;
+pub mod cli;
+pub mod codec_controls;
 pub mod convert;
 pub mod device;
 pub mod error;
 pub mod fourcc;
 pub mod ioctl;
+pub mod m2m;
 pub mod negotiate;
 pub mod queue;
 pub mod sys;

@@ -46,7 +46,9 @@ pub fn choose(
                 format!("{f} cannot be converted to I420 (YUYV, NV12 and YU12 can)")
             }
             Some(f) => format!("the device does not offer {f} (it offers {offered})"),
-            None => format!("no format we can convert (YUYV, NV12, YU12); the device offers {offered}"),
+            None => {
+                format!("no format we can convert (YUYV, NV12, YU12); the device offers {offered}")
+            }
         });
     }
     let fits = |o: &&&Offer| o.sizes.is_empty() || o.sizes.iter().any(|s| s.allows(width, height));
@@ -95,9 +97,18 @@ mod tests {
     #[test]
     fn prefers_the_cheapest_conversion_at_the_wanted_size() {
         let offers = [
-            Offer { fourcc: YUYV, sizes: discrete(&[(640, 480), (1280, 720)]) },
-            Offer { fourcc: NV12, sizes: discrete(&[(1280, 720)]) },
-            Offer { fourcc: YU12, sizes: discrete(&[(640, 480)]) },
+            Offer {
+                fourcc: YUYV,
+                sizes: discrete(&[(640, 480), (1280, 720)]),
+            },
+            Offer {
+                fourcc: NV12,
+                sizes: discrete(&[(1280, 720)]),
+            },
+            Offer {
+                fourcc: YU12,
+                sizes: discrete(&[(640, 480)]),
+            },
         ];
         let c = choose(&offers, 1280, 720, None).unwrap();
         assert_eq!((c.fourcc, c.width, c.height), (NV12, 1280, 720));
@@ -108,8 +119,14 @@ mod tests {
     #[test]
     fn the_override_restricts_the_choice() {
         let offers = [
-            Offer { fourcc: YUYV, sizes: vec![] },
-            Offer { fourcc: YU12, sizes: vec![] },
+            Offer {
+                fourcc: YUYV,
+                sizes: vec![],
+            },
+            Offer {
+                fourcc: YU12,
+                sizes: vec![],
+            },
         ];
         assert_eq!(choose(&offers, 640, 480, Some(YUYV)).unwrap().fourcc, YUYV);
         assert_eq!(
@@ -120,14 +137,20 @@ mod tests {
 
     #[test]
     fn without_the_size_takes_the_nearest_discrete_one() {
-        let offers = [Offer { fourcc: YUYV, sizes: discrete(&[(320, 240), (800, 600), (1920, 1080)]) }];
+        let offers = [Offer {
+            fourcc: YUYV,
+            sizes: discrete(&[(320, 240), (800, 600), (1920, 1080)]),
+        }];
         let c = choose(&offers, 1024, 576, None).unwrap();
         assert_eq!((c.width, c.height), (800, 600));
     }
 
     #[test]
     fn compressed_only_devices_are_refused_by_name() {
-        let offers = [Offer { fourcc: MJPEG, sizes: vec![] }];
+        let offers = [Offer {
+            fourcc: MJPEG,
+            sizes: vec![],
+        }];
         assert_eq!(
             choose(&offers, 640, 480, None).unwrap_err(),
             "no format we can convert (YUYV, NV12, YU12); the device offers MJPG"
