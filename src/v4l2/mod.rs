@@ -13,6 +13,7 @@ pub mod ioctl;
 pub mod m2m;
 pub mod negotiate;
 pub mod queue;
+pub mod source;
 pub mod sys;
 
 pub use device::{Capabilities, Device, PixFormat};

@@ -148,6 +148,7 @@ impl MmapQueue {
         let mut planes = [zeroed::<v4l2_plane>(); VIDEO_MAX_PLANES];
         let mut buf = self.buffer_struct(index as u32, &mut planes);
         if self.mplane() {
+            buf.length = self.buffers[index].len() as u32;
             for (p, &used) in planes.iter_mut().zip(bytesused) {
                 p.bytesused = used;
             }
@@ -156,6 +157,12 @@ impl MmapQueue {
             }
         } else {
             buf.bytesused = bytesused.first().copied().unwrap_or(0);
+        }
+        if matches!(
+            self.buf_type,
+            BUF_TYPE_VIDEO_OUTPUT | BUF_TYPE_VIDEO_OUTPUT_MPLANE
+        ) {
+            buf.field = FIELD_NONE;
         }
         // SAFETY: the structure QBUF expects; `planes` outlives the call.
         unsafe { self.handle.ioctl(ioctl::VIDIOC_QBUF, &mut buf) }?;
