@@ -241,7 +241,7 @@ impl Drop for MmapQueue {
     fn drop(&mut self) {
         if self.streaming {
             if let Err(e) = self.stream_off() {
-                log::warn!("{e}");
+                teardown_failed(&e);
             }
         }
         for maps in self.buffers.drain(..) {
@@ -255,8 +255,17 @@ impl Drop for MmapQueue {
         req.memory = MEMORY_MMAP;
         // SAFETY: the structure REQBUFS expects; count 0 frees the buffers.
         if let Err(e) = unsafe { self.handle.ioctl(ioctl::VIDIOC_REQBUFS, &mut req) } {
-            log::warn!("{e}");
+            teardown_failed(&e);
         }
+    }
+}
+
+/// A device that went away (ENODEV) has freed everything already; anything else is news.
+fn teardown_failed(e: &V4l2Error) {
+    if e.errno() == Some(libc::ENODEV) {
+        log::debug!("{e}");
+    } else {
+        log::warn!("{e}");
     }
 }
 
