@@ -272,6 +272,8 @@ pub fn encode(args: &[String]) -> Outcome {
         let mut enc = M2mEncoder::open(args.device.as_deref(), args.codec, &settings)?;
         let painter = Painter::new(width, height);
         let (mut packets, mut bytes) = (0usize, 0usize);
+        // The driver copies each frame's tag (its number) to its packet.
+        let mut tags = Vec::new();
         for n in 0..u64::from(args.frames) {
             let unix_us = clock::unix_us();
             let frame = Frame {
@@ -282,14 +284,16 @@ pub fn encode(args: &[String]) -> Outcome {
                 capture_unix_us: unix_us,
                 sequence: n,
             };
-            for p in enc.encode(&frame, n == 0, ENCODE_TIMEOUT)? {
+            for p in enc.encode(&frame, n, n == 0, ENCODE_TIMEOUT)? {
                 packets += 1;
                 bytes += p.data.len();
+                tags.push(p.tag);
             }
         }
         for p in enc.finish(ENCODE_TIMEOUT)? {
             packets += 1;
             bytes += p.data.len();
+            tags.push(p.tag);
         }
         Ok(json!({
             "ok": true,
@@ -298,6 +302,7 @@ pub fn encode(args: &[String]) -> Outcome {
             "frames_in": args.frames,
             "packets_out": packets,
             "bytes_out": bytes,
+            "tags_in_order": tags.iter().enumerate().all(|(i, &t)| t == i as u64),
         }))
     };
     match run() {

@@ -26,6 +26,8 @@ const H264_MIN_CODED_SIZE: u32 = 1536 * 1024;
 pub struct Packet {
     pub data: Vec<u8>,
     pub keyframe: bool,
+    /// The `tag` of the frame this packet codes (the driver copies it through).
+    pub tag: u64,
 }
 
 /// A candidate node as enumeration saw it.
@@ -296,10 +298,12 @@ impl M2mEncoder {
     }
 
     /// Queues one frame (copied once into the OUTPUT buffer) and returns whatever packets
-    /// are ready. `key_frame` asks for an IDR when the device has the control.
+    /// are ready. `key_frame` asks for an IDR when the device has the control; `tag` (a
+    /// µs-style value, kept below 2^63) comes back on the frame's packet.
     pub fn encode(
         &mut self,
         frame: &Frame,
+        tag: u64,
         key_frame: bool,
         timeout: Duration,
     ) -> Result<Vec<Packet>, V4l2Error> {
@@ -325,7 +329,7 @@ impl M2mEncoder {
             self.device
                 .set_controls(&[(CID_MPEG_VIDEO_FORCE_KEY_FRAME, 1)])?;
         }
-        self.output.queue(index, &[used as u32])?;
+        self.output.queue_tagged(index, &[used as u32], tag)?;
         self.collect(&mut packets)?;
         Ok(packets)
     }
@@ -379,6 +383,7 @@ impl M2mEncoder {
         packets.push(Packet {
             data: data[start..end.min(data.len())].to_vec(),
             keyframe: buf.is_keyframe(),
+            tag: buf.timestamp_us,
         });
     }
 

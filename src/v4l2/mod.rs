@@ -9,6 +9,7 @@ pub mod convert;
 pub mod device;
 pub mod error;
 pub mod fourcc;
+pub mod h264_encoder;
 pub mod ioctl;
 pub mod m2m;
 pub mod negotiate;

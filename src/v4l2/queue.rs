@@ -26,6 +26,9 @@ pub struct Dequeued {
     pub data_offset: Vec<u32>,
     pub flags: u32,
     pub sequence: u32,
+    /// The buffer's timestamp in µs. M2M drivers copy it from the OUTPUT buffer that made
+    /// this CAPTURE buffer, so it works as a tag carried through the encoder.
+    pub timestamp_us: u64,
 }
 
 impl Dequeued {
@@ -145,8 +148,22 @@ impl MmapQueue {
 
     /// Hands buffer `index` to the driver; `bytesused` per plane (ignored by capture queues).
     pub fn queue(&mut self, index: usize, bytesused: &[u32]) -> Result<(), V4l2Error> {
+        self.queue_tagged(index, bytesused, 0)
+    }
+
+    /// As `queue`, with `timestamp_us` in the buffer's timestamp.
+    pub fn queue_tagged(
+        &mut self,
+        index: usize,
+        bytesused: &[u32],
+        timestamp_us: u64,
+    ) -> Result<(), V4l2Error> {
         let mut planes = [zeroed::<v4l2_plane>(); VIDEO_MAX_PLANES];
         let mut buf = self.buffer_struct(index as u32, &mut planes);
+        buf.timestamp = libc::timeval {
+            tv_sec: (timestamp_us / 1_000_000) as libc::time_t,
+            tv_usec: (timestamp_us % 1_000_000) as libc::suseconds_t,
+        };
         if self.mplane() {
             buf.length = self.buffers[index].len() as u32;
             for (p, &used) in planes.iter_mut().zip(bytesused) {
@@ -199,6 +216,9 @@ impl MmapQueue {
             data_offset,
             flags: buf.flags,
             sequence: buf.sequence,
+            timestamp_us: (buf.timestamp.tv_sec as u64)
+                .wrapping_mul(1_000_000)
+                .wrapping_add(buf.timestamp.tv_usec as u64),
         }))
     }
 
