@@ -22,3 +22,4 @@ pub mod stills;
 pub mod stop_signal;
 pub mod system;
 pub mod upload;
+pub mod v4l2;

@@ -290,7 +290,10 @@ pub fn help() -> String {
     let mut out = String::from(
         "picamd: a camera daemon for the Raspberry Pi\n\n\
          usage: picamd [serve] [OPTIONS]     run the daemon\n       \
-         picamd show-key [OPTIONS]   print the local API key (made on first use)\n\n\
+         picamd show-key [OPTIONS]   print the local API key (made on first use)\n       \
+         picamd v4l2-probe           one JSON line per /dev/video* node\n       \
+         picamd v4l2-capture --device /dev/videoN --frames N [--format YUYV|NV12|YU12] [--size WxH]\n       \
+         picamd v4l2-encode --codec FWHT|H264 --frames N [--size WxH] [--device /dev/videoN]\n\n\
          Each option can also be set by its environment variable or in ./.env. The RELab\n\
          plugin's variables (AUTHORIZED_API_KEYS, IMAGE_PATH, ...) are read the same way;\n\
          see README.md.\n\n",
