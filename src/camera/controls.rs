@@ -194,6 +194,11 @@ impl CameraControls {
         };
     }
 
+    /// The current setting of `name`, if the camera has that control.
+    pub fn current(&self, name: &str) -> Option<f64> {
+        self.values.get(name).copied()
+    }
+
     fn value(&self, name: &str) -> f64 {
         self.values.get(name).copied().unwrap_or(0.0)
     }

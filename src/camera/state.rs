@@ -8,8 +8,6 @@ use super::adjust::ImageAdjust;
 use super::controls::{CameraControls, ControlError, FocusMode};
 
 pub struct CameraState {
-    /// Which source is running, for `/health` and the banner ("testsrc", ...).
-    pub source: &'static str,
     /// `CameraProperties.Model`.
     pub model: &'static str,
     pub fps: f64,
@@ -19,15 +17,9 @@ pub struct CameraState {
 }
 
 impl CameraState {
-    pub fn new(
-        source: &'static str,
-        model: &'static str,
-        fps: f64,
-        controls: CameraControls,
-    ) -> CameraState {
+    pub fn new(model: &'static str, fps: f64, controls: CameraControls) -> CameraState {
         let adjust = controls.image_adjust(fps);
         CameraState {
-            source,
             model,
             fps,
             controls: Mutex::new(controls),
@@ -65,6 +57,14 @@ impl CameraState {
     /// libcamera-style metadata of the frame being captured now.
     pub fn metadata(&self) -> Map<String, Value> {
         self.with_controls(|c| c.metadata(self.fps))
+    }
+
+    /// The current setting of one control (what a hardware source passes on).
+    pub fn control_value(&self, name: &str) -> Option<f64> {
+        self.controls
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .current(name)
     }
 
     pub fn image_adjust(&self) -> ImageAdjust {
