@@ -174,4 +174,26 @@ mod tests {
             "still there while a backend is set"
         );
     }
+
+    #[test]
+    fn says_which_source_and_encoder_run_and_why() {
+        let (rt, _dir) = test_runtime::runtime(&[]);
+        rt.source.set_choice(
+            "rpicam",
+            "rpicam (libcamera camera 0: imx708)",
+            "OpenH264",
+            Delivers::RawFrames,
+        );
+        let text = render(&rt, "/setup");
+        assert!(text.contains("  Source   : rpicam (libcamera camera 0: imx708)\n"));
+        assert!(text.contains("  Encoder  : OpenH264 1280x720 at 30 fps, 2000 kbit/s\n"));
+        rt.source.set_choice(
+            "pipe",
+            "pipe (set by --source: cat x.h264)",
+            "none: the pipe command delivers H.264",
+            Delivers::H264,
+        );
+        let text = render(&rt, "/setup");
+        assert!(text.contains("  Encoder  : none: the pipe command delivers H.264\n"));
+    }
 }
