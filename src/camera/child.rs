@@ -79,9 +79,31 @@ pub fn supervise(
                 if let Some(stderr) = child.stderr.take() {
                     forward_stderr(stderr, log_target);
                 }
-                let end = match child.stdout.as_mut() {
-                    Some(stdout) => read(stdout),
-                    None => RunEnd::Failed(format!("{program} has no stdout")),
+                let pid = child.id();
+                let run_over = AtomicBool::new(false);
+                let end = thread::scope(|scope| {
+                    // A program that hangs without writing must not hold up a stop.
+                    scope.spawn(|| {
+                        while !run_over.load(Ordering::Relaxed) {
+                            if stop.load(Ordering::Relaxed) {
+                                kill_group(pid);
+                                break;
+                            }
+                            thread::sleep(Duration::from_millis(50));
+                        }
+                    });
+                    let end = match child.stdout.as_mut() {
+                        Some(stdout) => read(stdout),
+                        None => RunEnd::Failed(format!("{program} has no stdout")),
+                    };
+                    run_over.store(true, Ordering::Relaxed);
+                    end
+                });
+                // Output that ended because we stopped the program is not a failure.
+                let end = if stop.load(Ordering::Relaxed) {
+                    RunEnd::Stopped
+                } else {
+                    end
                 };
                 let exit = kill_and_wait(&mut child);
                 match end {
@@ -263,25 +285,65 @@ mod tests {
     }
 
     #[test]
+    fn a_stop_ends_a_program_that_writes_nothing() {
+        let stop = Arc::new(AtomicBool::new(false));
+        let status = SourceStatus::default();
+        let stopper = Arc::clone(&stop);
+        let t = thread::spawn(move || {
+            thread::sleep(Duration::from_millis(200));
+            stopper.store(true, Ordering::Relaxed);
+        });
+        let started = Instant::now();
+        supervise(
+            "sleep",
+            "picamd::test",
+            &stop,
+            &status,
+            || {
+                let mut c = Command::new("sleep");
+                c.arg("30");
+                c
+            },
+            |stdout| {
+                let n = stdout.read(&mut [0u8; 16]);
+                RunEnd::Failed(format!("read {n:?}"))
+            },
+        );
+        t.join().unwrap();
+        assert!(
+            started.elapsed() < Duration::from_secs(2),
+            "{:?}",
+            started.elapsed()
+        );
+        assert_eq!(status.down_reason(), None);
+    }
+
+    #[test]
     fn failure_reason_names_the_exit_status() {
         let stop = AtomicBool::new(false);
         let status = SourceStatus::default();
+        let mut starts = 0;
         supervise(
             "false",
             "picamd::test",
             &stop,
             &status,
             || {
+                starts += 1;
+                // Stop during the second run: the first run's failure stays the reason.
+                if starts == 2 {
+                    stop.store(true, Ordering::Relaxed);
+                }
                 let mut c = Command::new("sh");
                 c.args(["-c", "exit 7"]);
                 c
             },
             |stdout| {
                 let _ = stdout.read_to_end(&mut Vec::new());
-                stop.store(true, Ordering::Relaxed);
                 RunEnd::Failed("end of output".into())
             },
         );
+        assert_eq!(starts, 2);
         let reason = status.down_reason().unwrap();
         assert!(
             reason.starts_with("end of output (false exited with status 7); restarting in 0.0 s"),
