@@ -53,13 +53,34 @@ pub enum RunEnd {
     Stopped,
 }
 
+/// How long a running program may write nothing before it counts as hung (a camera that
+/// went away without the program noticing) and is restarted.
+#[derive(Debug, Clone, Copy)]
+pub struct SilenceLimits {
+    /// From the start to the first output (libcamera start-up takes a second or two).
+    pub first_output: Duration,
+    /// Between two outputs.
+    pub between_outputs: Duration,
+}
+
+impl Default for SilenceLimits {
+    fn default() -> Self {
+        SilenceLimits {
+            first_output: Duration::from_secs(10),
+            between_outputs: Duration::from_secs(5),
+        }
+    }
+}
+
 /// Starts `command` again and again until `stop`, handing each run's stdout to `read`.
-/// `program` names it in logs and on `/health`; `log_target` receives its stderr.
+/// `program` names it in logs and on `/health`; `log_target` receives its stderr. Output is
+/// what `read` reports to `status`; a run silent beyond `silence` is killed and restarted.
 pub fn supervise(
     program: &str,
     log_target: &'static str,
     stop: &AtomicBool,
     status: &SourceStatus,
+    silence: SilenceLimits,
     mut command: impl FnMut() -> Command,
     mut read: impl FnMut(&mut ChildStdout) -> RunEnd,
 ) {
@@ -81,11 +102,28 @@ pub fn supervise(
                 }
                 let pid = child.id();
                 let run_over = AtomicBool::new(false);
+                let hung = std::sync::Mutex::new(None);
                 let end = thread::scope(|scope| {
-                    // A program that hangs without writing must not hold up a stop.
+                    // Ends a program that hangs without writing, on a stop or when silent.
                     scope.spawn(|| {
+                        let mut seen = status.last_output_us();
+                        let mut since = Instant::now();
+                        let mut limit = silence.first_output;
                         while !run_over.load(Ordering::Relaxed) {
                             if stop.load(Ordering::Relaxed) {
+                                kill_group(pid);
+                                break;
+                            }
+                            if status.last_output_us() != seen {
+                                seen = status.last_output_us();
+                                since = Instant::now();
+                                limit = silence.between_outputs;
+                            }
+                            if since.elapsed() > limit {
+                                *hung.lock().unwrap_or_else(|e| e.into_inner()) = Some(format!(
+                                    "{program} wrote nothing for {:.1} s",
+                                    limit.as_secs_f64()
+                                ));
                                 kill_group(pid);
                                 break;
                             }
@@ -100,10 +138,11 @@ pub fn supervise(
                     end
                 });
                 // Output that ended because we stopped the program is not a failure.
-                let end = if stop.load(Ordering::Relaxed) {
-                    RunEnd::Stopped
-                } else {
-                    end
+                let hung = hung.into_inner().unwrap_or_else(|e| e.into_inner());
+                let end = match hung {
+                    _ if stop.load(Ordering::Relaxed) => RunEnd::Stopped,
+                    Some(why) => RunEnd::Failed(why),
+                    None => end,
                 };
                 let exit = kill_and_wait(&mut child);
                 match end {
@@ -255,6 +294,7 @@ mod tests {
             "picamd::test",
             &stop,
             &status,
+            SilenceLimits::default(),
             || {
                 let mut c = Command::new("sh");
                 c.args(["-c", "echo hello; echo oops >&2; exit 3"]);
@@ -299,6 +339,7 @@ mod tests {
             "picamd::test",
             &stop,
             &status,
+            SilenceLimits::default(),
             || {
                 let mut c = Command::new("sleep");
                 c.arg("30");
@@ -319,6 +360,48 @@ mod tests {
     }
 
     #[test]
+    fn a_silent_program_is_restarted() {
+        let stop = AtomicBool::new(false);
+        let status = SourceStatus::default();
+        let mut starts = 0;
+        let started = Instant::now();
+        supervise(
+            "sleep",
+            "picamd::test",
+            &stop,
+            &status,
+            SilenceLimits {
+                first_output: Duration::from_millis(300),
+                between_outputs: Duration::from_millis(200),
+            },
+            || {
+                starts += 1;
+                if starts == 2 {
+                    stop.store(true, Ordering::Relaxed);
+                }
+                let mut c = Command::new("sh");
+                c.args(["-c", "echo frame; exec sleep 30"]);
+                c
+            },
+            |stdout| {
+                let mut line = [0u8; 6];
+                // (The second run is stopped at once and reads nothing.)
+                if stdout.read_exact(&mut line).is_ok() {
+                    status.mark_output(crate::clock::unix_us());
+                }
+                let more = stdout.read(&mut [0u8; 1]);
+                RunEnd::Failed(format!("read {more:?}"))
+            },
+        );
+        let reason = status.down_reason().unwrap();
+        assert!(
+            reason.starts_with("sleep wrote nothing for 0.2 s (sleep was killed by signal 9)"),
+            "{reason}"
+        );
+        assert!(started.elapsed() < Duration::from_secs(2));
+    }
+
+    #[test]
     fn failure_reason_names_the_exit_status() {
         let stop = AtomicBool::new(false);
         let status = SourceStatus::default();
@@ -328,6 +411,7 @@ mod tests {
             "picamd::test",
             &stop,
             &status,
+            SilenceLimits::default(),
             || {
                 starts += 1;
                 // Stop during the second run: the first run's failure stays the reason.

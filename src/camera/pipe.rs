@@ -11,7 +11,7 @@ use std::sync::atomic::Ordering;
 use std::sync::Arc;
 use std::time::Instant;
 
-use super::child::{self, RunEnd};
+use super::child::{self, RunEnd, SilenceLimits};
 use super::source::{FrameClock, Output, Source, SourceContext};
 use super::status::Delivers;
 use crate::clock;
@@ -155,6 +155,7 @@ impl Source for PipeSource {
             LOG_TARGET,
             &stop,
             &status,
+            SilenceLimits::default(),
             || {
                 let mut cmd = Command::new("sh");
                 cmd.args(["-c", &self.command]);

@@ -8,7 +8,7 @@ use std::sync::atomic::Ordering;
 use std::sync::Arc;
 use std::time::Instant;
 
-use super::child::{self, RunEnd};
+use super::child::{self, RunEnd, SilenceLimits};
 use super::source::{FrameClock, Output, Source, SourceContext};
 use super::status::Delivers;
 use super::Frame;
@@ -190,6 +190,7 @@ impl Source for RpicamSource {
             LOG_TARGET,
             &stop,
             &status,
+            SilenceLimits::default(),
             || {
                 *options_in_use.borrow_mut() = control_args(&cfg, |name| control(name));
                 let mut cmd = Command::new(&cfg.program);
