@@ -87,6 +87,8 @@ pub fn supervise(
     let mut backoff = Backoff::default();
     while !stop.load(Ordering::Relaxed) {
         let started = Instant::now();
+        // Taken before the program can write, so that its first output counts as one.
+        let seen_before_spawn = status.last_output_us();
         let mut cmd = command();
         // Its own process group, so that a shell's children are stopped with it.
         cmd.stdin(Stdio::null())
@@ -101,12 +103,13 @@ pub fn supervise(
                     forward_stderr(stderr, log_target);
                 }
                 let pid = child.id();
+                let seen_at_start = seen_before_spawn;
                 let run_over = AtomicBool::new(false);
                 let hung = std::sync::Mutex::new(None);
                 let end = thread::scope(|scope| {
                     // Ends a program that hangs without writing, on a stop or when silent.
                     scope.spawn(|| {
-                        let mut seen = status.last_output_us();
+                        let mut seen = seen_at_start;
                         let mut since = Instant::now();
                         let mut limit = silence.first_output;
                         while !run_over.load(Ordering::Relaxed) {
@@ -371,21 +374,23 @@ mod tests {
             &stop,
             &status,
             SilenceLimits {
-                first_output: Duration::from_millis(300),
+                first_output: Duration::from_secs(3),
                 between_outputs: Duration::from_millis(200),
             },
             || {
                 starts += 1;
-                if starts == 2 {
+                let script = if starts == 1 {
+                    "echo frame; exec sleep 30"
+                } else {
                     stop.store(true, Ordering::Relaxed);
-                }
+                    "exec sleep 30"
+                };
                 let mut c = Command::new("sh");
-                c.args(["-c", "echo frame; exec sleep 30"]);
+                c.args(["-c", script]);
                 c
             },
             |stdout| {
                 let mut line = [0u8; 6];
-                // (The second run is stopped at once and reads nothing.)
                 if stdout.read_exact(&mut line).is_ok() {
                     status.mark_output(crate::clock::unix_us());
                 }
@@ -398,7 +403,7 @@ mod tests {
             reason.starts_with("sleep wrote nothing for 0.2 s (sleep was killed by signal 9)"),
             "{reason}"
         );
-        assert!(started.elapsed() < Duration::from_secs(2));
+        assert!(started.elapsed() < Duration::from_secs(3));
     }
 
     #[test]

@@ -131,6 +131,44 @@ fn append_nal(out: &mut Vec<u8>, nal: &[u8]) {
     out.extend_from_slice(nal);
 }
 
+/// Notices a pipe whose frame rate is not `--fps`: its timestamps assume `--fps`, so the
+/// preview would play too fast or too slow.
+#[derive(Debug)]
+pub struct RateCheck {
+    fps: f64,
+    start: Option<Instant>,
+    frames: u64,
+    done: bool,
+}
+
+/// How long to count before judging the rate.
+const RATE_WINDOW: std::time::Duration = std::time::Duration::from_secs(5);
+
+impl RateCheck {
+    pub fn new(fps: f64) -> RateCheck {
+        RateCheck {
+            fps,
+            start: None,
+            frames: 0,
+            done: false,
+        }
+    }
+
+    /// Counts a picture arriving at `now`; once, after a few seconds, the measured rate
+    /// when it is more than 15% off.
+    pub fn picture(&mut self, now: Instant) -> Option<f64> {
+        let start = *self.start.get_or_insert(now);
+        self.frames += 1;
+        let elapsed = now.saturating_duration_since(start);
+        if self.done || elapsed < RATE_WINDOW {
+            return None;
+        }
+        self.done = true;
+        let measured = (self.frames - 1) as f64 / elapsed.as_secs_f64();
+        ((measured / self.fps - 1.0).abs() > 0.15).then_some(measured)
+    }
+}
+
 pub struct PipeSource {
     pub command: String,
     pub fps: f64,
@@ -168,6 +206,7 @@ impl Source for PipeSource {
 
 fn read_units(stdout: &mut ChildStdout, clock: &mut FrameClock, ctx: &mut SourceContext) -> RunEnd {
     let mut splitter = AccessUnitSplitter::default();
+    let mut rate = RateCheck::new(clock.fps());
     let mut pictures = Vec::new();
     let mut buf = vec![0u8; 64 * 1024];
     loop {
@@ -184,7 +223,14 @@ fn read_units(stdout: &mut ChildStdout, clock: &mut FrameClock, ctx: &mut Source
             return RunEnd::Failed(e);
         }
         for picture in pictures.drain(..) {
-            let (_, pts) = clock.stamp(Instant::now());
+            let now = Instant::now();
+            if let Some(measured) = rate.picture(now) {
+                log::warn!(
+                    "the pipe command delivers about {measured:.1} fps, not the {} of --fps: set --fps to its rate, or the preview plays at the wrong speed",
+                    clock.fps()
+                );
+            }
+            let (_, pts) = clock.stamp(now);
             (ctx.deliver)(Output::Unit(AccessUnit {
                 data: picture.data,
                 keyframe: picture.keyframe,
@@ -273,6 +319,21 @@ mod tests {
         assert_eq!(out.len(), 3);
         assert_eq!(out[2].data, four_byte(&[SPS, PPS, IDR]));
         assert!(out[2].keyframe);
+    }
+
+    #[test]
+    fn rate_check_speaks_up_once_when_the_rate_is_off() {
+        let t0 = Instant::now();
+        let at = |ms: u64| t0 + std::time::Duration::from_millis(ms);
+        let mut right = RateCheck::new(30.0);
+        let mut wrong = RateCheck::new(30.0);
+        let mut warnings = Vec::new();
+        for n in 0..200u64 {
+            assert_eq!(right.picture(at(n * 1000 / 30)), None);
+            warnings.extend(wrong.picture(at(n * 40)));
+        }
+        assert_eq!(warnings.len(), 1);
+        assert!((warnings[0] - 25.0).abs() < 0.1, "{warnings:?}");
     }
 
     #[test]

@@ -46,6 +46,7 @@ pub fn spawn(source: Box<dyn Source>, ctx: SourceContext) -> std::io::Result<Joi
 /// sensor's would.
 #[derive(Debug)]
 pub struct FrameClock {
+    fps: f64,
     start: Instant,
     period: Duration,
     ticks: u64,
@@ -58,11 +59,17 @@ const MAX_LAG: Duration = Duration::from_millis(500);
 impl FrameClock {
     pub fn new(fps: f64, start: Instant) -> FrameClock {
         FrameClock {
+            fps,
             start,
             period: Duration::from_secs_f64(1.0 / fps),
             ticks: (f64::from(TIMESCALE) / fps).round() as u64,
             next: 0,
         }
+    }
+
+    /// The nominal frame rate.
+    pub fn fps(&self) -> f64 {
+        self.fps
     }
 
     /// (sequence, pts in 90 kHz) of a frame that arrived at `now`.
