@@ -5,9 +5,10 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::thread::JoinHandle;
 
+use crate::camera::controls::CameraControls;
 use crate::camera::pipe::PipeSource;
 use crate::camera::rpicam::{RpicamConfig, RpicamSource};
-use crate::camera::select::{self, Choice, V4L2_MISSING};
+use crate::camera::select::{self, Choice, Found, V4L2_MISSING};
 use crate::camera::source::{self, Output, Source, SourceContext};
 use crate::camera::status::Delivers;
 use crate::camera::testsrc::{TestSource, TestSourceConfig};
@@ -37,6 +38,7 @@ impl Pipeline {
         let found = select::probe(&cfg.source);
         let decision = select::decide(&cfg.source, cfg.relab.camera_device_num, &found);
         log::info!("camera source: {}", decision.description);
+        set_camera(rt, &decision.choice, &found);
         let source = make_source(rt, decision.choice)?;
         let delivers = source.delivers();
         let encoder = match delivers {
@@ -114,6 +116,33 @@ impl Pipeline {
         for t in self.threads {
             let _ = t.join();
         }
+    }
+}
+
+/// Tells the API which camera it is: the sensor's name and, for a camera without a focus
+/// motor, no autofocus controls.
+fn set_camera(rt: &Runtime, choice: &Choice, found: &Found) {
+    match choice {
+        Choice::Test | Choice::V4l2(_) => {}
+        Choice::Rpicam {
+            camera, autofocus, ..
+        } => {
+            let model = found
+                .libcamera_cameras
+                .iter()
+                .find(|c| c.index == *camera)
+                .map_or_else(
+                    || format!("libcamera camera {camera}"),
+                    |c| c.sensor.clone(),
+                );
+            let controls = if *autofocus {
+                CameraControls::synthetic()
+            } else {
+                CameraControls::fixed_focus()
+            };
+            rt.camera.set_camera(&model, controls);
+        }
+        Choice::Pipe(_) => rt.camera.set_camera("pipe", CameraControls::fixed_focus()),
     }
 }
 

@@ -159,6 +159,21 @@ fn pipe_source_streams_the_commands_h264_and_restarts_it() {
         "Stills need a raw source: the pipe source delivers H.264 only"
     );
 
+    let capture = authed(&p, "POST", "/captures", r#"{"product_id":1}"#);
+    assert_eq!(capture.status, 503, "{}", capture.text());
+    // A pipe has no focus motor picamd could drive.
+    let focus = authed(
+        &p,
+        "PUT",
+        "/camera/focus",
+        r#"{"mode":"manual","lens_position":1}"#,
+    );
+    assert_eq!(focus.status, 422);
+    assert_eq!(
+        focus.json()["detail"],
+        "Camera does not support autofocus controls"
+    );
+
     let (took, detail) = kill_and_time_recovery(&p, "ffmpeg");
     eprintln!("pipe: healthy again {took:?} after the ffmpeg was killed; 503 said {detail:?}");
     assert!(took <= Duration::from_secs(2), "{took:?}");
@@ -246,6 +261,14 @@ fn rpicam_source_through_a_stand_in_rpicam_vid() {
     let frame = authed(&p, "GET", "/frame", "");
     assert_eq!(frame.status, 200);
     assert_eq!(frame.header("Content-Type"), Some("image/jpeg"));
+
+    let capture = authed(&p, "POST", "/captures", r#"{"product_id":1}"#);
+    assert_eq!(capture.status, 201, "{}", capture.text());
+    assert!(
+        capture.text().contains(r#""Model":"imx708""#),
+        "the sensor's name in the metadata: {}",
+        capture.text()
+    );
 
     let (took, detail) = kill_and_time_recovery(&p, "ffmpeg");
     eprintln!("rpicam: healthy again {took:?} after the stand-in was killed; 503 said {detail:?}");

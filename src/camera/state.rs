@@ -9,7 +9,7 @@ use super::controls::{CameraControls, ControlError, FocusMode};
 
 pub struct CameraState {
     /// `CameraProperties.Model`.
-    pub model: &'static str,
+    model: Mutex<String>,
     pub fps: f64,
     controls: Mutex<CameraControls>,
     /// Read by the source thread on every frame; kept apart so it never waits on the API.
@@ -20,11 +20,22 @@ impl CameraState {
     pub fn new(model: &'static str, fps: f64, controls: CameraControls) -> CameraState {
         let adjust = controls.image_adjust(fps);
         CameraState {
-            model,
+            model: Mutex::new(model.to_string()),
             fps,
             controls: Mutex::new(controls),
             adjust: Mutex::new(adjust),
         }
+    }
+
+    /// `CameraProperties.Model`: the sensor ("imx708"), or what the source is.
+    pub fn model(&self) -> String {
+        self.model.lock().unwrap_or_else(|e| e.into_inner()).clone()
+    }
+
+    /// The camera the chosen source drives: its model and the controls it has.
+    pub fn set_camera(&self, model: &str, controls: CameraControls) {
+        *self.model.lock().unwrap_or_else(|e| e.into_inner()) = model.to_string();
+        self.with_controls(|c| *c = controls);
     }
 
     fn with_controls<R>(&self, f: impl FnOnce(&mut CameraControls) -> R) -> R {
