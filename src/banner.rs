@@ -1,6 +1,7 @@
 //! The start-up banner and the boxed PAIRING READY banner (contract §11), with picamd's own
 //! lines added to the first.
 
+use crate::camera::status::Delivers;
 use crate::config::relab::{is_loopback_url, ImageSink};
 use crate::runtime::Runtime;
 
@@ -63,7 +64,6 @@ pub fn render(rt: &Runtime, setup_url: &str) -> String {
         "{sink}; stored in {}",
         relab.image_path.join("captures").display()
     );
-    let cfg = &rt.config;
     let mut lines = vec![
         String::new(),
         sep.clone(),
@@ -79,18 +79,28 @@ pub fn render(rt: &Runtime, setup_url: &str) -> String {
     }
     lines.extend([
         format!("  Local key: {key}"),
-        format!(
-            "  Camera   : {} {}x{} at {} fps, OpenH264 {} kbit/s",
-            rt.camera.source,
+        format!("  Source   : {}", rt.source.reason()),
+        format!("  Encoder  : {}", encoder_line(rt)),
+        format!("  Captures : {sink}"),
+        sep,
+    ]);
+    lines.join("\n")
+}
+
+/// What turns the source's frames into H.264, at which size, rate and bit rate.
+fn encoder_line(rt: &Runtime) -> String {
+    let cfg = &rt.config;
+    match rt.source.delivers() {
+        Delivers::RawFrames => format!(
+            "{} {}x{} at {} fps, {} kbit/s",
+            rt.source.encoder(),
             cfg.width,
             cfg.height,
             cfg.fps,
             cfg.bitrate / 1000
         ),
-        format!("  Captures : {sink}"),
-        sep,
-    ]);
-    lines.join("\n")
+        Delivers::H264 => rt.source.encoder(),
+    }
 }
 
 #[cfg(test)]
@@ -163,5 +173,27 @@ mod tests {
             text.contains("  Note     :"),
             "still there while a backend is set"
         );
+    }
+
+    #[test]
+    fn says_which_source_and_encoder_run_and_why() {
+        let (rt, _dir) = test_runtime::runtime(&[]);
+        rt.source.set_choice(
+            "rpicam",
+            "rpicam (libcamera camera 0: imx708)",
+            "OpenH264",
+            Delivers::RawFrames,
+        );
+        let text = render(&rt, "/setup");
+        assert!(text.contains("  Source   : rpicam (libcamera camera 0: imx708)\n"));
+        assert!(text.contains("  Encoder  : OpenH264 1280x720 at 30 fps, 2000 kbit/s\n"));
+        rt.source.set_choice(
+            "pipe",
+            "pipe (set by --source: cat x.h264)",
+            "none: the pipe command delivers H.264",
+            Delivers::H264,
+        );
+        let text = render(&rt, "/setup");
+        assert!(text.contains("  Encoder  : none: the pipe command delivers H.264\n"));
     }
 }

@@ -1,12 +1,18 @@
-//! Wires the threads together: camera → encoder → LL-HLS muxer.
+//! Wires the threads together: camera source → encoder → LL-HLS muxer, or for a source
+//! that delivers H.264 itself (pipe), source → muxer.
 
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::thread::JoinHandle;
 
-use crate::camera::testsrc::{self, TestSourceConfig};
+use crate::camera::controls::CameraControls;
+use crate::camera::pipe::PipeSource;
+use crate::camera::rpicam::{RpicamConfig, RpicamSource};
+use crate::camera::select::{self, Choice, Found, V4L2_MISSING};
+use crate::camera::source::{self, Output, Source, SourceContext};
+use crate::camera::status::Delivers;
+use crate::camera::testsrc::{TestSource, TestSourceConfig};
 use crate::camera::Frame;
-use crate::config::SourceKind;
 use crate::encode::openh264::{self, H264Config};
 use crate::fanout::Fanout;
 use crate::media::llhls::SegmenterConfig;
@@ -25,58 +31,82 @@ pub struct Pipeline {
 }
 
 impl Pipeline {
+    /// Chooses the source (see `camera::select`), records the choice for the banner and
+    /// `/health`, and starts the threads.
     pub fn start(rt: &Arc<Runtime>) -> std::io::Result<Pipeline> {
         let cfg = &rt.config;
+        let found = select::probe(&cfg.source);
+        let decision = select::decide(&cfg.source, cfg.relab.camera_device_num, &found);
+        log::info!("camera source: {}", decision.description);
+        set_camera(rt, &decision.choice, &found);
+        let source = make_source(rt, decision.choice)?;
+        let delivers = source.delivers();
+        let encoder = match delivers {
+            Delivers::RawFrames => "OpenH264",
+            Delivers::H264 => "none: the pipe command delivers H.264",
+        };
+        rt.source
+            .set_choice(source.name(), &decision.description, encoder, delivers);
+
         let stop = Arc::new(AtomicBool::new(false));
-        let frames: Arc<Fanout<Frame>> = Arc::new(Fanout::default());
-        let units: Arc<Fanout<Arc<AccessUnit>>> = Arc::new(Fanout::default());
-
         let stats = &rt.stats;
-        let frame_rx =
-            frames.subscribe("encoder", ENCODER_QUEUE, Arc::clone(&stats.frames_dropped));
+        let units: Arc<Fanout<Arc<AccessUnit>>> = Arc::new(Fanout::default());
         let unit_rx = units.subscribe("llhls-muxer", MUXER_QUEUE, Arc::clone(&stats.units_dropped));
-
         let segmenter = SegmenterConfig {
             frame_duration: cfg.frame_ticks(),
             part_frames: cfg.part_frames(),
             segment_frames: cfg.segment_frames(),
         };
-        let h264 = H264Config {
-            bitrate: cfg.bitrate,
-            fps: cfg.fps,
-            idr_interval: u64::from(segmenter.segment_target()),
-        };
-        let mut threads = vec![
-            preview::spawn_muxer(Arc::clone(rt), segmenter, unit_rx)?,
-            openh264::spawn(h264, frame_rx, units, Arc::clone(&stats.encoder))?,
-        ];
-        if cfg.source == SourceKind::Auto {
-            // Camera detection (rpicam-vid, V4L2) comes with the cameras work; until then
-            // `auto` has only one candidate.
-            log::info!("source auto: using the built-in test camera (no camera support yet)");
+        let mut threads = vec![preview::spawn_muxer(Arc::clone(rt), segmenter, unit_rx)?];
+        let frames: Arc<Fanout<Frame>> = Arc::new(Fanout::default());
+        if delivers == Delivers::RawFrames {
+            let frame_rx =
+                frames.subscribe("encoder", ENCODER_QUEUE, Arc::clone(&stats.frames_dropped));
+            let h264 = H264Config {
+                bitrate: cfg.bitrate,
+                fps: cfg.fps,
+                idr_interval: u64::from(segmenter.segment_target()),
+            };
+            threads.push(openh264::spawn(
+                h264,
+                frame_rx,
+                Arc::clone(&units),
+                Arc::clone(&stats.encoder),
+            )?);
         }
-        let source = TestSourceConfig {
-            width: cfg.width,
-            height: cfg.height,
-            fps: cfg.fps,
-        };
         let runtime = Arc::clone(rt);
-        let controls = Arc::clone(rt);
-        threads.push(testsrc::spawn(
-            source,
-            Arc::clone(&stop),
-            move || controls.camera.image_adjust(),
-            move |frame| {
-                runtime
-                    .stats
-                    .frames_captured
-                    .fetch_add(1, Ordering::Relaxed);
-                runtime.set_latest_frame(frame.clone());
-                if runtime.preview.is_running() {
-                    frames.send(&frame);
+        // After a pause of the preview the muxer starts a fresh session: at an IDR.
+        let mut wait_for_idr = true;
+        let deliver = move |output: Output| {
+            runtime
+                .stats
+                .frames_captured
+                .fetch_add(1, Ordering::Relaxed);
+            match output {
+                Output::Frame(frame) => {
+                    runtime.source.mark_output(frame.capture_unix_us);
+                    runtime.set_latest_frame(frame.clone());
+                    if runtime.preview.is_running() {
+                        frames.send(&frame);
+                    }
                 }
-            },
-        )?);
+                Output::Unit(au) => {
+                    runtime.source.mark_output(au.capture_unix_us);
+                    if !runtime.preview.is_running() {
+                        wait_for_idr = true;
+                    } else if au.keyframe || !wait_for_idr {
+                        wait_for_idr = false;
+                        units.send(&Arc::new(au));
+                    }
+                }
+            }
+        };
+        let ctx = SourceContext {
+            stop: Arc::clone(&stop),
+            status: Arc::clone(&rt.source),
+            deliver: Box::new(deliver),
+        };
+        threads.push(source::spawn(source, ctx)?);
         Ok(Pipeline { stop, threads })
     }
 
@@ -87,4 +117,76 @@ impl Pipeline {
             let _ = t.join();
         }
     }
+}
+
+/// Tells the API which camera it is: the sensor's name and, for a camera without a focus
+/// motor, no autofocus controls.
+fn set_camera(rt: &Runtime, choice: &Choice, found: &Found) {
+    match choice {
+        Choice::Test | Choice::V4l2(_) => {}
+        Choice::Rpicam {
+            camera, autofocus, ..
+        } => {
+            let model = found
+                .libcamera_cameras
+                .iter()
+                .find(|c| c.index == *camera)
+                .map_or_else(
+                    || format!("libcamera camera {camera}"),
+                    |c| c.sensor.clone(),
+                );
+            let controls = if *autofocus {
+                CameraControls::synthetic()
+            } else {
+                CameraControls::fixed_focus()
+            };
+            rt.camera.set_camera(&model, controls);
+        }
+        Choice::Pipe(_) => rt.camera.set_camera("pipe", CameraControls::fixed_focus()),
+    }
+}
+
+fn make_source(rt: &Arc<Runtime>, choice: Choice) -> std::io::Result<Box<dyn Source>> {
+    let cfg = &rt.config;
+    Ok(match choice {
+        Choice::Test => {
+            let controls = Arc::clone(rt);
+            Box::new(TestSource {
+                cfg: TestSourceConfig {
+                    width: cfg.width,
+                    height: cfg.height,
+                    fps: cfg.fps,
+                },
+                adjust: Box::new(move || controls.camera.image_adjust()),
+            })
+        }
+        Choice::Rpicam {
+            program,
+            camera,
+            autofocus,
+        } => {
+            let controls = Arc::clone(rt);
+            Box::new(RpicamSource {
+                cfg: RpicamConfig {
+                    program,
+                    camera,
+                    width: cfg.width,
+                    height: cfg.height,
+                    fps: cfg.fps,
+                    autofocus,
+                },
+                control: Arc::new(move |name| controls.camera.control_value(name)),
+            })
+        }
+        Choice::Pipe(command) => Box::new(PipeSource {
+            command,
+            fps: cfg.fps,
+        }),
+        Choice::V4l2(path) => {
+            return Err(std::io::Error::other(format!(
+                "{}: {V4L2_MISSING}",
+                path.display()
+            )))
+        }
+    })
 }

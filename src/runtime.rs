@@ -6,6 +6,7 @@ use std::time::{Duration, Instant};
 
 use crate::auth::{KeySet, LoginLimiter, SessionStore, SESSION_TTL};
 use crate::camera::controls::CameraControls;
+use crate::camera::status::{Delivers, SourceStatus};
 use crate::camera::{CameraState, Frame};
 use crate::config::Config;
 use crate::encode::jpeg::{self, JpegOptions};
@@ -68,6 +69,8 @@ pub struct Runtime {
     pub static_files: StaticFiles,
     pub started: Instant,
     pub camera: CameraState,
+    /// Which source runs, why, and whether it is delivering.
+    pub source: Arc<SourceStatus>,
     pub preview: PreviewGate,
     pub system: SystemProbe,
     pub cors: CorsPolicy,
@@ -153,8 +156,8 @@ impl Runtime {
             hls: HlsStore::new(startup_wait),
             stats: PipelineStats::default(),
             started: Instant::now(),
+            source: Arc::default(),
             camera: CameraState::new(
-                "testsrc",
                 "picamd synthetic camera",
                 config.fps,
                 CameraControls::synthetic(),
@@ -199,6 +202,14 @@ impl Runtime {
             .lock()
             .unwrap_or_else(|e| e.into_inner())
             .clone()
+    }
+
+    /// Why there is no raw frame to answer with (for a 503).
+    pub fn no_frame_detail(&self) -> &'static str {
+        match self.source.delivers() {
+            Delivers::H264 => "Stills need a raw source: the pipe source delivers H.264 only",
+            Delivers::RawFrames => "Camera not ready: no frame yet",
+        }
     }
 
     pub fn set_latest_frame(&self, frame: Frame) {

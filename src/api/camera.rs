@@ -11,7 +11,7 @@ use crate::runtime::Runtime;
 /// `CameraStatusView`. The camera always runs in video mode (stills come from the running
 /// stream); `stream` is the YouTube stream once streaming exists.
 pub fn status(rt: &Runtime, _: &Request, _: &Params) -> Response {
-    let mode = rt.latest_frame().map(|_| "video");
+    let mode = rt.source.last_output_us().map(|_| "video");
     Response::json(200, &json!({ "current_mode": mode, "stream": Value::Null }))
 }
 

@@ -26,7 +26,7 @@ pub fn create(rt: &Runtime, req: &Request, _: &Params) -> Response {
         Err(resp) => return resp,
     };
     let Some(frame) = rt.latest_frame() else {
-        return Response::detail(503, "Camera not ready: no frame yet");
+        return Response::detail(503, rt.no_frame_detail());
     };
     let metadata = rt.image_metadata(&frame);
     let jpeg = match rt.encode_still(&frame) {

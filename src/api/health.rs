@@ -13,13 +13,16 @@ fn stall_ms(fps: f64) -> u64 {
 
 pub fn health(rt: &Runtime, _: &Request, _: &Params) -> Response {
     let now_us = crate::clock::unix_us();
-    let source = rt.camera.source;
-    let Some(frame) = rt.latest_frame() else {
+    let source = rt.source.name();
+    if let Some(reason) = rt.source.down_reason() {
+        return unavailable(format!("The camera ({source}) is down: {reason}"));
+    }
+    let Some(last_us) = rt.source.last_output_us() else {
         return unavailable(format!(
             "The camera ({source}) has not delivered a frame yet"
         ));
     };
-    let age_ms = now_us.saturating_sub(frame.capture_unix_us) / 1000;
+    let age_ms = now_us.saturating_sub(last_us) / 1000;
     if age_ms > stall_ms(rt.camera.fps) {
         return unavailable(format!(
             "No frames from the camera ({source}) for {:.1} s",

@@ -96,7 +96,7 @@ fn error(e: StoreError) -> Response {
 
 /// `POST /preview/start`: runs the preview encoder (idempotent).
 pub fn start(rt: &Runtime, _: &Request, _: &Params) -> Response {
-    if rt.latest_frame().is_none() {
+    if rt.source.last_output_us().is_none() {
         return Response::detail(503, "Camera not ready");
     }
     rt.preview.start(Instant::now());

@@ -12,7 +12,7 @@ pub const THUMBNAIL_LOCAL_ONLY: &str = "Preview thumbnail is only available from
 /// The newest frame, full resolution, as a JPEG.
 pub fn frame(rt: &Runtime, _: &Request, _: &Params) -> Response {
     let Some(frame) = rt.latest_frame() else {
-        return Response::detail(503, "Camera not ready: no frame yet");
+        return Response::detail(503, rt.no_frame_detail());
     };
     match rt.latest_jpeg.get(&frame) {
         Ok(jpeg) => Response::new(200, "image/jpeg", Body::Shared(jpeg.data))
@@ -32,7 +32,7 @@ pub fn mjpeg(rt: &Runtime, req: &Request, _: &Params) -> Response {
         Err(resp) => return resp,
     };
     if rt.latest_frame().is_none() {
-        return Response::detail(503, "Camera not ready: no frame yet");
+        return Response::detail(503, rt.no_frame_detail());
     }
     mjpeg::stream_response(std::sync::Arc::clone(&rt.mjpeg), fps)
 }

@@ -54,6 +54,10 @@ const SYNTHETIC: &[Spec] = &[
     spec("LensPosition", Kind::Float(0.0, 15.0), 1.0),
 ];
 
+/// The synthetic set without the autofocus controls (which come last), for cameras
+/// without a focus motor.
+const FIXED_FOCUS: &[Spec] = SYNTHETIC.split_at(SYNTHETIC.len() - 5).0;
+
 const fn spec(name: &'static str, kind: Kind, default: f64) -> Spec {
     Spec {
         name,
@@ -108,6 +112,15 @@ impl CameraControls {
         c.values.insert("AfMode", 2.0);
         c.af_state = AF_STATE_FOCUSED;
         c
+    }
+
+    /// The controls of a camera without autofocus: `/camera/focus` answers that it has none.
+    pub fn fixed_focus() -> CameraControls {
+        CameraControls {
+            specs: FIXED_FOCUS,
+            values: FIXED_FOCUS.iter().map(|s| (s.name, s.default)).collect(),
+            af_state: AF_STATE_IDLE,
+        }
     }
 
     fn spec(&self, name: &str) -> Option<&'static Spec> {
@@ -194,6 +207,11 @@ impl CameraControls {
         };
     }
 
+    /// The current setting of `name`, if the camera has that control.
+    pub fn current(&self, name: &str) -> Option<f64> {
+        self.values.get(name).copied()
+    }
+
     fn value(&self, name: &str) -> f64 {
         self.values.get(name).copied().unwrap_or(0.0)
     }
@@ -250,8 +268,10 @@ impl CameraControls {
         m.insert("DigitalGain".into(), json!(1.0));
         m.insert("ColourTemperature".into(), json!(kelvin));
         m.insert("Lux".into(), json!(SCENE_LUX));
-        m.insert("AfState".into(), json!(self.af_state));
-        m.insert("LensPosition".into(), json!(self.value("LensPosition")));
+        if self.has("AfMode") {
+            m.insert("AfState".into(), json!(self.af_state));
+            m.insert("LensPosition".into(), json!(self.value("LensPosition")));
+        }
         m
     }
 
@@ -441,5 +461,19 @@ mod tests {
         assert_eq!(c.view(30.0)["values"]["AfState"], AF_STATE_FOCUSED);
         assert!(c.focus(FocusMode::Manual, Some(99.0), false).is_err());
         assert_eq!(FocusMode::parse("sideways"), None);
+    }
+
+    #[test]
+    fn fixed_focus_cameras_have_no_autofocus_controls() {
+        let mut c = CameraControls::fixed_focus();
+        assert!(c.has("Brightness") && c.has("ExposureTime"));
+        for name in ["AfMode", "AfRange", "AfSpeed", "AfTrigger", "LensPosition"] {
+            assert!(!c.has(name), "{name}");
+            assert!(CameraControls::synthetic().has(name), "{name}");
+        }
+        assert_eq!(FIXED_FOCUS.len() + 5, SYNTHETIC.len());
+        let err = c.focus(FocusMode::Manual, Some(1.0), false).unwrap_err();
+        assert_eq!(err.0, "Camera does not support autofocus controls");
+        assert!(!c.metadata(30.0).contains_key("AfState"));
     }
 }

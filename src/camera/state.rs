@@ -8,10 +8,8 @@ use super::adjust::ImageAdjust;
 use super::controls::{CameraControls, ControlError, FocusMode};
 
 pub struct CameraState {
-    /// Which source is running, for `/health` and the banner ("testsrc", ...).
-    pub source: &'static str,
     /// `CameraProperties.Model`.
-    pub model: &'static str,
+    model: Mutex<String>,
     pub fps: f64,
     controls: Mutex<CameraControls>,
     /// Read by the source thread on every frame; kept apart so it never waits on the API.
@@ -19,20 +17,25 @@ pub struct CameraState {
 }
 
 impl CameraState {
-    pub fn new(
-        source: &'static str,
-        model: &'static str,
-        fps: f64,
-        controls: CameraControls,
-    ) -> CameraState {
+    pub fn new(model: &'static str, fps: f64, controls: CameraControls) -> CameraState {
         let adjust = controls.image_adjust(fps);
         CameraState {
-            source,
-            model,
+            model: Mutex::new(model.to_string()),
             fps,
             controls: Mutex::new(controls),
             adjust: Mutex::new(adjust),
         }
+    }
+
+    /// `CameraProperties.Model`: the sensor ("imx708"), or what the source is.
+    pub fn model(&self) -> String {
+        self.model.lock().unwrap_or_else(|e| e.into_inner()).clone()
+    }
+
+    /// The camera the chosen source drives: its model and the controls it has.
+    pub fn set_camera(&self, model: &str, controls: CameraControls) {
+        *self.model.lock().unwrap_or_else(|e| e.into_inner()) = model.to_string();
+        self.with_controls(|c| *c = controls);
     }
 
     fn with_controls<R>(&self, f: impl FnOnce(&mut CameraControls) -> R) -> R {
@@ -65,6 +68,14 @@ impl CameraState {
     /// libcamera-style metadata of the frame being captured now.
     pub fn metadata(&self) -> Map<String, Value> {
         self.with_controls(|c| c.metadata(self.fps))
+    }
+
+    /// The current setting of one control (what a hardware source passes on).
+    pub fn control_value(&self, name: &str) -> Option<f64> {
+        self.controls
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .current(name)
     }
 
     pub fn image_adjust(&self) -> ImageAdjust {

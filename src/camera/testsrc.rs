@@ -8,6 +8,8 @@ use std::thread::{self, JoinHandle};
 use std::time::{Duration, Instant};
 
 use super::adjust::ImageAdjust;
+use super::source::{Output, Source, SourceContext};
+use super::status::Delivers;
 use super::{barcode, font, Frame};
 use crate::clock;
 use crate::media::TIMESCALE;
@@ -126,53 +128,84 @@ impl Painter {
     }
 }
 
+/// The test camera as a pipeline source.
+pub struct TestSource {
+    pub cfg: TestSourceConfig,
+    /// How to render each frame (the controls); must not block.
+    pub adjust: Box<dyn Fn() -> ImageAdjust + Send>,
+}
+
+impl Source for TestSource {
+    fn name(&self) -> &'static str {
+        "testsrc"
+    }
+
+    fn delivers(&self) -> Delivers {
+        Delivers::RawFrames
+    }
+
+    fn run(self: Box<Self>, mut ctx: SourceContext) {
+        run(self.cfg, &ctx.stop, self.adjust, |frame| {
+            (ctx.deliver)(Output::Frame(frame))
+        });
+    }
+}
+
 /// Starts the test camera thread. `adjust` says how to render each frame (the controls);
 /// `deliver` receives every frame; neither may block.
 pub fn spawn(
     cfg: TestSourceConfig,
     stop: Arc<AtomicBool>,
     adjust: impl Fn() -> ImageAdjust + Send + 'static,
-    mut deliver: impl FnMut(Frame) + Send + 'static,
+    deliver: impl FnMut(Frame) + Send + 'static,
 ) -> std::io::Result<JoinHandle<()>> {
     thread::Builder::new()
         .name("testsrc".into())
-        .spawn(move || {
-            let painter = Painter::new(cfg.width, cfg.height);
-            let frame_ticks = (f64::from(TIMESCALE) / cfg.fps).round() as u64;
-            let period = Duration::from_secs_f64(1.0 / cfg.fps);
-            let start = Instant::now();
-            let mut n: u64 = 0;
-            log::info!(
-                "test camera: {}x{} at {} fps",
-                cfg.width,
-                cfg.height,
-                cfg.fps
-            );
-            while !stop.load(Ordering::Relaxed) {
-                let due = start + period.mul_f64(n as f64);
-                let now = Instant::now();
-                if due > now {
-                    thread::sleep(due - now);
-                } else if now - due > period {
-                    // Fell behind (a stalled machine): skip to the present, as a sensor would.
-                    let behind = ((now - start).as_secs_f64() / period.as_secs_f64()) as u64;
-                    log::debug!("test camera skipped {} frames", behind - n);
-                    n = behind;
-                }
-                let unix_us = clock::unix_us();
-                let mut data = painter.paint(n, unix_us);
-                adjust().apply(&mut data, cfg.width as usize, cfg.height as usize);
-                deliver(Frame {
-                    width: cfg.width,
-                    height: cfg.height,
-                    data: Arc::from(data),
-                    pts: n * frame_ticks,
-                    capture_unix_us: unix_us,
-                    sequence: n,
-                });
-                n += 1;
-            }
-        })
+        .spawn(move || run(cfg, &stop, adjust, deliver))
+}
+
+/// Paints and delivers frames at the configured rate until `stop`.
+fn run(
+    cfg: TestSourceConfig,
+    stop: &AtomicBool,
+    adjust: impl Fn() -> ImageAdjust,
+    mut deliver: impl FnMut(Frame),
+) {
+    let painter = Painter::new(cfg.width, cfg.height);
+    let frame_ticks = (f64::from(TIMESCALE) / cfg.fps).round() as u64;
+    let period = Duration::from_secs_f64(1.0 / cfg.fps);
+    let start = Instant::now();
+    let mut n: u64 = 0;
+    log::info!(
+        "test camera: {}x{} at {} fps",
+        cfg.width,
+        cfg.height,
+        cfg.fps
+    );
+    while !stop.load(Ordering::Relaxed) {
+        let due = start + period.mul_f64(n as f64);
+        let now = Instant::now();
+        if due > now {
+            thread::sleep(due - now);
+        } else if now - due > period {
+            // Fell behind (a stalled machine): skip to the present, as a sensor would.
+            let behind = ((now - start).as_secs_f64() / period.as_secs_f64()) as u64;
+            log::debug!("test camera skipped {} frames", behind - n);
+            n = behind;
+        }
+        let unix_us = clock::unix_us();
+        let mut data = painter.paint(n, unix_us);
+        adjust().apply(&mut data, cfg.width as usize, cfg.height as usize);
+        deliver(Frame {
+            width: cfg.width,
+            height: cfg.height,
+            data: Arc::from(data),
+            pts: n * frame_ticks,
+            capture_unix_us: unix_us,
+            sequence: n,
+        });
+        n += 1;
+    }
 }
 
 #[cfg(test)]

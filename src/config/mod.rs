@@ -13,11 +13,39 @@ use std::path::{Path, PathBuf};
 pub use dotenv::parse_dotenv;
 pub use relab::{ImageSink, RelabSettings};
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub enum SourceKind {
-    /// Use a camera when one is found, else the test camera.
+    /// A libcamera camera, else a V4L2 capture device, else the test camera.
     Auto,
+    /// The built-in synthetic camera.
     Test,
+    /// `rpicam-vid` writing raw YUV 4:2:0 to a pipe.
+    Rpicam,
+    /// A shell command writing H.264 Annex B to its standard output.
+    Pipe(String),
+    /// A V4L2 capture device such as `/dev/video0`.
+    V4l2(PathBuf),
+}
+
+impl SourceKind {
+    pub fn parse(s: &str) -> Option<SourceKind> {
+        match s {
+            "auto" => Some(SourceKind::Auto),
+            "test" | "testsrc" => Some(SourceKind::Test),
+            "rpicam" => Some(SourceKind::Rpicam),
+            _ => {
+                if let Some(command) = s.strip_prefix("pipe:") {
+                    let command = command.trim();
+                    (!command.is_empty()).then(|| SourceKind::Pipe(command.to_string()))
+                } else {
+                    let device = s.strip_prefix("v4l2:")?;
+                    device
+                        .starts_with("/dev/")
+                        .then(|| SourceKind::V4l2(PathBuf::from(device)))
+                }
+            }
+        }
+    }
 }
 
 #[derive(Debug, Clone)]
@@ -64,7 +92,12 @@ pub const SETTINGS: &[(&str, &str, &str, &str)] = &[
         "data",
         "where picamd keeps its state",
     ),
-    ("--source", "PICAMD_SOURCE", "auto", "camera: auto or test"),
+    (
+        "--source",
+        "PICAMD_SOURCE",
+        "auto",
+        "camera: auto, test, rpicam, pipe:<command> or v4l2:/dev/videoN",
+    ),
     (
         "--resolution",
         "PICAMD_RESOLUTION",
@@ -144,11 +177,13 @@ impl Config {
         let listen = get("--listen")
             .parse()
             .map_err(|_| invalid("--listen", &get("--listen"), "ADDR:PORT, e.g. 0.0.0.0:8018"))?;
-        let source = match get("--source").as_str() {
-            "auto" => SourceKind::Auto,
-            "test" | "testsrc" => SourceKind::Test,
-            other => return Err(invalid("--source", other, "auto or test")),
-        };
+        let source = SourceKind::parse(&get("--source")).ok_or_else(|| {
+            invalid(
+                "--source",
+                &get("--source"),
+                "auto, test, rpicam, pipe:<shell command> or v4l2:/dev/videoN",
+            )
+        })?;
         let (width, height) = parse_resolution(&get("--resolution"))?;
         let fps = get("--fps")
             .parse::<f64>()
@@ -355,6 +390,8 @@ mod tests {
             &["--bogus", "1"],
             &["--fps"],
             &["--source", "webcam"],
+            &["--source", "pipe:"],
+            &["--source", "v4l2:video0"],
             &["--hls-segments", "2"],
             &["--hls-segments", "4", "--segment-ms", "1200"],
         ] {
@@ -364,6 +401,27 @@ mod tests {
             );
         }
         assert_eq!(parse_bitrate("2.5M").unwrap(), 2_500_000);
+    }
+
+    #[test]
+    fn parses_every_source() {
+        let none = HashMap::new();
+        let source = |s: &str| {
+            Config::from_sources(&args(&["--source", s]), &none, &none)
+                .unwrap()
+                .source
+        };
+        assert_eq!(source("auto"), SourceKind::Auto);
+        assert_eq!(source("testsrc"), SourceKind::Test);
+        assert_eq!(source("rpicam"), SourceKind::Rpicam);
+        assert_eq!(
+            source("pipe: ffmpeg -i x -f h264 -"),
+            SourceKind::Pipe("ffmpeg -i x -f h264 -".into())
+        );
+        assert_eq!(
+            source("v4l2:/dev/video2"),
+            SourceKind::V4l2(PathBuf::from("/dev/video2"))
+        );
         assert_eq!(parse_bitrate("800k").unwrap(), 800_000);
     }
 

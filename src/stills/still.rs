@@ -38,7 +38,7 @@ impl Runtime {
                 .unwrap_or_default();
         ImageMetadata {
             camera_properties: CameraProperties {
-                camera_model: Some(self.camera.model.to_string()),
+                camera_model: Some(self.camera.model()),
                 unit_cell_size: None,
                 pixel_array_size: Some([frame.width, frame.height]),
                 sensor_sensitivity: None,

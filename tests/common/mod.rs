@@ -127,6 +127,11 @@ impl Picamd {
             .to_string()
     }
 
+    /// The daemon's process id (to find the programs it runs).
+    pub fn pid(&self) -> u32 {
+        self.child.id()
+    }
+
     pub fn url(&self, path: &str) -> String {
         format!("http://127.0.0.1:{}{path}", self.port)
     }
