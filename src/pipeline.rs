@@ -8,17 +8,22 @@ use std::thread::JoinHandle;
 use crate::camera::controls::CameraControls;
 use crate::camera::pipe::PipeSource;
 use crate::camera::rpicam::{RpicamConfig, RpicamSource};
-use crate::camera::select::{self, Choice, Found, V4L2_MISSING};
+use crate::camera::select::{self, Choice, Found};
 use crate::camera::source::{self, Output, Source, SourceContext};
 use crate::camera::status::Delivers;
 use crate::camera::testsrc::{TestSource, TestSourceConfig};
+use crate::camera::v4l2::V4l2Source;
 use crate::camera::Frame;
+use crate::config::EncoderKind;
 use crate::encode::openh264::{self, H264Config};
 use crate::fanout::Fanout;
 use crate::media::llhls::SegmenterConfig;
 use crate::media::AccessUnit;
 use crate::preview;
 use crate::runtime::Runtime;
+use crate::v4l2::fourcc;
+use crate::v4l2::h264_encoder::{self, M2mH264Config};
+use crate::v4l2::m2m;
 
 /// Frames the encoder may have queued: more only adds latency.
 const ENCODER_QUEUE: usize = 2;
@@ -41,12 +46,6 @@ impl Pipeline {
         set_camera(rt, &decision.choice, &found);
         let source = make_source(rt, decision.choice)?;
         let delivers = source.delivers();
-        let encoder = match delivers {
-            Delivers::RawFrames => "OpenH264",
-            Delivers::H264 => "none: the pipe command delivers H.264",
-        };
-        rt.source
-            .set_choice(source.name(), &decision.description, encoder, delivers);
 
         let stop = Arc::new(AtomicBool::new(false));
         let stats = &rt.stats;
@@ -59,21 +58,23 @@ impl Pipeline {
         };
         let mut threads = vec![preview::spawn_muxer(Arc::clone(rt), segmenter, unit_rx)?];
         let frames: Arc<Fanout<Frame>> = Arc::new(Fanout::default());
-        if delivers == Delivers::RawFrames {
+        let encoder = if delivers == Delivers::RawFrames {
             let frame_rx =
                 frames.subscribe("encoder", ENCODER_QUEUE, Arc::clone(&stats.frames_dropped));
-            let h264 = H264Config {
-                bitrate: cfg.bitrate,
-                fps: cfg.fps,
-                idr_interval: u64::from(segmenter.segment_target()),
-            };
-            threads.push(openh264::spawn(
-                h264,
+            let (thread, description) = spawn_encoder(
+                rt,
+                u64::from(segmenter.segment_target()),
                 frame_rx,
                 Arc::clone(&units),
-                Arc::clone(&stats.encoder),
-            )?);
-        }
+            )?;
+            threads.push(thread);
+            description
+        } else {
+            "none: the pipe command delivers H.264".to_string()
+        };
+        log::info!("encoder: {encoder}");
+        rt.source
+            .set_choice(source.name(), &decision.description, &encoder, delivers);
         let runtime = Arc::clone(rt);
         // After a pause of the preview the muxer starts a fresh session: at an IDR.
         let mut wait_for_idr = true;
@@ -119,11 +120,73 @@ impl Pipeline {
     }
 }
 
+/// Starts the H.264 encoder `--encoder` asks for: a V4L2 M2M encoder (bcm2835-codec on a
+/// Pi 4) when one is found or named, else OpenH264. With `auto`, a hardware encoder that
+/// fails to open falls back to OpenH264 with a warning; a named one is an error.
+fn spawn_encoder(
+    rt: &Runtime,
+    idr_interval: u64,
+    frames: crossbeam_channel::Receiver<Frame>,
+    units: Arc<Fanout<Arc<AccessUnit>>>,
+) -> std::io::Result<(JoinHandle<()>, String)> {
+    let cfg = &rt.config;
+    let stats = Arc::clone(&rt.stats.encoder);
+    let hardware = match &cfg.encoder {
+        EncoderKind::OpenH264 => Err("OpenH264 asked for".to_string()),
+        EncoderKind::V4l2(Some(device)) => Ok(device.to_string_lossy().into_owned()),
+        EncoderKind::V4l2(None) | EncoderKind::Auto => m2m::find_encoder(fourcc::H264),
+    };
+    let software_reason = match hardware {
+        Ok(device) => {
+            let m2m = M2mH264Config {
+                device: Some(device.clone()),
+                width: cfg.width,
+                height: cfg.height,
+                fps: cfg.fps,
+                bitrate: cfg.bitrate,
+                idr_interval,
+            };
+            match h264_encoder::spawn(m2m, frames.clone(), Arc::clone(&units), Arc::clone(&stats)) {
+                Ok(thread) => {
+                    return Ok((thread, format!("V4L2 M2M H.264 on {device} (hardware)")));
+                }
+                Err(e) if cfg.encoder == EncoderKind::Auto => {
+                    log::warn!("hardware H.264 encoder unusable, using OpenH264: {e}");
+                    format!("the hardware encoder failed: {e}")
+                }
+                Err(e) => return Err(std::io::Error::other(e.to_string())),
+            }
+        }
+        Err(why) if matches!(cfg.encoder, EncoderKind::V4l2(_)) => {
+            return Err(std::io::Error::other(format!(
+                "--encoder v4l2: no V4L2 M2M H.264 encoder: {why}"
+            )))
+        }
+        Err(why) => why,
+    };
+    let h264 = H264Config {
+        bitrate: cfg.bitrate,
+        fps: cfg.fps,
+        idr_interval,
+    };
+    let thread = openh264::spawn(h264, frames, units, stats)?;
+    let reason = if cfg.encoder == EncoderKind::OpenH264 {
+        "asked for".to_string()
+    } else {
+        format!("no hardware H.264 encoder: {software_reason}")
+    };
+    Ok((thread, format!("OpenH264 (software; {reason})")))
+}
+
 /// Tells the API which camera it is: the sensor's name and, for a camera without a focus
 /// motor, no autofocus controls.
 fn set_camera(rt: &Runtime, choice: &Choice, found: &Found) {
     match choice {
-        Choice::Test | Choice::V4l2(_) => {}
+        Choice::Test => {}
+        Choice::V4l2(path) => rt.camera.set_camera(
+            &format!("V4L2 {}", path.display()),
+            CameraControls::fixed_focus(),
+        ),
         Choice::Rpicam {
             camera, autofocus, ..
         } => {
@@ -182,11 +245,11 @@ fn make_source(rt: &Arc<Runtime>, choice: Choice) -> std::io::Result<Box<dyn Sou
             command,
             fps: cfg.fps,
         }),
-        Choice::V4l2(path) => {
-            return Err(std::io::Error::other(format!(
-                "{}: {V4L2_MISSING}",
-                path.display()
-            )))
-        }
+        Choice::V4l2(path) => Box::new(V4l2Source {
+            device: path.to_string_lossy().into_owned(),
+            width: cfg.width,
+            height: cfg.height,
+            fps: cfg.fps,
+        }),
     })
 }

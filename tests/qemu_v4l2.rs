@@ -322,6 +322,14 @@ fn failed_expectations(checks: &HashMap<String, Check>, tool: &str, console: &st
         "multi-planar capture works after modprobe",
         &any,
     );
+    if tool == "picamd" {
+        expect(
+            "daemon-unplug",
+            "the daemon on a V4L2 camera: /health 200, then 503 naming the device while it is \
+             unplugged, then 200 again by itself",
+            &|c| c.output.contains("/health 503") && c.output.contains("/health 200"),
+        );
+    }
     if !console.contains("@@guest done") {
         failures.push("the guest did not reach the end of its checks".into());
     }

@@ -106,6 +106,51 @@ unplug_while_streaming() {
   [ "$status" -ne 0 ] || grep -q 'VIDIOC_DQBUF: failed' /tmp/unplug.log
 }
 
+# The HTTP status and body of picamd's /health (busybox nc: wget hides error bodies).
+health() {
+  printf 'GET /health HTTP/1.0\r\nHost: 127.0.0.1\r\n\r\n' | nc 127.0.0.1 8018 2>/dev/null >/tmp/health
+  sed -n '1s/^HTTP\/1\.[01] \([0-9]*\).*/\1/p' /tmp/health
+}
+
+# wait_health STATUS SECONDS: until /health answers STATUS.
+wait_health() {
+  i=0
+  while [ $i -lt $(($2 * 2)) ]; do
+    [ "$(health)" = "$1" ] && { echo "/health $1: $(tail -n 1 /tmp/health)"; return 0; }
+    sleep 0.5
+    i=$((i + 1))
+  done
+  echo "/health never answered $1 within $2 s; last: $(cat /tmp/health)"
+  return 1
+}
+
+# The daemon with no settings finds the V4L2 camera itself (vicodec's M2M nodes are not
+# cameras, and it encodes FWHT, not H.264, so OpenH264 encodes); /health is 200 while frames
+# flow, 503 naming the device while it is unplugged, and 200 again by itself once it is back.
+daemon_unplug() {
+  dev=$(node vivid-000-vid-cap)
+  ip link set lo up
+  PAIRING_BACKEND_URL= HOME=/tmp RUST_LOG=info picamd --resolution 320x240 --fps 10 --listen 127.0.0.1:8018 --data-dir /tmp/picamd \
+    >/tmp/daemon.log 2>&1 &
+  pid=$!
+  result=0
+  if wait_health 200 60; then
+    echo vivid.0 >/sys/bus/platform/drivers/vivid/unbind
+    wait_health 503 20 && grep -q "$dev" /tmp/health || result=1
+    echo vivid.0 >/sys/bus/platform/drivers/vivid/bind
+    wait_health 200 30 || result=1
+  else
+    result=1
+  fi
+  kill $pid
+  wait $pid 2>/dev/null
+  grep -E 'camera source|encoder:|camera:|delivering again' /tmp/daemon.log
+  grep -q "camera source: v4l2 (.*$dev" /tmp/daemon.log || { echo "auto did not pick $dev"; result=1; }
+  grep -q 'encoder: OpenH264 (software; no hardware H.264 encoder' /tmp/daemon.log || result=1
+  [ $result -eq 0 ] || cat /tmp/daemon.log
+  return $result
+}
+
 echo "@@guest tool=$tool"
 # shellcheck disable=SC2086
 check load-vivid modprobe vivid $VIVID_OPTIONS
@@ -138,3 +183,4 @@ check capture-after-rmmod fails capture "$sp" 3 YUYV
 check modprobe-again modprobe vivid $VIVID_OPTIONS
 check capture-after-modprobe capture "$(node vivid-000-vid-cap)" 10 YUYV
 check capture-multi-planar-after-modprobe capture "$(node vivid-001-vid-cap)" 10 NV12
+[ "$tool" = picamd ] && check daemon-unplug daemon_unplug

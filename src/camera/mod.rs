@@ -14,6 +14,7 @@ pub mod source;
 pub mod state;
 pub mod status;
 pub mod testsrc;
+pub mod v4l2;
 
 pub use frame::Frame;
 pub use state::CameraState;

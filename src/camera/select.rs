@@ -9,8 +9,8 @@ use std::time::{Duration, Instant};
 use crate::config::SourceKind;
 
 /// Whether this build can capture from V4L2 devices itself.
-pub const V4L2_CAPTURE_AVAILABLE: bool = false;
-pub const V4L2_MISSING: &str = "V4L2 capture is not in this build yet";
+pub const V4L2_CAPTURE_AVAILABLE: bool = true;
+pub const V4L2_MISSING: &str = "V4L2 capture is not in this build";
 
 /// Sensors with a focus motor (Camera Module 3 and its wide variant).
 const AUTOFOCUS_SENSORS: &[&str] = &["imx708"];
@@ -224,9 +224,22 @@ pub fn probe(requested: &SourceKind) -> Found {
         }
     }
     if *requested == SourceKind::Auto {
-        found.v4l2_nodes = v4l2_nodes(Path::new("/sys/class/video4linux"));
+        // sysfs names the nodes; QUERYCAP says which really capture (not codecs, not
+        // metadata or output nodes).
+        found.v4l2_nodes = v4l2_nodes(Path::new("/sys/class/video4linux"))
+            .into_iter()
+            .filter(|n| can_capture(&n.path))
+            .collect();
     }
     found
+}
+
+/// Whether the node is a video capture device (single- or multi-planar, not memory to
+/// memory), by its capabilities; a node that cannot be opened does not count.
+fn can_capture(path: &Path) -> bool {
+    crate::v4l2::device::Device::open(&path.to_string_lossy())
+        .and_then(|dev| dev.capabilities())
+        .is_ok_and(|caps| caps.is_capture())
 }
 
 /// The `/dev/videoN` nodes sysfs lists under `class_dir`, by number.

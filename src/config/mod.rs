@@ -48,11 +48,39 @@ impl SourceKind {
     }
 }
 
+/// Which H.264 encoder encodes raw frames.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum EncoderKind {
+    /// A V4L2 M2M H.264 encoder when one exists (bcm2835-codec on a Pi 4), else OpenH264.
+    Auto,
+    /// Software H.264 (the only choice on a Pi 5 and on x86).
+    OpenH264,
+    /// A V4L2 M2M encoder: this node, or the first one found.
+    V4l2(Option<PathBuf>),
+}
+
+impl EncoderKind {
+    pub fn parse(s: &str) -> Option<EncoderKind> {
+        match s {
+            "auto" => Some(EncoderKind::Auto),
+            "openh264" | "software" => Some(EncoderKind::OpenH264),
+            "v4l2" => Some(EncoderKind::V4l2(None)),
+            _ => {
+                let device = s.strip_prefix("v4l2:")?;
+                device
+                    .starts_with("/dev/")
+                    .then(|| EncoderKind::V4l2(Some(PathBuf::from(device))))
+            }
+        }
+    }
+}
+
 #[derive(Debug, Clone)]
 pub struct Config {
     pub listen: SocketAddr,
     pub data_dir: PathBuf,
     pub source: SourceKind,
+    pub encoder: EncoderKind,
     pub width: u32,
     pub height: u32,
     pub fps: f64,
@@ -97,6 +125,12 @@ pub const SETTINGS: &[(&str, &str, &str, &str)] = &[
         "PICAMD_SOURCE",
         "auto",
         "camera: auto, test, rpicam, pipe:<command> or v4l2:/dev/videoN",
+    ),
+    (
+        "--encoder",
+        "PICAMD_ENCODER",
+        "auto",
+        "H.264 encoder: auto (hardware V4L2 M2M if present, else OpenH264), openh264, v4l2 or v4l2:/dev/videoN",
     ),
     (
         "--resolution",
@@ -184,6 +218,13 @@ impl Config {
                 "auto, test, rpicam, pipe:<shell command> or v4l2:/dev/videoN",
             )
         })?;
+        let encoder = EncoderKind::parse(&get("--encoder")).ok_or_else(|| {
+            invalid(
+                "--encoder",
+                &get("--encoder"),
+                "auto, openh264, v4l2 or v4l2:/dev/videoN",
+            )
+        })?;
         let (width, height) = parse_resolution(&get("--resolution"))?;
         let fps = get("--fps")
             .parse::<f64>()
@@ -206,6 +247,7 @@ impl Config {
             listen,
             data_dir,
             source,
+            encoder,
             width,
             height,
             fps,

@@ -51,52 +51,59 @@ pub fn spawn(
     cfg: CaptureConfig,
     stop: Arc<AtomicBool>,
     status: impl Fn(Option<String>) + Send + 'static,
-    mut deliver: impl FnMut(Frame) + Send + 'static,
+    deliver: impl FnMut(Frame) + Send + 'static,
 ) -> std::io::Result<JoinHandle<()>> {
     thread::Builder::new()
         .name("v4l2-capture".into())
-        .spawn(move || {
-            let epoch = Instant::now();
-            let mut sequence = 0u64;
-            let mut backoff = Backoff::new();
-            let mut last_error = String::new();
-            while !stop.load(Ordering::Relaxed) {
-                let error = match Capture::open(&cfg) {
-                    Ok(mut capture) => {
-                        let mut healthy = false;
-                        loop {
-                            if stop.load(Ordering::Relaxed) {
-                                return;
-                            }
-                            match capture.next_frame(FRAME_TIMEOUT) {
-                                Ok(mut frame) => {
-                                    if !healthy {
-                                        healthy = true;
-                                        backoff.reset();
-                                        last_error.clear();
-                                        status(None);
-                                    }
-                                    frame.pts = (epoch.elapsed().as_secs_f64()
-                                        * f64::from(TIMESCALE))
-                                        as u64;
-                                    frame.sequence = sequence;
-                                    sequence += 1;
-                                    deliver(frame);
-                                }
-                                Err(e) => break e.to_string(),
-                            }
-                        }
+        .spawn(move || run(&cfg, &stop, status, deliver))
+}
+
+/// The capture loop of [`spawn`], on the calling thread, until `stop` is set.
+pub fn run(
+    cfg: &CaptureConfig,
+    stop: &AtomicBool,
+    status: impl Fn(Option<String>),
+    mut deliver: impl FnMut(Frame),
+) {
+    let epoch = Instant::now();
+    let mut sequence = 0u64;
+    let mut backoff = Backoff::new();
+    let mut last_error = String::new();
+    while !stop.load(Ordering::Relaxed) {
+        let error = match Capture::open(cfg) {
+            Ok(mut capture) => {
+                let mut healthy = false;
+                loop {
+                    if stop.load(Ordering::Relaxed) {
+                        return;
                     }
-                    Err(e) => e.to_string(),
-                };
-                if error != last_error {
-                    log::error!("camera: {error}; reopening it");
-                    last_error = error.clone();
+                    match capture.next_frame(FRAME_TIMEOUT) {
+                        Ok(mut frame) => {
+                            if !healthy {
+                                healthy = true;
+                                backoff.reset();
+                                last_error.clear();
+                                status(None);
+                            }
+                            frame.pts =
+                                (epoch.elapsed().as_secs_f64() * f64::from(TIMESCALE)) as u64;
+                            frame.sequence = sequence;
+                            sequence += 1;
+                            deliver(frame);
+                        }
+                        Err(e) => break e.to_string(),
+                    }
                 }
-                status(Some(error));
-                sleep_unless_stopped(backoff.fail(), &stop);
             }
-        })
+            Err(e) => e.to_string(),
+        };
+        if error != last_error {
+            log::error!("camera: {error}; reopening it");
+            last_error = error.clone();
+        }
+        status(Some(error));
+        sleep_unless_stopped(backoff.fail(), stop);
+    }
 }
 
 fn sleep_unless_stopped(total: Duration, stop: &AtomicBool) {
