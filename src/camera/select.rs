@@ -7,11 +7,6 @@ use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 use crate::config::SourceKind;
-
-/// Whether this build can capture from V4L2 devices itself.
-pub const V4L2_CAPTURE_AVAILABLE: bool = true;
-pub const V4L2_MISSING: &str = "V4L2 capture is not in this build";
-
 /// Sensors with a focus motor (Camera Module 3 and its wide variant).
 const AUTOFOCUS_SENSORS: &[&str] = &["imx708"];
 
@@ -185,21 +180,12 @@ pub fn decide(requested: &SourceKind, camera_num: u32, found: &Found) -> Decisio
                 "no rpicam-vid"
             };
             match capture {
-                Some(node) if V4L2_CAPTURE_AVAILABLE => Decision {
+                Some(node) => Decision {
                     choice: Choice::V4l2(node.path.clone()),
                     description: format!(
                         "v4l2 ({libcamera}; {}: {})",
                         node.path.display(),
                         node.name
-                    ),
-                },
-                Some(node) => Decision {
-                    choice: Choice::Test,
-                    description: format!(
-                        "test ({libcamera}; {} ({}) found, but {})",
-                        node.path.display(),
-                        node.name,
-                        V4L2_MISSING
                     ),
                 },
                 None => Decision {
@@ -390,10 +376,10 @@ Available cameras
             ],
         };
         let d = decide(&SourceKind::Auto, 0, &webcam);
-        assert_eq!(d.choice, Choice::Test, "until V4L2 capture lands");
+        assert_eq!(d.choice, Choice::V4l2("/dev/video3".into()));
         assert_eq!(
             d.description,
-            "test (no libcamera camera; /dev/video3 (HD Webcam C525) found, but V4L2 capture is not in this build yet)"
+            "v4l2 (no libcamera camera; /dev/video3: HD Webcam C525)"
         );
 
         let nothing = Found {
