@@ -183,10 +183,9 @@ fn spawn_encoder(
 fn set_camera(rt: &Runtime, choice: &Choice, found: &Found) {
     match choice {
         Choice::Test => {}
-        Choice::V4l2(path) => rt.camera.set_camera(
-            &format!("V4L2 {}", path.display()),
-            CameraControls::fixed_focus(),
-        ),
+        Choice::V4l2(path) => rt
+            .camera
+            .set_camera(&format!("V4L2 {}", path.display()), CameraControls::none()),
         Choice::Rpicam {
             camera, autofocus, ..
         } => {
@@ -205,7 +204,7 @@ fn set_camera(rt: &Runtime, choice: &Choice, found: &Found) {
             };
             rt.camera.set_camera(&model, controls);
         }
-        Choice::Pipe(_) => rt.camera.set_camera("pipe", CameraControls::fixed_focus()),
+        Choice::Pipe(_) => rt.camera.set_camera("pipe", CameraControls::none()),
     }
 }
 

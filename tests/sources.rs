@@ -174,6 +174,18 @@ fn pipe_source_streams_the_commands_h264_and_restarts_it() {
         "Camera does not support autofocus controls"
     );
 
+    // Nor controls: none are offered, so none can be set to no effect.
+    let controls = authed(&p, "GET", "/camera/controls", "");
+    assert_eq!(controls.status, 200);
+    let patch = authed(
+        &p,
+        "PATCH",
+        "/camera/controls",
+        r#"{"controls":{"Brightness":0.3}}"#,
+    );
+    assert_eq!(patch.status, 422, "{}", patch.text());
+    assert!(patch.text().contains("Unknown camera controls: Brightness"));
+
     let (took, detail) = kill_and_time_recovery(&p, "ffmpeg");
     eprintln!("pipe: healthy again {took:?} after the ffmpeg was killed; 503 said {detail:?}");
     assert!(took <= Duration::from_secs(2), "{took:?}");

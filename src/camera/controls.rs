@@ -123,6 +123,17 @@ impl CameraControls {
         }
     }
 
+    /// No controls at all: for sources whose picture picamd cannot change (a pipe, and a
+    /// V4L2 camera until its controls are mapped), so the API does not offer settings that
+    /// would do nothing. A PATCH names every control as unknown.
+    pub fn none() -> CameraControls {
+        CameraControls {
+            specs: &[],
+            values: BTreeMap::new(),
+            af_state: AF_STATE_IDLE,
+        }
+    }
+
     fn spec(&self, name: &str) -> Option<&'static Spec> {
         self.specs.iter().find(|s| s.name == name)
     }
@@ -375,6 +386,19 @@ fn coerce(s: &Spec, v: &Value) -> Result<f64, ControlError> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_camera_without_controls_offers_none_and_refuses_every_patch() {
+        let mut c = CameraControls::none();
+        assert!(!c.has("Brightness"));
+        let mut patch = Map::new();
+        patch.insert("Brightness".into(), json!(0.3));
+        assert_eq!(
+            c.patch(&patch),
+            Err(ControlError("Unknown camera controls: Brightness".into()))
+        );
+        assert!(c.focus(FocusMode::Manual, Some(1.0), false).is_err());
+    }
 
     fn patch(c: &mut CameraControls, v: Value) -> Result<(), ControlError> {
         c.patch(v.as_object().unwrap())
