@@ -69,16 +69,9 @@ impl Sink for BackendSink {
 
     fn put(&self, upload: &Upload<'_>) -> Result<Delivered, SinkError> {
         let relay = self.relay().ok_or_else(|| SinkError::sink(UNPAIRED))?;
-        let identity = DeviceIdentity::from_credentials(&relay)
-            .map_err(|e| SinkError::sink(format!("Backend upload impossible: {e}")))?;
-        let token = identity
-            .assertion()
-            .map_err(|e| SinkError::sink(format!("Backend upload impossible: {e}")))?;
         let api = BackendApi::for_device(&self.settings, &relay);
         let url = api.image_upload_url(&relay.camera_id);
-        let form = Form::new();
-        let content_type = form.content_type();
-        let body = form
+        let form = Form::new()
             .file("file", upload.destination, "image/jpeg", upload.jpeg)
             .text(
                 "capture_metadata",
@@ -87,21 +80,15 @@ impl Sink for BackendSink {
             .text(
                 "upload_metadata",
                 &Value::Object(upload.upload_metadata.clone()).to_string(),
-            )
-            .finish();
+            );
         let failed = |what: String| {
             format!(
                 "Backend upload of {} to {url} failed: {what}",
                 upload.destination
             )
         };
-        let mut resp = self
-            .agent
-            .post(&url)
-            .header("Authorization", &format!("Bearer {token}"))
-            .header("Content-Type", &content_type)
-            .send(&body[..])
-            .map_err(|e| SinkError::sink(failed(e.to_string())))?;
+        let mut resp =
+            post_form(&self.agent, &relay, &url, form).map_err(|e| SinkError::sink(failed(e)))?;
         let status = resp.status().as_u16();
         let skew = match clock_skew::read(
             resp.headers().get("date").and_then(|v| v.to_str().ok()),
@@ -134,6 +121,25 @@ impl Sink for BackendSink {
             self.settings.pairing_backend_url.trim_end_matches('/')
         )
     }
+}
+
+/// POSTs a multipart form to a device route, signed with a fresh device JWT.
+fn post_form(
+    agent: &ureq::Agent,
+    relay: &RelayCredentials,
+    url: &str,
+    form: Form,
+) -> Result<ureq::http::Response<ureq::Body>, String> {
+    let token = DeviceIdentity::from_credentials(relay)
+        .and_then(|identity| identity.assertion())
+        .map_err(|e| format!("cannot sign the request: {e}"))?;
+    let content_type = form.content_type();
+    agent
+        .post(url)
+        .header("Authorization", &format!("Bearer {token}"))
+        .header("Content-Type", &content_type)
+        .send(&form.finish()[..])
+        .map_err(|e| e.to_string())
 }
 
 enum Blame {

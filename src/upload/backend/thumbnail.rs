@@ -16,7 +16,6 @@ use super::multipart::Form;
 use crate::config::relab::RelabSettings;
 use crate::pairing::backend_api::BackendApi;
 use crate::pairing::credentials::RelayCredentials;
-use crate::pairing::identity::DeviceIdentity;
 use crate::upload::http::{agent, body_text};
 
 /// How often the thread looks for a new pairing when nothing is offered.
@@ -94,22 +93,11 @@ impl Worker {
     }
 
     fn send(&self, relay: &RelayCredentials, jpeg: &[u8]) -> Result<String, String> {
-        let identity = DeviceIdentity::from_credentials(relay).map_err(|e| e.to_string())?;
-        let token = identity.assertion().map_err(|e| e.to_string())?;
         let api = BackendApi::for_device(&self.settings, relay);
         let url = api.preview_thumbnail_upload_url(&relay.camera_id);
-        let form = Form::new();
-        let content_type = form.content_type();
-        let body = form
-            .file("file", "preview-thumbnail.jpg", "image/jpeg", jpeg)
-            .finish();
-        let mut resp = self
-            .agent
-            .post(&url)
-            .header("Authorization", &format!("Bearer {token}"))
-            .header("Content-Type", &content_type)
-            .send(&body[..])
-            .map_err(|e| format!("{url}: {e}"))?;
+        let form = Form::new().file("file", "preview-thumbnail.jpg", "image/jpeg", jpeg);
+        let mut resp =
+            super::post_form(&self.agent, relay, &url, form).map_err(|e| format!("{url}: {e}"))?;
         let status = resp.status().as_u16();
         let text = body_text(&mut resp, 64 * 1024);
         if !(200..300).contains(&status) {
