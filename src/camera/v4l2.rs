@@ -39,7 +39,8 @@ pub fn device_controls(device: &Device) -> Vec<MappedControl> {
     })
 }
 
-/// Sets the controls whose API value changed since it last set them on this device.
+/// Which controls to set: those whose API value changed since they were last set on the
+/// open device. No I/O: the capture thread passes the device's S_EXT_CTRLS in.
 struct ControlApplier {
     mapped: Vec<MappedControl>,
     applied: BTreeMap<&'static str, f64>,
@@ -55,14 +56,21 @@ impl ControlApplier {
         }
     }
 
-    /// A fresh device (or the same one reopened) has its own ranges and settings.
-    fn opened(&mut self, device: &Device, control: &dyn Fn(&str) -> Option<f64>) {
-        self.mapped = device_controls(device);
+    /// A fresh device (or the same one reopened) has its own ranges and settings: every
+    /// control is set again.
+    fn opened(&mut self, mapped: Vec<MappedControl>) {
+        self.mapped = mapped;
         self.applied.clear();
-        self.apply(device, control);
     }
 
-    fn apply(&mut self, device: &Device, control: &dyn Fn(&str) -> Option<f64>) {
+    /// Sets the changed controls with `set(id, device value)`; the failures to log, each
+    /// control's only until it succeeds again.
+    fn apply(
+        &mut self,
+        control: &dyn Fn(&str) -> Option<f64>,
+        mut set: impl FnMut(u32, i64) -> Result<(), String>,
+    ) -> Vec<String> {
+        let mut news = Vec::new();
         for m in &self.mapped {
             let Some(want) = control(m.name) else {
                 continue;
@@ -73,22 +81,33 @@ impl ControlApplier {
             // Recorded even on failure: a refused value is not retried every frame.
             self.applied.insert(m.name, want);
             let value = m.to_device(want);
-            match device.set_controls(&[(m.info.id, value)]) {
+            match set(m.info.id, value) {
                 Ok(()) => {
                     self.failed.remove(m.name);
                 }
                 Err(e) => {
                     if self.failed.insert(m.name) {
-                        log::warn!(
-                            "camera: setting {} ({}) to {value} on {}: {e}",
-                            m.name,
-                            m.info.name,
-                            device.path()
-                        );
+                        news.push(format!(
+                            "setting {} ({}) to {value}: {e}",
+                            m.name, m.info.name
+                        ));
                     }
                 }
             }
         }
+        news
+    }
+}
+
+/// Applies the controls on `device`, logging new failures (the error names the device).
+fn apply_on(applier: &mut ControlApplier, device: &Device, control: &dyn Fn(&str) -> Option<f64>) {
+    let set = |id, value| {
+        device
+            .set_controls(&[(id, value)])
+            .map_err(|e| e.to_string())
+    };
+    for failure in applier.apply(control, set) {
+        log::warn!("camera: {failure}");
     }
 }
 
@@ -123,14 +142,97 @@ impl Source for V4l2Source {
                     status.set_down(&error);
                 }
             },
-            |device| applier.borrow_mut().opened(device, &*control),
+            |device| {
+                let mut applier = applier.borrow_mut();
+                applier.opened(device_controls(device));
+                apply_on(&mut applier, device, &*control);
+            },
             |mut frame, device| {
-                applier.borrow_mut().apply(device, &*control);
+                apply_on(&mut applier.borrow_mut(), device, &*control);
                 let (sequence, pts) = clock.stamp(Instant::now());
                 frame.sequence = sequence;
                 frame.pts = pts;
                 (ctx.deliver)(Output::Frame(frame));
             },
         );
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::camera::v4l2_controls::{CID_BRIGHTNESS, CID_CONTRAST};
+    use crate::v4l2::device::ControlInfo;
+    use std::cell::Cell;
+
+    fn vivid() -> Vec<MappedControl> {
+        map_controls(|id| {
+            (id == CID_BRIGHTNESS || id == CID_CONTRAST).then(|| ControlInfo {
+                id,
+                name: if id == CID_BRIGHTNESS {
+                    "Brightness"
+                } else {
+                    "Contrast"
+                }
+                .into(),
+                minimum: 0,
+                maximum: 255,
+                step: 1,
+                default: 128,
+                flags: 0,
+            })
+        })
+    }
+
+    #[test]
+    fn only_changed_values_are_set_and_all_again_after_a_reopen() {
+        let mut a = ControlApplier::new();
+        a.opened(vivid());
+        let brightness = Cell::new(0.0);
+        let control = |name: &str| match name {
+            "Brightness" => Some(brightness.get()),
+            "Contrast" => Some(1.0),
+            _ => None,
+        };
+        let mut sets = Vec::new();
+        let mut record = |id, v| {
+            sets.push((id, v));
+            Ok(())
+        };
+        assert!(a.apply(&control, &mut record).is_empty());
+        a.apply(&control, &mut record);
+        brightness.set(0.5);
+        a.apply(&control, &mut record);
+        a.opened(vivid());
+        a.apply(&control, &mut record);
+        assert_eq!(
+            sets,
+            vec![
+                (CID_BRIGHTNESS, 128),
+                (CID_CONTRAST, 128),
+                (CID_BRIGHTNESS, 192),
+                (CID_BRIGHTNESS, 192),
+                (CID_CONTRAST, 128),
+            ]
+        );
+    }
+
+    #[test]
+    fn a_refused_control_is_reported_once_until_it_works_again() {
+        let mut a = ControlApplier::new();
+        a.opened(vivid());
+        let brightness = Cell::new(0.0);
+        let control = |name: &str| (name == "Brightness").then(|| brightness.get());
+        let refuse = |_, _| Err("/dev/video0: VIDIOC_S_EXT_CTRLS failed: busy".to_string());
+        assert_eq!(
+            a.apply(&control, refuse),
+            vec!["setting Brightness (Brightness) to 128: /dev/video0: VIDIOC_S_EXT_CTRLS failed: busy"]
+        );
+        brightness.set(0.5);
+        assert!(a.apply(&control, refuse).is_empty(), "reported once");
+        brightness.set(1.0);
+        assert!(a.apply(&control, |_, _| Ok(())).is_empty());
+        brightness.set(-1.0);
+        assert_eq!(a.apply(&control, refuse).len(), 1, "failing again is news");
     }
 }
