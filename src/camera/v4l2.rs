@@ -75,6 +75,11 @@ impl ControlApplier {
             let Some(want) = control(m.name) else {
                 continue;
             };
+            // Cameras refuse (or ignore) a manual exposure time while auto exposure is on;
+            // it is set when AeEnable goes off, as rpicam-vid gets it.
+            if m.name == "ExposureTime" && control("AeEnable").is_some_and(|ae| ae != 0.0) {
+                continue;
+            }
             if self.applied.get(m.name) == Some(&want) {
                 continue;
             }
@@ -161,7 +166,9 @@ impl Source for V4l2Source {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::camera::v4l2_controls::{CID_BRIGHTNESS, CID_CONTRAST};
+    use crate::camera::v4l2_controls::{
+        CID_BRIGHTNESS, CID_CONTRAST, CID_EXPOSURE_ABSOLUTE, CID_EXPOSURE_AUTO,
+    };
     use crate::v4l2::device::ControlInfo;
     use std::cell::Cell;
 
@@ -213,6 +220,44 @@ mod tests {
                 (CID_BRIGHTNESS, 192),
                 (CID_BRIGHTNESS, 192),
                 (CID_CONTRAST, 128),
+            ]
+        );
+    }
+
+    #[test]
+    fn exposure_time_waits_for_auto_exposure_to_go_off() {
+        let mut a = ControlApplier::new();
+        a.opened(map_controls(|id| {
+            Some(ControlInfo {
+                id,
+                name: String::new(),
+                minimum: 0,
+                maximum: 5000,
+                step: 1,
+                default: 3,
+                flags: 0,
+            })
+        }));
+        let ae = Cell::new(1.0);
+        let control = |name: &str| match name {
+            "AeEnable" => Some(ae.get()),
+            "ExposureTime" => Some(10_000.0),
+            _ => None,
+        };
+        let mut sets = Vec::new();
+        let mut record = |id, v| {
+            sets.push((id, v));
+            Ok(())
+        };
+        a.apply(&control, &mut record);
+        ae.set(0.0);
+        a.apply(&control, &mut record);
+        assert_eq!(
+            sets,
+            vec![
+                (CID_EXPOSURE_AUTO, 3),
+                (CID_EXPOSURE_AUTO, 1),
+                (CID_EXPOSURE_ABSOLUTE, 100)
             ]
         );
     }
