@@ -12,7 +12,7 @@ use crate::camera::select::{self, Choice, Found};
 use crate::camera::source::{self, Output, Source, SourceContext};
 use crate::camera::status::Delivers;
 use crate::camera::testsrc::{TestSource, TestSourceConfig};
-use crate::camera::v4l2::V4l2Source;
+use crate::camera::v4l2::{device_controls, V4l2Source};
 use crate::camera::Frame;
 use crate::config::EncoderKind;
 use crate::encode::openh264::{self, H264Config};
@@ -21,6 +21,7 @@ use crate::media::llhls::SegmenterConfig;
 use crate::media::AccessUnit;
 use crate::preview;
 use crate::runtime::Runtime;
+use crate::v4l2::device::Device;
 use crate::v4l2::fourcc;
 use crate::v4l2::h264_encoder::{self, M2mH264Config};
 use crate::v4l2::m2m;
@@ -183,9 +184,10 @@ fn spawn_encoder(
 fn set_camera(rt: &Runtime, choice: &Choice, found: &Found) {
     match choice {
         Choice::Test => {}
-        Choice::V4l2(path) => rt
-            .camera
-            .set_camera(&format!("V4L2 {}", path.display()), CameraControls::none()),
+        Choice::V4l2(path) => {
+            let (model, controls) = v4l2_camera(&path.to_string_lossy());
+            rt.camera.set_camera(&model, controls);
+        }
         Choice::Rpicam {
             camera, autofocus, ..
         } => {
@@ -205,6 +207,23 @@ fn set_camera(rt: &Runtime, choice: &Choice, found: &Found) {
             rt.camera.set_camera(&model, controls);
         }
         Choice::Pipe(_) => rt.camera.set_camera("pipe", CameraControls::none()),
+    }
+}
+
+/// The card name and the API controls of a V4L2 camera; without them when it cannot be
+/// asked (the capture thread reports why it cannot open the device).
+fn v4l2_camera(path: &str) -> (String, CameraControls) {
+    let fallback = format!("V4L2 {path}");
+    match Device::open(path) {
+        Ok(device) => {
+            let model = device.capabilities().map_or(fallback, |c| c.card);
+            let specs = device_controls(&device).iter().map(|m| m.spec()).collect();
+            (model, CameraControls::with_specs(specs))
+        }
+        Err(e) => {
+            log::warn!("camera: {e}; offering no controls");
+            (fallback, CameraControls::none())
+        }
     }
 }
 
@@ -244,11 +263,15 @@ fn make_source(rt: &Arc<Runtime>, choice: Choice) -> std::io::Result<Box<dyn Sou
             command,
             fps: cfg.fps,
         }),
-        Choice::V4l2(path) => Box::new(V4l2Source {
-            device: path.to_string_lossy().into_owned(),
-            width: cfg.width,
-            height: cfg.height,
-            fps: cfg.fps,
-        }),
+        Choice::V4l2(path) => {
+            let controls = Arc::clone(rt);
+            Box::new(V4l2Source {
+                device: path.to_string_lossy().into_owned(),
+                width: cfg.width,
+                height: cfg.height,
+                fps: cfg.fps,
+                control: Arc::new(move |name| controls.camera.control_value(name)),
+            })
+        }
     })
 }

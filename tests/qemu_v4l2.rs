@@ -325,9 +325,15 @@ fn failed_expectations(checks: &HashMap<String, Check>, tool: &str, console: &st
     if tool == "picamd" {
         expect(
             "daemon-unplug",
-            "the daemon on a V4L2 camera: /health 200, then 503 naming the device while it is \
-             unplugged, then 200 again by itself",
-            &|c| c.output.contains("/health 503") && c.output.contains("/health 200"),
+            "the daemon on a V4L2 camera: /health 200, PATCH /camera/controls Brightness 0.5 sets \
+             vivid's brightness to 192, then 503 naming the device while it is unplugged, then \
+             200 again by itself with the brightness set again",
+            &|c| {
+                c.output.contains("/health 503")
+                    && c.output.contains("/health 200")
+                    && c.output.contains("PATCH /camera/controls 200")
+                    && c.output.matches("v4l2 brightness: 192").count() == 2
+            },
         );
     }
     if !console.contains("@@guest done") {

@@ -124,9 +124,46 @@ wait_health() {
   return 1
 }
 
+# api METHOD PATH [BODY]: picamd's answer (status line, headers, body) in /tmp/api, with
+# the local API key the daemon wrote to its credentials file.
+api() {
+  key=$(sed -n 's/.*"local_api_key": *"\([^"]*\)".*/\1/p' /tmp/.config/relab/relay_credentials.json)
+  printf '%s %s HTTP/1.0\r\nHost: 127.0.0.1\r\nX-API-Key: %s\r\nContent-Type: application/json\r\nContent-Length: %s\r\n\r\n%s' \
+    "$1" "$2" "$key" "${#3}" "$3" | nc 127.0.0.1 8018 2>/dev/null >/tmp/api
+  sed -n '1s/^HTTP\/1\.[01] \([0-9]*\).*/\1/p' /tmp/api
+}
+
+# wait_brightness VALUE SECONDS: until vivid's brightness control reads VALUE.
+wait_brightness() {
+  i=0
+  while [ $i -lt $(($2 * 2)) ]; do
+    got=$(v4l2-ctl -d "$dev" --get-ctrl brightness 2>&1)
+    [ "$got" = "brightness: $1" ] && { echo "v4l2 $got"; return 0; }
+    sleep 0.5
+    i=$((i + 1))
+  done
+  echo "brightness never read $1 within $2 s; last: $got"
+  return 1
+}
+
+# The daemon's camera controls are vivid's: GET lists the ones it maps (no autofocus), a PATCH
+# of Brightness 0.5 sets the device's brightness to 192 (0..255, default 128).
+daemon_controls() {
+  status=$(api GET /camera/controls)
+  echo "GET /camera/controls $status"
+  [ "$status" = 200 ] || { cat /tmp/api; return 1; }
+  grep -q '"Brightness"' /tmp/api || { echo "no Brightness in $(tail -n 1 /tmp/api)"; return 1; }
+  if grep -q '"AfMode"' /tmp/api; then echo "AfMode offered: $(tail -n 1 /tmp/api)"; return 1; fi
+  status=$(api PATCH /camera/controls '{"controls":{"Brightness":0.5}}')
+  echo "PATCH /camera/controls $status"
+  [ "$status" = 200 ] || { cat /tmp/api; return 1; }
+  wait_brightness 192 10
+}
+
 # The daemon with no settings finds the V4L2 camera itself (vicodec's M2M nodes are not
 # cameras, and it encodes FWHT, not H.264, so OpenH264 encodes); /health is 200 while frames
-# flow, 503 naming the device while it is unplugged, and 200 again by itself once it is back.
+# flow, 503 naming the device while it is unplugged, and 200 again by itself once it is back,
+# with the camera controls set through the API applied again.
 daemon_unplug() {
   dev=$(node vivid-000-vid-cap)
   ip link set lo up
@@ -135,10 +172,13 @@ daemon_unplug() {
   pid=$!
   result=0
   if wait_health 200 60; then
+    daemon_controls || result=1
     echo vivid.0 >/sys/bus/platform/drivers/vivid/unbind
     wait_health 503 20 && grep -q "$dev" /tmp/health || result=1
     echo vivid.0 >/sys/bus/platform/drivers/vivid/bind
     wait_health 200 30 || result=1
+    # The rebound device starts at its default; the daemon sets it again when it reopens.
+    wait_brightness 192 10 || result=1
   else
     result=1
   fi

@@ -4,6 +4,7 @@
 //! `rpicam-vid` options.
 
 use std::collections::BTreeMap;
+use std::sync::Arc;
 
 use serde_json::{json, Map, Value};
 
@@ -14,8 +15,8 @@ const AF_MODES: &[&str] = &["manual", "auto", "continuous"];
 const AF_STATE_IDLE: i64 = 0;
 const AF_STATE_FOCUSED: i64 = 2;
 
-#[derive(Debug, Clone, Copy)]
-enum Kind {
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum Kind {
     Bool,
     Int(i64, i64),
     Float(f64, f64),
@@ -23,11 +24,12 @@ enum Kind {
     Enum(&'static [&'static str]),
 }
 
-#[derive(Debug, Clone, Copy)]
-struct Spec {
-    name: &'static str,
-    kind: Kind,
-    default: f64,
+/// One control: its API name, type and range, and its default in API units.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Spec {
+    pub name: &'static str,
+    pub kind: Kind,
+    pub default: f64,
 }
 
 /// The control set of the synthetic camera: what a Camera Module 3 offers, minus the
@@ -58,7 +60,7 @@ const SYNTHETIC: &[Spec] = &[
 /// without a focus motor.
 const FIXED_FOCUS: &[Spec] = SYNTHETIC.split_at(SYNTHETIC.len() - 5).0;
 
-const fn spec(name: &'static str, kind: Kind, default: f64) -> Spec {
+pub const fn spec(name: &'static str, kind: Kind, default: f64) -> Spec {
     Spec {
         name,
         kind,
@@ -95,7 +97,7 @@ impl FocusMode {
 
 #[derive(Debug, Clone)]
 pub struct CameraControls {
-    specs: &'static [Spec],
+    specs: Arc<[Spec]>,
     values: BTreeMap<&'static str, f64>,
     af_state: i64,
 }
@@ -104,11 +106,7 @@ impl CameraControls {
     /// The synthetic camera's controls, with autofocus in continuous mode as the RELab
     /// plugin sets it when it opens a camera that has autofocus.
     pub fn synthetic() -> CameraControls {
-        let mut c = CameraControls {
-            specs: SYNTHETIC,
-            values: SYNTHETIC.iter().map(|s| (s.name, s.default)).collect(),
-            af_state: AF_STATE_IDLE,
-        };
+        let mut c = CameraControls::with_specs(SYNTHETIC.to_vec());
         c.values.insert("AfMode", 2.0);
         c.af_state = AF_STATE_FOCUSED;
         c
@@ -116,25 +114,26 @@ impl CameraControls {
 
     /// The controls of a camera without autofocus: `/camera/focus` answers that it has none.
     pub fn fixed_focus() -> CameraControls {
+        CameraControls::with_specs(FIXED_FOCUS.to_vec())
+    }
+
+    /// The controls a real camera reported, each set to its default.
+    pub fn with_specs(specs: Vec<Spec>) -> CameraControls {
         CameraControls {
-            specs: FIXED_FOCUS,
-            values: FIXED_FOCUS.iter().map(|s| (s.name, s.default)).collect(),
+            values: specs.iter().map(|s| (s.name, s.default)).collect(),
+            specs: specs.into(),
             af_state: AF_STATE_IDLE,
         }
     }
 
-    /// No controls at all: for sources whose picture picamd cannot change (a pipe, and a
-    /// V4L2 camera until its controls are mapped), so the API does not offer settings that
-    /// would do nothing. A PATCH names every control as unknown.
+    /// No controls at all: for sources whose picture picamd cannot change (a pipe, a V4L2
+    /// device without any control we map), so the API does not offer settings that would
+    /// do nothing. A PATCH names every control as unknown.
     pub fn none() -> CameraControls {
-        CameraControls {
-            specs: &[],
-            values: BTreeMap::new(),
-            af_state: AF_STATE_IDLE,
-        }
+        CameraControls::with_specs(Vec::new())
     }
 
-    fn spec(&self, name: &str) -> Option<&'static Spec> {
+    fn spec(&self, name: &str) -> Option<&Spec> {
         self.specs.iter().find(|s| s.name == name)
     }
 

@@ -15,6 +15,7 @@ pub mod state;
 pub mod status;
 pub mod testsrc;
 pub mod v4l2;
+pub mod v4l2_controls;
 
 pub use frame::Frame;
 pub use state::CameraState;

@@ -142,6 +142,11 @@ impl Capture {
         self.device.path()
     }
 
+    /// The device, for its controls.
+    pub fn device(&self) -> &Device {
+        &self.device
+    }
+
     /// Waits up to `timeout` for the next picture and returns it as I420.
     pub fn next_frame(&mut self, timeout: Duration) -> Result<Frame, V4l2Error> {
         let deadline = Instant::now() + timeout;

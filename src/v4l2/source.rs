@@ -7,6 +7,7 @@ use std::thread::{self, JoinHandle};
 use std::time::{Duration, Instant};
 
 use super::capture::{Capture, CaptureConfig};
+use super::device::Device;
 use crate::camera::Frame;
 use crate::media::TIMESCALE;
 
@@ -45,17 +46,19 @@ impl Default for Backoff {
 }
 
 /// Starts the capture thread. `status` gets `Some(error)` when capture fails and `None`
-/// once frames flow again; `deliver` gets every frame. Neither may block. Timestamps and
+/// once frames flow again; `opened` gets the device after every (re)opening and `deliver`
+/// every frame with the device it came from (both to set controls). None may block. Timestamps and
 /// sequence numbers run on across reopenings.
 pub fn spawn(
     cfg: CaptureConfig,
     stop: Arc<AtomicBool>,
     status: impl Fn(Option<String>) + Send + 'static,
-    deliver: impl FnMut(Frame) + Send + 'static,
+    opened: impl FnMut(&Device) + Send + 'static,
+    deliver: impl FnMut(Frame, &Device) + Send + 'static,
 ) -> std::io::Result<JoinHandle<()>> {
     thread::Builder::new()
         .name("v4l2-capture".into())
-        .spawn(move || run(&cfg, &stop, status, deliver))
+        .spawn(move || run(&cfg, &stop, status, opened, deliver))
 }
 
 /// The capture loop of [`spawn`], on the calling thread, until `stop` is set.
@@ -63,7 +66,8 @@ pub fn run(
     cfg: &CaptureConfig,
     stop: &AtomicBool,
     status: impl Fn(Option<String>),
-    mut deliver: impl FnMut(Frame),
+    mut opened: impl FnMut(&Device),
+    mut deliver: impl FnMut(Frame, &Device),
 ) {
     let epoch = Instant::now();
     let mut sequence = 0u64;
@@ -72,6 +76,7 @@ pub fn run(
     while !stop.load(Ordering::Relaxed) {
         let error = match Capture::open(cfg) {
             Ok(mut capture) => {
+                opened(capture.device());
                 let mut healthy = false;
                 loop {
                     if stop.load(Ordering::Relaxed) {
@@ -89,7 +94,7 @@ pub fn run(
                                 (epoch.elapsed().as_secs_f64() * f64::from(TIMESCALE)) as u64;
                             frame.sequence = sequence;
                             sequence += 1;
-                            deliver(frame);
+                            deliver(frame, capture.device());
                         }
                         Err(e) => break e.to_string(),
                     }
@@ -148,7 +153,8 @@ mod tests {
             cfg,
             Arc::clone(&stop),
             move |s| seen.lock().unwrap().push(s),
-            |_| panic!("no frames from a missing device"),
+            |_| panic!("a missing device does not open"),
+            |_, _| panic!("no frames from a missing device"),
         )
         .unwrap();
         let deadline = Instant::now() + Duration::from_secs(5);
