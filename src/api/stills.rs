@@ -37,10 +37,46 @@ pub fn mjpeg(rt: &Runtime, req: &Request, _: &Params) -> Response {
     mjpeg::stream_response(std::sync::Arc::clone(&rt.mjpeg), fps)
 }
 
+/// The cached thumbnail. Right after start-up, before the housekeeping tick has cached one,
+/// it is made from the newest frame on the spot (the plugin primes it at start), so a page
+/// opened at once gets a picture rather than a 404.
 pub fn thumbnail(rt: &Runtime, _: &Request, _: &Params) -> Response {
-    match std::fs::read(rt.thumbnail_dir().join("current.jpg")) {
+    let path = rt.thumbnail_dir().join(crate::stills::thumbnail::FILE_NAME);
+    if !path.exists() {
+        if let Some(frame) = rt.latest_frame() {
+            rt.refresh_thumbnail(&frame);
+        }
+    }
+    match std::fs::read(&path) {
         Ok(bytes) => Response::new(200, "image/jpeg", Body::Bytes(bytes))
             .with_header("Cache-Control", "no-store"),
         Err(_) => Response::detail(404, "No preview thumbnail cached yet"),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::camera::Frame;
+    use crate::pairing::test_runtime;
+
+    #[test]
+    fn the_first_thumbnail_is_made_on_demand_from_the_newest_frame() {
+        let (rt, _dir) = test_runtime::runtime(&[]);
+        let req = Request::new("GET", "/preview-thumbnail.jpg").unwrap();
+        let params = Params::default();
+        assert_eq!(thumbnail(&rt, &req, &params).status, 404, "no frame yet");
+        let (w, h) = (64, 48);
+        rt.set_latest_frame(Frame {
+            width: w,
+            height: h,
+            data: vec![128u8; Frame::i420_len(w, h)].into(),
+            pts: 0,
+            capture_unix_us: 1,
+            sequence: 0,
+        });
+        let resp = thumbnail(&rt, &req, &params);
+        assert_eq!(resp.status, 200);
+        assert_eq!(&resp.body.to_vec()[..2], [0xff, 0xd8]);
     }
 }
