@@ -335,10 +335,10 @@ fn capture_breakdown(dir: &std::path::Path, runs: usize) -> Vec<(&'static str, S
         .collect()
 }
 
-/// What `Runtime::encode_still` asks for: quality 90 with EXIF.
+/// What `Stills::encode_still` asks for: quality 90 with EXIF.
 fn still_options() -> JpegOptions {
     JpegOptions {
-        quality: picamd::runtime::STILL_QUALITY,
+        quality: picamd::stills::STILL_QUALITY,
         max_width: None,
         max_height: None,
         exif: Some(Exif {

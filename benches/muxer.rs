@@ -21,6 +21,7 @@ use common::{bench_keys, hex, Summary};
 use picamd::config::Config;
 use picamd::media::llhls::{Segmenter, SegmenterConfig, SegmenterEvent};
 use picamd::media::AccessUnit;
+use picamd::preview::MuxerSink;
 use picamd::runtime::Runtime;
 
 const TARGET_FPS: f64 = 20_000.0;
@@ -53,7 +54,7 @@ fn run(
     templates: &[Vec<u8>],
     keyframes: &[bool],
     frames: usize,
-    publish_to: Option<&Runtime>,
+    publish_to: Option<&MuxerSink>,
 ) -> RunResult {
     let mut seg = Segmenter::new(CFG);
     let mut events: Vec<SegmenterEvent> = Vec::with_capacity(8);
@@ -97,7 +98,7 @@ fn run(
                 }
             }
             match publish_to {
-                Some(rt) => picamd::preview::publish(rt, &seg, &mut events),
+                Some(sink) => picamd::preview::publish(sink, &seg, &mut events),
                 None => events.clear(),
             }
             let dt = t0.elapsed();
@@ -194,7 +195,8 @@ fn main() {
     for _ in 0..runs {
         seg_runs.push(run(&templates, &keyframes, frames, None));
         let rt = Runtime::new(config.clone(), bench_keys(&config)).expect("runtime");
-        pub_runs.push(run(&templates, &keyframes, frames, Some(&rt)));
+        let sink = rt.media.muxer_sink(rt.config.hls_segments);
+        pub_runs.push(run(&templates, &keyframes, frames, Some(&sink)));
     }
     let (load_after, _) = common::machine_load();
 

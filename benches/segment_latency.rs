@@ -305,6 +305,7 @@ fn start_ideal_server() -> (Arc<Runtime>, SocketAddr) {
                     let query = wanted[a].1.split_once('?').map_or("", |(_, q)| q);
                     let d = picamd::media::llhls::Directives::parse(query).unwrap_or_default();
                     let body = store
+                        .media
                         .hls
                         .playlist(&d)
                         .map(|t| t.to_string())
@@ -406,6 +407,7 @@ fn phase1(clients: usize, seconds: f64, ideal: bool, client_nice: i32) -> Phase1
         thread::Builder::new()
             .name("feeder".into())
             .spawn(move || {
+                let sink = rt.media.muxer_sink(rt.config.hls_segments);
                 let mut seg = Segmenter::new(cfg);
                 let mut events = Vec::new();
                 let mut published = Vec::new();
@@ -428,7 +430,7 @@ fn phase1(clients: usize, seconds: f64, ideal: bool, client_nice: i32) -> Phase1
                         pts: dts,
                         capture_unix_us: capture,
                     });
-                    let parked = rt.hls.blocked_requests();
+                    let parked = rt.media.hls.blocked_requests();
                     let s0 = common::thread_schedstat();
                     let wall = common::wall_ns();
                     let t0 = Instant::now();
@@ -437,11 +439,12 @@ fn phase1(clients: usize, seconds: f64, ideal: bool, client_nice: i32) -> Phase1
                     let part = events
                         .iter()
                         .any(|e| matches!(e, SegmenterEvent::Part { .. }));
-                    picamd::preview::publish(&rt, &seg, &mut events);
+                    picamd::preview::publish(&sink, &seg, &mut events);
                     let t2 = Instant::now();
                     if part {
                         let s1 = common::thread_schedstat();
                         let key = rt
+                            .media
                             .hls
                             .inspect(|tl| tl.last_part())
                             .flatten()
@@ -635,7 +638,8 @@ struct Phase2 {
 
 fn phase2(clients: usize, seconds: f64) -> Phase2 {
     let (rt, addr) = start_server(&["--source", "test"]);
-    let pipeline = picamd::pipeline::Pipeline::start(&rt).expect("start the pipeline");
+    let pipeline =
+        picamd::pipeline::Pipeline::start(&rt.config, &rt.media).expect("start the pipeline");
     let stop = Arc::new(AtomicBool::new(false));
     let errors = Arc::new(AtomicUsize::new(0));
     let started = Arc::new(AtomicUsize::new(0));
@@ -743,13 +747,13 @@ fn phase2(clients: usize, seconds: f64) -> Phase2 {
     }
     out.errors = errors.load(Ordering::Relaxed);
     out.stalled = stalled.load(Ordering::Relaxed);
-    let s = &rt.stats;
+    let s = &rt.media.stats;
     out.stats = (
         s.frames_captured.load(Ordering::Relaxed),
         s.encoder.frames_encoded.load(Ordering::Relaxed),
         s.frames_dropped.load(Ordering::Relaxed),
         s.units_dropped.load(Ordering::Relaxed),
-        s.parts_published.load(Ordering::Relaxed),
+        s.muxer.parts_published.load(Ordering::Relaxed),
     );
     pipeline.stop();
     out

@@ -99,7 +99,7 @@ fn still(frame: &Frame) -> Vec<u8> {
     jpeg::encode_i420(
         frame,
         &JpegOptions {
-            quality: picamd::runtime::STILL_QUALITY,
+            quality: picamd::stills::STILL_QUALITY,
             max_width: None,
             max_height: None,
             exif: Some(Exif {

@@ -1,56 +1,22 @@
-//! The start-up banner and the boxed PAIRING READY banner (contract §11), with picamd's own
-//! lines added to the first.
+//! The start-up banner (contract §11), with picamd's own lines added. The boxed PAIRING READY
+//! banner is the link's (`link::announce`).
 
 use crate::camera::status::Delivers;
-use crate::config::relab::{is_loopback_url, ImageSink};
+use crate::config::relab::ImageSink;
+use crate::link::announce::separator;
 use crate::runtime::Runtime;
-
-const SEP_WIDTH: usize = 54;
-
-fn separator() -> String {
-    "═".repeat(SEP_WIDTH)
-}
-
-/// Logged on every new pairing code; starts with a newline so the box stands on its own.
-pub fn pairing_ready(code: &str, setup: &str, backend: &str) -> String {
-    let sep = separator();
-    let code: String = code.chars().filter(|c| !c.is_control()).collect();
-    [
-        String::new(),
-        sep.clone(),
-        "  PAIRING READY".to_string(),
-        format!("  PAIRING CODE: {code}"),
-        format!("  Setup    : {setup}"),
-        format!("  Backend  : {}", backend.trim_end_matches('/')),
-        "  Claim in : RELab app > Cameras > Add Camera".to_string(),
-        sep,
-    ]
-    .join("\n")
-}
-
-/// Where an operator finds the setup page: under `BASE_URL` when that is not loopback, else
-/// at the first LAN address (`lan_urls` as `http://ip:port`), else just `/setup`.
-pub fn setup_location(base_url: &str, lan_urls: &[String]) -> String {
-    if !is_loopback_url(base_url) {
-        return format!("{}/setup", base_url.trim_end_matches('/'));
-    }
-    match lan_urls.first() {
-        Some(url) => format!("{}/setup", url.trim_end_matches('/')),
-        None => "/setup".to_string(),
-    }
-}
 
 pub fn render(rt: &Runtime, setup_url: &str) -> String {
     let sep = separator();
     let relab = &rt.config.relab;
-    let relay = rt.relay.read().unwrap_or_else(|e| e.into_inner()).clone();
+    let relay = rt.auth.relay();
     let pairing = !relab.pairing_backend_url.is_empty();
     let mode = match (&relay, pairing) {
         (Some(r), _) => format!("PAIRED      camera_id={}", r.camera_id),
         (None, true) => "PAIRING     waiting for code to be claimed in the ReLab app".into(),
         (None, false) => "IDLE        set PAIRING_BACKEND_URL in .env to enable pairing".into(),
     };
-    let key = if rt.local_api_key.is_empty() {
+    let key = if rt.auth.local_api_key().is_empty() {
         "not yet generated".to_string()
     } else {
         "run:  picamd show-key".to_string()
@@ -79,7 +45,7 @@ pub fn render(rt: &Runtime, setup_url: &str) -> String {
     }
     lines.extend([
         format!("  Local key: {key}"),
-        format!("  Source   : {}", rt.source.reason()),
+        format!("  Source   : {}", rt.media.source.reason()),
         format!("  Encoder  : {}", encoder_line(rt)),
         format!("  Captures : {sink}"),
         sep,
@@ -90,16 +56,16 @@ pub fn render(rt: &Runtime, setup_url: &str) -> String {
 /// What turns the source's frames into H.264, at which size, rate and bit rate.
 fn encoder_line(rt: &Runtime) -> String {
     let cfg = &rt.config;
-    match rt.source.delivers() {
+    match rt.media.source.delivers() {
         Delivers::RawFrames => format!(
             "{} {}x{} at {} fps, {} kbit/s",
-            rt.source.encoder(),
+            rt.media.source.encoder(),
             cfg.width,
             cfg.height,
             cfg.fps,
             cfg.bitrate / 1000
         ),
-        Delivers::H264 => rt.source.encoder(),
+        Delivers::H264 => rt.media.source.encoder(),
     }
 }
 
@@ -107,42 +73,7 @@ fn encoder_line(rt: &Runtime) -> String {
 mod tests {
     use super::*;
     use crate::pairing::credentials::RelayCredentials;
-    use crate::pairing::test_runtime;
-
-    #[test]
-    fn pairing_ready_has_the_contract_shape() {
-        let text = pairing_ready("ABC234", "/setup", "https://api.cml-relab.org/");
-        let lines: Vec<&str> = text.split('\n').collect();
-        let sep = "═".repeat(54);
-        assert_eq!(
-            lines,
-            [
-                "",
-                sep.as_str(),
-                "  PAIRING READY",
-                "  PAIRING CODE: ABC234",
-                "  Setup    : /setup",
-                "  Backend  : https://api.cml-relab.org",
-                "  Claim in : RELab app > Cameras > Add Camera",
-                sep.as_str(),
-            ]
-        );
-        assert!(pairing_ready("AB\nC", "/setup", "").contains("PAIRING CODE: ABC\n"));
-    }
-
-    #[test]
-    fn setup_location_prefers_base_url_then_the_lan() {
-        let lan = vec!["http://192.168.1.42:8018".to_string()];
-        assert_eq!(
-            setup_location("http://127.0.0.1:8018/", &lan),
-            "http://192.168.1.42:8018/setup"
-        );
-        assert_eq!(setup_location("http://localhost:8018/", &[]), "/setup");
-        assert_eq!(
-            setup_location("https://cam.example/", &lan),
-            "https://cam.example/setup"
-        );
-    }
+    use crate::runtime::test_runtime;
 
     #[test]
     fn start_up_mode_line_follows_the_pairing_state() {
@@ -160,7 +91,7 @@ mod tests {
             .contains("  Mode     : PAIRING     waiting for code to be claimed in the ReLab app"));
         assert!(text.contains("  Note     : pairing code will appear below in a boxed log banner"));
 
-        *rt.relay.write().unwrap() = Some(RelayCredentials {
+        rt.auth.activate(RelayCredentials {
             backend_url: "wss://x/ws".into(),
             camera_id: "cam-9".into(),
             auth_scheme: "device_assertion".into(),
@@ -178,7 +109,7 @@ mod tests {
     #[test]
     fn says_which_source_and_encoder_run_and_why() {
         let (rt, _dir) = test_runtime::runtime(&[]);
-        rt.source.set_choice(
+        rt.media.source.set_choice(
             "rpicam",
             "rpicam (libcamera camera 0: imx708)",
             "OpenH264",
@@ -187,7 +118,7 @@ mod tests {
         let text = render(&rt, "/setup");
         assert!(text.contains("  Source   : rpicam (libcamera camera 0: imx708)\n"));
         assert!(text.contains("  Encoder  : OpenH264 1280x720 at 30 fps, 2000 kbit/s\n"));
-        rt.source.set_choice(
+        rt.media.source.set_choice(
             "pipe",
             "pipe (set by --source: cat x.h264)",
             "none: the pipe command delivers H.264",

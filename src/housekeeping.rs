@@ -1,12 +1,15 @@
 //! The housekeeping thread: measured frame rates, preview hibernation and the preview
-//! thumbnail, on a one-second tick.
+//! thumbnail, on a one-second tick; thumbnails that captures ask for are made as they come.
 
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
 use std::thread::{self, JoinHandle};
 use std::time::{Duration, Instant};
 
-use crate::runtime::Runtime;
+use crossbeam_channel::RecvTimeoutError;
+
+use crate::runtime::MediaState;
+use crate::stills::Stills;
 
 const TICK: Duration = Duration::from_secs(1);
 /// The cached thumbnail follows the picture every minute while someone watches the preview,
@@ -44,17 +47,29 @@ impl RateMeter {
     }
 }
 
-pub fn spawn(rt: Arc<Runtime>) -> std::io::Result<JoinHandle<()>> {
+/// Runs the one-second tick; a thumbnail asked for in between is made at once.
+pub fn spawn(media: Arc<MediaState>, stills: Arc<Stills>) -> std::io::Result<JoinHandle<()>> {
     thread::Builder::new()
         .name("housekeeping".into())
         .spawn(move || {
             let mut captured = RateMeter::default();
             let mut encoded = RateMeter::default();
             let mut thumbnail_at: Option<Instant> = None;
+            let mut next_tick = Instant::now() + TICK;
             loop {
-                thread::sleep(TICK);
+                let wait = next_tick.saturating_duration_since(Instant::now());
+                match stills.thumbnail_requests().recv_timeout(wait) {
+                    Ok(frame) => {
+                        stills.refresh_thumbnail(&frame);
+                        thumbnail_at = Some(Instant::now());
+                        continue;
+                    }
+                    Err(RecvTimeoutError::Timeout) => {}
+                    Err(RecvTimeoutError::Disconnected) => return,
+                }
                 let now = Instant::now();
-                let stats = &rt.stats;
+                next_tick = now + TICK;
+                let stats = &media.stats;
                 let fps = captured.rate(now, stats.frames_captured.load(Ordering::Relaxed));
                 stats
                     .capture_fps_milli
@@ -63,18 +78,10 @@ pub fn spawn(rt: Arc<Runtime>) -> std::io::Result<JoinHandle<()>> {
                 stats
                     .encode_fps_milli
                     .store((fps * 1000.0) as u64, Ordering::Relaxed);
-                rt.preview.hibernate_if_idle(now);
-                let requested = rt
-                    .thumbnail_request
-                    .lock()
-                    .unwrap_or_else(|e| e.into_inner())
-                    .take();
-                if let Some(frame) = requested {
-                    rt.refresh_thumbnail(&frame);
-                    thumbnail_at = Some(now);
-                } else if thumbnail_due(thumbnail_at, rt.preview.is_running(), now) {
-                    if let Some(frame) = rt.latest_frame() {
-                        rt.refresh_thumbnail(&frame);
+                media.preview.hibernate_if_idle(now);
+                if thumbnail_due(thumbnail_at, media.preview.is_running(), now) {
+                    if let Some(frame) = media.latest_frame() {
+                        stills.refresh_thumbnail(&frame);
                         thumbnail_at = Some(now);
                     }
                 }

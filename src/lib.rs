@@ -1,6 +1,7 @@
 //! picamd: a camera daemon for the Raspberry Pi. See README.md for the architecture.
 
 pub mod api;
+pub mod app;
 pub mod auth;
 pub mod banner;
 pub mod base64;
@@ -11,6 +12,7 @@ pub mod encode;
 pub mod fanout;
 pub mod housekeeping;
 pub mod http;
+pub mod link;
 pub mod media;
 pub mod pairing;
 pub mod pipeline;
@@ -20,6 +22,7 @@ pub mod relay;
 pub mod runtime;
 pub mod stills;
 pub mod stop_signal;
+pub mod sync;
 pub mod system;
 pub mod upload;
 pub mod v4l2;

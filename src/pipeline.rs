@@ -14,13 +14,14 @@ use crate::camera::status::Delivers;
 use crate::camera::testsrc::{TestSource, TestSourceConfig};
 use crate::camera::v4l2::{device_controls, V4l2Source};
 use crate::camera::Frame;
+use crate::config::Config;
 use crate::config::EncoderKind;
 use crate::encode::openh264::{self, H264Config};
 use crate::fanout::Fanout;
 use crate::media::llhls::SegmenterConfig;
 use crate::media::AccessUnit;
 use crate::preview;
-use crate::runtime::Runtime;
+use crate::runtime::MediaState;
 use crate::v4l2::device::Device;
 use crate::v4l2::fourcc;
 use crate::v4l2::h264_encoder::{self, M2mH264Config};
@@ -39,17 +40,16 @@ pub struct Pipeline {
 impl Pipeline {
     /// Chooses the source (see `camera::select`), records the choice for the banner and
     /// `/health`, and starts the threads.
-    pub fn start(rt: &Arc<Runtime>) -> std::io::Result<Pipeline> {
-        let cfg = &rt.config;
+    pub fn start(cfg: &Config, media: &Arc<MediaState>) -> std::io::Result<Pipeline> {
         let found = select::probe(&cfg.source);
         let decision = select::decide(&cfg.source, cfg.relab.camera_device_num, &found);
         log::info!("camera source: {}", decision.description);
-        set_camera(rt, &decision.choice, &found);
-        let source = make_source(rt, decision.choice)?;
+        set_camera(media, &decision.choice, &found);
+        let source = make_source(cfg, media, decision.choice)?;
         let delivers = source.delivers();
 
         let stop = Arc::new(AtomicBool::new(false));
-        let stats = &rt.stats;
+        let stats = &media.stats;
         let units: Arc<Fanout<Arc<AccessUnit>>> = Arc::new(Fanout::default());
         let unit_rx = units.subscribe("llhls-muxer", MUXER_QUEUE, Arc::clone(&stats.units_dropped));
         let segmenter = SegmenterConfig {
@@ -57,13 +57,18 @@ impl Pipeline {
             part_frames: cfg.part_frames(),
             segment_frames: cfg.segment_frames(),
         };
-        let mut threads = vec![preview::spawn_muxer(Arc::clone(rt), segmenter, unit_rx)?];
+        let mut threads = vec![preview::spawn_muxer(
+            media.muxer_sink(cfg.hls_segments),
+            segmenter,
+            unit_rx,
+        )?];
         let frames: Arc<Fanout<Frame>> = Arc::new(Fanout::default());
         let encoder = if delivers == Delivers::RawFrames {
             let frame_rx =
                 frames.subscribe("encoder", ENCODER_QUEUE, Arc::clone(&stats.frames_dropped));
             let (thread, description) = spawn_encoder(
-                rt,
+                cfg,
+                media,
                 u64::from(segmenter.segment_target()),
                 frame_rx,
                 Arc::clone(&units),
@@ -74,27 +79,25 @@ impl Pipeline {
             "none: the pipe command delivers H.264".to_string()
         };
         log::info!("encoder: {encoder}");
-        rt.source
+        media
+            .source
             .set_choice(source.name(), &decision.description, &encoder, delivers);
-        let runtime = Arc::clone(rt);
+        let live = Arc::clone(media);
         // After a pause of the preview the muxer starts a fresh session: at an IDR.
         let mut wait_for_idr = true;
         let deliver = move |output: Output| {
-            runtime
-                .stats
-                .frames_captured
-                .fetch_add(1, Ordering::Relaxed);
+            live.stats.frames_captured.fetch_add(1, Ordering::Relaxed);
             match output {
                 Output::Frame(frame) => {
-                    runtime.source.mark_output(frame.capture_unix_us);
-                    runtime.set_latest_frame(frame.clone());
-                    if runtime.preview.is_running() {
+                    live.source.mark_output(frame.capture_unix_us);
+                    live.latest.set(frame.clone());
+                    if live.preview.is_running() {
                         frames.send(&frame);
                     }
                 }
                 Output::Unit(au) => {
-                    runtime.source.mark_output(au.capture_unix_us);
-                    if !runtime.preview.is_running() {
+                    live.source.mark_output(au.capture_unix_us);
+                    if !live.preview.is_running() {
                         wait_for_idr = true;
                     } else if au.keyframe || !wait_for_idr {
                         wait_for_idr = false;
@@ -105,7 +108,7 @@ impl Pipeline {
         };
         let ctx = SourceContext {
             stop: Arc::clone(&stop),
-            status: Arc::clone(&rt.source),
+            status: Arc::clone(&media.source),
             deliver: Box::new(deliver),
         };
         threads.push(source::spawn(source, ctx)?);
@@ -125,13 +128,13 @@ impl Pipeline {
 /// Pi 4) when one is found or named, else OpenH264. With `auto`, a hardware encoder that
 /// fails to open falls back to OpenH264 with a warning; a named one is an error.
 fn spawn_encoder(
-    rt: &Runtime,
+    cfg: &Config,
+    media: &MediaState,
     idr_interval: u64,
     frames: crossbeam_channel::Receiver<Frame>,
     units: Arc<Fanout<Arc<AccessUnit>>>,
 ) -> std::io::Result<(JoinHandle<()>, String)> {
-    let cfg = &rt.config;
-    let stats = Arc::clone(&rt.stats.encoder);
+    let stats = Arc::clone(&media.stats.encoder);
     let hardware = match &cfg.encoder {
         EncoderKind::OpenH264 => Err("OpenH264 asked for".to_string()),
         EncoderKind::V4l2(Some(device)) => Ok(device.to_string_lossy().into_owned()),
@@ -181,12 +184,12 @@ fn spawn_encoder(
 
 /// Tells the API which camera it is: the sensor's name and, for a camera without a focus
 /// motor, no autofocus controls.
-fn set_camera(rt: &Runtime, choice: &Choice, found: &Found) {
+fn set_camera(media: &MediaState, choice: &Choice, found: &Found) {
     match choice {
         Choice::Test => {}
         Choice::V4l2(path) => {
             let (model, controls) = v4l2_camera(&path.to_string_lossy());
-            rt.camera.set_camera(&model, controls);
+            media.camera.set_camera(&model, controls);
         }
         Choice::Rpicam {
             camera, autofocus, ..
@@ -204,9 +207,9 @@ fn set_camera(rt: &Runtime, choice: &Choice, found: &Found) {
             } else {
                 CameraControls::fixed_focus()
             };
-            rt.camera.set_camera(&model, controls);
+            media.camera.set_camera(&model, controls);
         }
-        Choice::Pipe(_) => rt.camera.set_camera("pipe", CameraControls::none()),
+        Choice::Pipe(_) => media.camera.set_camera("pipe", CameraControls::none()),
     }
 }
 
@@ -227,18 +230,21 @@ fn v4l2_camera(path: &str) -> (String, CameraControls) {
     }
 }
 
-fn make_source(rt: &Arc<Runtime>, choice: Choice) -> std::io::Result<Box<dyn Source>> {
-    let cfg = &rt.config;
+fn make_source(
+    cfg: &Config,
+    media: &MediaState,
+    choice: Choice,
+) -> std::io::Result<Box<dyn Source>> {
     Ok(match choice {
         Choice::Test => {
-            let controls = Arc::clone(rt);
+            let controls = Arc::clone(&media.camera);
             Box::new(TestSource {
                 cfg: TestSourceConfig {
                     width: cfg.width,
                     height: cfg.height,
                     fps: cfg.fps,
                 },
-                adjust: Box::new(move || controls.camera.image_adjust()),
+                adjust: Box::new(move || controls.image_adjust()),
             })
         }
         Choice::Rpicam {
@@ -246,7 +252,7 @@ fn make_source(rt: &Arc<Runtime>, choice: Choice) -> std::io::Result<Box<dyn Sou
             camera,
             autofocus,
         } => {
-            let controls = Arc::clone(rt);
+            let controls = Arc::clone(&media.camera);
             Box::new(RpicamSource {
                 cfg: RpicamConfig {
                     program,
@@ -256,7 +262,7 @@ fn make_source(rt: &Arc<Runtime>, choice: Choice) -> std::io::Result<Box<dyn Sou
                     fps: cfg.fps,
                     autofocus,
                 },
-                control: Arc::new(move |name| controls.camera.control_value(name)),
+                control: Arc::new(move |name| controls.control_value(name)),
             })
         }
         Choice::Pipe(command) => Box::new(PipeSource {
@@ -264,13 +270,13 @@ fn make_source(rt: &Arc<Runtime>, choice: Choice) -> std::io::Result<Box<dyn Sou
             fps: cfg.fps,
         }),
         Choice::V4l2(path) => {
-            let controls = Arc::clone(rt);
+            let controls = Arc::clone(&media.camera);
             Box::new(V4l2Source {
                 device: path.to_string_lossy().into_owned(),
                 width: cfg.width,
                 height: cfg.height,
                 fps: cfg.fps,
-                control: Arc::new(move |name| controls.camera.control_value(name)),
+                control: Arc::new(move |name| controls.control_value(name)),
             })
         }
     })

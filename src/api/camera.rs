@@ -11,12 +11,12 @@ use crate::runtime::Runtime;
 /// `CameraStatusView`. The camera always runs in video mode (stills come from the running
 /// stream); `stream` is the YouTube stream once streaming exists.
 pub fn status(rt: &Runtime, _: &Request, _: &Params) -> Response {
-    let mode = rt.source.last_output_us().map(|_| "video");
+    let mode = rt.media.source.last_output_us().map(|_| "video");
     Response::json(200, &json!({ "current_mode": mode, "stream": Value::Null }))
 }
 
 pub fn controls(rt: &Runtime, _: &Request, _: &Params) -> Response {
-    Response::json(200, &rt.camera.controls_view())
+    Response::json(200, &rt.media.camera.controls_view())
 }
 
 pub fn patch_controls(rt: &Runtime, req: &Request, _: &Params) -> Response {
@@ -29,7 +29,7 @@ pub fn patch_controls(rt: &Runtime, req: &Request, _: &Params) -> Response {
     if let Err(resp) = fields.finish() {
         return resp;
     }
-    answer(rt.camera.patch(controls.expect("validated")))
+    answer(rt.media.camera.patch(controls.expect("validated")))
 }
 
 pub fn focus(rt: &Runtime, req: &Request, _: &Params) -> Response {
@@ -45,7 +45,7 @@ pub fn focus(rt: &Runtime, req: &Request, _: &Params) -> Response {
         return resp;
     }
     let mode = mode.and_then(FocusMode::parse).expect("validated");
-    answer(rt.camera.focus(mode, lens_position, trigger_cycle))
+    answer(rt.media.camera.focus(mode, lens_position, trigger_cycle))
 }
 
 fn answer(result: Result<Value, ControlError>) -> Response {

@@ -25,11 +25,11 @@ pub fn create(rt: &Runtime, req: &Request, _: &Params) -> Response {
         }
         Err(resp) => return resp,
     };
-    let Some(frame) = rt.latest_frame() else {
-        return Response::detail(503, rt.no_frame_detail());
+    let Some(frame) = rt.media.latest_frame() else {
+        return Response::detail(503, rt.media.no_frame_detail());
     };
-    let metadata = rt.image_metadata(&frame);
-    let jpeg = match rt.encode_still(&frame) {
+    let metadata = rt.stills.image_metadata(&frame);
+    let jpeg = match rt.stills.encode_still(&frame) {
         Ok(j) => j,
         Err(e) => return Response::detail(500, &format!("Failed to encode the capture: {e}")),
     };
@@ -48,16 +48,15 @@ pub fn create(rt: &Runtime, req: &Request, _: &Params) -> Response {
     if record.upload.is_some() {
         rt.uploads.make_room(record.bytes);
     }
-    if let Err(e) = rt.captures.save(&record.image_id, &jpeg, &record) {
+    if let Err(e) = rt.stills.captures.save(&record.image_id, &jpeg, &record) {
         return store_error(e);
     }
-    rt.stats
+    rt.media
+        .stats
         .captures
         .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
     // The thumbnail follows the capture, off the request path.
-    *rt.thumbnail_request
-        .lock()
-        .unwrap_or_else(|e| e.into_inner()) = Some(frame);
+    rt.stills.request_thumbnail(frame);
     // Durable and queued: from here on the capture reaches its sink whatever happens; the
     // answer only says whether it already has.
     let delivered = rt
@@ -86,6 +85,7 @@ pub fn list(rt: &Runtime, req: &Request, _: &Params) -> Response {
         Err(resp) => return resp,
     };
     let captures: Vec<Value> = rt
+        .stills
         .captures
         .list_recent(limit)
         .into_iter()
@@ -114,7 +114,7 @@ pub fn image(rt: &Runtime, _: &Request, params: &Params) -> Response {
             json!(id),
         )]);
     }
-    let path = match rt.captures.get(id) {
+    let path = match rt.stills.captures.get(id) {
         Ok((_, path)) => path,
         Err(StoreError::NotFound) => return uploaded_elsewhere(rt, id),
         Err(e) => return store_error(e),
@@ -128,7 +128,7 @@ pub fn image(rt: &Runtime, _: &Request, params: &Params) -> Response {
 
 /// An uploaded capture keeps no local JPEG: its record points to where the sink put it.
 fn uploaded_elsewhere(rt: &Runtime, id: &str) -> Response {
-    match rt.captures.read_record(id) {
+    match rt.stills.captures.read_record(id) {
         Ok(CaptureRecord {
             status: CaptureStatus::Uploaded,
             image_url: Some(url),

@@ -13,23 +13,23 @@ fn stall_ms(fps: f64) -> u64 {
 
 pub fn health(rt: &Runtime, _: &Request, _: &Params) -> Response {
     let now_us = crate::clock::unix_us();
-    let source = rt.source.name();
-    if let Some(reason) = rt.source.down_reason() {
+    let source = rt.media.source.name();
+    if let Some(reason) = rt.media.source.down_reason() {
         return unavailable(format!("The camera ({source}) is down: {reason}"));
     }
-    let Some(last_us) = rt.source.last_output_us() else {
+    let Some(last_us) = rt.media.source.last_output_us() else {
         return unavailable(format!(
             "The camera ({source}) has not delivered a frame yet"
         ));
     };
     let age_ms = now_us.saturating_sub(last_us) / 1000;
-    if age_ms > stall_ms(rt.camera.fps) {
+    if age_ms > stall_ms(rt.media.camera.fps) {
         return unavailable(format!(
             "No frames from the camera ({source}) for {:.1} s",
             age_ms as f64 / 1000.0
         ));
     }
-    let preview = if rt.preview.is_running() {
+    let preview = if rt.media.preview.is_running() {
         "running"
     } else {
         "stopped"
@@ -40,8 +40,8 @@ pub fn health(rt: &Runtime, _: &Request, _: &Params) -> Response {
             "status": "ok",
             "camera": source,
             "last_frame_age_ms": age_ms,
-            "fps": rt.stats.capture_fps(),
-            "uptime_s": rt.started.elapsed().as_secs(),
+            "fps": rt.media.stats.capture_fps(),
+            "uptime_s": rt.media.started.elapsed().as_secs(),
             "preview": preview,
         }),
     )

@@ -16,14 +16,14 @@ pub fn login(rt: &Runtime, req: &Request, _: &Params) -> Response {
     let now = Instant::now();
     let ip = req.peer.map(|p| p.ip());
     if let Some(ip) = ip {
-        let mut limiter = rt.login_limiter.lock().unwrap_or_else(|e| e.into_inner());
+        let mut limiter = rt.auth.login_limiter();
         if let Err(retry_after) = limiter.check(ip, now) {
             return too_many_attempts(retry_after);
         }
     }
     let resp = attempt(rt, req, now);
     if let Some(ip) = ip {
-        let mut limiter = rt.login_limiter.lock().unwrap_or_else(|e| e.into_inner());
+        let mut limiter = rt.auth.login_limiter();
         limiter.record(ip, resp.status, now);
     }
     resp
@@ -44,19 +44,11 @@ fn attempt(rt: &Runtime, req: &Request, now: Instant) -> Response {
             json!(null),
         )]);
     };
-    let valid = rt
-        .keys
-        .read()
-        .unwrap_or_else(|e| e.into_inner())
-        .contains(key);
+    let valid = rt.auth.is_authorized(key);
     if !valid {
         return Access::Invalid.into_error().expect("invalid has an error");
     }
-    let created = rt
-        .sessions
-        .lock()
-        .unwrap_or_else(|e| e.into_inner())
-        .create(now);
+    let created = rt.auth.sessions().create(now);
     let Ok(token) = created else {
         return Response::detail(500, "Cannot create a session: no system randomness");
     };
@@ -75,10 +67,7 @@ fn attempt(rt: &Runtime, req: &Request, now: Instant) -> Response {
 pub fn logout(rt: &Runtime, req: &Request, _: &Params) -> Response {
     let name = &rt.config.relab.session_cookie_name;
     if let Some(token) = cookie_value(req, name) {
-        rt.sessions
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .remove(token);
+        rt.auth.sessions().remove(token);
     }
     Response::empty(303)
         .with_header("Location", "/")

@@ -140,13 +140,13 @@ impl Handler for Api {
 /// Answers one request, from the network or from the relay.
 pub fn handle(rt: &Runtime, req: &Request) -> Response {
     // Preflights are answered by the CORS layer alone, as the plugin does.
-    if let Some(resp) = rt.cors.preflight(req) {
+    if let Some(resp) = rt.site.cors.preflight(req) {
         return resp;
     }
     let mut resp = route_request(rt, req);
     security_headers::apply(&req.path, rt.config.relab.base_url_is_https(), &mut resp);
     resp = resp.with_header("X-Request-ID", &request_id::request_id(req));
-    rt.cors.decorate(req, &mut resp);
+    rt.site.cors.decorate(req, &mut resp);
     resp
 }
 
@@ -187,14 +187,10 @@ fn authorize(rt: &Runtime, req: &Request, needed: Auth) -> Result<(), Response> 
         }
         Auth::Key => {
             let relab = &rt.config.relab;
-            let keys = rt.keys.read().unwrap_or_else(|e| e.into_inner());
-            let mut sessions = rt.sessions.lock().unwrap_or_else(|e| e.into_inner());
-            let access = auth::check(
+            let access = rt.auth.check(
                 req,
                 &relab.auth_key_name,
                 &relab.session_cookie_name,
-                &keys,
-                &mut sessions,
                 Instant::now(),
             );
             match access {

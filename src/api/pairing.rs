@@ -10,7 +10,7 @@ use serde_json::json;
 
 use super::routes::Params;
 use crate::http::{Request, Response};
-use crate::pairing::link_state::LinkCommand;
+use crate::link::LinkCommand;
 use crate::runtime::Runtime;
 
 pub const CONTROL_LOCAL_ONLY: &str = "Pairing control is only available from the local network";
@@ -22,7 +22,7 @@ pub fn state(rt: &Runtime, _: &Request, _: &Params) -> Response {
     let status = rt.link.pairing_view().status;
     Response::json(
         200,
-        &json!({ "status": status.as_str(), "relay_enabled": rt.relay_enabled() }),
+        &json!({ "status": status.as_str(), "relay_enabled": rt.auth.relay_enabled() }),
     )
     .with_header("Cache-Control", "no-store")
 }
@@ -66,7 +66,7 @@ fn same_site(req: &Request) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::pairing::test_runtime;
+    use crate::runtime::test_runtime;
 
     fn request(method: &str, path: &str, headers: &[(&str, &str)]) -> Request {
         let mut req = Request::new(method, path).unwrap();

@@ -50,7 +50,7 @@ pub fn hls(rt: &Runtime, req: &Request, params: &Params) -> Response {
         return resp.with_header("Cache-Control", "no-store");
     }
     if path.starts_with(STREAM) {
-        rt.preview.touch(Instant::now());
+        rt.media.preview.touch(Instant::now());
     }
     let Some(file) = path.strip_prefix(STREAM).and_then(HlsFile::parse) else {
         return error(StoreError::NotFound);
@@ -58,16 +58,19 @@ pub fn hls(rt: &Runtime, req: &Request, params: &Params) -> Response {
     match file {
         HlsFile::Playlist => match Directives::parse(&req.query) {
             Err(e) => error(StoreError::BadRequest(e.0)),
-            Ok(d) => match rt.hls.playlist(&d) {
+            Ok(d) => match rt.media.hls.playlist(&d) {
                 Ok(text) => Response::new(200, "application/vnd.apple.mpegurl", Body::Text(text))
                     .with_header("Cache-Control", "no-cache"),
                 Err(e) => error(e),
             },
         },
-        HlsFile::Init { prefix } => media(rt.hls.init(&prefix).map(Body::Shared)),
-        HlsFile::Segment { prefix, msn } => media(rt.hls.segment(&prefix, msn).map(Body::Chunks)),
+        HlsFile::Init { prefix } => media(rt.media.hls.init(&prefix).map(Body::Shared)),
+        HlsFile::Segment { prefix, msn } => {
+            media(rt.media.hls.segment(&prefix, msn).map(Body::Chunks))
+        }
         HlsFile::Part { prefix, msn, index } => media(
-            rt.hls
+            rt.media
+                .hls
                 .part(&prefix, msn, index)
                 .map(|p| Body::Shared(p.data.clone())),
         ),
@@ -96,18 +99,18 @@ fn error(e: StoreError) -> Response {
 
 /// `POST /preview/start`: runs the preview encoder (idempotent).
 pub fn start(rt: &Runtime, _: &Request, _: &Params) -> Response {
-    if rt.source.last_output_us().is_none() {
+    if rt.media.source.last_output_us().is_none() {
         return Response::detail(503, "Camera not ready");
     }
-    rt.preview.start(Instant::now());
+    rt.media.preview.start(Instant::now());
     Response::empty(204)
 }
 
 /// `POST /preview/stop`: stops the preview encoder; the camera keeps running.
 pub fn stop(rt: &Runtime, _: &Request, _: &Params) -> Response {
-    rt.preview.stop();
-    if let Some(frame) = rt.latest_frame() {
-        rt.refresh_thumbnail(&frame);
+    rt.media.preview.stop();
+    if let Some(frame) = rt.media.latest_frame() {
+        rt.stills.refresh_thumbnail(&frame);
     }
     Response::empty(204)
 }

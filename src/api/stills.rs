@@ -11,10 +11,10 @@ pub const THUMBNAIL_LOCAL_ONLY: &str = "Preview thumbnail is only available from
 
 /// The newest frame, full resolution, as a JPEG.
 pub fn frame(rt: &Runtime, _: &Request, _: &Params) -> Response {
-    let Some(frame) = rt.latest_frame() else {
-        return Response::detail(503, rt.no_frame_detail());
+    let Some(frame) = rt.media.latest_frame() else {
+        return Response::detail(503, rt.media.no_frame_detail());
     };
-    match rt.latest_jpeg.get(&frame) {
+    match rt.stills.latest_jpeg.get(&frame) {
         Ok(jpeg) => Response::new(200, "image/jpeg", Body::Shared(jpeg.data))
             .with_header("Cache-Control", "no-store")
             .with_header(
@@ -31,20 +31,23 @@ pub fn mjpeg(rt: &Runtime, req: &Request, _: &Params) -> Response {
         Ok(fps) => fps,
         Err(resp) => return resp,
     };
-    if rt.latest_frame().is_none() {
-        return Response::detail(503, rt.no_frame_detail());
+    if rt.media.latest_frame().is_none() {
+        return Response::detail(503, rt.media.no_frame_detail());
     }
-    mjpeg::stream_response(std::sync::Arc::clone(&rt.mjpeg), fps)
+    mjpeg::stream_response(std::sync::Arc::clone(&rt.stills.mjpeg), fps)
 }
 
 /// The cached thumbnail. Right after start-up, before the housekeeping tick has cached one,
 /// it is made from the newest frame on the spot (the plugin primes it at start), so a page
 /// opened at once gets a picture rather than a 404.
 pub fn thumbnail(rt: &Runtime, _: &Request, _: &Params) -> Response {
-    let path = rt.thumbnail_dir().join(crate::stills::thumbnail::FILE_NAME);
+    let path = rt
+        .stills
+        .thumbnail_dir()
+        .join(crate::stills::thumbnail::FILE_NAME);
     if !path.exists() {
-        if let Some(frame) = rt.latest_frame() {
-            rt.refresh_thumbnail(&frame);
+        if let Some(frame) = rt.media.latest_frame() {
+            rt.stills.refresh_thumbnail(&frame);
         }
     }
     match std::fs::read(&path) {
@@ -58,7 +61,7 @@ pub fn thumbnail(rt: &Runtime, _: &Request, _: &Params) -> Response {
 mod tests {
     use super::*;
     use crate::camera::Frame;
-    use crate::pairing::test_runtime;
+    use crate::runtime::test_runtime;
 
     #[test]
     fn the_first_thumbnail_is_made_on_demand_from_the_newest_frame() {
@@ -67,7 +70,7 @@ mod tests {
         let params = Params::default();
         assert_eq!(thumbnail(&rt, &req, &params).status, 404, "no frame yet");
         let (w, h) = (64, 48);
-        rt.set_latest_frame(Frame {
+        rt.media.latest.set(Frame {
             width: w,
             height: h,
             data: vec![128u8; Frame::i420_len(w, h)].into(),

@@ -22,17 +22,18 @@ pub fn time(_: &Runtime, _: &Request, _: &Params) -> Response {
 
 /// LL-HLS viewers: every live LL-HLS client keeps one blocking playlist reload parked.
 fn preview_sessions(rt: &Runtime) -> u64 {
-    rt.hls.blocked_requests() as u64
+    rt.media.hls.blocked_requests() as u64
 }
 
 fn preview_fps(rt: &Runtime) -> Option<f64> {
-    rt.preview
+    rt.media
+        .preview
         .is_running()
-        .then(|| (rt.stats.encode_fps() * 10.0).round() / 10.0)
+        .then(|| (rt.media.stats.encode_fps() * 10.0).round() / 10.0)
 }
 
 pub fn metrics(rt: &Runtime, _: &Request, _: &Params) -> Response {
-    let snapshot = rt.system.snapshot();
+    let snapshot = rt.site.system.snapshot();
     let text = prometheus::render(
         &snapshot,
         preview_fps(rt),
@@ -44,7 +45,7 @@ pub fn metrics(rt: &Runtime, _: &Request, _: &Params) -> Response {
 
 /// picamd's own counters, after the plugin's gauges.
 fn own_metrics(rt: &Runtime) -> Vec<Metric> {
-    let s = &rt.stats;
+    let s = &rt.media.stats;
     let load = |v: &std::sync::atomic::AtomicU64| v.load(Ordering::Relaxed) as f64;
     let counter = |name, help, value| Metric {
         name,
@@ -82,12 +83,12 @@ fn own_metrics(rt: &Runtime) -> Vec<Metric> {
         counter(
             "picamd_parts_published_total",
             "LL-HLS parts published.",
-            load(&s.parts_published),
+            load(&s.muxer.parts_published),
         ),
         counter(
             "picamd_segments_published_total",
             "LL-HLS segments published.",
-            load(&s.segments_published),
+            load(&s.muxer.segments_published),
         ),
         counter(
             "picamd_captures_total",
@@ -97,12 +98,12 @@ fn own_metrics(rt: &Runtime) -> Vec<Metric> {
         gauge(
             "picamd_hls_blocked_requests",
             "LL-HLS requests parked waiting for the next part.",
-            rt.hls.blocked_requests() as f64,
+            rt.media.hls.blocked_requests() as f64,
         ),
         gauge(
             "picamd_mjpeg_viewers",
             "Clients connected to /stream.mjpg.",
-            rt.mjpeg.viewers() as f64,
+            rt.stills.mjpeg.viewers() as f64,
         ),
         gauge(
             "picamd_capture_fps",
@@ -112,12 +113,12 @@ fn own_metrics(rt: &Runtime) -> Vec<Metric> {
         gauge(
             "picamd_preview_running",
             "1 while the preview encoder runs, 0 while it is stopped or hibernating.",
-            f64::from(u8::from(rt.preview.is_running())),
+            f64::from(u8::from(rt.media.preview.is_running())),
         ),
         gauge(
             "picamd_uptime_seconds",
             "Seconds since picamd started.",
-            rt.started.elapsed().as_secs_f64().floor(),
+            rt.media.started.elapsed().as_secs_f64().floor(),
         ),
     ];
     metrics.extend(relay_metrics(rt));
@@ -288,8 +289,8 @@ pub fn telemetry(rt: &Runtime, _: &Request, _: &Params) -> Response {
         disk_percent,
         cpu_temp_c,
         thermal_state,
-    } = rt.system.snapshot();
-    let running = rt.preview.is_running();
+    } = rt.site.system.snapshot();
+    let running = rt.media.preview.is_running();
     let size = running.then(|| json!([rt.config.width, rt.config.height]));
     Response::json(
         200,
@@ -323,7 +324,7 @@ pub fn local_access(rt: &Runtime, _: &Request, _: &Params) -> Response {
     Response::json(
         200,
         &json!({
-            "local_api_key": rt.local_api_key,
+            "local_api_key": rt.auth.local_api_key(),
             "candidate_urls": urls,
             "mdns_name": mdns_name,
         }),
@@ -331,13 +332,13 @@ pub fn local_access(rt: &Runtime, _: &Request, _: &Params) -> Response {
 }
 
 pub fn local_key(rt: &Runtime, _: &Request, _: &Params) -> Response {
-    if rt.local_api_key.is_empty() {
+    if rt.auth.local_api_key().is_empty() {
         return Response::detail(503, "Local API key has not been generated yet");
     }
     Response::new(
         200,
         "text/plain; charset=utf-8",
-        Body::Text(rt.local_api_key.as_str().into()),
+        Body::Text(rt.auth.local_api_key().into()),
     )
     .with_header("Cache-Control", "no-store")
 }

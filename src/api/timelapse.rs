@@ -7,7 +7,7 @@ use crate::runtime::Runtime;
 use crate::stills::timelapse::TimelapseSettings;
 
 pub fn status(rt: &Runtime, _: &Request, _: &Params) -> Response {
-    json(&rt.timelapse.status())
+    json(&rt.stills.timelapse.status())
 }
 
 pub fn update(rt: &Runtime, req: &Request, _: &Params) -> Response {
@@ -30,7 +30,7 @@ pub fn update(rt: &Runtime, req: &Request, _: &Params) -> Response {
     if let Err(detail) = settings.validate() {
         return Response::detail(422, &detail);
     }
-    match rt.timelapse.update(settings) {
+    match rt.stills.timelapse.update(settings) {
         Ok(status) => json(&status),
         Err(detail) => Response::detail(
             500,

@@ -13,7 +13,8 @@ use crate::system::interfaces;
 const TEMPLATES: &[&str] = &["setup.html"];
 
 fn page(rt: &Runtime, name: &str) -> Response {
-    rt.static_files
+    rt.site
+        .static_files
         .file(name)
         .unwrap_or_else(|| Response::detail(500, &format!("The web UI file {name} is missing")))
 }
@@ -35,18 +36,19 @@ pub fn static_file(rt: &Runtime, _: &Request, params: &Params) -> Response {
     if TEMPLATES.contains(&name) {
         return Response::not_found();
     }
-    rt.static_files
+    rt.site
+        .static_files
         .file(name)
         .unwrap_or_else(Response::not_found)
 }
 
 pub fn setup(rt: &Runtime, _: &Request, _: &Params) -> Response {
-    let template = match rt.static_files.file("setup.html") {
+    let template = match rt.site.static_files.file("setup.html") {
         Some(resp) => resp.body.to_vec(),
         None => return Response::detail(500, "The web UI file setup.html is missing"),
     };
     let relab = &rt.config.relab;
-    let relay = rt.relay.read().unwrap_or_else(|e| e.into_inner()).clone();
+    let relay = rt.auth.relay();
     let pairing = rt.link.pairing_view();
     let port = rt.config.listen.port();
     let backend = relab.pairing_backend_url.trim_end_matches('/').to_string();
@@ -69,7 +71,7 @@ pub fn setup(rt: &Runtime, _: &Request, _: &Params) -> Response {
         camera_id: relay.as_ref().map(|r| r.camera_id.clone()),
         relay_connected: rt.link.relay_connected(),
         clock_skew: pairing.clock_skew.as_ref().map(|s| s.summary()),
-        local_api_key: Some(rt.local_api_key.clone()).filter(|k| !k.is_empty()),
+        local_api_key: Some(rt.auth.local_api_key().to_string()).filter(|k| !k.is_empty()),
         lan_urls: interfaces::candidate_urls(port),
         port,
         version: env!("CARGO_PKG_VERSION"),

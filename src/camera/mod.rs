@@ -7,6 +7,7 @@ pub mod child;
 pub mod controls;
 pub mod font;
 pub mod frame;
+pub mod latest_frame;
 pub mod pipe;
 pub mod rpicam;
 pub mod select;
@@ -18,4 +19,5 @@ pub mod v4l2;
 pub mod v4l2_controls;
 
 pub use frame::Frame;
+pub use latest_frame::LatestFrame;
 pub use state::CameraState;

@@ -38,6 +38,12 @@ pub trait Handler: Send + Sync + 'static {
     fn handle(&self, req: &Request) -> Response;
 }
 
+impl<F: Fn(&Request) -> Response + Send + Sync + 'static> Handler for F {
+    fn handle(&self, req: &Request) -> Response {
+        self(req)
+    }
+}
+
 pub struct HttpServer {
     addr: SocketAddr,
     acceptor: thread::JoinHandle<()>,
@@ -45,7 +51,7 @@ pub struct HttpServer {
 
 impl HttpServer {
     /// Binds and starts accepting; at most `max_connections` are served at once.
-    pub fn start<H: Handler>(
+    pub fn start<H: Handler + ?Sized>(
         addr: SocketAddr,
         max_connections: usize,
         handler: Arc<H>,
@@ -78,7 +84,7 @@ impl Drop for Slot {
     }
 }
 
-fn accept_loop<H: Handler>(
+fn accept_loop<H: Handler + ?Sized>(
     listener: &TcpListener,
     max: usize,
     handler: &Arc<H>,
@@ -119,7 +125,7 @@ fn accept_loop<H: Handler>(
     }
 }
 
-fn serve_connection<H: Handler>(mut stream: TcpStream, handler: &H) -> io::Result<()> {
+fn serve_connection<H: Handler + ?Sized>(mut stream: TcpStream, handler: &H) -> io::Result<()> {
     let peer = stream.peer_addr().ok();
     stream.set_nodelay(true)?;
     stream.set_write_timeout(Some(WRITE_TIMEOUT))?;
@@ -263,7 +269,7 @@ fn fill(stream: &mut TcpStream, buf: &mut Vec<u8>) -> io::Result<usize> {
 }
 
 /// Runs the handler; a panic becomes a 500 instead of a dead connection.
-fn dispatch<H: Handler>(handler: &H, req: &Request) -> Response {
+fn dispatch<H: Handler + ?Sized>(handler: &H, req: &Request) -> Response {
     panic::catch_unwind(AssertUnwindSafe(|| handler.handle(req))).unwrap_or_else(|_| {
         log::error!("handler panicked on {} {}", req.method, req.path);
         Response::detail(500, "Internal Server Error")

@@ -1,8 +1,7 @@
-//! Pairing with the RELab backend: the device key, the device JWT, the pairing material, the
-//! credentials file, the start-up key bootstrap, and the pairing/unpairing lifecycle (the
-//! sans-IO flow, its thread, and the link thread that owns pairing and the relay).
+//! The pairing protocol with the RELab backend: the device key, the device JWT, the pairing
+//! material, the credentials file, the start-up key bootstrap, the sans-IO pairing flow, the
+//! backend API and its HTTP client. The threads that run it live in `link/`.
 
-pub mod activation;
 pub mod backend_api;
 pub mod backend_client;
 pub mod bootstrap;
@@ -12,16 +11,9 @@ pub mod flow;
 pub mod identity;
 pub mod jwt;
 pub mod keys;
-pub mod link;
-pub mod link_state;
-#[cfg(test)]
-mod link_tests;
 pub mod material;
 pub mod reachability;
 pub mod reply;
-pub mod session;
 pub mod state;
 #[cfg(test)]
 pub(crate) mod test_backend;
-#[cfg(test)]
-pub(crate) mod test_runtime;

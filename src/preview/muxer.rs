@@ -2,16 +2,33 @@
 
 use std::collections::hash_map::RandomState;
 use std::hash::{BuildHasher, Hasher};
-use std::sync::atomic::Ordering;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::thread::{self, JoinHandle};
 use std::time::Duration;
 
 use crossbeam_channel::{Receiver, RecvTimeoutError};
 
-use crate::media::llhls::{Segmenter, SegmenterConfig, SegmenterEvent, Timeline, TimelineConfig};
+use crate::media::llhls::{
+    HlsStore, Segmenter, SegmenterConfig, SegmenterEvent, Timeline, TimelineConfig,
+};
 use crate::media::AccessUnit;
-use crate::runtime::Runtime;
+
+/// What the muxer counts.
+#[derive(Debug, Default)]
+pub struct MuxerCounters {
+    pub parts_published: AtomicU64,
+    pub segments_published: AtomicU64,
+}
+
+/// Where the muxer publishes: the store the HTTP workers read, its counters, and how many
+/// complete segments the playlist keeps.
+#[derive(Clone)]
+pub struct MuxerSink {
+    pub hls: Arc<HlsStore>,
+    pub counters: Arc<MuxerCounters>,
+    pub window_segments: usize,
+}
 
 /// A fresh per-session prefix: eight hex digits that differ between runs.
 pub fn session_prefix() -> String {
@@ -22,7 +39,7 @@ pub fn session_prefix() -> String {
 }
 
 /// Applies what the segmenter produced to the store, in one update (one wake-up).
-pub fn publish(rt: &Runtime, seg: &Segmenter, events: &mut Vec<SegmenterEvent>) {
+pub fn publish(sink: &MuxerSink, seg: &Segmenter, events: &mut Vec<SegmenterEvent>) {
     let mut rest = Vec::new();
     for event in events.drain(..) {
         match event {
@@ -33,38 +50,39 @@ pub fn publish(rt: &Runtime, seg: &Segmenter, events: &mut Vec<SegmenterEvent>) 
                 height,
             } => {
                 if !rest.is_empty() {
-                    apply(rt, std::mem::take(&mut rest));
+                    apply(sink, std::mem::take(&mut rest));
                 }
                 log::info!("preview session: {width}x{height} {codec}");
                 let cfg = TimelineConfig {
                     prefix: session_prefix(),
                     part_target: seg.config().part_target(),
                     segment_target: seg.config().segment_target(),
-                    window_segments: rt.config.hls_segments,
-                    first_msn: first_msn(rt, seg),
+                    window_segments: sink.window_segments,
+                    first_msn: first_msn(&sink.hls, seg),
                 };
-                rt.hls
+                sink.hls
                     .start_session(Timeline::new(cfg, Arc::from(init), codec));
             }
             other => rest.push(other),
         }
     }
     if !rest.is_empty() {
-        apply(rt, rest);
+        apply(sink, rest);
     }
 }
 
 /// Sequence numbers must only grow on the same playlist URL, also across restarts of the
 /// daemon: start from the wall clock in segment units, and above anything this process
 /// already published (in case the clock stepped back).
-fn first_msn(rt: &Runtime, seg: &Segmenter) -> u64 {
+fn first_msn(hls: &HlsStore, seg: &Segmenter) -> u64 {
     let segment_us = u64::from(seg.config().segment_target()) * 1_000_000 / 90_000;
     let from_clock = crate::clock::unix_us() / segment_us.max(1);
-    from_clock.max(rt.hls.msn_floor())
+    from_clock.max(hls.msn_floor())
 }
 
-fn apply(rt: &Runtime, events: Vec<SegmenterEvent>) {
-    rt.hls.update(|tl| {
+fn apply(sink: &MuxerSink, events: Vec<SegmenterEvent>) {
+    let counters = &sink.counters;
+    sink.hls.update(|tl| {
         for event in events {
             match event {
                 SegmenterEvent::Part {
@@ -74,11 +92,11 @@ fn apply(rt: &Runtime, events: Vec<SegmenterEvent>) {
                     capture_unix_us,
                 } => {
                     tl.push_part(duration, independent, data, capture_unix_us);
-                    rt.stats.parts_published.fetch_add(1, Ordering::Relaxed);
+                    counters.parts_published.fetch_add(1, Ordering::Relaxed);
                 }
                 SegmenterEvent::SegmentEnd => {
                     if tl.close_segment().is_some() {
-                        rt.stats.segments_published.fetch_add(1, Ordering::Relaxed);
+                        counters.segments_published.fetch_add(1, Ordering::Relaxed);
                     }
                 }
                 SegmenterEvent::Start { .. } => {}
@@ -96,7 +114,7 @@ fn idle_timeout(cfg: &SegmenterConfig) -> Duration {
 
 /// Runs the muxer until the encoder goes away.
 pub fn spawn_muxer(
-    rt: Arc<Runtime>,
+    sink: MuxerSink,
     cfg: SegmenterConfig,
     units: Receiver<Arc<AccessUnit>>,
 ) -> std::io::Result<JoinHandle<()>> {
@@ -111,15 +129,15 @@ pub fn spawn_muxer(
                 match units.recv_timeout(idle) {
                     Ok(au) => {
                         segmenter.push(au, &mut events);
-                        publish(&rt, &segmenter, &mut events);
+                        publish(&sink, &segmenter, &mut events);
                         live = true;
                     }
                     // The encoder paused (preview stopped or hibernating): end the session,
                     // so that a later start is a fresh stream rather than a jump in time.
                     Err(RecvTimeoutError::Timeout) if live => {
                         segmenter.flush(&mut events);
-                        publish(&rt, &segmenter, &mut events);
-                        rt.hls.stop_session();
+                        publish(&sink, &segmenter, &mut events);
+                        sink.hls.stop_session();
                         segmenter = Segmenter::new(cfg);
                         live = false;
                         log::info!(
@@ -132,8 +150,8 @@ pub fn spawn_muxer(
                 }
             }
             segmenter.flush(&mut events);
-            publish(&rt, &segmenter, &mut events);
-            rt.hls.stop_session();
+            publish(&sink, &segmenter, &mut events);
+            sink.hls.stop_session();
             log::info!("preview muxer stopped");
         })
 }

@@ -15,10 +15,8 @@ use log::{error, warn};
 use super::outbox::Outbox;
 use super::status::Counters;
 use super::translate;
+use crate::http::server::Handler;
 use crate::http::{Request, Response};
-
-/// The router (`api::handle` in the daemon).
-pub type Handler = Arc<dyn Fn(&Request) -> Response + Send + Sync>;
 
 /// Commands waiting for a worker, beyond those running, before new ones get 429.
 pub const QUEUE: usize = 64;
@@ -40,7 +38,7 @@ pub struct Dispatcher {
 }
 
 struct Shared {
-    handler: Handler,
+    handler: Arc<dyn Handler>,
     counters: Arc<Counters>,
     /// Set when the relay stops: queued commands are dropped instead of run.
     cancelled: AtomicBool,
@@ -57,7 +55,7 @@ pub fn on_worker_thread() -> bool {
 
 impl Dispatcher {
     pub fn start(
-        handler: Handler,
+        handler: Arc<dyn Handler>,
         workers: usize,
         queue: usize,
         counters: Arc<Counters>,
@@ -105,7 +103,7 @@ fn work(jobs: &Receiver<Job>, shared: &Shared) {
     ON_WORKER.with(|w| w.set(true));
     for job in jobs.iter() {
         if !shared.cancelled.load(Ordering::SeqCst) {
-            let resp = catch_unwind(AssertUnwindSafe(|| (shared.handler)(&job.request)))
+            let resp = catch_unwind(AssertUnwindSafe(|| shared.handler.handle(&job.request)))
                 .unwrap_or_else(|_| {
                     error!(
                         "Relay command {} {} panicked",
@@ -141,7 +139,7 @@ mod tests {
     #[test]
     fn runs_up_to_n_at_once_queues_the_rest_and_refuses_beyond() {
         let gate = Arc::new(Barrier::new(3));
-        let handler: Handler = {
+        let handler: Arc<dyn Handler> = {
             let gate = Arc::clone(&gate);
             Arc::new(move |req: &Request| {
                 if req.path == "/block" {

@@ -3,6 +3,9 @@
 //! local HTTP, and redials with backoff until stopped. It never holds two connections: the
 //! old socket is closed (cleanly when we end it) before the next dial.
 //!
+//! The router is handed in ([`RelayHooks::handler`], the same `Handler` value the HTTP server
+//! gets), with the relay's own settings ([`RelayOptions`]): the relay knows nothing above it.
+//!
 //! Layout: `envelope` (JSON frames), `allowlist`, `translate` (command ↔ router) and `backoff`
 //! are sans-IO; `dial`, `connection` (the socket's one thread), `dispatch` (worker pool),
 //! `outbox` and `wait` do the I/O; `status` holds the counters.
@@ -30,17 +33,79 @@ use std::time::{Duration, Instant};
 use crossbeam_channel::{Receiver, RecvTimeoutError};
 use log::{info, warn};
 
-use crate::config::relab::DEVICE_ASSERTION;
+use crate::config::relab::{RelabSettings, DEVICE_ASSERTION};
+use crate::http::server::Handler;
 use crate::pairing::credentials::RelayCredentials;
 use crate::pairing::identity::{unix_now, DeviceIdentity};
-use crate::runtime::Runtime;
 use backoff::{random_unit, Backoff};
 use connection::{Context, Ended};
 use dial::{DialError, Endpoint};
-use dispatch::{Dispatcher, Handler};
+use dispatch::Dispatcher;
 use outbox::Waker;
 use status::Counters;
 pub use status::RelayStatus;
+
+/// The relay's settings (the `RELAY_*` variables and the auth header's name).
+#[derive(Debug, Clone, PartialEq)]
+pub struct RelayOptions {
+    pub reconnect_min_s: f64,
+    pub reconnect_max_s: f64,
+    /// Relayed commands run at once.
+    pub max_concurrent_commands: u32,
+    /// Accept a `ws://` relay URL.
+    pub allow_plaintext: bool,
+    /// The header relayed commands carry the relay key in (`AUTH_KEY_NAME`).
+    pub key_header: String,
+}
+
+impl RelayOptions {
+    pub fn from_relab(relab: &RelabSettings) -> RelayOptions {
+        RelayOptions {
+            reconnect_min_s: relab.relay_reconnect_min_s,
+            reconnect_max_s: relab.relay_reconnect_max_s,
+            max_concurrent_commands: relab.relay_max_concurrent_commands,
+            allow_plaintext: relab.allow_plaintext_relay,
+            key_header: relab.auth_key_name.clone(),
+        }
+    }
+}
+
+/// What the relay is handed from above.
+#[derive(Clone)]
+pub struct RelayHooks {
+    /// Serves relayed commands: the router HTTP requests go through.
+    pub handler: Arc<dyn Handler>,
+    /// The key relayed commands carry, read per command (`None`: they carry none).
+    pub command_key: Arc<dyn Fn() -> Option<String> + Send + Sync>,
+    /// Called after every successful handshake.
+    pub on_connected: Arc<dyn Fn() + Send + Sync>,
+}
+
+/// Why the relay could not start.
+#[derive(Debug)]
+pub enum RelayStartError {
+    UnsupportedScheme(String),
+    BadKey(String),
+    BadUrl(String),
+    /// What could not be started (a thread, the workers, the wake-up) and why.
+    Thread(&'static str, std::io::Error),
+}
+
+impl std::fmt::Display for RelayStartError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            RelayStartError::UnsupportedScheme(scheme) => write!(
+                f,
+                "relay auth scheme {scheme:?} is not supported; only {DEVICE_ASSERTION} is"
+            ),
+            RelayStartError::BadKey(e) => write!(f, "the relay private key does not parse: {e}"),
+            RelayStartError::BadUrl(e) => f.write_str(e),
+            RelayStartError::Thread(what, e) => write!(f, "could not {what}: {e}"),
+        }
+    }
+}
+
+impl std::error::Error for RelayStartError {}
 
 /// How long `stop` waits for the relay thread before leaving it to finish alone (it can be
 /// in the middle of a dial, which takes up to 20 s).
@@ -63,39 +128,44 @@ impl Relay {
     /// Starts the relay thread; it dials, serves commands and redials until stopped. Fails
     /// when the credentials cannot work: the key does not parse, the scheme is not
     /// `device_assertion`, or the URL is unusable (the message says which).
-    pub fn start(rt: Arc<Runtime>, credentials: RelayCredentials) -> Result<Relay, String> {
+    pub fn start(
+        hooks: RelayHooks,
+        options: RelayOptions,
+        credentials: RelayCredentials,
+    ) -> Result<Relay, RelayStartError> {
         if credentials.auth_scheme != DEVICE_ASSERTION {
-            return Err(format!(
-                "relay auth scheme {:?} is not supported; only {DEVICE_ASSERTION} is",
-                credentials.auth_scheme
+            return Err(RelayStartError::UnsupportedScheme(
+                credentials.auth_scheme.clone(),
             ));
         }
         let identity = DeviceIdentity::from_credentials(&credentials)
-            .map_err(|e| format!("the relay private key does not parse: {e}"))?;
-        let relab = &rt.config.relab;
+            .map_err(|e| RelayStartError::BadKey(e.to_string()))?;
         let endpoint = Endpoint::new(
             &credentials.backend_url,
             &credentials.camera_id,
-            relab.allow_plaintext_relay,
-        )?;
+            options.allow_plaintext,
+        )
+        .map_err(RelayStartError::BadUrl)?;
         let counters = Arc::new(Counters::default());
-        let handler: Handler = {
-            let rt = Arc::clone(&rt);
-            Arc::new(move |req| crate::api::handle(&rt, req))
-        };
-        let workers = relab.relay_max_concurrent_commands as usize;
-        let dispatcher =
-            Dispatcher::start(handler, workers, dispatch::QUEUE, Arc::clone(&counters))
-                .map_err(|e| format!("could not start the relay workers: {e}"))?;
-        let waker = Waker::new().map_err(|e| format!("could not create the relay wake-up: {e}"))?;
+        let workers = options.max_concurrent_commands as usize;
+        let dispatcher = Dispatcher::start(
+            Arc::clone(&hooks.handler),
+            workers,
+            dispatch::QUEUE,
+            Arc::clone(&counters),
+        )
+        .map_err(|e| RelayStartError::Thread("start the relay workers", e))?;
+        let waker =
+            Waker::new().map_err(|e| RelayStartError::Thread("create the relay wake-up", e))?;
         let shared = Arc::new(Shared {
             stop: AtomicBool::new(false),
             waker: Arc::new(waker),
             counters,
         });
         let supervisor = Supervisor {
-            backoff: Backoff::new(relab.relay_reconnect_min_s, relab.relay_reconnect_max_s),
-            rt,
+            backoff: Backoff::new(options.reconnect_min_s, options.reconnect_max_s),
+            hooks,
+            key_header: options.key_header,
             identity,
             endpoint,
             dispatcher,
@@ -108,7 +178,7 @@ impl Relay {
                 supervisor.run();
                 drop(done_tx);
             })
-            .map_err(|e| format!("could not start the relay thread: {e}"))?;
+            .map_err(|e| RelayStartError::Thread("start the relay thread", e))?;
         Ok(Relay {
             shared,
             thread: Some(thread),
@@ -159,7 +229,8 @@ impl Drop for Relay {
 
 /// The relay thread: dial, serve, wait, again.
 struct Supervisor {
-    rt: Arc<Runtime>,
+    hooks: RelayHooks,
+    key_header: String,
     identity: DeviceIdentity,
     endpoint: Endpoint,
     dispatcher: Dispatcher,
@@ -170,15 +241,9 @@ struct Supervisor {
 impl Supervisor {
     fn run(mut self) {
         let counters = Arc::clone(&self.shared.counters);
-        let rt = Arc::clone(&self.rt);
-        let auth = move || {
-            let key = rt
-                .local_relay_api_key
-                .read()
-                .unwrap_or_else(|e| e.into_inner())
-                .clone()?;
-            Some((rt.config.relab.auth_key_name.clone(), key))
-        };
+        let command_key = Arc::clone(&self.hooks.command_key);
+        let key_header = self.key_header.clone();
+        let auth = move || Some((key_header.clone(), command_key()?));
         while !self.stopping() {
             // A fresh assertion for every dial: the backend accepts each `jti` once.
             let token = match self.identity.assertion() {
@@ -195,9 +260,7 @@ impl Supervisor {
                     Counters::bump(&counters.connects);
                     self.backoff.reset();
                     info!("Relay connected. Waiting for commands.");
-                    // The network is back: retry waiting uploads now rather than at their
-                    // scheduled time.
-                    self.rt.uploads.nudge();
+                    (self.hooks.on_connected)();
                     let cx = Context {
                         dispatcher: &self.dispatcher,
                         counters: &counters,

@@ -23,14 +23,14 @@ mod tests;
 use std::collections::{BTreeSet, HashMap};
 use std::io;
 use std::sync::atomic::Ordering;
-use std::sync::{Arc, Mutex, MutexGuard, RwLock};
+use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration;
 
 use crossbeam_channel::{Receiver, Sender};
 use serde_json::{Map, Value};
 
+use crate::auth::CredentialsCell;
 use crate::config::{ImageSink, RelabSettings};
-use crate::pairing::credentials::RelayCredentials;
 use crate::stills::captures::{
     CaptureRecord, CaptureStatus, CaptureStore, StoreError, UploadState,
 };
@@ -53,13 +53,13 @@ pub const DEFAULT_QUEUE_MAX_MB: u64 = 1024;
 /// captures stay local.
 pub fn sink_from_settings(
     relab: &RelabSettings,
-    relay: &Arc<RwLock<Option<RelayCredentials>>>,
+    relay: &CredentialsCell,
 ) -> Result<Option<Arc<dyn Sink>>, String> {
     match relab.resolved_image_sink() {
         ImageSink::S3 => Ok(Some(Arc::new(s3::S3Sink::new(relab.s3_settings())?))),
         ImageSink::Backend => Ok(Some(Arc::new(backend::BackendSink::new(
             relab,
-            Arc::clone(relay),
+            relay.clone(),
         )))),
         ImageSink::Local | ImageSink::Auto => Ok(None),
     }

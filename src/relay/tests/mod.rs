@@ -12,7 +12,8 @@ use tungstenite::protocol::frame::coding::CloseCode;
 use tungstenite::protocol::CloseFrame;
 use tungstenite::Message;
 
-use super::{Relay, RelayStatus};
+use super::{Relay, RelayHooks, RelayOptions, RelayStartError, RelayStatus};
+use crate::api::Api;
 use crate::base64;
 use crate::config::Config;
 use crate::http::Request;
@@ -37,6 +38,7 @@ fn runtime(extra_env: &[(&str, &str)]) -> Arc<Runtime> {
         ("ALLOW_PLAINTEXT_RELAY", "true"),
     ]
     .iter()
+    .chain(&[("LOCAL_RELAY_API_KEY", RELAY_KEY)])
     .chain(extra_env)
     .map(|(k, v)| (k.to_string(), v.to_string()))
     .collect();
@@ -52,6 +54,21 @@ fn runtime(extra_env: &[(&str, &str)]) -> Arc<Runtime> {
         log: Vec::new(),
     };
     Runtime::new(config, keys).expect("runtime")
+}
+
+/// Starts a relay as the link does: the runtime's router, its relay key, its settings.
+fn start(rt: &Arc<Runtime>, credentials: RelayCredentials) -> Result<Relay, RelayStartError> {
+    let auth = Arc::clone(&rt.auth);
+    let hooks = RelayHooks {
+        handler: Arc::new(Api::new(Arc::clone(rt))),
+        command_key: Arc::new(move || auth.relay_api_key()),
+        on_connected: Arc::new(|| {}),
+    };
+    Relay::start(
+        hooks,
+        RelayOptions::from_relab(&rt.config.relab),
+        credentials,
+    )
 }
 
 fn credentials(url: &str) -> RelayCredentials {
@@ -87,9 +104,9 @@ fn publish_parts(rt: &Runtime, count: usize) -> Vec<(String, Vec<u8>)> {
         part_target: 18_000,
         segment_target: 90_000,
         window_segments: 7,
-        first_msn: rt.hls.msn_floor(),
+        first_msn: rt.media.hls.msn_floor(),
     };
-    rt.hls.start_session(Timeline::new(
+    rt.media.hls.start_session(Timeline::new(
         cfg,
         Arc::from(&b"init"[..]),
         "avc1.42c01f".into(),
@@ -99,6 +116,7 @@ fn publish_parts(rt: &Runtime, count: usize) -> Vec<(String, Vec<u8>)> {
             let len = 100 + (i * 7919) % 150_000;
             let data: Vec<u8> = (0..len).map(|j| (j * 31 + i * 17) as u8).collect();
             let part = rt
+                .media
                 .hls
                 .update(|tl| {
                     let part = tl.push_part(18_000, i % 5 == 0, Arc::from(&data[..]), 0);
@@ -121,7 +139,7 @@ fn publish_parts(rt: &Runtime, count: usize) -> Vec<(String, Vec<u8>)> {
 fn handshake_heartbeats_and_a_clean_stop() {
     let rt = runtime(&[]);
     let peer = Peer::new();
-    let relay = Relay::start(rt, credentials(&peer.url())).unwrap();
+    let relay = start(&rt, credentials(&peer.url())).unwrap();
     let (mut server, hs) = peer.accept();
     assert_eq!(
         hs.target,
@@ -192,7 +210,7 @@ fn handshake_heartbeats_and_a_clean_stop() {
 fn get_camera_runs_through_the_router_with_the_relay_key() {
     let rt = runtime(&[]);
     let peer = Peer::new();
-    let relay = Relay::start(Arc::clone(&rt), credentials(&peer.url())).unwrap();
+    let relay = start(&rt, credentials(&peer.url())).unwrap();
     let (mut server, _) = peer.accept();
     server.send_json(&request("cam-1", "GET", "/camera"));
     let reply = server.next_json(WAIT);
@@ -209,10 +227,10 @@ fn get_camera_runs_through_the_router_with_the_relay_key() {
     assert_eq!(reply["data"], json!({"current_mode": null, "stream": null}));
 
     // The relay key is what authenticates the command.
-    *rt.local_relay_api_key.write().unwrap() = None;
+    rt.auth.deactivate();
     server.send_json(&request("cam-2", "GET", "/camera"));
     assert_eq!(server.next_json(WAIT)["status"], 401);
-    *rt.local_relay_api_key.write().unwrap() = Some(RELAY_KEY.into());
+    rt.auth.activate(credentials(&peer.url()));
 
     // Round trip over the relay against the same call made directly.
     let direct = {
@@ -286,7 +304,7 @@ fn fifty_hls_parts_at_once_come_back_byte_exact_in_adjacent_pairs() {
     let rt = runtime(&[]);
     let parts = publish_parts(&rt, 50);
     let peer = Peer::new();
-    let relay = Relay::start(Arc::clone(&rt), credentials(&peer.url())).unwrap();
+    let relay = start(&rt, credentials(&peer.url())).unwrap();
     let (mut server, _) = peer.accept();
     for (i, (path, _)) in parts.iter().enumerate() {
         server.send_json(&request(&format!("part-{i}"), "GET", path));
@@ -314,7 +332,7 @@ fn fifty_hls_parts_at_once_come_back_byte_exact_in_adjacent_pairs() {
 fn refused_and_malformed_commands_get_the_contracts_answers() {
     let rt = runtime(&[]);
     let peer = Peer::new();
-    let relay = Relay::start(rt, credentials(&peer.url())).unwrap();
+    let relay = start(&rt, credentials(&peer.url())).unwrap();
     let (mut server, _) = peer.accept();
     let forbidden = json!({"detail": "Relay command is not allowed."});
     for (i, (method, path)) in [
@@ -389,7 +407,7 @@ fn beyond_workers_and_queue_commands_get_429_and_the_rest_complete() {
         path.replace(".2.m4s", ".3.m4s")
     };
     let peer = Peer::new();
-    let relay = Relay::start(Arc::clone(&rt), credentials(&peer.url())).unwrap();
+    let relay = start(&rt, credentials(&peer.url())).unwrap();
     let (mut server, _) = peer.accept();
     let sent = 8 + super::dispatch::QUEUE + 10;
     for i in 0..sent {
@@ -412,7 +430,8 @@ fn beyond_workers_and_queue_commands_get_429_and_the_rest_complete() {
     });
     assert!((64..=72).contains(&status.in_flight), "{status:?}");
     let data: Vec<u8> = (0..5000u32).map(|i| (i % 251) as u8).collect();
-    rt.hls
+    rt.media
+        .hls
         .update(|tl| tl.push_part(18_000, false, Arc::from(&data[..]), 0));
     let replies = collect_replies(&mut server, sent - surplus);
     for (id, (status, body)) in &replies {
@@ -436,7 +455,7 @@ fn reconnects_after_losses_holding_one_connection_at_a_time() {
         ("RELAY_RECONNECT_MAX_S", "0.4"),
     ]);
     let peer = Peer::new();
-    let relay = Relay::start(rt, credentials(&peer.url())).unwrap();
+    let relay = start(&rt, credentials(&peer.url())).unwrap();
 
     // 1. The backend replaces the socket (close 1001): the relay completes the close
     //    handshake and only then redials.
@@ -502,7 +521,7 @@ fn a_forbidden_handshake_is_logged_and_backs_off_a_minute() {
         ("RELAY_RECONNECT_MAX_S", "0.4"),
     ]);
     let peer = Peer::new();
-    let relay = Relay::start(rt, credentials(&peer.url())).unwrap();
+    let relay = start(&rt, credentials(&peer.url())).unwrap();
     peer.refuse(403, "Wed, 22 Apr 2026 10:00:00 GMT");
     let status = wait_for(&relay, "the refusal", |s| s.retry_in.is_some());
     assert_eq!(
@@ -528,7 +547,7 @@ fn a_forbidden_handshake_is_logged_and_backs_off_a_minute() {
         ("RELAY_RECONNECT_MIN_S", "0.2"),
         ("RELAY_RECONNECT_MAX_S", "0.4"),
     ]);
-    let relay = Relay::start(rt, credentials(&peer.url())).unwrap();
+    let relay = start(&rt, credentials(&peer.url())).unwrap();
     peer.refuse(500, "Wed, 22 Apr 2026 10:00:00 GMT");
     let status = wait_for(&relay, "the failure", |s| s.retry_in.is_some());
     assert_eq!(
@@ -544,8 +563,7 @@ fn a_forbidden_handshake_is_logged_and_backs_off_a_minute() {
 #[test]
 fn start_refuses_unusable_credentials() {
     let rt = runtime(&[("ALLOW_PLAINTEXT_RELAY", "false")]);
-    let err =
-        |creds: RelayCredentials| Relay::start(Arc::clone(&rt), creds).err().expect("refused");
+    let err = |creds: RelayCredentials| start(&rt, creds).err().expect("refused").to_string();
     let good = credentials("wss://relab.example/plugins/rpi-cam/ws/connect");
     assert!(err(RelayCredentials {
         private_key_pem: "nope".into(),

@@ -9,13 +9,13 @@
 mod multipart;
 pub mod thumbnail;
 
-use std::sync::{Arc, RwLock};
 use std::time::Duration;
 
 use serde_json::{Map, Value};
 
 use super::http::{agent, body_text};
 use super::sink::{Delivered, Sink, SinkError, Upload};
+use crate::auth::CredentialsCell;
 use crate::config::relab::RelabSettings;
 use crate::pairing::backend_api::BackendApi;
 use crate::pairing::clock_skew::{self, SkewReading};
@@ -32,16 +32,13 @@ const BACKEND_ANSWER_WAIT: Duration = Duration::from_secs(20);
 
 pub struct BackendSink {
     settings: RelabSettings,
-    credentials: Arc<RwLock<Option<RelayCredentials>>>,
+    credentials: CredentialsCell,
     agent: ureq::Agent,
 }
 
 impl BackendSink {
     /// `credentials` is the runtime's cell, which pairing and unpairing update.
-    pub fn new(
-        settings: &RelabSettings,
-        credentials: Arc<RwLock<Option<RelayCredentials>>>,
-    ) -> BackendSink {
+    pub fn new(settings: &RelabSettings, credentials: CredentialsCell) -> BackendSink {
         BackendSink {
             settings: settings.clone(),
             credentials,
@@ -50,10 +47,7 @@ impl BackendSink {
     }
 
     fn relay(&self) -> Option<RelayCredentials> {
-        self.credentials
-            .read()
-            .unwrap_or_else(|e| e.into_inner())
-            .clone()
+        self.credentials.get()
     }
 }
 

@@ -5,7 +5,6 @@
 //! so every refresh is sent again; a new pairing sends the current one within seconds.
 
 use std::path::PathBuf;
-use std::sync::{Arc, RwLock};
 use std::thread;
 use std::time::Duration;
 
@@ -13,6 +12,7 @@ use crossbeam_channel::{Receiver, RecvTimeoutError, Sender};
 use serde_json::Value;
 
 use super::multipart::Form;
+use crate::auth::CredentialsCell;
 use crate::config::relab::RelabSettings;
 use crate::pairing::backend_api::BackendApi;
 use crate::pairing::credentials::RelayCredentials;
@@ -29,7 +29,7 @@ impl ThumbnailUploader {
     /// Starts the thread. `file` is the cached thumbnail; `relay` the runtime's credentials.
     pub fn start(
         settings: &RelabSettings,
-        relay: Arc<RwLock<Option<RelayCredentials>>>,
+        relay: CredentialsCell,
         file: PathBuf,
     ) -> std::io::Result<ThumbnailUploader> {
         let (offers, rx) = crossbeam_channel::bounded(1);
@@ -55,7 +55,7 @@ impl ThumbnailUploader {
 
 struct Worker {
     settings: RelabSettings,
-    relay: Arc<RwLock<Option<RelayCredentials>>>,
+    relay: CredentialsCell,
     file: PathBuf,
     agent: ureq::Agent,
     /// The camera the current thumbnail was last sent for.
@@ -70,7 +70,7 @@ impl Worker {
                 Err(RecvTimeoutError::Timeout) => false,
                 Err(RecvTimeoutError::Disconnected) => return,
             };
-            let Some(relay) = self.relay.read().unwrap_or_else(|e| e.into_inner()).clone() else {
+            let Some(relay) = self.relay.get() else {
                 self.sent_to = None;
                 continue;
             };

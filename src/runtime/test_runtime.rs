@@ -3,10 +3,10 @@
 use std::collections::HashMap;
 use std::sync::Arc;
 
-use super::bootstrap::bootstrap;
-use super::credentials::TestDir;
+use super::Runtime;
 use crate::config::Config;
-use crate::runtime::Runtime;
+use crate::pairing::bootstrap::bootstrap;
+use crate::pairing::credentials::{self, TestDir};
 
 /// A runtime with `PAIRING_BACKEND_URL` empty unless `env` sets it. The folder lives as
 /// long as the returned `TestDir`.
@@ -30,7 +30,7 @@ pub fn runtime(env: &[(&str, &str)]) -> (Arc<Runtime>, TestDir) {
         "127.0.0.1:0".to_string(),
     ];
     let config = Config::from_sources(&args, &vars, &HashMap::new()).expect("test config");
-    let file = super::credentials::load(&config.relab.credentials_file)
+    let file = credentials::load(&config.relab.credentials_file)
         .ok()
         .flatten();
     let keys = bootstrap(&config.relab, file.as_ref(), false, || {

@@ -5,14 +5,25 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use super::credentials;
-use super::link;
-use super::link_state::LinkCommand;
-use super::state::PairingStatus;
-use super::test_backend::{Canned, Recorded, TestBackend};
-use super::test_runtime;
+use super::{LinkCommand, LinkServices};
+use crate::api::Api;
 use crate::base64;
-use crate::runtime::Runtime;
+use crate::pairing::credentials;
+use crate::pairing::state::PairingStatus;
+use crate::pairing::test_backend::{Canned, Recorded, TestBackend};
+use crate::runtime::{test_runtime, Runtime};
+
+/// Starts the link of `rt` as the daemon does, with the router for the relay.
+fn start_link(rt: &Arc<Runtime>) -> std::io::Result<std::thread::JoinHandle<()>> {
+    super::start(LinkServices {
+        state: Arc::clone(&rt.link),
+        auth: Arc::clone(&rt.auth),
+        uploads: Arc::clone(&rt.uploads),
+        handler: Arc::new(Api::new(Arc::clone(rt))),
+        relab: Arc::new(rt.config.relab.clone()),
+        port: rt.config.listen.port(),
+    })
+}
 
 fn wait_for(what: &str, mut done: impl FnMut() -> bool) {
     let deadline = Instant::now() + Duration::from_secs(20);
@@ -81,7 +92,7 @@ fn pair_and_unpair(prefix: &'static str, device_path: &str) {
     let backend = backend(prefix);
     let (rt, _dir) = runtime_for(&backend);
     let path = rt.config.relab.credentials_file.clone();
-    let local_key = rt.local_api_key.clone();
+    let local_key = rt.auth.local_api_key().to_string();
     credentials::save(
         &path,
         &credentials::Credentials {
@@ -90,14 +101,11 @@ fn pair_and_unpair(prefix: &'static str, device_path: &str) {
         },
     )
     .unwrap();
-    let keys_before = rt.keys.read().unwrap().len();
-    link::start(Arc::clone(&rt)).unwrap();
-    assert!(
-        link::start(Arc::clone(&rt)).is_err(),
-        "one link per runtime"
-    );
+    let keys_before = rt.auth.key_count();
+    start_link(&rt).unwrap();
+    assert!(start_link(&rt).is_err(), "one link per runtime");
 
-    wait_for("pairing", || rt.relay_enabled());
+    wait_for("pairing", || rt.auth.relay_enabled());
     assert_eq!(rt.link.pairing_view().status, PairingStatus::Paired);
     let file = credentials::load(&path).unwrap().unwrap();
     let relay = file.relay().expect("relay credentials saved");
@@ -114,9 +122,9 @@ fn pair_and_unpair(prefix: &'static str, device_path: &str) {
         Some(local_key.as_str()),
         "local key kept"
     );
-    let relay_key = rt.local_relay_api_key.read().unwrap().clone().unwrap();
+    let relay_key = rt.auth.relay_api_key().unwrap();
     assert!(relay_key.starts_with("LOCAL_"));
-    assert!(rt.keys.read().unwrap().contains(&relay_key));
+    assert!(rt.auth.is_authorized(&relay_key));
     wait_for("the relay", || rt.link.relay_status().is_some());
     let poll_method = if prefix.is_empty() { "GET" } else { "POST" };
     for poll in backend
@@ -131,7 +139,7 @@ fn pair_and_unpair(prefix: &'static str, device_path: &str) {
     // Paired: a new code is refused.
     assert!(rt.link.request(LinkCommand::RotateCode));
     assert!(rt.link.request(LinkCommand::Unpair));
-    wait_for("unpairing", || !rt.relay_enabled());
+    wait_for("unpairing", || !rt.auth.relay_enabled());
     wait_for("a new pairing run", || {
         count(&backend, "/pairing/register") > registers_before
     });
@@ -151,8 +159,8 @@ fn pair_and_unpair(prefix: &'static str, device_path: &str) {
     let file = credentials::load(&path).unwrap().unwrap();
     assert!(!file.has_any_relay_field());
     assert_eq!(file.local_api_key.as_deref(), Some(local_key.as_str()));
-    assert!(!rt.keys.read().unwrap().contains(&relay_key));
-    assert_eq!(rt.keys.read().unwrap().len(), keys_before);
+    assert!(!rt.auth.is_authorized(&relay_key));
+    assert_eq!(rt.auth.key_count(), keys_before);
     assert!(rt.link.relay_status().is_none());
     wait_for("a new code", || rt.link.pairing_view().code.is_some());
 }
@@ -186,7 +194,7 @@ fn a_new_code_on_request_replaces_the_old_one() {
         }
     });
     let (rt, _dir) = runtime_for(&backend);
-    link::start(Arc::clone(&rt)).unwrap();
+    start_link(&rt).unwrap();
     wait_for("waiting", || {
         rt.link.pairing_view().status == PairingStatus::Waiting
     });
@@ -204,7 +212,7 @@ fn a_new_code_on_request_replaces_the_old_one() {
         .collect();
     assert_eq!(codes.len(), 2, "{codes:?}");
     assert_eq!(codes[0], first);
-    assert!(!rt.relay_enabled());
+    assert!(!rt.auth.relay_enabled());
     // Unpairing while not paired resets and pairs again; the file is left alone.
     assert!(rt.link.request(LinkCommand::Unpair));
     wait_for("a third code", || count(&backend, "/register") >= 3);
@@ -215,7 +223,7 @@ fn a_new_code_on_request_replaces_the_old_one() {
 fn without_a_backend_the_link_stays_idle_and_commands_are_harmless() {
     let (rt, _dir) = test_runtime::runtime(&[]);
     let before = std::fs::read_to_string(&rt.config.relab.credentials_file).ok();
-    link::start(Arc::clone(&rt)).unwrap();
+    start_link(&rt).unwrap();
     assert!(rt.link.request(LinkCommand::RotateCode));
     assert!(rt.link.request(LinkCommand::Unpair));
     // The inbox drains; nothing changes.
@@ -224,7 +232,7 @@ fn without_a_backend_the_link_stays_idle_and_commands_are_harmless() {
         (0..16).all(|_| rt.link.request(LinkCommand::RotateCode))
     });
     assert_eq!(rt.link.pairing_view().status, PairingStatus::Idle);
-    assert!(!rt.relay_enabled());
+    assert!(!rt.auth.relay_enabled());
     assert_eq!(
         std::fs::read_to_string(&rt.config.relab.credentials_file).ok(),
         before
@@ -235,14 +243,14 @@ fn without_a_backend_the_link_stays_idle_and_commands_are_harmless() {
 fn a_backend_without_the_pairing_api_stops_pairing_with_the_contract_error() {
     let backend = TestBackend::start(|_| Canned::json(404, r#"{"detail":"Not Found"}"#));
     let (rt, _dir) = runtime_for(&backend);
-    link::start(Arc::clone(&rt)).unwrap();
+    start_link(&rt).unwrap();
     wait_for("the error", || {
         rt.link.pairing_view().status == PairingStatus::Error
     });
     let view = rt.link.pairing_view();
     assert_eq!(
         view.error.as_deref(),
-        Some(super::flow::ERROR_API_NOT_FOUND),
+        Some(crate::pairing::flow::ERROR_API_NOT_FOUND),
         "{view:?}"
     );
     let targets: Vec<String> = backend.requests().into_iter().map(|r| r.target).collect();

@@ -1,5 +1,5 @@
-//! What routes and pages share with the link thread (see `link.rs`): the command inbox, the
-//! pairing state, the running relay, and the backend reachability cache. Lives in `Runtime`.
+//! What routes and pages share with the link thread (see `mod.rs`): the command inbox, the
+//! pairing state, the running relay, and the backend reachability cache.
 //!
 //! The pairing state carries a generation. The link bumps it whenever it takes over (a new
 //! pairing run, unpair, paired at start-up); a pairing run publishes only under its own
@@ -10,9 +10,10 @@ use std::sync::Mutex;
 
 use crossbeam_channel::{bounded, Receiver, Sender, TrySendError};
 
-use super::reachability::Reachability;
-use super::state::{PairingStatus, PairingView};
+use crate::pairing::reachability::Reachability;
+use crate::pairing::state::{PairingStatus, PairingView};
 use crate::relay::{Relay, RelayStatus};
+use crate::sync::LockExt;
 
 /// Commands queued at most; more are refused with 503 until the link catches up.
 const INBOX_CAPACITY: usize = 16;
@@ -71,7 +72,7 @@ impl LinkState {
 
     /// The inbox, for the one link thread.
     pub(crate) fn take_inbox(&self) -> Option<Receiver<LinkCommand>> {
-        self.inbox.lock().unwrap_or_else(|e| e.into_inner()).take()
+        self.inbox.lock_unpoisoned().take()
     }
 
     pub fn pairing_view(&self) -> PairingView {
@@ -79,7 +80,7 @@ impl LinkState {
     }
 
     fn lock_slot(&self) -> std::sync::MutexGuard<'_, Slot> {
-        self.slot.lock().unwrap_or_else(|e| e.into_inner())
+        self.slot.lock_unpoisoned()
     }
 
     /// Whether a relay runs and reports itself connected.
@@ -88,19 +89,15 @@ impl LinkState {
     }
 
     pub fn relay_status(&self) -> Option<RelayStatus> {
-        self.relay
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .as_ref()
-            .map(Relay::status)
+        self.relay.lock_unpoisoned().as_ref().map(Relay::status)
     }
 
     pub(crate) fn set_relay(&self, relay: Relay) {
-        *self.relay.lock().unwrap_or_else(|e| e.into_inner()) = Some(relay);
+        *self.relay.lock_unpoisoned() = Some(relay);
     }
 
     pub(crate) fn take_relay(&self) -> Option<Relay> {
-        self.relay.lock().unwrap_or_else(|e| e.into_inner()).take()
+        self.relay.lock_unpoisoned().take()
     }
 
     /// The link takes over: shows `view` and returns the new generation.
@@ -149,17 +146,11 @@ impl LinkState {
     }
 
     pub(crate) fn learned_prefix(&self) -> Option<String> {
-        self.learned_prefix
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .clone()
+        self.learned_prefix.lock_unpoisoned().clone()
     }
 
     pub(crate) fn learn_prefix(&self, prefix: &str) {
-        *self
-            .learned_prefix
-            .lock()
-            .unwrap_or_else(|e| e.into_inner()) = Some(prefix.to_string());
+        *self.learned_prefix.lock_unpoisoned() = Some(prefix.to_string());
     }
 }
 

@@ -3,7 +3,7 @@
 //! credentials, applies them and hands them to the link, which starts the relay.
 //!
 //! Stopping is prompt between steps; a stop during an HTTP call is noticed when the call
-//! returns, and by then the run has lost its say over the shared state (see `link_state.rs`).
+//! returns, and by then the run has lost its say over the shared state (see `state.rs`).
 
 use std::io;
 use std::sync::Arc;
@@ -12,36 +12,35 @@ use std::time::Duration;
 
 use crossbeam_channel::{bounded, Receiver, Sender};
 
-use super::activation;
-use super::backend_api::{normalise_base, BackendApi};
-use super::backend_client::BackendClient;
-use super::credentials::RelayCredentials;
-use super::flow::{FlowSettings, Next, PairedBootstrap, PairingFlow};
-use super::identity::unix_now;
-use super::material::PairingMaterial;
-use crate::banner;
+use super::state::LinkState;
+use super::{announce, credentials_file, LinkServices};
 use crate::config::pairing_api::ApiPrefix;
-use crate::runtime::Runtime;
+use crate::pairing::backend_api::{normalise_base, BackendApi};
+use crate::pairing::backend_client::BackendClient;
+use crate::pairing::credentials::RelayCredentials;
+use crate::pairing::flow::{FlowSettings, Next, PairedBootstrap, PairingFlow};
+use crate::pairing::identity::unix_now;
+use crate::pairing::material::PairingMaterial;
 use crate::stop_signal::StopSignal;
 use crate::system::interfaces;
 
-pub struct PairingSession {
+pub struct PairingRun {
     generation: u64,
     stop: Arc<StopSignal>,
     paired: Receiver<RelayCredentials>,
     thread: JoinHandle<()>,
 }
 
-impl PairingSession {
+impl PairingRun {
     /// Starts a run that publishes under `generation` (from `LinkState::take_over`).
-    pub fn start(rt: Arc<Runtime>, generation: u64) -> io::Result<PairingSession> {
+    pub fn start(services: LinkServices, generation: u64) -> io::Result<PairingRun> {
         let stop = Arc::new(StopSignal::new());
         let (paired_tx, paired) = bounded(1);
         let run_stop = Arc::clone(&stop);
         let thread = thread::Builder::new()
             .name("picamd-pairing".into())
-            .spawn(move || Run::new(rt, generation, run_stop, paired_tx).run())?;
-        Ok(PairingSession {
+            .spawn(move || Run::new(services, generation, run_stop, paired_tx).run())?;
+        Ok(PairingRun {
             generation,
             stop,
             paired,
@@ -62,8 +61,8 @@ impl PairingSession {
 
     /// Stops the run. If it had already received its credentials, waits until it has saved
     /// and applied them and returns them; otherwise leaves it to wind down on its own.
-    pub fn stop(self, rt: &Runtime) -> Option<RelayCredentials> {
-        let claimed = rt.link.release(self.generation);
+    pub fn stop(self, state: &LinkState) -> Option<RelayCredentials> {
+        let claimed = state.release(self.generation);
         self.stop.stop();
         if !claimed {
             return None;
@@ -74,7 +73,7 @@ impl PairingSession {
 }
 
 struct Run {
-    rt: Arc<Runtime>,
+    services: LinkServices,
     generation: u64,
     stop: Arc<StopSignal>,
     paired: Sender<RelayCredentials>,
@@ -83,16 +82,17 @@ struct Run {
 
 impl Run {
     fn new(
-        rt: Arc<Runtime>,
+        services: LinkServices,
         generation: u64,
         stop: Arc<StopSignal>,
         paired: Sender<RelayCredentials>,
     ) -> Run {
-        let port = rt.config.listen.port();
-        let setup =
-            banner::setup_location(&rt.config.relab.base_url, &interfaces::candidate_urls(port));
+        let setup = announce::setup_location(
+            &services.relab.base_url,
+            &interfaces::candidate_urls(services.port),
+        );
         Run {
-            rt,
+            services,
             generation,
             stop,
             paired,
@@ -101,11 +101,14 @@ impl Run {
     }
 
     fn run(self) {
-        let relab = &self.rt.config.relab;
+        let relab = &self.services.relab;
         let base = normalise_base(&relab.pairing_backend_url);
         let (prefix, auto_prefix) = match &relab.pairing_api_prefix {
             ApiPrefix::Fixed(p) => (p.clone(), false),
-            ApiPrefix::Auto => (self.rt.link.learned_prefix().unwrap_or_default(), true),
+            ApiPrefix::Auto => (
+                self.services.state.learned_prefix().unwrap_or_default(),
+                true,
+            ),
         };
         let mut flow = PairingFlow::new(FlowSettings {
             api: BackendApi::new(&base, &prefix, relab.pairing_poll_method),
@@ -133,10 +136,10 @@ impl Run {
                 Next::NewMaterial { .. } => match PairingMaterial::generate() {
                     Ok(m) => {
                         let step = flow.material_ready(&m.code, unix_now());
-                        if self.rt.link.publish(self.generation, flow.view()) {
+                        if self.services.state.publish(self.generation, flow.view()) {
                             log::info!(
                                 "{}",
-                                banner::pairing_ready(
+                                announce::pairing_ready(
                                     &m.code,
                                     &self.setup,
                                     &relab.pairing_backend_url
@@ -158,7 +161,7 @@ impl Run {
                     }
                     let step = flow.register_outcome(exchange, unix_now());
                     if let Some(prefix) = flow.confirmed_prefix() {
-                        self.rt.link.learn_prefix(prefix);
+                        self.services.state.learn_prefix(prefix);
                     }
                     step
                 }
@@ -180,7 +183,7 @@ impl Run {
     /// Logs what the flow said and shows its state (unless this run was replaced).
     fn report(&self, flow: &mut PairingFlow) {
         let lines = flow.take_log();
-        if !self.rt.link.publish(self.generation, flow.view()) {
+        if !self.services.state.publish(self.generation, flow.view()) {
             return;
         }
         for (level, line) in lines {
@@ -197,7 +200,7 @@ impl Run {
         paired: PairedBootstrap,
     ) -> Option<Next> {
         let material = material?;
-        if !self.rt.link.claim_paired(self.generation) {
+        if !self.services.state.claim_paired(self.generation) {
             log::warn!(
                 "Pairing finished after it was stopped; ignoring it. Camera {} now exists in RELab without a device: delete it there.",
                 paired.camera_id
@@ -211,17 +214,17 @@ impl Run {
             key_id: paired.key_id,
             private_key_pem: material.key.to_pem(),
         };
-        let path = &self.rt.config.relab.credentials_file;
-        if let Err(e) = activation::persist(path, &relay) {
+        let path = &self.services.relab.credentials_file;
+        if let Err(e) = credentials_file::persist(path, &relay) {
             log::error!("{e}");
-            let next = flow.persist_failed(&e);
+            let next = flow.persist_failed(&e.to_string());
             // Un-claim: the state is this run's again, showing the error.
-            self.rt.link.publish(self.generation, flow.view());
+            self.services.state.publish(self.generation, flow.view());
             return Some(next);
         }
         log::info!("Relay credentials saved to {}", path.display());
         let camera_id = relay.camera_id.clone();
-        activation::activate(&self.rt, relay.clone());
+        self.services.activate(relay.clone());
         log::info!("PAIRING COMPLETE | camera_id={camera_id} relay_starting=true");
         let _ = self.paired.send(relay);
         None

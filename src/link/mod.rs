@@ -1,5 +1,8 @@
 //! The link with the RELab backend over the daemon's life: one thread that owns the pairing
-//! run and the relay, and carries out `POST /pairing/code` and `DELETE /pairing`.
+//! run and the relay, and carries out `POST /pairing/code` and `DELETE /pairing`. It sits above
+//! the pairing protocol (`pairing/`) and the relay, and is handed what it uses
+//! ([`LinkServices`]): the shared [`LinkState`], the auth state it changes on pairing and
+//! unpairing, the upload queue it nudges, and the router the relay serves commands with.
 //!
 //! At start: relay credentials in effect → start the relay; else a pairing backend is set →
 //! start pairing; else idle. A pairing run that succeeds hands over its (already saved and
@@ -10,6 +13,13 @@
 //! API key, unlike the plugin), take the credentials and the relay key out of effect, show
 //! idle, and start pairing again when a backend is set.
 
+pub mod announce;
+pub mod credentials_file;
+mod pairing_run;
+mod state;
+#[cfg(test)]
+mod tests;
+
 use std::io;
 use std::sync::Arc;
 use std::thread::{self, JoinHandle};
@@ -17,19 +27,43 @@ use std::time::Duration;
 
 use crossbeam_channel::{never, select, Receiver};
 
-use super::activation::{self, Forgotten};
-use super::backend_api::BackendApi;
-use super::backend_client::{BackendClient, Timeouts};
-use super::clock_skew::{self, SkewReading};
-use super::credentials::RelayCredentials;
-use super::identity::{unix_now, DeviceIdentity};
-use super::link_state::LinkCommand;
-use super::session::PairingSession;
-use super::state::PairingView;
-use crate::banner;
-use crate::relay::Relay;
-use crate::runtime::Runtime;
+use crate::auth::AuthState;
+use crate::config::relab::RelabSettings;
+use crate::http::server::Handler;
+use crate::pairing::backend_api::BackendApi;
+use crate::pairing::backend_client::{BackendClient, Timeouts};
+use crate::pairing::clock_skew::{self, SkewReading};
+use crate::pairing::credentials::RelayCredentials;
+use crate::pairing::identity::{unix_now, DeviceIdentity};
+use crate::pairing::state::PairingView;
+use crate::relay::{Relay, RelayHooks, RelayOptions};
 use crate::system::interfaces;
+use crate::upload::Uploads;
+use credentials_file::Forgotten;
+use pairing_run::PairingRun;
+pub use state::{LinkCommand, LinkState};
+
+/// What the link thread and its pairing runs use.
+#[derive(Clone)]
+pub struct LinkServices {
+    pub state: Arc<LinkState>,
+    pub auth: Arc<AuthState>,
+    pub uploads: Arc<Uploads>,
+    /// The router relayed commands go through: the same value the HTTP server has.
+    pub handler: Arc<dyn Handler>,
+    pub relab: Arc<RelabSettings>,
+    /// The port picamd serves on (for the setup page's address in the log).
+    pub port: u16,
+}
+
+impl LinkServices {
+    /// Puts freshly paired credentials into effect; captures queued while unpaired can go
+    /// to the backend now.
+    fn activate(&self, relay: RelayCredentials) {
+        self.auth.activate(relay);
+        self.uploads.nudge();
+    }
+}
 
 /// Self-unpair is best effort and holds up the next pairing run: a shorter wait than pairing's.
 const SELF_UNPAIR_TIMEOUTS: Timeouts = Timeouts {
@@ -39,18 +73,24 @@ const SELF_UNPAIR_TIMEOUTS: Timeouts = Timeouts {
 };
 
 /// Starts the link thread. Call once; a second call fails (the inbox is gone).
-pub fn start(rt: Arc<Runtime>) -> io::Result<JoinHandle<()>> {
-    let inbox = rt.link.take_inbox().ok_or_else(|| {
+pub fn start(services: LinkServices) -> io::Result<JoinHandle<()>> {
+    let inbox = services.state.take_inbox().ok_or_else(|| {
         io::Error::new(io::ErrorKind::AlreadyExists, "the link is already running")
     })?;
     thread::Builder::new()
         .name("picamd-link".into())
-        .spawn(move || Link { rt, session: None }.run(&inbox))
+        .spawn(move || {
+            Link {
+                services,
+                session: None,
+            }
+            .run(&inbox)
+        })
 }
 
 struct Link {
-    rt: Arc<Runtime>,
-    session: Option<PairingSession>,
+    services: LinkServices,
+    session: Option<PairingRun>,
 }
 
 impl Link {
@@ -81,32 +121,28 @@ impl Link {
 
     /// The relay credentials in effect, if any.
     fn current_relay(&self) -> Option<RelayCredentials> {
-        self.rt
-            .relay
-            .read()
-            .unwrap_or_else(|e| e.into_inner())
-            .clone()
+        self.services.auth.relay()
     }
 
     fn pairing_backend(&self) -> &str {
-        &self.rt.config.relab.pairing_backend_url
+        &self.services.relab.pairing_backend_url
     }
 
     fn begin(&mut self) {
         let relay = self.current_relay();
         if let Some(relay) = relay {
-            self.rt.link.take_over(PairingView::paired());
+            self.services.state.take_over(PairingView::paired());
             self.start_relay(relay, false);
             return;
         }
-        self.rt.link.take_over(PairingView::idle());
+        self.services.state.take_over(PairingView::idle());
         if self.pairing_backend().is_empty() {
             return;
         }
-        let relab = &self.rt.config.relab;
-        let setup = banner::setup_location(
+        let relab = &self.services.relab;
+        let setup = announce::setup_location(
             &relab.base_url,
-            &interfaces::candidate_urls(self.rt.config.listen.port()),
+            &interfaces::candidate_urls(self.services.port),
         );
         log::info!(
             "PAIRING MODE | state=awaiting_claim setup={setup} pairing_backend={}",
@@ -127,8 +163,8 @@ impl Link {
     }
 
     fn start_pairing(&mut self) {
-        let generation = self.rt.link.take_over(PairingView::idle());
-        match PairingSession::start(Arc::clone(&self.rt), generation) {
+        let generation = self.services.state.take_over(PairingView::idle());
+        match PairingRun::start(self.services.clone(), generation) {
             Ok(session) => self.session = Some(session),
             Err(e) => log::error!("Pairing could not start: cannot start its thread: {e}"),
         }
@@ -137,13 +173,23 @@ impl Link {
     /// Stops the pairing run. When it had just been paired, its credentials are in effect
     /// and are returned.
     fn stop_pairing(&mut self) -> Option<RelayCredentials> {
-        self.session.take()?.stop(&self.rt)
+        self.session.take()?.stop(&self.services.state)
     }
 
     fn start_relay(&mut self, relay: RelayCredentials, just_paired: bool) {
-        match Relay::start(Arc::clone(&self.rt), relay) {
+        let services = &self.services;
+        let uploads = Arc::clone(&services.uploads);
+        let auth = Arc::clone(&services.auth);
+        let hooks = RelayHooks {
+            handler: Arc::clone(&services.handler),
+            command_key: Arc::new(move || auth.relay_api_key()),
+            // The network is back: retry waiting uploads now rather than at their scheduled
+            // time.
+            on_connected: Arc::new(move || uploads.nudge()),
+        };
+        match Relay::start(hooks, RelayOptions::from_relab(&services.relab), relay) {
             Ok(running) => {
-                self.rt.link.set_relay(running);
+                services.state.set_relay(running);
                 if just_paired {
                     log::info!("Pairing complete — WebSocket relay started");
                 }
@@ -153,13 +199,13 @@ impl Link {
     }
 
     fn stop_relay(&mut self) {
-        if let Some(relay) = self.rt.link.take_relay() {
+        if let Some(relay) = self.services.state.take_relay() {
             relay.stop();
         }
     }
 
     fn rotate_code(&mut self) {
-        if self.rt.relay_enabled() {
+        if self.services.auth.relay_enabled() {
             log::info!("New pairing code not made: this camera is paired (unpair it first)");
             return;
         }
@@ -168,7 +214,7 @@ impl Link {
             self.start_relay(relay, true);
             return;
         }
-        self.rt.link.take_over(PairingView::idle());
+        self.services.state.take_over(PairingView::idle());
         if self.pairing_backend().is_empty() {
             log::info!("New pairing code not made: PAIRING_BACKEND_URL is empty");
             return;
@@ -189,9 +235,9 @@ impl Link {
         if let Some(relay) = &relay {
             self.tell_backend(relay);
         }
-        let relab = &self.rt.config.relab;
+        let relab = &self.services.relab;
         let path = &relab.credentials_file;
-        match activation::forget(path) {
+        match credentials_file::forget(path) {
             Ok(Forgotten::Rewritten) => log::info!(
                 "Relay credentials removed from {} (local_api_key kept)",
                 path.display()
@@ -208,8 +254,8 @@ impl Link {
                 "The relay credentials came from RELAY_* settings; they apply again at the next start unless removed"
             );
         }
-        activation::deactivate(&self.rt);
-        self.rt.link.take_over(PairingView::idle());
+        self.services.auth.deactivate();
+        self.services.state.take_over(PairingView::idle());
         if !self.pairing_backend().is_empty() {
             self.start_pairing();
         }
@@ -217,7 +263,7 @@ impl Link {
 
     /// `DELETE …/cameras/{id}/self`, best effort: the outcome is only logged.
     fn tell_backend(&self, relay: &RelayCredentials) {
-        let relab = &self.rt.config.relab;
+        let relab = &self.services.relab;
         if relab.pairing_backend_url.is_empty() {
             log::info!("PAIRING_BACKEND_URL is empty: the backend is not told about the unpairing");
             return;

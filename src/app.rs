@@ -1,0 +1,95 @@
+//! The composition root: builds the services, the router, and starts every thread with only
+//! what it uses (HTTP server → router; pipeline → media state; housekeeping → media state and
+//! stills; link → link state, auth, uploads and the router for the relay).
+
+use std::fmt;
+use std::sync::Arc;
+
+use crate::api::Api;
+use crate::config::Config;
+use crate::http::server::{Handler, HttpServer};
+use crate::link::{self, LinkServices};
+use crate::pairing::bootstrap;
+use crate::pipeline::Pipeline;
+use crate::runtime::Runtime;
+use crate::system::interfaces;
+use crate::{banner, housekeeping};
+
+/// What stopped the daemon from starting; the text is what the operator reads.
+#[derive(Debug)]
+pub enum StartError {
+    DataDir(std::path::PathBuf, std::io::Error),
+    Keys(String),
+    Services(std::io::Error),
+    Listen(std::net::SocketAddr, std::io::Error),
+    Pipeline(std::io::Error),
+    Housekeeping(std::io::Error),
+    Link(std::io::Error),
+}
+
+impl fmt::Display for StartError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            StartError::DataDir(dir, e) => {
+                write!(f, "cannot create the data directory {}: {e}", dir.display())
+            }
+            StartError::Keys(e) => f.write_str(e),
+            StartError::Services(e) => {
+                write!(f, "cannot prepare the captures and their uploads: {e}")
+            }
+            StartError::Listen(addr, e) => write!(f, "cannot listen on {addr}: {e}"),
+            StartError::Pipeline(e) => write!(f, "cannot start the camera pipeline: {e}"),
+            StartError::Housekeeping(e) => {
+                write!(f, "cannot start the housekeeping thread: {e}")
+            }
+            StartError::Link(e) => {
+                write!(f, "cannot start the pairing and relay thread: {e}")
+            }
+        }
+    }
+}
+
+impl std::error::Error for StartError {}
+
+/// Starts the daemon and serves until the HTTP server ends.
+pub fn serve(config: Config) -> Result<(), StartError> {
+    std::fs::create_dir_all(&config.data_dir)
+        .map_err(|e| StartError::DataDir(config.data_dir.clone(), e))?;
+    let listen = config.listen;
+    let max_connections = config.max_connections;
+    let keys = bootstrap::bootstrap_from_disk(&config.relab).map_err(StartError::Keys)?;
+    for (level, line) in &keys.log {
+        log::log!(*level, "{line}");
+    }
+    let rt = Runtime::new(config, keys).map_err(StartError::Services)?;
+    let api: Arc<dyn Handler> = Arc::new(Api::new(Arc::clone(&rt)));
+    let server = HttpServer::start(listen, max_connections, Arc::clone(&api))
+        .map_err(|e| StartError::Listen(listen, e))?;
+    let _pipeline = Pipeline::start(&rt.config, &rt.media).map_err(StartError::Pipeline)?;
+    housekeeping::spawn(Arc::clone(&rt.media), Arc::clone(&rt.stills))
+        .map_err(StartError::Housekeeping)?;
+    let addr = server.local_addr();
+    let lan = interfaces::candidate_urls(addr.port());
+    let base = lan
+        .first()
+        .cloned()
+        .unwrap_or_else(|| format!("http://<this-ip>:{}", addr.port()));
+    log::info!("{}", banner::render(&rt, &format!("{base}/setup")));
+    // After the banner, whose note says the pairing code follows.
+    link::start(LinkServices {
+        state: Arc::clone(&rt.link),
+        auth: Arc::clone(&rt.auth),
+        uploads: Arc::clone(&rt.uploads),
+        handler: api,
+        relab: Arc::new(rt.config.relab.clone()),
+        port: rt.config.listen.port(),
+    })
+    .map_err(StartError::Link)?;
+    log::info!(
+        "picamd {} listening on http://{addr}/",
+        env!("CARGO_PKG_VERSION")
+    );
+    log::info!("live preview: {base}/preview/hls/cam-preview/index.m3u8");
+    server.join();
+    Ok(())
+}

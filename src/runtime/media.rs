@@ -1,0 +1,75 @@
+//! The live camera and preview state the pipeline writes and the API reads: the HLS store,
+//! the counters, which source runs, the camera's controls, the preview gate and the newest
+//! frame.
+
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
+use std::time::Instant;
+
+use crate::camera::status::{Delivers, SourceStatus};
+use crate::camera::{CameraState, Frame, LatestFrame};
+use crate::encode::openh264::EncoderStats;
+use crate::media::llhls::HlsStore;
+use crate::preview::{MuxerCounters, MuxerSink, PreviewGate};
+
+#[derive(Debug, Default)]
+pub struct PipelineStats {
+    pub frames_captured: AtomicU64,
+    /// Frames the encoder could not take in time.
+    pub frames_dropped: Arc<AtomicU64>,
+    /// Access units the muxer could not take in time.
+    pub units_dropped: Arc<AtomicU64>,
+    pub encoder: Arc<EncoderStats>,
+    pub muxer: Arc<MuxerCounters>,
+    pub captures: AtomicU64,
+    /// Measured rates in thousandths of a frame per second (see `housekeeping`).
+    pub capture_fps_milli: AtomicU64,
+    pub encode_fps_milli: AtomicU64,
+}
+
+impl PipelineStats {
+    /// Frames per second the camera delivered over the last measurement period.
+    pub fn capture_fps(&self) -> f64 {
+        self.capture_fps_milli.load(Ordering::Relaxed) as f64 / 1000.0
+    }
+
+    /// Frames per second the preview encoder produced over the last measurement period.
+    pub fn encode_fps(&self) -> f64 {
+        self.encode_fps_milli.load(Ordering::Relaxed) as f64 / 1000.0
+    }
+}
+
+pub struct MediaState {
+    pub hls: Arc<HlsStore>,
+    pub stats: PipelineStats,
+    /// Which source runs, why, and whether it is delivering.
+    pub source: Arc<SourceStatus>,
+    pub camera: Arc<CameraState>,
+    pub preview: PreviewGate,
+    pub latest: LatestFrame,
+    pub started: Instant,
+}
+
+impl MediaState {
+    /// The newest raw frame from the camera (for stills and thumbnails).
+    pub fn latest_frame(&self) -> Option<Frame> {
+        self.latest.get()
+    }
+
+    /// Why there is no raw frame to answer with (for a 503).
+    pub fn no_frame_detail(&self) -> &'static str {
+        match self.source.delivers() {
+            Delivers::H264 => "Stills need a raw source: the pipe source delivers H.264 only",
+            Delivers::RawFrames => "Camera not ready: no frame yet",
+        }
+    }
+
+    /// Where the preview muxer publishes, keeping `window_segments` complete segments.
+    pub fn muxer_sink(&self, window_segments: usize) -> MuxerSink {
+        MuxerSink {
+            hls: Arc::clone(&self.hls),
+            counters: Arc::clone(&self.stats.muxer),
+            window_segments,
+        }
+    }
+}

@@ -1,0 +1,127 @@
+//! The services the daemon is made of, built once at start-up: live media state, stills,
+//! auth, uploads and the link state, with the settings. The router holds a `Runtime`; every
+//! thread is handed only the service it uses (see `app.rs`).
+
+mod media;
+pub mod site;
+#[cfg(test)]
+pub(crate) mod test_runtime;
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use crate::auth::SESSION_TTL;
+use crate::auth::{AuthState, ConfiguredKeys, CredentialsCell, InitialAuth, SessionStore};
+use crate::camera::controls::CameraControls;
+use crate::camera::{CameraState, LatestFrame};
+use crate::config::Config;
+use crate::link::LinkState;
+use crate::media::llhls::HlsStore;
+use crate::pairing::bootstrap::KeyBootstrap;
+use crate::preview::PreviewGate;
+use crate::stills::thumbnail;
+use crate::stills::timelapse::TimelapseSettings;
+use crate::stills::{Stills, StillsSettings};
+use crate::upload::backend::thumbnail::ThumbnailUploader;
+use crate::upload::{self, UploadSettings, Uploads};
+pub use media::{MediaState, PipelineStats};
+pub use site::Site;
+
+/// Browser sessions kept at most (the oldest is dropped beyond this).
+const MAX_SESSIONS: usize = 1000;
+
+pub struct Runtime {
+    pub config: Arc<Config>,
+    pub media: Arc<MediaState>,
+    pub stills: Arc<Stills>,
+    pub auth: Arc<AuthState>,
+    /// The upload queue over the capture store, and its worker.
+    pub uploads: Arc<Uploads>,
+    /// Pairing and the relay: state, running relay, commands for the link thread.
+    pub link: Arc<LinkState>,
+    /// What only the web pages use: static files, CORS, the system probe.
+    pub site: Site,
+}
+
+impl Runtime {
+    /// Builds the services and starts their on-demand workers (uploads, MJPEG, timelapse,
+    /// `/frame`); the camera pipeline, the HTTP server and the link are started by `app`.
+    pub fn new(config: Config, keys: KeyBootstrap) -> std::io::Result<Arc<Runtime>> {
+        // Long enough for the first segment of a cold start (one GOP plus encoder start-up).
+        let startup_wait = Duration::from_millis(u64::from(config.segment_ms) * 3 + 2000);
+        let relab = &config.relab;
+        let hibernate = Duration::from_secs(relab.preview_hibernate_after_s);
+        let image_path = relab.image_path.clone();
+        let auth = Arc::new(AuthState::new(
+            InitialAuth {
+                authorized_keys: keys.authorized_keys,
+                local_api_key: keys.local_api_key,
+                relay: keys.relay.clone(),
+                relay_api_key: keys.local_relay_api_key,
+            },
+            ConfiguredKeys {
+                authorized: relab.authorized_api_keys.clone(),
+                local_mode: relab.local_mode_enabled,
+                relay_key_seed: relab.local_relay_api_key.clone(),
+            },
+            SessionStore::new(SESSION_TTL, MAX_SESSIONS),
+        ));
+        let credentials = CredentialsCell::new(Arc::clone(&auth));
+        let media = Arc::new(MediaState {
+            hls: Arc::new(HlsStore::new(startup_wait)),
+            stats: PipelineStats::default(),
+            source: Arc::default(),
+            camera: Arc::new(CameraState::new(
+                "picamd synthetic camera",
+                config.fps,
+                CameraControls::synthetic(),
+            )),
+            preview: PreviewGate::new(Some(hibernate)),
+            latest: LatestFrame::default(),
+            started: Instant::now(),
+        });
+        let thumbnail_upload = if relab.pairing_backend_url.trim().is_empty() {
+            None
+        } else {
+            let uploader = ThumbnailUploader::start(
+                relab,
+                credentials.clone(),
+                image_path
+                    .join(thumbnail::DIR_NAME)
+                    .join(thumbnail::FILE_NAME),
+            )?;
+            Some(Box::new(move || uploader.offer()) as Box<dyn Fn() + Send + Sync>)
+        };
+        let stills = Stills::start(
+            StillsSettings {
+                image_path: image_path.clone(),
+                timelapse: TimelapseSettings {
+                    interval_s: relab.timelapse_interval_s,
+                    keep: relab.timelapse_keep,
+                    max_age_s: relab.timelapse_max_age_s,
+                },
+                timelapse_state: config.data_dir.join("timelapse.json"),
+                mjpeg_max_fps: relab.mjpeg_max_fps,
+            },
+            Arc::clone(&media.camera),
+            media.latest.clone(),
+            thumbnail_upload,
+        )?;
+        let sink =
+            upload::sink_from_settings(relab, &credentials).map_err(std::io::Error::other)?;
+        let uploads = Uploads::start(
+            Arc::clone(&stills.captures),
+            sink,
+            UploadSettings::from_relab(relab),
+        )?;
+        Ok(Arc::new(Runtime {
+            site: Site::new(&config, image_path),
+            link: Arc::new(LinkState::new(keys.relay.is_some())),
+            auth,
+            media,
+            stills: Arc::new(stills),
+            uploads,
+            config: Arc::new(config),
+        }))
+    }
+}
