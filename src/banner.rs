@@ -2,7 +2,8 @@
 //! lines added to the first.
 
 use crate::camera::status::Delivers;
-use crate::config::relab::{is_loopback_url, ImageSink};
+use crate::config::url::is_loopback_url;
+use crate::config::ImageSink;
 use crate::runtime::Runtime;
 
 const SEP_WIDTH: usize = 54;
@@ -44,7 +45,7 @@ pub fn render(rt: &Runtime, setup_url: &str) -> String {
     let sep = separator();
     let relab = &rt.config.relab;
     let relay = rt.relay.read().unwrap_or_else(|e| e.into_inner()).clone();
-    let pairing = !relab.pairing_backend_url.is_empty();
+    let pairing = !relab.backend.url.is_empty();
     let mode = match (&relay, pairing) {
         (Some(r), _) => format!("PAIRED      camera_id={}", r.camera_id),
         (None, true) => "PAIRING     waiting for code to be claimed in the ReLab app".into(),
@@ -62,7 +63,7 @@ pub fn render(rt: &Runtime, setup_url: &str) -> String {
     };
     let sink = format!(
         "{sink}; stored in {}",
-        relab.image_path.join("captures").display()
+        relab.stills.image_path.join("captures").display()
     );
     let mut lines = vec![
         String::new(),

@@ -42,7 +42,7 @@ impl Pipeline {
     pub fn start(rt: &Arc<Runtime>) -> std::io::Result<Pipeline> {
         let cfg = &rt.config;
         let found = select::probe(&cfg.source);
-        let decision = select::decide(&cfg.source, cfg.relab.camera_device_num, &found);
+        let decision = select::decide(&cfg.source, cfg.relab.camera.device_num, &found);
         log::info!("camera source: {}", decision.description);
         set_camera(rt, &decision.choice, &found);
         let source = make_source(rt, decision.choice)?;

@@ -109,8 +109,8 @@ impl Runtime {
         // Long enough for the first segment of a cold start (one GOP plus encoder start-up).
         let startup_wait = Duration::from_millis(u64::from(config.segment_ms) * 3 + 2000);
         let relab = &config.relab;
-        let hibernate = Duration::from_secs(relab.preview_hibernate_after_s);
-        let image_path = relab.image_path.clone();
+        let hibernate = Duration::from_secs(relab.camera.preview_hibernate_after_s);
+        let image_path = relab.stills.image_path.clone();
         std::fs::create_dir_all(&image_path)?;
         let latest_frame: Arc<Mutex<Option<Frame>>> = Arc::default();
         let latest = {
@@ -122,30 +122,35 @@ impl Runtime {
         });
         let captures = Arc::new(CaptureStore::open(image_path.join("captures"))?);
         let relay = Arc::new(RwLock::new(keys.relay.clone()));
-        let sink = upload::sink_from_settings(relab, &relay).map_err(std::io::Error::other)?;
+        let sink = upload::sink_from_settings(&relab.upload, &relab.backend, &relay)
+            .map_err(std::io::Error::other)?;
         let uploads = Uploads::start(
             Arc::clone(&captures),
             sink,
-            UploadSettings::from_relab(relab),
+            UploadSettings::from_relab(&relab.upload),
         )?;
-        let thumbnail_upload = if relab.pairing_backend_url.trim().is_empty() {
+        let thumbnail_upload = if relab.backend.url.trim().is_empty() {
             None
         } else {
             Some(ThumbnailUploader::start(
-                relab,
+                &relab.backend,
                 Arc::clone(&relay),
                 image_path
                     .join(thumbnail::DIR_NAME)
                     .join(thumbnail::FILE_NAME),
             )?)
         };
-        let mjpeg = MjpegHub::start(latest.clone(), stream_jpeg.clone(), relab.mjpeg_max_fps);
+        let mjpeg = MjpegHub::start(
+            latest.clone(),
+            stream_jpeg.clone(),
+            relab.stills.mjpeg_max_fps,
+        );
         let timelapse = Timelapse::start(
             image_path.join("timelapse"),
             TimelapseSettings {
-                interval_s: relab.timelapse_interval_s,
-                keep: relab.timelapse_keep,
-                max_age_s: relab.timelapse_max_age_s,
+                interval_s: relab.stills.timelapse_interval_s,
+                keep: relab.stills.timelapse_keep,
+                max_age_s: relab.stills.timelapse_max_age_s,
             },
             latest,
             stream_jpeg,
@@ -165,14 +170,15 @@ impl Runtime {
             preview: PreviewGate::new(Some(hibernate)),
             system: SystemProbe::new(image_path.clone()),
             cors: CorsPolicy::new(
-                relab.local_mode_enabled,
+                relab.auth.local_mode_enabled,
                 relab
+                    .http
                     .allowed_cors_origins
                     .iter()
-                    .chain(&relab.local_allowed_origins)
+                    .chain(&relab.http.local_allowed_origins)
                     .cloned()
                     .collect(),
-                &relab.auth_key_name,
+                &relab.auth.key_name,
             ),
             keys: RwLock::new(KeySet::new(keys.authorized_keys)),
             sessions: Mutex::new(SessionStore::new(SESSION_TTL, MAX_SESSIONS)),

@@ -144,7 +144,11 @@ pub fn handle(rt: &Runtime, req: &Request) -> Response {
         return resp;
     }
     let mut resp = route_request(rt, req);
-    security_headers::apply(&req.path, rt.config.relab.base_url_is_https(), &mut resp);
+    security_headers::apply(
+        &req.path,
+        rt.config.relab.http.base_url_is_https(),
+        &mut resp,
+    );
     resp = resp.with_header("X-Request-ID", &request_id::request_id(req));
     rt.cors.decorate(req, &mut resp);
     resp
@@ -191,8 +195,8 @@ fn authorize(rt: &Runtime, req: &Request, needed: Auth) -> Result<(), Response> 
             let mut sessions = rt.sessions.lock().unwrap_or_else(|e| e.into_inner());
             let access = auth::check(
                 req,
-                &relab.auth_key_name,
-                &relab.session_cookie_name,
+                &relab.auth.key_name,
+                &relab.auth.session_cookie_name,
                 &keys,
                 &mut sessions,
                 Instant::now(),

@@ -66,11 +66,11 @@ pub fn forget(path: &Path) -> Result<Forgotten, String> {
 /// Applies relay credentials at run time and authorizes the relay-local key: the
 /// `LOCAL_RELAY_API_KEY` seed when set, else a fresh `LOCAL_…` key (memory only).
 pub fn activate(rt: &Runtime, relay: RelayCredentials) {
-    let seed = &rt.config.relab.local_relay_api_key;
+    let seed = rt.config.relab.relay.local_relay_api_key.expose();
     let key = if seed.is_empty() {
         format!("LOCAL_{}", crate::random::token_urlsafe(RELAY_KEY_BYTES))
     } else {
-        seed.clone()
+        seed.to_string()
     };
     revoke_relay_key(rt);
     rt.keys
@@ -103,8 +103,8 @@ fn revoke_relay_key(rt: &Runtime) {
         return;
     };
     let relab = &rt.config.relab;
-    let configured = relab.authorized_api_keys.contains(&key)
-        || (relab.local_mode_enabled && key == rt.local_api_key);
+    let configured = relab.auth.authorized_api_keys.contains(&key)
+        || (relab.auth.local_mode_enabled && key == rt.local_api_key);
     if !configured {
         rt.keys
             .write()

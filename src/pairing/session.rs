@@ -89,8 +89,10 @@ impl Run {
         paired: Sender<RelayCredentials>,
     ) -> Run {
         let port = rt.config.listen.port();
-        let setup =
-            banner::setup_location(&rt.config.relab.base_url, &interfaces::candidate_urls(port));
+        let setup = banner::setup_location(
+            &rt.config.relab.http.base_url,
+            &interfaces::candidate_urls(port),
+        );
         Run {
             rt,
             generation,
@@ -102,17 +104,17 @@ impl Run {
 
     fn run(self) {
         let relab = &self.rt.config.relab;
-        let base = normalise_base(&relab.pairing_backend_url);
-        let (prefix, auto_prefix) = match &relab.pairing_api_prefix {
+        let base = normalise_base(&relab.backend.url);
+        let (prefix, auto_prefix) = match &relab.backend.api_prefix {
             ApiPrefix::Fixed(p) => (p.clone(), false),
             ApiPrefix::Auto => (self.rt.link.learned_prefix().unwrap_or_default(), true),
         };
         let mut flow = PairingFlow::new(FlowSettings {
-            api: BackendApi::new(&base, &prefix, relab.pairing_poll_method),
+            api: BackendApi::new(&base, &prefix, relab.backend.poll_method),
             auto_prefix,
-            register_retry: Duration::from_secs(relab.pairing_register_timeout_retry_s),
-            poll_interval: Duration::from_secs(relab.pairing_poll_interval_s),
-            allow_plaintext_relay: relab.allow_plaintext_relay,
+            register_retry: Duration::from_secs(relab.pairing.register_timeout_retry_s),
+            poll_interval: Duration::from_secs(relab.pairing.poll_interval_s),
+            allow_plaintext_relay: relab.relay.allow_plaintext,
         });
         let client = BackendClient::new(&base);
         let mut material: Option<PairingMaterial> = None;
@@ -136,11 +138,7 @@ impl Run {
                         if self.rt.link.publish(self.generation, flow.view()) {
                             log::info!(
                                 "{}",
-                                banner::pairing_ready(
-                                    &m.code,
-                                    &self.setup,
-                                    &relab.pairing_backend_url
-                                )
+                                banner::pairing_ready(&m.code, &self.setup, &relab.backend.url)
                             );
                         }
                         material = Some(m);
@@ -211,7 +209,7 @@ impl Run {
             key_id: paired.key_id,
             private_key_pem: material.key.to_pem(),
         };
-        let path = &self.rt.config.relab.credentials_file;
+        let path = &self.rt.config.relab.pairing.credentials_file;
         if let Err(e) = activation::persist(path, &relay) {
             log::error!("{e}");
             let next = flow.persist_failed(&e);

@@ -30,8 +30,8 @@ use std::time::{Duration, Instant};
 use crossbeam_channel::{Receiver, RecvTimeoutError};
 use log::{info, warn};
 
-use crate::config::relab::DEVICE_ASSERTION;
 use crate::pairing::credentials::RelayCredentials;
+use crate::pairing::credentials::DEVICE_ASSERTION;
 use crate::pairing::identity::{unix_now, DeviceIdentity};
 use crate::runtime::Runtime;
 use backoff::{random_unit, Backoff};
@@ -76,14 +76,14 @@ impl Relay {
         let endpoint = Endpoint::new(
             &credentials.backend_url,
             &credentials.camera_id,
-            relab.allow_plaintext_relay,
+            relab.relay.allow_plaintext,
         )?;
         let counters = Arc::new(Counters::default());
         let handler: Handler = {
             let rt = Arc::clone(&rt);
             Arc::new(move |req| crate::api::handle(&rt, req))
         };
-        let workers = relab.relay_max_concurrent_commands as usize;
+        let workers = relab.relay.max_concurrent_commands as usize;
         let dispatcher =
             Dispatcher::start(handler, workers, dispatch::QUEUE, Arc::clone(&counters))
                 .map_err(|e| format!("could not start the relay workers: {e}"))?;
@@ -94,7 +94,7 @@ impl Relay {
             counters,
         });
         let supervisor = Supervisor {
-            backoff: Backoff::new(relab.relay_reconnect_min_s, relab.relay_reconnect_max_s),
+            backoff: Backoff::new(relab.relay.reconnect_min_s, relab.relay.reconnect_max_s),
             rt,
             identity,
             endpoint,
@@ -177,7 +177,7 @@ impl Supervisor {
                 .read()
                 .unwrap_or_else(|e| e.into_inner())
                 .clone()?;
-            Some((rt.config.relab.auth_key_name.clone(), key))
+            Some((rt.config.relab.auth.key_name.clone(), key))
         };
         while !self.stopping() {
             // A fresh assertion for every dial: the backend accepts each `jti` once.

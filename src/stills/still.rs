@@ -53,7 +53,11 @@ impl Runtime {
     }
 
     pub fn thumbnail_dir(&self) -> PathBuf {
-        self.config.relab.image_path.join(thumbnail::DIR_NAME)
+        self.config
+            .relab
+            .stills
+            .image_path
+            .join(thumbnail::DIR_NAME)
     }
 
     /// Rewrites the cached preview thumbnail; a failure keeps the previous one.
