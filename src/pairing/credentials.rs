@@ -332,6 +332,14 @@ mod tests {
     }
 
     #[test]
+    fn config_accepts_exactly_the_scheme_pairing_speaks() {
+        assert_eq!(
+            DEVICE_ASSERTION,
+            crate::config::relay::DEFAULT_RELAY_AUTH_SCHEME
+        );
+    }
+
+    #[test]
     fn reads_a_python_written_file_and_writes_it_back_identically() {
         let creds = Credentials::from_json(PYTHON_FILE).unwrap();
         assert!(creds.has_relay());
