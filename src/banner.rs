@@ -2,7 +2,7 @@
 //! banner is the link's (`link::announce`).
 
 use crate::camera::status::Delivers;
-use crate::config::relab::ImageSink;
+use crate::config::ImageSink;
 use crate::link::announce::separator;
 use crate::runtime::Runtime;
 
@@ -10,7 +10,7 @@ pub fn render(rt: &Runtime, setup_url: &str) -> String {
     let sep = separator();
     let relab = &rt.config.relab;
     let relay = rt.auth.relay();
-    let pairing = !relab.pairing_backend_url.is_empty();
+    let pairing = !relab.backend.url.is_empty();
     let mode = match (&relay, pairing) {
         (Some(r), _) => format!("PAIRED      camera_id={}", r.camera_id),
         (None, true) => "PAIRING     waiting for code to be claimed in the ReLab app".into(),
@@ -28,7 +28,7 @@ pub fn render(rt: &Runtime, setup_url: &str) -> String {
     };
     let sink = format!(
         "{sink}; stored in {}",
-        relab.image_path.join("captures").display()
+        relab.stills.image_path.join("captures").display()
     );
     let mut lines = vec![
         String::new(),

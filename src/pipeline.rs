@@ -42,7 +42,7 @@ impl Pipeline {
     /// `/health`, and starts the threads.
     pub fn start(cfg: &Config, media: &Arc<MediaState>) -> std::io::Result<Pipeline> {
         let found = select::probe(&cfg.source);
-        let decision = select::decide(&cfg.source, cfg.relab.camera_device_num, &found);
+        let decision = select::decide(&cfg.source, cfg.relab.camera.device_num, &found);
         log::info!("camera source: {}", decision.description);
         set_camera(media, &decision.choice, &found);
         let source = make_source(cfg, media, decision.choice)?;

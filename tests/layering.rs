@@ -102,7 +102,10 @@ fn test_module_files(file: &Path, text: &str) -> Vec<PathBuf> {
         let (path, item) = match item.strip_prefix("#[path = \"") {
             Some(p) => {
                 let end = p.find('"').unwrap();
-                (Some(&p[..end]), p[end..].split_once(']').unwrap().1.trim_start())
+                (
+                    Some(&p[..end]),
+                    p[end..].split_once(']').unwrap().1.trim_start(),
+                )
             }
             None => (None, item),
         };
@@ -143,7 +146,12 @@ fn rust_files(dir: &Path, out: &mut Vec<PathBuf>) {
 
 fn top_module(src: &Path, file: &Path) -> String {
     let rel = file.strip_prefix(src).unwrap();
-    let first = rel.components().next().unwrap().as_os_str().to_string_lossy();
+    let first = rel
+        .components()
+        .next()
+        .unwrap()
+        .as_os_str()
+        .to_string_lossy();
     first.trim_end_matches(".rs").to_string()
 }
 
@@ -185,10 +193,7 @@ fn module_references(src: &Path) -> BTreeMap<(String, String), BTreeSet<String>>
     }
     let mut edges: BTreeMap<(String, String), BTreeSet<String>> = BTreeMap::new();
     for file in &files {
-        if test_files
-            .iter()
-            .any(|t| file == t || file.starts_with(t))
-        {
+        if test_files.iter().any(|t| file == t || file.starts_with(t)) {
             continue;
         }
         let from = top_module(src, file);
@@ -218,7 +223,10 @@ fn every_module_imports_only_lower_layers() {
             modules.insert(name);
         }
     }
-    let unlisted: Vec<_> = modules.iter().filter(|m| !layers.contains_key(*m)).collect();
+    let unlisted: Vec<_> = modules
+        .iter()
+        .filter(|m| !layers.contains_key(*m))
+        .collect();
     assert!(
         unlisted.is_empty(),
         "modules without a layer in README.md's Layers block: {unlisted:?}"

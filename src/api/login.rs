@@ -60,12 +60,16 @@ fn attempt(rt: &Runtime, req: &Request, now: Instant) -> Response {
         )
         .with_header(
             "Set-Cookie",
-            &session_cookie(&relab.session_cookie_name, &token, relab.cookie_secure()),
+            &session_cookie(
+                &relab.auth.session_cookie_name,
+                &token,
+                relab.cookie_secure(),
+            ),
         )
 }
 
 pub fn logout(rt: &Runtime, req: &Request, _: &Params) -> Response {
-    let name = &rt.config.relab.session_cookie_name;
+    let name = &rt.config.relab.auth.session_cookie_name;
     if let Some(token) = cookie_value(req, name) {
         rt.auth.sessions().remove(token);
     }

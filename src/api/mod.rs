@@ -144,7 +144,11 @@ pub fn handle(rt: &Runtime, req: &Request) -> Response {
         return resp;
     }
     let mut resp = route_request(rt, req);
-    security_headers::apply(&req.path, rt.config.relab.base_url_is_https(), &mut resp);
+    security_headers::apply(
+        &req.path,
+        rt.config.relab.http.base_url_is_https(),
+        &mut resp,
+    );
     resp = resp.with_header("X-Request-ID", &request_id::request_id(req));
     rt.site.cors.decorate(req, &mut resp);
     resp
@@ -189,8 +193,8 @@ fn authorize(rt: &Runtime, req: &Request, needed: Auth) -> Result<(), Response> 
             let relab = &rt.config.relab;
             let access = rt.auth.check(
                 req,
-                &relab.auth_key_name,
-                &relab.session_cookie_name,
+                &relab.auth.key_name,
+                &relab.auth.session_cookie_name,
                 Instant::now(),
             );
             match access {

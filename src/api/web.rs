@@ -4,7 +4,7 @@
 use super::pages::{render_setup, SetupView};
 use super::routes::Params;
 use crate::clock;
-use crate::config::relab::DEFAULT_PAIRING_BACKEND_URL;
+use crate::config::backend::DEFAULT_PAIRING_BACKEND_URL;
 use crate::http::{Body, Request, Response};
 use crate::runtime::Runtime;
 use crate::system::interfaces;
@@ -51,7 +51,7 @@ pub fn setup(rt: &Runtime, _: &Request, _: &Params) -> Response {
     let relay = rt.auth.relay();
     let pairing = rt.link.pairing_view();
     let port = rt.config.listen.port();
-    let backend = relab.pairing_backend_url.trim_end_matches('/').to_string();
+    let backend = relab.backend.url.trim_end_matches('/').to_string();
     // As the plugin: the probe runs only while unpaired, where it helps find what is wrong.
     let backend_reachable =
         (relay.is_none() && !backend.is_empty()).then(|| rt.link.reachability.check(&backend));

@@ -1,17 +1,37 @@
 //! Settings: command-line flags, then the environment, then `.env` in the working directory,
-//! then defaults. picamd's own options live here; the RELab plugin's variables in [`relab`].
+//! then defaults. picamd's own options live here; the RELab plugin's variables in [`relab`],
+//! grouped into one section per reader (`http`, `auth`, `camera`, `stills`, `upload`, `s3`,
+//! `retry`, `backend`, `pairing`, `relay`, `compat`). This module is a leaf: it imports nothing
+//! else from the crate but `media::TIMESCALE`.
 
+pub mod auth;
+pub mod backend;
+pub mod camera;
+pub mod compat;
 mod dotenv;
+pub mod error;
+pub mod http;
+pub mod pairing;
 pub mod pairing_api;
 pub mod relab;
+pub mod relay;
+pub mod retry;
+pub mod s3;
+pub mod secret;
+pub mod stills;
+pub mod upload;
+pub mod url;
+pub mod vars;
 
 use std::collections::HashMap;
-use std::fmt;
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 
 pub use dotenv::parse_dotenv;
-pub use relab::{ImageSink, RelabSettings};
+pub use error::ConfigError;
+pub use relab::RelabSettings;
+pub use secret::Secret;
+pub use upload::ImageSink;
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum SourceKind {
@@ -94,17 +114,6 @@ pub struct Config {
     /// The RELab plugin's variables (contract/plugin.md §3).
     pub relab: RelabSettings,
 }
-
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct ConfigError(pub String);
-
-impl fmt::Display for ConfigError {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(&self.0)
-    }
-}
-
-impl std::error::Error for ConfigError {}
 
 /// Every setting: flag, environment variable, default, help text.
 pub const SETTINGS: &[(&str, &str, &str, &str)] = &[
@@ -262,15 +271,17 @@ impl Config {
         // A live playlist must stay at least three target durations long (RFC 8216 §6.2.2).
         let target_ms = u64::from(segment_ms.div_ceil(1000) * 1000);
         if (hls_segments as u64) * u64::from(segment_ms) < 3 * target_ms {
-            return Err(ConfigError(format!(
-                "--hls-segments {hls_segments} of {segment_ms} ms is shorter than three target durations ({} ms)",
-                3 * target_ms
-            )));
+            return Err(ConfigError::PlaylistTooShort {
+                hls_segments,
+                segment_ms,
+                min_ms: 3 * target_ms,
+            });
         }
         if segment_ms < part_ms {
-            return Err(ConfigError(format!(
-                "--segment-ms {segment_ms} is shorter than one part ({part_ms} ms)"
-            )));
+            return Err(ConfigError::SegmentShorterThanPart {
+                segment_ms,
+                part_ms,
+            });
         }
         Ok(config)
     }
@@ -292,8 +303,8 @@ impl Config {
     }
 }
 
-fn invalid(flag: &str, value: &str, expected: &str) -> ConfigError {
-    ConfigError(format!("invalid {flag} {value:?}: expected {expected}"))
+fn invalid(flag: &'static str, value: &str, expected: &str) -> ConfigError {
+    ConfigError::invalid(flag, value, expected)
 }
 
 fn parse_flags(args: &[String]) -> Result<HashMap<String, String>, ConfigError> {
@@ -305,14 +316,14 @@ fn parse_flags(args: &[String]) -> Result<HashMap<String, String>, ConfigError> 
             None => (arg.as_str(), None),
         };
         if !SETTINGS.iter().any(|s| s.0 == name) {
-            return Err(ConfigError(format!("unknown option {arg:?} (see --help)")));
+            return Err(ConfigError::UnknownOption(arg.clone()));
         }
         let value = match inline {
             Some(v) => v,
             None => it
                 .next()
                 .cloned()
-                .ok_or_else(|| ConfigError(format!("{name} needs a value")))?,
+                .ok_or_else(|| ConfigError::MissingValue(name.to_string()))?,
         };
         flags.insert(name.to_string(), value);
     }
@@ -355,7 +366,7 @@ fn parse_bitrate(s: &str) -> Result<u32, ConfigError> {
         .ok_or_else(err)
 }
 
-fn parse_range(flag: &str, s: &str, min: u32, max: u32) -> Result<u32, ConfigError> {
+fn parse_range(flag: &'static str, s: &str, min: u32, max: u32) -> Result<u32, ConfigError> {
     s.parse::<u32>()
         .ok()
         .filter(|v| (min..=max).contains(v))
@@ -471,9 +482,9 @@ mod tests {
     fn fills_the_relab_settings() {
         let none = HashMap::new();
         let c = Config::from_sources(&args(&["--data-dir", "/srv/cam"]), &none, &none).unwrap();
-        assert_eq!(c.relab.image_path, Path::new("/srv/cam/images"));
+        assert_eq!(c.relab.stills.image_path, Path::new("/srv/cam/images"));
         assert_eq!(
-            c.relab.credentials_file,
+            c.relab.pairing.credentials_file,
             Path::new("/srv/cam/relay_credentials.json")
         );
 
@@ -484,14 +495,17 @@ mod tests {
         let dotenv = HashMap::from([("LOCAL_MODE_ENABLED".to_string(), "false".to_string())]);
         let c = Config::from_sources(&[], &env, &dotenv).unwrap();
         assert_eq!(
-            c.relab.credentials_file,
+            c.relab.pairing.credentials_file,
             Path::new("/home/pi/.config/relab/relay_credentials.json")
         );
-        assert_eq!(c.relab.camera_device_num, 1);
-        assert!(!c.relab.local_mode_enabled);
+        assert_eq!(c.relab.camera.device_num, 1);
+        assert!(!c.relab.auth.local_mode_enabled);
 
         let env = HashMap::from([("IMAGE_SINK".to_string(), "s3".to_string())]);
         let err = Config::from_sources(&[], &env, &none).unwrap_err();
-        assert!(err.0.starts_with("IMAGE_SINK=s3 requires"), "{err}");
+        assert!(
+            err.to_string().starts_with("IMAGE_SINK=s3 requires"),
+            "{err}"
+        );
     }
 }

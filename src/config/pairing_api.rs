@@ -3,7 +3,7 @@
 //! the newer one serves `/v1/plugins/rpi-cam/…` and polls with a POSTed JSON body
 //! (contract/plugin.md §13.2).
 
-use super::ConfigError;
+use super::error::ConfigError;
 
 /// The prefix tried after a register 404 on no prefix, with `auto`.
 pub const V1_PREFIX: &str = "/v1";
@@ -48,9 +48,11 @@ impl ApiPrefix {
             })
         });
         if !segments_ok {
-            return Err(ConfigError(format!(
-                "invalid PAIRING_API_PREFIX {raw:?}: expected auto, none, or a path such as /v1"
-            )));
+            return Err(ConfigError::invalid(
+                "PAIRING_API_PREFIX",
+                raw,
+                "auto, none, or a path such as /v1",
+            ));
         }
         Ok(ApiPrefix::Fixed(path.to_string()))
     }
@@ -71,9 +73,11 @@ impl PollMethod {
             "" | "auto" => Ok(PollMethod::Auto),
             "get" => Ok(PollMethod::Get),
             "post" => Ok(PollMethod::Post),
-            _ => Err(ConfigError(format!(
-                "invalid PAIRING_POLL_METHOD {raw:?}: expected auto, GET or POST"
-            ))),
+            _ => Err(ConfigError::invalid(
+                "PAIRING_POLL_METHOD",
+                raw,
+                "auto, GET or POST",
+            )),
         }
     }
 
@@ -122,7 +126,7 @@ mod tests {
             "/v1?x=1",
             "https://x/v1",
         ] {
-            let err = ApiPrefix::parse(bad).unwrap_err().0;
+            let err = ApiPrefix::parse(bad).unwrap_err().to_string();
             assert!(
                 err.starts_with("invalid PAIRING_API_PREFIX"),
                 "{bad}: {err}"
@@ -144,7 +148,7 @@ mod tests {
         ] {
             assert_eq!(PollMethod::parse(raw).unwrap(), method, "{raw:?}");
         }
-        let err = PollMethod::parse("PUT").unwrap_err().0;
+        let err = PollMethod::parse("PUT").unwrap_err().to_string();
         assert!(err.starts_with("invalid PAIRING_POLL_METHOD"), "{err}");
         assert_eq!(PollMethod::Post.describe(), "POST");
     }

@@ -1,7 +1,7 @@
 //! What the link logs for an operator: the boxed PAIRING READY banner (contract §11) and where
 //! the setup page is.
 
-use crate::config::relab::is_loopback_url;
+use crate::config::url::is_loopback_url;
 
 const SEP_WIDTH: usize = 54;
 

@@ -125,7 +125,7 @@ impl Link {
     }
 
     fn pairing_backend(&self) -> &str {
-        &self.services.relab.pairing_backend_url
+        &self.services.relab.backend.url
     }
 
     fn begin(&mut self) {
@@ -141,18 +141,19 @@ impl Link {
         }
         let relab = &self.services.relab;
         let setup = announce::setup_location(
-            &relab.base_url,
+            &relab.http.base_url,
             &interfaces::candidate_urls(self.services.port),
         );
         log::info!(
             "PAIRING MODE | state=awaiting_claim setup={setup} pairing_backend={}",
-            relab.pairing_backend_url.trim_end_matches('/')
+            relab.backend.url.trim_end_matches('/')
         );
         if relab
-            .pairing_backend_url
+            .backend
+            .url
             .to_ascii_lowercase()
             .starts_with("http://")
-            && !relab.allow_plaintext_relay
+            && !relab.relay.allow_plaintext
         {
             log::warn!(
                 "PAIRING_BACKEND_URL is plain http://, so the backend will likely hand out a ws:// relay URL, \
@@ -236,7 +237,7 @@ impl Link {
             self.tell_backend(relay);
         }
         let relab = &self.services.relab;
-        let path = &relab.credentials_file;
+        let path = &relab.pairing.credentials_file;
         match credentials_file::forget(path) {
             Ok(Forgotten::Rewritten) => log::info!(
                 "Relay credentials removed from {} (local_api_key kept)",
@@ -249,7 +250,7 @@ impl Link {
             Ok(Forgotten::NoFile | Forgotten::Unchanged) => {}
             Err(e) => log::warn!("{e}"),
         }
-        if relay.is_some() && relab.relay_env_complete() {
+        if relay.is_some() && relab.relay.env_complete() {
             log::warn!(
                 "The relay credentials came from RELAY_* settings; they apply again at the next start unless removed"
             );
@@ -264,11 +265,11 @@ impl Link {
     /// `DELETE …/cameras/{id}/self`, best effort: the outcome is only logged.
     fn tell_backend(&self, relay: &RelayCredentials) {
         let relab = &self.services.relab;
-        if relab.pairing_backend_url.is_empty() {
+        if relab.backend.url.is_empty() {
             log::info!("PAIRING_BACKEND_URL is empty: the backend is not told about the unpairing");
             return;
         }
-        let api = BackendApi::for_device(relab, relay);
+        let api = BackendApi::for_device(&relab.backend, relay);
         let url = api.self_unpair_url(&relay.camera_id);
         let token = DeviceIdentity::from_credentials(relay).and_then(|id| id.assertion());
         let token = match token {

@@ -91,7 +91,7 @@ fn claims(token: &str) -> (serde_json::Value, serde_json::Value) {
 fn pair_and_unpair(prefix: &'static str, device_path: &str) {
     let backend = backend(prefix);
     let (rt, _dir) = runtime_for(&backend);
-    let path = rt.config.relab.credentials_file.clone();
+    let path = rt.config.relab.pairing.credentials_file.clone();
     let local_key = rt.auth.local_api_key().to_string();
     credentials::save(
         &path,
@@ -222,7 +222,7 @@ fn a_new_code_on_request_replaces_the_old_one() {
 #[test]
 fn without_a_backend_the_link_stays_idle_and_commands_are_harmless() {
     let (rt, _dir) = test_runtime::runtime(&[]);
-    let before = std::fs::read_to_string(&rt.config.relab.credentials_file).ok();
+    let before = std::fs::read_to_string(&rt.config.relab.pairing.credentials_file).ok();
     start_link(&rt).unwrap();
     assert!(rt.link.request(LinkCommand::RotateCode));
     assert!(rt.link.request(LinkCommand::Unpair));
@@ -234,7 +234,7 @@ fn without_a_backend_the_link_stays_idle_and_commands_are_harmless() {
     assert_eq!(rt.link.pairing_view().status, PairingStatus::Idle);
     assert!(!rt.auth.relay_enabled());
     assert_eq!(
-        std::fs::read_to_string(&rt.config.relab.credentials_file).ok(),
+        std::fs::read_to_string(&rt.config.relab.pairing.credentials_file).ok(),
         before
     );
 }

@@ -6,8 +6,8 @@
 //! | none | `{base}/plugins/rpi-cam/pairing/…`, poll GET | `{base}/plugins/rpi-cam/cameras/{id}/…` |
 //! | `/v1` (any) | `{base}/v1/plugins/rpi-cam/pairing/…`, poll POST | `{base}/v1/plugins/rpi-cam/device/cameras/{id}/…` |
 
+use crate::config::backend::BackendSettings;
 use crate::config::pairing_api::{ApiPrefix, PollMethod};
-use crate::config::relab::RelabSettings;
 use crate::http::percent;
 
 use super::credentials::RelayCredentials;
@@ -131,13 +131,13 @@ impl BackendApi {
     /// The API a paired camera calls for uploads and self-unpair: the configured prefix, or
     /// with `auto` the one its relay URL shows (`wss://…/v1/plugins/rpi-cam/ws/connect` means
     /// `/v1`), since the backend hands out the relay URL under its own prefix.
-    pub fn for_device(settings: &RelabSettings, relay: &RelayCredentials) -> BackendApi {
-        let base = normalise_base(&settings.pairing_backend_url);
-        let prefix = match &settings.pairing_api_prefix {
+    pub fn for_device(backend: &BackendSettings, relay: &RelayCredentials) -> BackendApi {
+        let base = normalise_base(&backend.url);
+        let prefix = match &backend.api_prefix {
             ApiPrefix::Fixed(p) => p.clone(),
             ApiPrefix::Auto => prefix_from_ws_url(&relay.backend_url),
         };
-        BackendApi::new(&base, &prefix, settings.pairing_poll_method)
+        BackendApi::new(&base, &prefix, backend.poll_method)
     }
 }
 

@@ -11,7 +11,7 @@ use ureq::{Agent, Body};
 use super::backend_api::{BackendApi, PollStyle};
 use super::material::PairingMaterial;
 use super::reply::{BackendReply, Exchange, TransportError};
-use crate::config::relab::is_loopback_url;
+use crate::config::url::is_loopback_url;
 
 /// Answers are small JSON documents; anything longer is cut (it is only ever logged).
 const MAX_BODY_BYTES: u64 = 64 * 1024;

@@ -11,7 +11,9 @@ use std::path::Path;
 use log::Level;
 
 use super::credentials::{self, Credentials, RelayCredentials};
-use crate::config::relab::{check_relay_url, is_loopback_url, redacted, RelabSettings};
+use crate::config::relab::RelabSettings;
+use crate::config::secret::redacted;
+use crate::config::url::{check_relay_url, is_loopback_url};
 
 const KEY_BYTES: usize = 32;
 
@@ -61,15 +63,12 @@ pub fn bootstrap(
 ) -> KeyBootstrap {
     let mut log = Vec::new();
     let mut authorized = Vec::new();
-    for key in &settings.authorized_api_keys {
+    for key in settings.auth.authorized_api_keys.iter() {
         authorize(&mut authorized, key);
     }
-    let path = settings.credentials_file.display();
+    let path = settings.pairing.credentials_file.display();
 
-    if in_container
-        && !settings.pairing_backend_url.is_empty()
-        && is_loopback_url(&settings.pairing_backend_url)
-    {
+    if in_container && !settings.backend.url.is_empty() && is_loopback_url(&settings.backend.url) {
         log.push((
             Level::Warn,
             "PAIRING_BACKEND_URL uses loopback inside a container; picamd calls it as written (the container itself, unless it shares the host's network). Use host.docker.internal or a LAN address for a backend on the host."
@@ -77,23 +76,23 @@ pub fn bootstrap(
         ));
     }
 
-    let relay = if settings.relay_env_complete() {
+    let relay = if settings.relay.env_complete() {
         log.push((
             Level::Info,
             "Relay bootstrap credentials already present from static config; skipping persisted relay credentials"
                 .to_string(),
         ));
         Some(RelayCredentials {
-            backend_url: settings.relay_backend_url.clone(),
-            camera_id: settings.relay_camera_id.clone(),
-            auth_scheme: settings.relay_auth_scheme.clone(),
-            key_id: settings.relay_key_id.clone(),
-            private_key_pem: settings.relay_private_key_pem.clone(),
+            backend_url: settings.relay.backend_url.clone(),
+            camera_id: settings.relay.camera_id.clone(),
+            auth_scheme: settings.relay.auth_scheme.clone(),
+            key_id: settings.relay.key_id.clone(),
+            private_key_pem: settings.relay.private_key_pem.expose().to_string(),
         })
     } else {
         match file.map(|f| (f.relay(), f.has_any_relay_field())) {
             Some((Some(relay), _)) => {
-                match check_relay_url(&relay.backend_url, settings.allow_plaintext_relay) {
+                match check_relay_url(&relay.backend_url, settings.relay.allow_plaintext) {
                     Ok(()) => {
                         log.push((Level::Info, format!("Relay credentials loaded from {path}")));
                         Some(relay)
@@ -130,7 +129,7 @@ pub fn bootstrap(
         ));
     }
 
-    let local_relay_api_key = match (&relay, settings.local_relay_api_key.as_str()) {
+    let local_relay_api_key = match (&relay, settings.relay.local_relay_api_key.expose()) {
         (_, seed) if !seed.is_empty() => Some(seed.to_string()),
         (Some(_), _) => Some(format!("LOCAL_{}", generate())),
         (None, _) => None,
@@ -142,15 +141,15 @@ pub fn bootstrap(
     let file_key = file
         .and_then(|f| f.local_api_key.as_deref())
         .filter(|k| !k.is_empty());
-    let (local_api_key, local_key_generated) = if !settings.local_api_key.is_empty() {
-        (settings.local_api_key.clone(), false)
+    let (local_api_key, local_key_generated) = if !settings.auth.local_api_key.is_empty() {
+        (settings.auth.local_api_key.expose().to_string(), false)
     } else if let Some(key) = file_key {
         (key.to_string(), false)
     } else {
         log.push((Level::Info, "Local mode: generated new API key".to_string()));
         (format!("local_{}", generate()), true)
     };
-    if settings.local_mode_enabled {
+    if settings.auth.local_mode_enabled {
         authorize(&mut authorized, &local_api_key);
         log.push((
             Level::Info,
@@ -170,7 +169,7 @@ pub fn bootstrap(
             settings.resolved_image_sink().as_str()
         ),
     ));
-    if !settings.local_mode_enabled {
+    if !settings.auth.local_mode_enabled {
         log.push((
             Level::Warn,
             "LOCAL_MODE_ENABLED=false but a local API key exists; the key remains available for relay bootstrap only."
@@ -201,7 +200,7 @@ pub fn bootstrap_from_disk(settings: &RelabSettings) -> Result<KeyBootstrap, Str
 }
 
 fn bootstrap_with(settings: &RelabSettings, in_container: bool) -> Result<KeyBootstrap, String> {
-    let path = &settings.credentials_file;
+    let path = &settings.pairing.credentials_file;
     let mut log = vec![(
         Level::Info,
         format!("Relay credentials path resolved to {}", path.display()),
@@ -492,9 +491,9 @@ mod tests {
     fn generated_key_is_merged_into_the_existing_file() {
         let dir = TestDir::new("bootstrap-merge");
         let s = disk_settings(&dir, &[]);
-        fs::create_dir_all(s.credentials_file.parent().unwrap()).unwrap();
+        fs::create_dir_all(s.pairing.credentials_file.parent().unwrap()).unwrap();
         fs::write(
-            &s.credentials_file,
+            &s.pairing.credentials_file,
             r#"{"relay_camera_id": "cam-1", "note": [1]}"#,
         )
         .unwrap();
@@ -510,7 +509,9 @@ mod tests {
             "Relay credentials path resolved to"
         ));
 
-        let on_disk = credentials::load(&s.credentials_file).unwrap().unwrap();
+        let on_disk = credentials::load(&s.pairing.credentials_file)
+            .unwrap()
+            .unwrap();
         assert_eq!(
             on_disk.local_api_key.as_deref(),
             Some(b.local_api_key.as_str())
@@ -529,19 +530,21 @@ mod tests {
         let s = disk_settings(&dir, &[("LOCAL_API_KEY", "local_env")]);
         let b = bootstrap_with(&s, false).unwrap();
         assert_eq!(b.local_api_key, "local_env");
-        assert!(!s.credentials_file.exists());
+        assert!(!s.pairing.credentials_file.exists());
     }
 
     #[test]
     fn unreadable_file_is_reported_and_replaced() {
         let dir = TestDir::new("bootstrap-invalid");
         let s = disk_settings(&dir, &[]);
-        fs::create_dir_all(s.credentials_file.parent().unwrap()).unwrap();
-        fs::write(&s.credentials_file, "{broken").unwrap();
+        fs::create_dir_all(s.pairing.credentials_file.parent().unwrap()).unwrap();
+        fs::write(&s.pairing.credentials_file, "{broken").unwrap();
         let b = bootstrap_with(&s, false).unwrap();
         assert!(has_line(&b, Level::Warn, "Failed to read"));
         assert!(b.local_key_generated);
-        let on_disk = credentials::load(&s.credentials_file).unwrap().unwrap();
+        let on_disk = credentials::load(&s.pairing.credentials_file)
+            .unwrap()
+            .unwrap();
         assert_eq!(on_disk.local_api_key, Some(b.local_api_key));
     }
 
@@ -549,7 +552,7 @@ mod tests {
     fn persisted_relay_credentials_apply_from_disk() {
         let dir = TestDir::new("bootstrap-relay");
         let s = disk_settings(&dir, &[]);
-        credentials::save(&s.credentials_file, &paired_file(Some("local_k"))).unwrap();
+        credentials::save(&s.pairing.credentials_file, &paired_file(Some("local_k"))).unwrap();
         let b = bootstrap_with(&s, false).unwrap();
         assert_eq!(b.relay, Some(file_relay()));
         let relay_key = b.local_relay_api_key.clone().unwrap();
@@ -576,7 +579,9 @@ mod tests {
         let first = show_key(&s).unwrap();
         assert!(first.starts_with("local_"));
         assert_eq!(show_key(&s).unwrap(), first);
-        let on_disk = credentials::load(&s.credentials_file).unwrap().unwrap();
+        let on_disk = credentials::load(&s.pairing.credentials_file)
+            .unwrap()
+            .unwrap();
         assert_eq!(on_disk.local_api_key, Some(first));
     }
 

@@ -10,7 +10,11 @@ use std::path::{Path, PathBuf};
 
 use serde_json::{Map, Value};
 
-use crate::config::relab::{redacted, DEVICE_ASSERTION};
+use crate::config::secret::redacted;
+
+/// The relay auth scheme picamd speaks: the device signs a JWT assertion with its key
+/// (contract/plugin.md §4). `RELAY_AUTH_SCHEME` defaults to it and must equal it.
+pub const DEVICE_ASSERTION: &str = "device_assertion";
 
 const RELAY_BACKEND_URL: &str = "relay_backend_url";
 const RELAY_CAMERA_ID: &str = "relay_camera_id";
@@ -325,6 +329,14 @@ mod tests {
 
     fn mode(path: &Path) -> u32 {
         fs::metadata(path).unwrap().permissions().mode() & 0o777
+    }
+
+    #[test]
+    fn config_accepts_exactly_the_scheme_pairing_speaks() {
+        assert_eq!(
+            DEVICE_ASSERTION,
+            crate::config::relay::DEFAULT_RELAY_AUTH_SCHEME
+        );
     }
 
     #[test]

@@ -16,10 +16,11 @@ use log::Level;
 
 use super::backend_api::BackendApi;
 use super::clock_skew::{self, SkewReading};
+use super::credentials::DEVICE_ASSERTION;
 use super::reply::{BackendReply, Exchange, TransportError};
 use super::state::{PairingStatus, PairingView};
 use crate::config::pairing_api::V1_PREFIX;
-use crate::config::relab::{check_relay_url, DEVICE_ASSERTION};
+use crate::config::url::check_relay_url;
 
 /// How long a code lives on the backend (display only).
 pub const CODE_TTL_S: i64 = 600;
@@ -354,7 +355,7 @@ impl PairingFlow {
                     return self.fail(ERROR_RETRYING, why);
                 }
                 if let Err(e) = check_relay_url(&ws_url, self.allow_plaintext_relay) {
-                    return self.refuse_relay_url(&e);
+                    return self.refuse_relay_url(&e.to_string());
                 }
                 self.clear_code(PairingStatus::Paired);
                 self.view.error = None;

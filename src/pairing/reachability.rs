@@ -8,7 +8,7 @@ use std::time::{Duration, Instant};
 
 use ureq::Agent;
 
-use crate::config::relab::is_loopback_url;
+use crate::config::url::is_loopback_url;
 
 const PHASE_TIMEOUT: Duration = Duration::from_millis(1500);
 const FRESH_FOR: Duration = Duration::from_secs(10);

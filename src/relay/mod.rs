@@ -33,9 +33,10 @@ use std::time::{Duration, Instant};
 use crossbeam_channel::{Receiver, RecvTimeoutError};
 use log::{info, warn};
 
-use crate::config::relab::{RelabSettings, DEVICE_ASSERTION};
+use crate::config::relab::RelabSettings;
 use crate::http::server::Handler;
 use crate::pairing::credentials::RelayCredentials;
+use crate::pairing::credentials::DEVICE_ASSERTION;
 use crate::pairing::identity::{unix_now, DeviceIdentity};
 use backoff::{random_unit, Backoff};
 use connection::{Context, Ended};
@@ -61,11 +62,11 @@ pub struct RelayOptions {
 impl RelayOptions {
     pub fn from_relab(relab: &RelabSettings) -> RelayOptions {
         RelayOptions {
-            reconnect_min_s: relab.relay_reconnect_min_s,
-            reconnect_max_s: relab.relay_reconnect_max_s,
-            max_concurrent_commands: relab.relay_max_concurrent_commands,
-            allow_plaintext: relab.allow_plaintext_relay,
-            key_header: relab.auth_key_name.clone(),
+            reconnect_min_s: relab.relay.reconnect_min_s,
+            reconnect_max_s: relab.relay.reconnect_max_s,
+            max_concurrent_commands: relab.relay.max_concurrent_commands,
+            allow_plaintext: relab.relay.allow_plaintext,
+            key_header: relab.auth.key_name.clone(),
         }
     }
 }

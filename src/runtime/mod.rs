@@ -20,8 +20,7 @@ use crate::media::llhls::HlsStore;
 use crate::pairing::bootstrap::KeyBootstrap;
 use crate::preview::PreviewGate;
 use crate::stills::thumbnail;
-use crate::stills::timelapse::TimelapseSettings;
-use crate::stills::{Stills, StillsSettings};
+use crate::stills::Stills;
 use crate::upload::backend::thumbnail::ThumbnailUploader;
 use crate::upload::{self, UploadSettings, Uploads};
 pub use media::{MediaState, PipelineStats};
@@ -50,8 +49,8 @@ impl Runtime {
         // Long enough for the first segment of a cold start (one GOP plus encoder start-up).
         let startup_wait = Duration::from_millis(u64::from(config.segment_ms) * 3 + 2000);
         let relab = &config.relab;
-        let hibernate = Duration::from_secs(relab.preview_hibernate_after_s);
-        let image_path = relab.image_path.clone();
+        let hibernate = Duration::from_secs(relab.camera.preview_hibernate_after_s);
+        let image_path = relab.stills.image_path.clone();
         let auth = Arc::new(AuthState::new(
             InitialAuth {
                 authorized_keys: keys.authorized_keys,
@@ -60,9 +59,14 @@ impl Runtime {
                 relay_api_key: keys.local_relay_api_key,
             },
             ConfiguredKeys {
-                authorized: relab.authorized_api_keys.clone(),
-                local_mode: relab.local_mode_enabled,
-                relay_key_seed: relab.local_relay_api_key.clone(),
+                authorized: relab
+                    .auth
+                    .authorized_api_keys
+                    .iter()
+                    .map(str::to_string)
+                    .collect(),
+                local_mode: relab.auth.local_mode_enabled,
+                relay_key_seed: relab.relay.local_relay_api_key.expose().to_string(),
             },
             SessionStore::new(SESSION_TTL, MAX_SESSIONS),
         ));
@@ -80,11 +84,11 @@ impl Runtime {
             latest: LatestFrame::default(),
             started: Instant::now(),
         });
-        let thumbnail_upload = if relab.pairing_backend_url.trim().is_empty() {
+        let thumbnail_upload = if relab.backend.url.trim().is_empty() {
             None
         } else {
             let uploader = ThumbnailUploader::start(
-                relab,
+                &relab.backend,
                 credentials.clone(),
                 image_path
                     .join(thumbnail::DIR_NAME)
@@ -93,26 +97,18 @@ impl Runtime {
             Some(Box::new(move || uploader.offer()) as Box<dyn Fn() + Send + Sync>)
         };
         let stills = Stills::start(
-            StillsSettings {
-                image_path: image_path.clone(),
-                timelapse: TimelapseSettings {
-                    interval_s: relab.timelapse_interval_s,
-                    keep: relab.timelapse_keep,
-                    max_age_s: relab.timelapse_max_age_s,
-                },
-                timelapse_state: config.data_dir.join("timelapse.json"),
-                mjpeg_max_fps: relab.mjpeg_max_fps,
-            },
+            &relab.stills,
+            config.data_dir.join("timelapse.json"),
             Arc::clone(&media.camera),
             media.latest.clone(),
             thumbnail_upload,
         )?;
-        let sink =
-            upload::sink_from_settings(relab, &credentials).map_err(std::io::Error::other)?;
+        let sink = upload::sink_from_settings(&relab.upload, &relab.backend, &credentials)
+            .map_err(std::io::Error::other)?;
         let uploads = Uploads::start(
             Arc::clone(&stills.captures),
             sink,
-            UploadSettings::from_relab(relab),
+            UploadSettings::from_relab(&relab.upload),
         )?;
         Ok(Arc::new(Runtime {
             site: Site::new(&config, image_path),

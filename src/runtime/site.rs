@@ -20,14 +20,15 @@ impl Site {
         Site {
             static_files: StaticFiles::new(config.www_dir.clone()),
             cors: CorsPolicy::new(
-                relab.local_mode_enabled,
+                relab.auth.local_mode_enabled,
                 relab
+                    .http
                     .allowed_cors_origins
                     .iter()
-                    .chain(&relab.local_allowed_origins)
+                    .chain(&relab.http.local_allowed_origins)
                     .cloned()
                     .collect(),
-                &relab.auth_key_name,
+                &relab.auth.key_name,
             ),
             system: SystemProbe::new(image_path),
         }

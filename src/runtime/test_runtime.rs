@@ -30,7 +30,7 @@ pub fn runtime(env: &[(&str, &str)]) -> (Arc<Runtime>, TestDir) {
         "127.0.0.1:0".to_string(),
     ];
     let config = Config::from_sources(&args, &vars, &HashMap::new()).expect("test config");
-    let file = credentials::load(&config.relab.credentials_file)
+    let file = credentials::load(&config.relab.pairing.credentials_file)
         .ok()
         .flatten();
     let keys = bootstrap(&config.relab, file.as_ref(), false, || {

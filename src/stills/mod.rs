@@ -11,4 +11,4 @@ pub mod service;
 pub mod thumbnail;
 pub mod timelapse;
 
-pub use service::{Stills, StillsSettings, STILL_QUALITY, STREAM_QUALITY};
+pub use service::{Stills, STILL_QUALITY, STREAM_QUALITY};

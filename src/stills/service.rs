@@ -14,22 +14,13 @@ use super::mjpeg::MjpegHub;
 use super::thumbnail;
 use super::timelapse::{Timelapse, TimelapseSettings};
 use crate::camera::{CameraState, Frame, LatestFrame};
+use crate::config::stills::StillsSettings;
 use crate::encode::jpeg::{self, Exif, JpegOptions};
 
 /// JPEG quality of stills and `/frame` (the plugin's).
 pub const STILL_QUALITY: u8 = 90;
 /// JPEG quality of MJPEG and timelapse frames: smaller files, same look at viewing size.
 pub const STREAM_QUALITY: u8 = 75;
-
-/// What the stills service is built from.
-pub struct StillsSettings {
-    /// `IMAGE_PATH`: captures, thumbnail and timelapse folders go under it.
-    pub image_path: PathBuf,
-    pub timelapse: TimelapseSettings,
-    /// Where the timelapse keeps settings changed at run time.
-    pub timelapse_state: PathBuf,
-    pub mjpeg_max_fps: f64,
-}
 
 pub struct Stills {
     pub captures: Arc<CaptureStore>,
@@ -49,9 +40,12 @@ pub struct Stills {
 }
 
 impl Stills {
-    /// Opens the capture store and starts the on-demand workers (MJPEG, timelapse, `/frame`).
+    /// Opens the capture store under `IMAGE_PATH` and starts the on-demand workers (MJPEG,
+    /// timelapse, `/frame`). The timelapse keeps settings changed at run time in
+    /// `timelapse_state`.
     pub fn start(
-        settings: StillsSettings,
+        settings: &StillsSettings,
+        timelapse_state: PathBuf,
         camera: Arc<CameraState>,
         latest: LatestFrame,
         on_thumbnail: Option<Box<dyn Fn() + Send + Sync>>,
@@ -69,10 +63,14 @@ impl Stills {
         let mjpeg = MjpegHub::start(frames.clone(), stream_jpeg.clone(), settings.mjpeg_max_fps);
         let timelapse = Timelapse::start(
             image_path.join("timelapse"),
-            settings.timelapse,
+            TimelapseSettings {
+                interval_s: settings.timelapse_interval_s,
+                keep: settings.timelapse_keep,
+                max_age_s: settings.timelapse_max_age_s,
+            },
             frames,
             stream_jpeg,
-            settings.timelapse_state,
+            timelapse_state,
         );
         let latest_jpeg = LatestJpeg::start(Arc::new(|frame: &Frame| {
             jpeg::encode_i420(frame, &JpegOptions::plain(STILL_QUALITY)).map_err(|e| e.to_string())

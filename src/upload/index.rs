@@ -10,7 +10,7 @@
 
 use std::collections::{BTreeMap, HashMap};
 
-use super::schedule::RetrySchedule;
+use crate::config::retry::RetrySchedule;
 
 const US_PER_S: u64 = 1_000_000;
 

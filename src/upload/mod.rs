@@ -4,7 +4,8 @@
 //! backend next), with retries, a quota, and restart where it stopped.
 //!
 //! - [`index`]: the queue's policy, sans IO (order, retries, giving up, quota, sink outages);
-//! - [`schedule`]: the retry schedule;
+//! - the retry schedule and the settings are `config`'s ([`crate::config::retry`],
+//!   [`crate::config::upload`]);
 //! - [`worker`]: one attempt against the store and the sink, and the thread's loop;
 //! - [`sink`]: what a sink implements; [`s3`]: the S3 sink; [`http`]: the shared client.
 
@@ -12,7 +13,6 @@ pub mod backend;
 pub mod http;
 pub mod index;
 pub mod s3;
-pub mod schedule;
 pub mod sink;
 pub mod stats;
 mod worker;
@@ -30,12 +30,14 @@ use crossbeam_channel::{Receiver, Sender};
 use serde_json::{Map, Value};
 
 use crate::auth::CredentialsCell;
-use crate::config::{ImageSink, RelabSettings};
+use crate::config::backend::BackendSettings;
+use crate::config::retry::RetrySchedule;
+use crate::config::s3::S3SettingsError;
+use crate::config::upload::{CaptureUploadSettings, ImageSink};
 use crate::stills::captures::{
     CaptureRecord, CaptureStatus, CaptureStore, StoreError, UploadState,
 };
 use index::{Pending, QueueIndex};
-use schedule::RetrySchedule;
 pub use sink::{Delivered, Sink, SinkError, Upload};
 use stats::{UploadStats, UploadStatus};
 
@@ -45,20 +47,20 @@ pub const DEAD_FOLDER: &str = "dead";
 pub const CORRUPT_FOLDER: &str = "corrupt";
 /// Records of uploaded captures kept (their JPEGs are deleted once uploaded).
 pub const UPLOADED_RECORDS_KEPT: usize = 1000;
-/// Default `UPLOAD_QUEUE_MAX_MB`.
-pub const DEFAULT_QUEUE_MAX_MB: u64 = 1024;
 
 /// The sink the settings choose (contract §3.2: an explicit `IMAGE_SINK`, else S3 when
 /// `S3_ENDPOINT_URL` is set, else the backend when `PAIRING_BACKEND_URL` is), or `None` when
 /// captures stay local.
+/// Fails only when the S3 settings give no usable URL (start-up validation refuses those).
 pub fn sink_from_settings(
-    relab: &RelabSettings,
+    upload: &CaptureUploadSettings,
+    backend: &BackendSettings,
     relay: &CredentialsCell,
-) -> Result<Option<Arc<dyn Sink>>, String> {
-    match relab.resolved_image_sink() {
-        ImageSink::S3 => Ok(Some(Arc::new(s3::S3Sink::new(relab.s3_settings())?))),
+) -> Result<Option<Arc<dyn Sink>>, S3SettingsError> {
+    match upload.resolved_sink(backend) {
+        ImageSink::S3 => Ok(Some(Arc::new(s3::S3Sink::new(upload.s3.clone())?))),
         ImageSink::Backend => Ok(Some(Arc::new(backend::BackendSink::new(
-            relab,
+            backend,
             relay.clone(),
         )))),
         ImageSink::Local | ImageSink::Auto => Ok(None),
@@ -66,11 +68,11 @@ pub fn sink_from_settings(
 }
 
 impl UploadSettings {
-    pub fn from_relab(relab: &RelabSettings) -> UploadSettings {
+    pub fn from_relab(upload: &CaptureUploadSettings) -> UploadSettings {
         UploadSettings {
-            schedule: relab.upload_retry_schedule.clone(),
-            max_bytes: relab.upload_queue_max_mb << 20,
-            wait: Duration::from_millis(relab.upload_wait_ms),
+            schedule: upload.retry_schedule.clone(),
+            max_bytes: upload.queue_max_mb << 20,
+            wait: Duration::from_millis(upload.wait_ms),
         }
     }
 }

@@ -10,9 +10,9 @@ use std::time::Duration;
 use serde_json::{json, Map, Value};
 
 use super::index::Next;
-use super::schedule::RetrySchedule;
 use super::sink::{Delivered, Sink, SinkError, Upload};
 use super::{worker, UploadSettings, Uploads, CORRUPT_FOLDER, DEAD_FOLDER};
+use crate::config::retry::RetrySchedule;
 use crate::stills::atomic::tests::TempDir;
 use crate::stills::captures::{CaptureRecord, CaptureStatus, CaptureStore, UploadState};
 use crate::stills::metadata::{ImageMetadata, ImageProperties};

@@ -16,7 +16,7 @@ use serde_json::{Map, Value};
 use super::http::{agent, body_text};
 use super::sink::{Delivered, Sink, SinkError, Upload};
 use crate::auth::CredentialsCell;
-use crate::config::relab::RelabSettings;
+use crate::config::backend::BackendSettings;
 use crate::pairing::backend_api::BackendApi;
 use crate::pairing::clock_skew::{self, SkewReading};
 use crate::pairing::credentials::RelayCredentials;
@@ -31,16 +31,16 @@ const ACK_LIMIT: u64 = 64 * 1024;
 const BACKEND_ANSWER_WAIT: Duration = Duration::from_secs(20);
 
 pub struct BackendSink {
-    settings: RelabSettings,
+    backend: BackendSettings,
     credentials: CredentialsCell,
     agent: ureq::Agent,
 }
 
 impl BackendSink {
     /// `credentials` is the runtime's cell, which pairing and unpairing update.
-    pub fn new(settings: &RelabSettings, credentials: CredentialsCell) -> BackendSink {
+    pub fn new(backend: &BackendSettings, credentials: CredentialsCell) -> BackendSink {
         BackendSink {
-            settings: settings.clone(),
+            backend: backend.clone(),
             credentials,
             agent: agent(),
         }
@@ -63,7 +63,7 @@ impl Sink for BackendSink {
 
     fn put(&self, upload: &Upload<'_>) -> Result<Delivered, SinkError> {
         let relay = self.relay().ok_or_else(|| SinkError::sink(UNPAIRED))?;
-        let api = BackendApi::for_device(&self.settings, &relay);
+        let api = BackendApi::for_device(&self.backend, &relay);
         let url = api.image_upload_url(&relay.camera_id);
         let form = Form::new()
             .file("file", upload.destination, "image/jpeg", upload.jpeg)
@@ -112,7 +112,7 @@ impl Sink for BackendSink {
     fn describe(&self) -> String {
         format!(
             "the RELab backend at {}",
-            self.settings.pairing_backend_url.trim_end_matches('/')
+            self.backend.url.trim_end_matches('/')
         )
     }
 }

@@ -13,7 +13,7 @@ use serde_json::Value;
 
 use super::multipart::Form;
 use crate::auth::CredentialsCell;
-use crate::config::relab::RelabSettings;
+use crate::config::backend::BackendSettings;
 use crate::pairing::backend_api::BackendApi;
 use crate::pairing::credentials::RelayCredentials;
 use crate::upload::http::{agent, body_text};
@@ -28,13 +28,13 @@ pub struct ThumbnailUploader {
 impl ThumbnailUploader {
     /// Starts the thread. `file` is the cached thumbnail; `relay` the runtime's credentials.
     pub fn start(
-        settings: &RelabSettings,
+        backend: &BackendSettings,
         relay: CredentialsCell,
         file: PathBuf,
     ) -> std::io::Result<ThumbnailUploader> {
         let (offers, rx) = crossbeam_channel::bounded(1);
         let worker = Worker {
-            settings: settings.clone(),
+            backend: backend.clone(),
             relay,
             file,
             agent: agent(),
@@ -54,7 +54,7 @@ impl ThumbnailUploader {
 }
 
 struct Worker {
-    settings: RelabSettings,
+    backend: BackendSettings,
     relay: CredentialsCell,
     file: PathBuf,
     agent: ureq::Agent,
@@ -93,7 +93,7 @@ impl Worker {
     }
 
     fn send(&self, relay: &RelayCredentials, jpeg: &[u8]) -> Result<String, String> {
-        let api = BackendApi::for_device(&self.settings, relay);
+        let api = BackendApi::for_device(&self.backend, relay);
         let url = api.preview_thumbnail_upload_url(&relay.camera_id);
         let form = Form::new().file("file", "preview-thumbnail.jpg", "image/jpeg", jpeg);
         let mut resp =

@@ -8,44 +8,17 @@ pub mod key;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
-use rusty_s3::{Bucket, Credentials, S3Action, UrlStyle};
+use rusty_s3::{Bucket, Credentials, S3Action};
 use serde_json::{Map, Value};
 
 use super::http::{self, body_text};
 use super::sink::{Delivered, Sink, SinkError, Upload};
+use crate::config::s3::{S3Settings, S3SettingsError};
 
 /// How long a signed URL stays valid; it is used at once.
 const SIGNATURE_TTL: Duration = Duration::from_secs(600);
 /// Error bodies read at most.
 const ERROR_BODY_LIMIT: u64 = 64 * 1024;
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum AddressingStyle {
-    /// `http://host/<bucket>/<key>`: what MinIO, RustFS and IP endpoints need.
-    Path,
-    /// `http://<bucket>.host/<key>`: AWS's preference.
-    Virtual,
-}
-
-impl AddressingStyle {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            AddressingStyle::Path => "path",
-            AddressingStyle::Virtual => "virtual",
-        }
-    }
-}
-
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct S3Settings {
-    pub endpoint_url: String,
-    pub bucket: String,
-    pub access_key_id: String,
-    pub secret_access_key: String,
-    pub region: String,
-    pub public_url_template: String,
-    pub addressing: AddressingStyle,
-}
 
 pub struct S3Sink {
     bucket: Bucket,
@@ -58,40 +31,13 @@ pub struct S3Sink {
 
 impl S3Sink {
     /// Checks the endpoint and bucket name; nothing is sent yet.
-    pub fn new(settings: S3Settings) -> Result<S3Sink, String> {
-        let endpoint: url::Url = settings.endpoint_url.parse().map_err(|e| {
-            format!(
-                "S3_ENDPOINT_URL {:?} is not a URL: {e}",
-                settings.endpoint_url
-            )
-        })?;
-        let style = match settings.addressing {
-            AddressingStyle::Path => UrlStyle::Path,
-            AddressingStyle::Virtual => UrlStyle::VirtualHost,
-        };
-        let bucket = Bucket::new(
-            endpoint,
-            style,
-            settings.bucket.clone(),
-            settings.region.clone(),
-        )
-        .map_err(|e| {
-            let hint = match settings.addressing {
-                AddressingStyle::Virtual => {
-                    " (virtual-host addressing needs a host name, not an IP address, and a bucket name that fits in one)"
-                }
-                AddressingStyle::Path => "",
-            };
-            format!(
-                "S3_ENDPOINT_URL {:?} with S3_BUCKET {:?} gives no usable URL: {e:?}{hint}",
-                settings.endpoint_url, settings.bucket
-            )
-        })?;
+    pub fn new(settings: S3Settings) -> Result<S3Sink, S3SettingsError> {
+        let bucket = settings.bucket()?;
         Ok(S3Sink {
             bucket,
             credentials: Credentials::new(
                 settings.access_key_id.clone(),
-                settings.secret_access_key.clone(),
+                settings.secret_access_key.expose().to_string(),
             ),
             settings,
             agent: http::agent(),
@@ -241,6 +187,7 @@ fn location_constraint(region: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::config::s3::AddressingStyle;
 
     fn settings(endpoint: &str, addressing: AddressingStyle) -> S3Settings {
         S3Settings {
@@ -278,15 +225,18 @@ mod tests {
     fn bad_endpoints_are_refused_with_a_reason() {
         let err = S3Sink::new(settings("not a url", AddressingStyle::Path))
             .err()
-            .unwrap();
+            .unwrap()
+            .to_string();
         assert!(err.contains("S3_ENDPOINT_URL"), "{err}");
         let err = S3Sink::new(settings("ftp://host", AddressingStyle::Path))
             .err()
-            .unwrap();
+            .unwrap()
+            .to_string();
         assert!(err.contains("no usable URL"), "{err}");
         let err = S3Sink::new(settings("http://127.0.0.1:9000", AddressingStyle::Virtual))
             .err()
-            .unwrap();
+            .unwrap()
+            .to_string();
         assert!(err.contains("not an IP address"), "{err}");
     }
 

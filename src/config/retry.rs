@@ -1,4 +1,5 @@
-//! The retry schedule: how long to wait after each failure, and when to give up.
+//! The upload retry schedule (`UPLOAD_RETRY_SCHEDULE_S`): how long to wait after each
+//! failure, and when to give up.
 
 use std::fmt;
 
@@ -12,14 +13,24 @@ pub struct RetrySchedule {
 /// The contract's schedule (plugin.md §8.4, without its unused first slot).
 pub const DEFAULT_SCHEDULE_S: &[u64] = &[30, 300, 1800, 7200];
 
+/// A schedule text that is not whole seconds above 0 separated by commas.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct ScheduleError(pub String);
+pub struct ScheduleError {
+    /// The text as given.
+    pub text: String,
+}
 
 impl fmt::Display for ScheduleError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(&self.0)
+        write!(
+            f,
+            "expected whole seconds above 0 separated by commas, like \"30,300,1800,7200\", got {:?}",
+            self.text
+        )
     }
 }
+
+impl std::error::Error for ScheduleError {}
 
 impl RetrySchedule {
     /// Panics on an empty list or a zero wait; see [`RetrySchedule::parse`] for user input.
@@ -39,9 +50,9 @@ impl RetrySchedule {
             .collect();
         match delays {
             Some(d) if !d.is_empty() => Ok(RetrySchedule::new(d)),
-            _ => Err(ScheduleError(format!(
-                "expected whole seconds above 0 separated by commas, like \"30,300,1800,7200\", got {text:?}"
-            ))),
+            _ => Err(ScheduleError {
+                text: text.to_string(),
+            }),
         }
     }
 
@@ -118,7 +129,7 @@ mod tests {
         assert_eq!(RetrySchedule::parse("5").unwrap().max_attempts(), 2);
         for bad in ["", ",", "1,,2", "0", "1,0", "-1", "1.5", "a", "30;300"] {
             let err = RetrySchedule::parse(bad).unwrap_err();
-            assert!(err.0.contains("30,300,1800,7200"), "{bad}: {err}");
+            assert!(err.to_string().contains("30,300,1800,7200"), "{bad}: {err}");
         }
     }
 }
