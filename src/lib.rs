@@ -21,5 +21,7 @@ pub mod runtime;
 pub mod stills;
 pub mod stop_signal;
 pub mod system;
+#[cfg(test)]
+pub(crate) mod testutil;
 pub mod upload;
 pub mod v4l2;

@@ -55,7 +55,7 @@ pub struct UploadState {
 }
 
 #[derive(Debug)]
-pub enum StoreError {
+pub enum CaptureStoreError {
     /// Not 32 lowercase hex characters.
     InvalidId,
     /// The record's `image_id` differs from the id it is saved under.
@@ -68,27 +68,29 @@ pub enum StoreError {
     Io(io::Error),
 }
 
-impl fmt::Display for StoreError {
+impl fmt::Display for CaptureStoreError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
-            StoreError::InvalidId => write!(f, "image id must be 32 lowercase hex characters"),
-            StoreError::IdMismatch => write!(f, "record image_id differs from the image id"),
-            StoreError::NotFound => write!(f, "capture not found"),
-            StoreError::DiskFull => write!(f, "not enough storage space for the capture"),
-            StoreError::Corrupt(why) => write!(f, "capture record unreadable: {why}"),
-            StoreError::Io(e) => write!(f, "capture store I/O error: {e}"),
+            CaptureStoreError::InvalidId => {
+                write!(f, "image id must be 32 lowercase hex characters")
+            }
+            CaptureStoreError::IdMismatch => write!(f, "record image_id differs from the image id"),
+            CaptureStoreError::NotFound => write!(f, "capture not found"),
+            CaptureStoreError::DiskFull => write!(f, "not enough storage space for the capture"),
+            CaptureStoreError::Corrupt(why) => write!(f, "capture record unreadable: {why}"),
+            CaptureStoreError::Io(e) => write!(f, "capture store I/O error: {e}"),
         }
     }
 }
 
-impl std::error::Error for StoreError {}
+impl std::error::Error for CaptureStoreError {}
 
-impl From<io::Error> for StoreError {
+impl From<io::Error> for CaptureStoreError {
     fn from(e: io::Error) -> Self {
         match e.raw_os_error() {
-            Some(libc::ENOSPC) | Some(libc::EDQUOT) => StoreError::DiskFull,
-            _ if e.kind() == io::ErrorKind::NotFound => StoreError::NotFound,
-            _ => StoreError::Io(e),
+            Some(libc::ENOSPC) | Some(libc::EDQUOT) => CaptureStoreError::DiskFull,
+            _ if e.kind() == io::ErrorKind::NotFound => CaptureStoreError::NotFound,
+            _ => CaptureStoreError::Io(e),
         }
     }
 }
@@ -160,33 +162,33 @@ impl CaptureStore {
         image_id: &str,
         jpeg: &[u8],
         record: &CaptureRecord,
-    ) -> Result<(), StoreError> {
+    ) -> Result<(), CaptureStoreError> {
         if !is_valid_image_id(image_id) {
-            return Err(StoreError::InvalidId);
+            return Err(CaptureStoreError::InvalidId);
         }
         if record.image_id != image_id {
-            return Err(StoreError::IdMismatch);
+            return Err(CaptureStoreError::IdMismatch);
         }
-        let json =
-            serde_json::to_vec_pretty(record).map_err(|e| StoreError::Corrupt(e.to_string()))?;
+        let json = serde_json::to_vec_pretty(record)
+            .map_err(|e| CaptureStoreError::Corrupt(e.to_string()))?;
         let jpg_path = self.jpg_path(image_id);
-        write_atomic(&jpg_path, jpeg).map_err(StoreError::from_write)?;
+        write_atomic(&jpg_path, jpeg).map_err(CaptureStoreError::from_write)?;
         if let Err(e) = write_atomic(&self.json_path(image_id), &json) {
             let _ = fs::remove_file(&jpg_path);
-            return Err(StoreError::from_write(e));
+            return Err(CaptureStoreError::from_write(e));
         }
         Ok(())
     }
 
     /// The record and the JPEG's path. A record whose JPEG is gone counts as missing.
-    pub fn get(&self, image_id: &str) -> Result<(CaptureRecord, PathBuf), StoreError> {
+    pub fn get(&self, image_id: &str) -> Result<(CaptureRecord, PathBuf), CaptureStoreError> {
         if !is_valid_image_id(image_id) {
-            return Err(StoreError::InvalidId);
+            return Err(CaptureStoreError::InvalidId);
         }
         let record = self.read_record(image_id)?;
         let jpg_path = self.jpg_path(image_id);
         if !jpg_path.is_file() {
-            return Err(StoreError::NotFound);
+            return Err(CaptureStoreError::NotFound);
         }
         Ok((record, jpg_path))
     }
@@ -222,19 +224,20 @@ impl CaptureStore {
     }
 
     /// Replaces a capture's record (durably), leaving its JPEG as it is.
-    pub fn update_record(&self, record: &CaptureRecord) -> Result<(), StoreError> {
+    pub fn update_record(&self, record: &CaptureRecord) -> Result<(), CaptureStoreError> {
         if !is_valid_image_id(&record.image_id) {
-            return Err(StoreError::InvalidId);
+            return Err(CaptureStoreError::InvalidId);
         }
-        let json =
-            serde_json::to_vec_pretty(record).map_err(|e| StoreError::Corrupt(e.to_string()))?;
-        write_atomic(&self.json_path(&record.image_id), &json).map_err(StoreError::from_write)
+        let json = serde_json::to_vec_pretty(record)
+            .map_err(|e| CaptureStoreError::Corrupt(e.to_string()))?;
+        write_atomic(&self.json_path(&record.image_id), &json)
+            .map_err(CaptureStoreError::from_write)
     }
 
     /// The JPEG's bytes.
-    pub fn read_image(&self, image_id: &str) -> Result<Vec<u8>, StoreError> {
+    pub fn read_image(&self, image_id: &str) -> Result<Vec<u8>, CaptureStoreError> {
         if !is_valid_image_id(image_id) {
-            return Err(StoreError::InvalidId);
+            return Err(CaptureStoreError::InvalidId);
         }
         Ok(fs::read(self.jpg_path(image_id))?)
     }
@@ -244,18 +247,18 @@ impl CaptureStore {
     }
 
     /// Removes the JPEG only (durably); a missing one is not an error.
-    pub fn remove_image(&self, image_id: &str) -> Result<(), StoreError> {
+    pub fn remove_image(&self, image_id: &str) -> Result<(), CaptureStoreError> {
         if !is_valid_image_id(image_id) {
-            return Err(StoreError::InvalidId);
+            return Err(CaptureStoreError::InvalidId);
         }
         remove_if_present(&self.jpg_path(image_id))?;
         Ok(sync_dir(&self.dir)?)
     }
 
     /// Removes the record, then the JPEG (durably); missing files are not an error.
-    pub fn remove(&self, image_id: &str) -> Result<(), StoreError> {
+    pub fn remove(&self, image_id: &str) -> Result<(), CaptureStoreError> {
         if !is_valid_image_id(image_id) {
-            return Err(StoreError::InvalidId);
+            return Err(CaptureStoreError::InvalidId);
         }
         remove_if_present(&self.json_path(image_id))?;
         remove_if_present(&self.jpg_path(image_id))?;
@@ -264,9 +267,9 @@ impl CaptureStore {
 
     /// Moves the record, then the JPEG, into the subfolder `folder` (made if needed), where
     /// the store no longer sees them; missing files are not an error. Returns the folder.
-    pub fn move_aside(&self, image_id: &str, folder: &str) -> Result<PathBuf, StoreError> {
+    pub fn move_aside(&self, image_id: &str, folder: &str) -> Result<PathBuf, CaptureStoreError> {
         if !is_valid_image_id(image_id) {
-            return Err(StoreError::InvalidId);
+            return Err(CaptureStoreError::InvalidId);
         }
         let target = self.dir.join(folder);
         fs::create_dir_all(&target)?;
@@ -294,15 +297,15 @@ impl CaptureStore {
     }
 
     /// The record alone, whether or not its JPEG is still here.
-    pub fn read_record(&self, image_id: &str) -> Result<CaptureRecord, StoreError> {
+    pub fn read_record(&self, image_id: &str) -> Result<CaptureRecord, CaptureStoreError> {
         if !is_valid_image_id(image_id) {
-            return Err(StoreError::InvalidId);
+            return Err(CaptureStoreError::InvalidId);
         }
         let bytes = fs::read(self.json_path(image_id))?;
-        let record: CaptureRecord =
-            serde_json::from_slice(&bytes).map_err(|e| StoreError::Corrupt(e.to_string()))?;
+        let record: CaptureRecord = serde_json::from_slice(&bytes)
+            .map_err(|e| CaptureStoreError::Corrupt(e.to_string()))?;
         if record.image_id != image_id {
-            return Err(StoreError::Corrupt(format!(
+            return Err(CaptureStoreError::Corrupt(format!(
                 "{image_id}.json holds image_id {:?}",
                 record.image_id
             )));
@@ -346,12 +349,12 @@ fn remove_if_present(path: &Path) -> io::Result<()> {
     }
 }
 
-impl StoreError {
+impl CaptureStoreError {
     /// While writing, a missing path means the store's directory vanished: an I/O error,
     /// not a missing capture.
-    fn from_write(e: io::Error) -> StoreError {
-        match StoreError::from(e) {
-            StoreError::NotFound => StoreError::Io(io::Error::new(
+    fn from_write(e: io::Error) -> CaptureStoreError {
+        match CaptureStoreError::from(e) {
+            CaptureStoreError::NotFound => CaptureStoreError::Io(io::Error::new(
                 io::ErrorKind::NotFound,
                 "capture directory is missing",
             )),
@@ -363,8 +366,8 @@ impl StoreError {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::stills::atomic::tests::TempDir;
     use crate::stills::metadata::{CameraProperties, CaptureMetadata, ImageProperties};
+    use crate::testutil::TempDir;
 
     fn id(n: u8) -> String {
         format!("{n:02x}").repeat(16)
@@ -447,22 +450,25 @@ mod tests {
             "0000000000000000000000000000000\u{e9}",
         ] {
             assert!(
-                matches!(store.get(bad), Err(StoreError::InvalidId)),
+                matches!(store.get(bad), Err(CaptureStoreError::InvalidId)),
                 "{bad}"
             );
             let rec = record(bad, 1);
             assert!(matches!(
                 store.save(bad, b"x", &rec),
-                Err(StoreError::InvalidId)
+                Err(CaptureStoreError::InvalidId)
             ));
         }
         let other = record(&id(2), 1);
         assert!(matches!(
             store.save(&id(1), b"x", &other),
-            Err(StoreError::IdMismatch)
+            Err(CaptureStoreError::IdMismatch)
         ));
         assert!(dir.names().is_empty());
-        assert!(matches!(store.get(&id(3)), Err(StoreError::NotFound)));
+        assert!(matches!(
+            store.get(&id(3)),
+            Err(CaptureStoreError::NotFound)
+        ));
     }
 
     #[test]
@@ -495,7 +501,10 @@ mod tests {
         assert_eq!(top, [id(4), id(1)]);
         assert!(store.list_recent(0).is_empty());
         assert_eq!(store.count(), 6);
-        assert!(matches!(store.get(&id(5)), Err(StoreError::Corrupt(_))));
+        assert!(matches!(
+            store.get(&id(5)),
+            Err(CaptureStoreError::Corrupt(_))
+        ));
     }
 
     #[test]
@@ -505,7 +514,10 @@ mod tests {
         store.save(&id(1), b"jpeg", &record(&id(1), 1)).unwrap();
         store.save(&id(2), b"jpeg", &record(&id(2), 2)).unwrap();
         fs::remove_file(store.jpg_path(&id(1))).unwrap();
-        assert!(matches!(store.get(&id(1)), Err(StoreError::NotFound)));
+        assert!(matches!(
+            store.get(&id(1)),
+            Err(CaptureStoreError::NotFound)
+        ));
         let listed: Vec<String> = store
             .list_recent(5)
             .into_iter()
@@ -522,13 +534,13 @@ mod tests {
         fs::create_dir(store.json_path(&id(1))).unwrap();
         fs::write(store.json_path(&id(1)).join("x"), b"x").unwrap();
         let err = store.save(&id(1), b"jpeg", &record(&id(1), 1)).unwrap_err();
-        assert!(matches!(err, StoreError::Io(_)), "{err:?}");
+        assert!(matches!(err, CaptureStoreError::Io(_)), "{err:?}");
         assert_eq!(dir.names(), [format!("{}.json", id(1))]);
 
         let gone = CaptureStore::open(dir.0.join("vanishing")).unwrap();
         fs::remove_dir(gone.dir()).unwrap();
         let err = gone.save(&id(2), b"jpeg", &record(&id(2), 1)).unwrap_err();
-        assert!(matches!(err, StoreError::Io(_)), "{err:?}");
+        assert!(matches!(err, CaptureStoreError::Io(_)), "{err:?}");
         assert!(gone.list_recent(5).is_empty());
         assert_eq!(gone.count(), 0);
     }
@@ -555,11 +567,14 @@ mod tests {
         store.remove_image(&id(1)).unwrap();
         assert!(!store.has_image(&id(1)));
         assert_eq!(store.list_recent(5), [uploaded.clone()]);
-        assert!(matches!(store.get(&id(1)), Err(StoreError::NotFound)));
+        assert!(matches!(
+            store.get(&id(1)),
+            Err(CaptureStoreError::NotFound)
+        ));
         assert_eq!(store.read_record(&id(1)).unwrap(), uploaded);
         assert!(matches!(
             store.read_image(&id(1)),
-            Err(StoreError::NotFound)
+            Err(CaptureStoreError::NotFound)
         ));
     }
 
@@ -584,7 +599,7 @@ mod tests {
         assert_eq!(dir.names(), ["corrupt", "dead"]);
         assert!(matches!(
             store.move_aside("../x", "dead"),
-            Err(StoreError::InvalidId)
+            Err(CaptureStoreError::InvalidId)
         ));
     }
 
@@ -617,12 +632,21 @@ mod tests {
     fn disk_full_is_told_apart() {
         for code in [libc::ENOSPC, libc::EDQUOT] {
             let e = io::Error::from_raw_os_error(code);
-            assert!(matches!(StoreError::from_write(e), StoreError::DiskFull));
+            assert!(matches!(
+                CaptureStoreError::from_write(e),
+                CaptureStoreError::DiskFull
+            ));
         }
         let e = io::Error::from_raw_os_error(libc::EACCES);
-        assert!(matches!(StoreError::from(e), StoreError::Io(_)));
+        assert!(matches!(
+            CaptureStoreError::from(e),
+            CaptureStoreError::Io(_)
+        ));
         let e = io::Error::from_raw_os_error(libc::ENOENT);
-        assert!(matches!(StoreError::from(e), StoreError::NotFound));
+        assert!(matches!(
+            CaptureStoreError::from(e),
+            CaptureStoreError::NotFound
+        ));
     }
 
     #[test]

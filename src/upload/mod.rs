@@ -32,7 +32,7 @@ use serde_json::{Map, Value};
 use crate::config::{ImageSink, RelabSettings};
 use crate::pairing::credentials::RelayCredentials;
 use crate::stills::captures::{
-    CaptureRecord, CaptureStatus, CaptureStore, StoreError, UploadState,
+    CaptureRecord, CaptureStatus, CaptureStore, CaptureStoreError, UploadState,
 };
 use index::{Pending, QueueIndex};
 use schedule::RetrySchedule;
@@ -152,7 +152,7 @@ impl Uploads {
         for id in self.store.record_ids() {
             let record = match self.store.read_record(&id) {
                 Ok(r) => r,
-                Err(StoreError::Corrupt(why)) => {
+                Err(CaptureStoreError::Corrupt(why)) => {
                     self.set_aside_corrupt(&id, &why);
                     continue;
                 }
