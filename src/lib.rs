@@ -24,5 +24,7 @@ pub mod stills;
 pub mod stop_signal;
 pub mod sync;
 pub mod system;
+#[cfg(test)]
+pub(crate) mod testutil;
 pub mod upload;
 pub mod v4l2;

@@ -7,7 +7,7 @@ use super::routes::Params;
 use super::validation::{json_body, query_integer, unprocessable, FieldError};
 use crate::http::{Body, Request, Response};
 use crate::runtime::Runtime;
-use crate::stills::captures::{is_valid_image_id, CaptureRecord, CaptureStatus, StoreError};
+use crate::stills::captures::{is_valid_image_id, CaptureRecord, CaptureStatus, CaptureStoreError};
 
 const DEFAULT_LIMIT: usize = 50;
 
@@ -116,7 +116,7 @@ pub fn image(rt: &Runtime, _: &Request, params: &Params) -> Response {
     }
     let path = match rt.stills.captures.get(id) {
         Ok((_, path)) => path,
-        Err(StoreError::NotFound) => return uploaded_elsewhere(rt, id),
+        Err(CaptureStoreError::NotFound) => return uploaded_elsewhere(rt, id),
         Err(e) => return store_error(e),
     };
     match std::fs::read(&path) {
@@ -139,18 +139,18 @@ fn uploaded_elsewhere(rt: &Runtime, id: &str) -> Response {
             status: CaptureStatus::Uploaded,
             ..
         }) => Response::detail(404, "Capture was uploaded; no local copy is kept"),
-        _ => store_error(StoreError::NotFound),
+        _ => store_error(CaptureStoreError::NotFound),
     }
 }
 
-fn store_error(e: StoreError) -> Response {
+fn store_error(e: CaptureStoreError) -> Response {
     match e {
-        StoreError::NotFound => Response::detail(404, "Capture not found"),
-        StoreError::DiskFull => Response::detail(
+        CaptureStoreError::NotFound => Response::detail(404, "Capture not found"),
+        CaptureStoreError::DiskFull => Response::detail(
             507,
             "Not enough storage space for the capture: free space in the image directory",
         ),
-        StoreError::InvalidId => Response::detail(422, &e.to_string()),
+        CaptureStoreError::InvalidId => Response::detail(422, &e.to_string()),
         other => {
             log::error!("capture store: {other}");
             Response::detail(500, &other.to_string())

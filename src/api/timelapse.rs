@@ -4,7 +4,7 @@ use super::routes::Params;
 use super::validation::{object_body, Fields};
 use crate::http::{Request, Response};
 use crate::runtime::Runtime;
-use crate::stills::timelapse::TimelapseSettings;
+use crate::stills::timelapse::{TimelapseError, TimelapseSettings};
 
 pub fn status(rt: &Runtime, _: &Request, _: &Params) -> Response {
     json(&rt.stills.timelapse.status())
@@ -27,15 +27,18 @@ pub fn update(rt: &Runtime, req: &Request, _: &Params) -> Response {
         keep: keep.expect("validated") as u32,
         max_age_s: max_age_s.expect("validated") as u64,
     };
-    if let Err(detail) = settings.validate() {
-        return Response::detail(422, &detail);
-    }
     match rt.stills.timelapse.update(settings) {
         Ok(status) => json(&status),
-        Err(detail) => Response::detail(
-            500,
-            &format!("Cannot save the timelapse settings: {detail}"),
-        ),
+        Err(e) => error_response(&e),
+    }
+}
+
+fn error_response(e: &TimelapseError) -> Response {
+    match e {
+        TimelapseError::Invalid(_) => Response::detail(422, &e.to_string()),
+        TimelapseError::Save { .. } => {
+            Response::detail(500, &format!("Cannot save the timelapse settings: {e}"))
+        }
     }
 }
 

@@ -1,8 +1,8 @@
 //! The web UI routes: the landing page with the live preview, the setup page, the API
 //! reference, the favicon and the static files under `/static/`.
 
-use super::pages::{render_setup, SetupView};
 use super::routes::Params;
+use super::setup_page::{render_setup, SetupView};
 use crate::clock;
 use crate::config::backend::DEFAULT_PAIRING_BACKEND_URL;
 use crate::http::{Body, Request, Response};
@@ -56,7 +56,7 @@ pub fn setup(rt: &Runtime, _: &Request, _: &Params) -> Response {
     let backend_reachable =
         (relay.is_none() && !backend.is_empty()).then(|| rt.link.reachability.check(&backend));
     let view = SetupView {
-        status: pairing.status.as_str().into(),
+        status: pairing.status,
         relay_enabled: relay.is_some(),
         pairing_code: pairing.code.clone(),
         code_expires_at: pairing

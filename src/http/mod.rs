@@ -1,5 +1,5 @@
 //! Our own small HTTP/1.1 layer: request and response types that the relay will share, the
-//! wire format, the connection threads, and the static web UI.
+//! wire format, the connection threads, the static web UI and its page templates.
 
 pub mod cors;
 pub mod date;
@@ -10,6 +10,7 @@ pub mod response;
 pub mod security_headers;
 pub mod server;
 pub mod static_files;
+pub mod template;
 pub mod wire;
 
 pub use request::Request;

@@ -53,7 +53,7 @@ pub fn refresh(frame: &Frame, dir: &Path) -> Result<PathBuf, ThumbnailError> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::stills::atomic::tests::TempDir;
+    use crate::testutil::TempDir;
     use std::sync::Arc;
 
     fn grey_frame(width: u32, height: u32, luma: u8) -> Frame {

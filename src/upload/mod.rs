@@ -35,7 +35,7 @@ use crate::config::retry::RetrySchedule;
 use crate::config::s3::S3SettingsError;
 use crate::config::upload::{CaptureUploadSettings, ImageSink};
 use crate::stills::captures::{
-    CaptureRecord, CaptureStatus, CaptureStore, StoreError, UploadState,
+    CaptureRecord, CaptureStatus, CaptureStore, CaptureStoreError, UploadState,
 };
 use index::{Pending, QueueIndex};
 pub use sink::{Delivered, Sink, SinkError, Upload};
@@ -154,7 +154,7 @@ impl Uploads {
         for id in self.store.record_ids() {
             let record = match self.store.read_record(&id) {
                 Ok(r) => r,
-                Err(StoreError::Corrupt(why)) => {
+                Err(CaptureStoreError::Corrupt(why)) => {
                     self.set_aside_corrupt(&id, &why);
                     continue;
                 }

@@ -13,9 +13,9 @@ use super::index::Next;
 use super::sink::{Delivered, Sink, SinkError, Upload};
 use super::{worker, UploadSettings, Uploads, CORRUPT_FOLDER, DEAD_FOLDER};
 use crate::config::retry::RetrySchedule;
-use crate::stills::atomic::tests::TempDir;
 use crate::stills::captures::{CaptureRecord, CaptureStatus, CaptureStore, UploadState};
 use crate::stills::metadata::{ImageMetadata, ImageProperties};
+use crate::testutil::TempDir;
 
 /// Answers puts from a script (success when it runs out) and notes what it was given.
 #[derive(Default)]

@@ -11,7 +11,7 @@ use super::index::{Failed, Next};
 use super::sink::{Sink, Upload};
 use super::stats::UploadStats;
 use super::{Uploads, DEAD_FOLDER};
-use crate::stills::captures::{CaptureStatus, StoreError};
+use crate::stills::captures::{CaptureStatus, CaptureStoreError};
 
 /// Longest sleep between looks at the queue (the wall clock may jump meanwhile).
 const MAX_SLEEP: Duration = Duration::from_secs(60);
@@ -56,11 +56,11 @@ fn run(uploads: Weak<Uploads>, sink: Arc<dyn Sink>, wake: Receiver<()>) {
 pub(super) fn attempt(q: &Uploads, sink: &dyn Sink, id: &str) {
     let mut record = match q.store.read_record(id) {
         Ok(r) => r,
-        Err(StoreError::NotFound) => {
+        Err(CaptureStoreError::NotFound) => {
             q.index().abandon(id);
             return;
         }
-        Err(StoreError::Corrupt(why)) => return q.set_aside_corrupt(id, &why),
+        Err(CaptureStoreError::Corrupt(why)) => return q.set_aside_corrupt(id, &why),
         Err(e) => return failed_locally(q, id, &format!("cannot read its record: {e}")),
     };
     if record.status == CaptureStatus::Uploaded {
@@ -72,7 +72,7 @@ pub(super) fn attempt(q: &Uploads, sink: &dyn Sink, id: &str) {
     };
     let jpeg = match q.store.read_image(id) {
         Ok(j) => j,
-        Err(StoreError::NotFound) => return q.set_aside_corrupt(id, "its JPEG is missing"),
+        Err(CaptureStoreError::NotFound) => return q.set_aside_corrupt(id, "its JPEG is missing"),
         Err(e) => return failed_locally(q, id, &format!("cannot read its JPEG: {e}")),
     };
     // A capture queued for another sink (the settings changed) goes where this one puts it.

@@ -1,0 +1,264 @@
+//! Timelapse: a JPEG of the newest frame every N seconds, into a directory of timestamped
+//! files (`YYYYMMDD-HHMMSS.jpg`, UTC) plus `current.jpg`, with retention by count and age.
+//!
+//! Every file is written through `stills::atomic`, so a reader (a web page polling
+//! `current.jpg`, rsync) never sees a partial picture. Settings changed through the API are
+//! persisted and win over the environment at the next start.
+//!
+//! This file holds the worker thread and its public handle; `names` (file names),
+//! `retention` (the pure policy), `settings` (limits and the state file) and `capture` (one
+//! picture on disk) hold the rest.
+
+mod capture;
+mod names;
+mod retention;
+mod settings;
+
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Condvar, Mutex, MutexGuard};
+use std::thread::{self, JoinHandle};
+use std::time::Duration;
+
+use serde::{Deserialize, Serialize};
+
+use super::mjpeg::EncodeFn;
+use crate::camera::frame::Frame;
+use crate::clock;
+use capture::{capture, picture_names, remove_stale_temporaries};
+use retention::next_due_ms;
+use settings::{load_settings, save_settings};
+
+pub use names::{file_name, parse_name, CURRENT};
+pub use retention::plan_retention;
+pub use settings::{InvalidSettings, TimelapseError, TimelapseSettings};
+
+/// After a failed capture, try again this soon (or at the interval, if shorter).
+const RETRY_S: u64 = 10;
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TimelapseStatus {
+    pub settings: TimelapseSettings,
+    pub enabled: bool,
+    /// Timelapse pictures in the directory (not counting current.jpg).
+    pub images: usize,
+    /// File name of the newest picture.
+    pub last_capture: Option<String>,
+    pub last_error: Option<String>,
+    pub next_capture_in_s: Option<u64>,
+}
+
+struct State {
+    settings: TimelapseSettings,
+    /// Bumped by every update, so a capture already under way does not reschedule with
+    /// settings that were replaced meanwhile.
+    epoch: u64,
+    next_due_ms: Option<u64>,
+    last_capture_ms: Option<u64>,
+    last_capture: Option<String>,
+    last_error: Option<String>,
+    images: usize,
+    stop: bool,
+}
+
+struct Shared {
+    state: Mutex<State>,
+    wake: Condvar,
+    dir: PathBuf,
+    state_file: PathBuf,
+}
+
+impl Shared {
+    fn lock(&self) -> MutexGuard<'_, State> {
+        self.state.lock().unwrap_or_else(|e| e.into_inner())
+    }
+}
+
+pub struct Timelapse {
+    shared: Arc<Shared>,
+    thread: Option<JoinHandle<()>>,
+}
+
+impl Timelapse {
+    /// Starts the capture thread. Settings saved in `state_file` by an earlier `update` win
+    /// over `settings` (from the environment).
+    pub fn start(
+        dir: PathBuf,
+        settings: TimelapseSettings,
+        latest: impl Fn() -> Option<Frame> + Send + Sync + 'static,
+        encode: EncodeFn,
+        state_file: PathBuf,
+    ) -> Arc<Timelapse> {
+        let mut last_error = None;
+        let settings = match load_settings(&state_file) {
+            Ok(Some(saved)) => saved,
+            Ok(None) => settings,
+            Err(e) => {
+                log::warn!("timelapse: {e}; using the configured settings");
+                last_error = Some(e.to_string());
+                settings
+            }
+        };
+        let settings = match settings.validate() {
+            Ok(()) => settings,
+            Err(e) => {
+                let e = format!("invalid timelapse settings ({e}); the timelapse is off");
+                log::error!("{e}");
+                last_error = Some(e);
+                TimelapseSettings::default()
+            }
+        };
+        remove_stale_temporaries(&dir);
+        let pictures = picture_names(&dir).unwrap_or_default();
+        let newest = pictures
+            .iter()
+            .filter_map(|n| parse_name(n).map(|t| (t, n)))
+            .max();
+        let shared = Arc::new(Shared {
+            state: Mutex::new(State {
+                settings,
+                epoch: 0,
+                next_due_ms: None,
+                last_capture_ms: newest.map(|((taken, _), _)| taken * 1000),
+                last_capture: newest.map(|(_, n)| n.clone()),
+                last_error,
+                images: pictures.len(),
+                stop: false,
+            }),
+            wake: Condvar::new(),
+            dir,
+            state_file,
+        });
+        let worker = Arc::clone(&shared);
+        let thread = thread::Builder::new()
+            .name("timelapse".into())
+            .spawn(move || capture_loop(&worker, &latest, &encode));
+        let thread = match thread {
+            Ok(t) => Some(t),
+            Err(e) => {
+                let e = format!("cannot start the timelapse thread: {e}");
+                log::error!("{e}");
+                shared.lock().last_error = Some(e);
+                None
+            }
+        };
+        Arc::new(Timelapse { shared, thread })
+    }
+
+    pub fn dir(&self) -> &Path {
+        &self.shared.dir
+    }
+
+    pub fn settings(&self) -> TimelapseSettings {
+        self.shared.lock().settings
+    }
+
+    /// Validates, saves and applies new settings; a new interval counts from the last
+    /// picture, so a shorter one can mean a picture right away.
+    pub fn update(&self, new: TimelapseSettings) -> Result<TimelapseStatus, TimelapseError> {
+        new.validate()?;
+        let mut st = self.shared.lock();
+        // Saved under the lock so two updates cannot be saved in one order and applied in
+        // the other.
+        save_settings(&self.shared.state_file, &new)?;
+        st.settings = new;
+        st.epoch += 1;
+        st.next_due_ms = None;
+        drop(st);
+        self.shared.wake.notify_one();
+        Ok(self.status())
+    }
+
+    pub fn status(&self) -> TimelapseStatus {
+        let st = self.shared.lock();
+        let enabled = st.settings.interval_s > 0;
+        let next_capture_in_s = enabled.then(|| {
+            let now_ms = clock::unix_us() / 1000;
+            let due = st.next_due_ms.unwrap_or_else(|| first_due_ms(&st, now_ms));
+            due.saturating_sub(now_ms).div_ceil(1000)
+        });
+        TimelapseStatus {
+            settings: st.settings,
+            enabled,
+            images: st.images,
+            last_capture: st.last_capture.clone(),
+            last_error: st.last_error.clone(),
+            next_capture_in_s,
+        }
+    }
+}
+
+impl Drop for Timelapse {
+    fn drop(&mut self) {
+        self.shared.lock().stop = true;
+        self.shared.wake.notify_one();
+        if let Some(thread) = self.thread.take() {
+            let _ = thread.join();
+        }
+    }
+}
+
+fn first_due_ms(st: &State, now_ms: u64) -> u64 {
+    st.last_capture_ms.map_or(now_ms, |last| {
+        next_due_ms(last, st.settings.interval_s, now_ms)
+    })
+}
+
+fn capture_loop(shared: &Shared, latest: &dyn Fn() -> Option<Frame>, encode: &EncodeFn) {
+    let mut last_frame: Option<(u64, u64)> = None;
+    loop {
+        let (settings, epoch, due) = {
+            let mut st = shared.lock();
+            loop {
+                if st.stop {
+                    return;
+                }
+                if st.settings.interval_s == 0 {
+                    st = shared.wake.wait(st).unwrap_or_else(|e| e.into_inner());
+                    continue;
+                }
+                let now_ms = clock::unix_us() / 1000;
+                let due = match st.next_due_ms {
+                    Some(due) => due,
+                    None => {
+                        let due = first_due_ms(&st, now_ms);
+                        st.next_due_ms = Some(due);
+                        due
+                    }
+                };
+                if due <= now_ms {
+                    break (st.settings, st.epoch, due);
+                }
+                st = shared
+                    .wake
+                    .wait_timeout(st, Duration::from_millis(due - now_ms))
+                    .unwrap_or_else(|e| e.into_inner())
+                    .0;
+            }
+        };
+        let result = capture(&shared.dir, settings, latest, encode, &mut last_frame);
+        let now_ms = clock::unix_us() / 1000;
+        let mut st = shared.lock();
+        let next = match result {
+            Ok(captured) => {
+                st.last_capture = Some(captured.name);
+                st.last_capture_ms = Some(captured.taken_ms);
+                st.images = captured.images;
+                st.last_error = None;
+                next_due_ms(due, settings.interval_s, now_ms)
+            }
+            Err(e) => {
+                if st.last_error.as_ref() != Some(&e) {
+                    log::warn!("timelapse: {e}");
+                }
+                st.last_error = Some(e);
+                now_ms + settings.interval_s.min(RETRY_S) * 1000
+            }
+        };
+        if st.epoch == epoch {
+            st.next_due_ms = Some(next);
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests;
