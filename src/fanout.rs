@@ -5,6 +5,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
+use crate::sync::LockExt;
 use crossbeam_channel::{bounded, Receiver, Sender, TrySendError};
 
 /// Where a consumer that lost items can pick the stream up again (an IDR for H.264).
@@ -52,16 +53,13 @@ impl<T: Clone + SyncPoint> Fanout<T> {
             resync: true,
             last_warning: None,
         };
-        self.subscribers
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .push(sub);
+        self.subscribers.lock_unpoisoned().push(sub);
         rx
     }
 
     /// Offers `item` to every consumer without blocking. Consumers that went away are removed.
     pub fn send(&self, item: &T) {
-        let mut subs = self.subscribers.lock().unwrap_or_else(|e| e.into_inner());
+        let mut subs = self.subscribers.lock_unpoisoned();
         subs.retain_mut(|sub| {
             if sub.resync && !item.is_sync_point() {
                 sub.dropped.fetch_add(1, Ordering::Relaxed);
@@ -91,10 +89,7 @@ impl<T: Clone + SyncPoint> Fanout<T> {
     }
 
     pub fn subscriber_count(&self) -> usize {
-        self.subscribers
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .len()
+        self.subscribers.lock_unpoisoned().len()
     }
 }
 

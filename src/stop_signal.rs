@@ -1,5 +1,6 @@
 //! A stop request a worker thread can sleep on: sleeping ends early when the stop comes.
 
+use crate::sync::{CondvarExt, LockExt};
 use std::sync::{Condvar, Mutex};
 use std::time::{Duration, Instant};
 
@@ -15,18 +16,18 @@ impl StopSignal {
     }
 
     pub fn stop(&self) {
-        *self.stopped.lock().unwrap_or_else(|e| e.into_inner()) = true;
+        *self.stopped.lock_unpoisoned() = true;
         self.wake.notify_all();
     }
 
     pub fn is_stopped(&self) -> bool {
-        *self.stopped.lock().unwrap_or_else(|e| e.into_inner())
+        *self.stopped.lock_unpoisoned()
     }
 
     /// Sleeps for `duration` or until a stop; true when the whole time passed without one.
     pub fn sleep(&self, duration: Duration) -> bool {
         let deadline = Instant::now() + duration;
-        let mut stopped = self.stopped.lock().unwrap_or_else(|e| e.into_inner());
+        let mut stopped = self.stopped.lock_unpoisoned();
         loop {
             if *stopped {
                 return false;
@@ -35,11 +36,7 @@ impl StopSignal {
             if now >= deadline {
                 return true;
             }
-            stopped = self
-                .wake
-                .wait_timeout(stopped, deadline - now)
-                .unwrap_or_else(|e| e.into_inner())
-                .0;
+            stopped = self.wake.wait_timeout_unpoisoned(stopped, deadline - now).0;
         }
     }
 }

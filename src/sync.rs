@@ -2,7 +2,9 @@
 //! left plain data behind (counters, caches, state snapshots), never a broken invariant the
 //! next holder cannot live with, so every lock in picamd is taken this way.
 
-use std::sync::{Mutex, MutexGuard, RwLock, RwLockReadGuard, RwLockWriteGuard};
+use std::sync::WaitTimeoutResult;
+use std::sync::{Condvar, Mutex, MutexGuard, RwLock, RwLockReadGuard, RwLockWriteGuard};
+use std::time::Duration;
 
 pub trait LockExt<T: ?Sized> {
     fn lock_unpoisoned(&self) -> MutexGuard<'_, T>;
@@ -26,6 +28,30 @@ impl<T: ?Sized> RwLockExt<T> for RwLock<T> {
 
     fn write_unpoisoned(&self) -> RwLockWriteGuard<'_, T> {
         self.write().unwrap_or_else(|e| e.into_inner())
+    }
+}
+
+pub trait CondvarExt {
+    fn wait_unpoisoned<'a, T>(&self, guard: MutexGuard<'a, T>) -> MutexGuard<'a, T>;
+    fn wait_timeout_unpoisoned<'a, T>(
+        &self,
+        guard: MutexGuard<'a, T>,
+        timeout: Duration,
+    ) -> (MutexGuard<'a, T>, WaitTimeoutResult);
+}
+
+impl CondvarExt for Condvar {
+    fn wait_unpoisoned<'a, T>(&self, guard: MutexGuard<'a, T>) -> MutexGuard<'a, T> {
+        self.wait(guard).unwrap_or_else(|e| e.into_inner())
+    }
+
+    fn wait_timeout_unpoisoned<'a, T>(
+        &self,
+        guard: MutexGuard<'a, T>,
+        timeout: Duration,
+    ) -> (MutexGuard<'a, T>, WaitTimeoutResult) {
+        self.wait_timeout(guard, timeout)
+            .unwrap_or_else(|e| e.into_inner())
     }
 }
 

@@ -9,6 +9,7 @@ use std::time::{Duration, Instant};
 use ureq::Agent;
 
 use crate::config::url::is_loopback_url;
+use crate::sync::LockExt;
 
 const PHASE_TIMEOUT: Duration = Duration::from_millis(1500);
 const FRESH_FOR: Duration = Duration::from_secs(10);
@@ -32,7 +33,7 @@ impl Reachability {
     /// Whether `base` answers, from a probe at most a few seconds old. Concurrent callers
     /// wait for one probe rather than each making their own.
     pub fn check(&self, base: &str) -> bool {
-        let mut last = self.last.lock().unwrap_or_else(|e| e.into_inner());
+        let mut last = self.last.lock_unpoisoned();
         if let Some(p) = last.as_ref() {
             if p.base == base && p.at.elapsed() < FRESH_FOR {
                 return p.reachable;

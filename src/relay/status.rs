@@ -1,6 +1,7 @@
 //! The relay's counters, shared by its threads and read by `Relay::status` (and later
 //! `/metrics`).
 
+use crate::sync::LockExt;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Mutex;
 use std::time::Duration;
@@ -56,11 +57,11 @@ impl Counters {
     }
 
     pub fn set_last_error(&self, error: String) {
-        *self.last_error.lock().unwrap_or_else(|e| e.into_inner()) = Some(error);
+        *self.last_error.lock_unpoisoned() = Some(error);
     }
 
     pub fn set_retry_in(&self, wait: Option<Duration>) {
-        *self.retry_in.lock().unwrap_or_else(|e| e.into_inner()) = wait;
+        *self.retry_in.lock_unpoisoned() = wait;
     }
 
     pub fn snapshot(&self) -> RelayStatus {
@@ -76,12 +77,8 @@ impl Counters {
             malformed: get(&self.malformed),
             overloaded: get(&self.overloaded),
             in_flight: get(&self.in_flight),
-            last_error: self
-                .last_error
-                .lock()
-                .unwrap_or_else(|e| e.into_inner())
-                .clone(),
-            retry_in: *self.retry_in.lock().unwrap_or_else(|e| e.into_inner()),
+            last_error: self.last_error.lock_unpoisoned().clone(),
+            retry_in: *self.retry_in.lock_unpoisoned(),
         }
     }
 }

@@ -11,6 +11,7 @@ use std::thread;
 use crossbeam_channel::{Sender, TrySendError};
 
 use crate::camera::Frame;
+use crate::sync::LockExt;
 
 /// How much older than the newest frame a served JPEG may be (a few frames at 30 fps).
 pub const FRESH_US: u64 = 150_000;
@@ -70,10 +71,7 @@ impl LatestJpeg {
     }
 
     fn cached(&self) -> Option<Jpeg> {
-        self.cached
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .clone()
+        self.cached.lock_unpoisoned().clone()
     }
 
     /// The JPEG of `frame`, or of a frame at most `FRESH_US` older.
@@ -116,7 +114,7 @@ impl LatestJpeg {
             capture_unix_us: frame.capture_unix_us,
             data: Arc::from((self.encode)(frame)?),
         };
-        let mut slot = self.cached.lock().unwrap_or_else(|e| e.into_inner());
+        let mut slot = self.cached.lock_unpoisoned();
         if slot.as_ref().is_none_or(|c| c.sequence < jpeg.sequence) {
             *slot = Some(jpeg.clone());
         }

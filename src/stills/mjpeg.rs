@@ -9,13 +9,14 @@
 use std::collections::BTreeMap;
 use std::io::{self, IoSlice, Write};
 use std::panic::{self, AssertUnwindSafe};
-use std::sync::{Arc, Condvar, Mutex, MutexGuard};
+use std::sync::{Arc, Condvar, Mutex};
 use std::thread::{self, JoinHandle};
 use std::time::{Duration, Instant};
 
 use crate::camera::frame::Frame;
 use crate::http::response::StreamBody;
 use crate::http::{Body, Response};
+use crate::sync::{CondvarExt, LockExt};
 
 pub const CONTENT_TYPE: &str = "multipart/x-mixed-replace; boundary=frame";
 /// MJPEG_MAX_FPS when unset or unusable.
@@ -63,12 +64,6 @@ struct Shared {
     max_fps: f64,
 }
 
-impl Shared {
-    fn lock(&self) -> MutexGuard<'_, State> {
-        self.state.lock().unwrap_or_else(|e| e.into_inner())
-    }
-}
-
 pub struct MjpegHub {
     shared: Arc<Shared>,
     thread: Option<JoinHandle<()>>,
@@ -110,12 +105,12 @@ impl MjpegHub {
     }
 
     pub fn viewers(&self) -> usize {
-        self.shared.lock().viewers.len()
+        self.shared.state.lock_unpoisoned().viewers.len()
     }
 
     /// JPEGs made since the start (failed encodes not counted).
     pub fn frames_encoded(&self) -> u64 {
-        self.shared.lock().encoded
+        self.shared.state.lock_unpoisoned().encoded
     }
 
     pub fn max_fps(&self) -> f64 {
@@ -123,7 +118,7 @@ impl MjpegHub {
     }
 
     fn join(self: &Arc<Self>, fps: f64) -> Viewer {
-        let mut st = self.shared.lock();
+        let mut st = self.shared.state.lock_unpoisoned();
         let id = st.next_viewer;
         st.next_viewer += 1;
         st.viewers.insert(id, fps);
@@ -141,7 +136,7 @@ impl MjpegHub {
 
 impl Drop for MjpegHub {
     fn drop(&mut self) {
-        self.shared.lock().stop = true;
+        self.shared.state.lock_unpoisoned().stop = true;
         self.shared.wake_encoder.notify_one();
         self.shared.new_jpeg.notify_all();
         if let Some(thread) = self.thread.take() {
@@ -166,7 +161,7 @@ fn encode_loop(shared: &Shared, latest: &dyn Fn() -> Option<Frame>, encode: &Enc
     let mut last_error: Option<String> = None;
     loop {
         {
-            let mut st = shared.lock();
+            let mut st = shared.state.lock_unpoisoned();
             loop {
                 if st.stop {
                     return;
@@ -175,10 +170,7 @@ fn encode_loop(shared: &Shared, latest: &dyn Fn() -> Option<Frame>, encode: &Enc
                     // Nobody watches: sleep until someone does, and then start afresh.
                     last_sequence = None;
                     last_attempt = None;
-                    st = shared
-                        .wake_encoder
-                        .wait(st)
-                        .unwrap_or_else(|e| e.into_inner());
+                    st = shared.wake_encoder.wait_unpoisoned(st);
                     continue;
                 };
                 let period = Duration::from_secs_f64(1.0 / fps);
@@ -191,11 +183,7 @@ fn encode_loop(shared: &Shared, latest: &dyn Fn() -> Option<Frame>, encode: &Enc
                     break;
                 }
                 // Viewers joining or leaving wake this early.
-                st = shared
-                    .wake_encoder
-                    .wait_timeout(st, due - now)
-                    .unwrap_or_else(|e| e.into_inner())
-                    .0;
+                st = shared.wake_encoder.wait_timeout_unpoisoned(st, due - now).0;
             }
         }
         let now = Instant::now();
@@ -208,7 +196,7 @@ fn encode_loop(shared: &Shared, latest: &dyn Fn() -> Option<Frame>, encode: &Enc
         last_attempt = Some(now);
         let result = panic::catch_unwind(AssertUnwindSafe(|| encode(&frame)))
             .unwrap_or_else(|_| Err("the JPEG encoder panicked".to_string()));
-        let mut st = shared.lock();
+        let mut st = shared.state.lock_unpoisoned();
         st.viewer_waiting = false;
         match result {
             Ok(bytes) => {
@@ -254,7 +242,7 @@ impl Viewer {
     fn next(&mut self, timeout: Duration) -> Next {
         let shared = &self.hub.shared;
         let deadline = Instant::now() + timeout;
-        let mut st = shared.lock();
+        let mut st = shared.state.lock_unpoisoned();
         loop {
             if st.stop {
                 return Next::Stopped;
@@ -275,8 +263,7 @@ impl Viewer {
             }
             st = shared
                 .new_jpeg
-                .wait_timeout(st, deadline - now)
-                .unwrap_or_else(|e| e.into_inner())
+                .wait_timeout_unpoisoned(st, deadline - now)
                 .0;
         }
     }
@@ -285,7 +272,7 @@ impl Viewer {
 impl Drop for Viewer {
     fn drop(&mut self) {
         let shared = &self.hub.shared;
-        let mut st = shared.lock();
+        let mut st = shared.state.lock_unpoisoned();
         st.viewers.remove(&self.id);
         if st.viewers.is_empty() {
             st.jpeg = None;

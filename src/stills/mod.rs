@@ -3,8 +3,8 @@
 //! timelapse, with the atomic file writes they share; `service` owns them for the daemon.
 //!
 //! The two workers here, `mjpeg::MjpegHub` and `timelapse::Timelapse`, share one shape: a
-//! private `State` behind `Shared { state: Mutex<State>, <Condvar>s, <fixed settings> }` with
-//! a `lock()` that survives poisoning; `start()` builds it, spawns one named thread that owns
+//! private `State` behind `Shared { state: Mutex<State>, <Condvar>s, <fixed settings> }` taken
+//! with `sync::LockExt::lock_unpoisoned`; `start()` builds it, spawns one named thread that owns
 //! an `Arc<Shared>`, and returns the handle as `Arc<Self>` (a thread that cannot be spawned is
 //! logged, and the handle still answers); `Drop` sets `stop`, wakes the thread and joins it.
 //! The thread sleeps on a condition variable (with a timeout when something is due) and takes

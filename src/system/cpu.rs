@@ -5,6 +5,8 @@
 use std::fmt;
 use std::sync::Mutex;
 
+use crate::sync::LockExt;
+
 use super::round::py_round;
 
 const PROC_STAT: &str = "/proc/stat";
@@ -108,7 +110,7 @@ impl CpuSampler {
 
     /// Stores `now` as the new reference and returns the busy share since the old one.
     pub fn record(&self, now: CpuTimes) -> f64 {
-        let mut last = self.last.lock().unwrap_or_else(|p| p.into_inner());
+        let mut last = self.last.lock_unpoisoned();
         let prev = last.replace(now);
         prev.map_or(0.0, |prev| busy_percent(prev, now))
     }

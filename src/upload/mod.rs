@@ -37,6 +37,7 @@ use crate::config::upload::{CaptureUploadSettings, ImageSink};
 use crate::stills::captures::{
     CaptureRecord, CaptureStatus, CaptureStore, CaptureStoreError, UploadState,
 };
+use crate::sync::LockExt;
 use index::{Pending, QueueIndex};
 pub use sink::{Delivered, Sink, SinkError, Upload};
 use stats::{UploadStats, UploadStatus};
@@ -146,7 +147,7 @@ impl Uploads {
     }
 
     fn index(&self) -> MutexGuard<'_, QueueIndex> {
-        self.index.lock().unwrap_or_else(|e| e.into_inner())
+        self.index.lock_unpoisoned()
     }
 
     fn recover(&self) {
@@ -192,10 +193,7 @@ impl Uploads {
                 (CaptureStatus::Queued, None) => {}
             }
         }
-        self.uploaded
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .extend(uploaded);
+        self.uploaded.lock_unpoisoned().extend(uploaded);
         self.prune_uploaded();
     }
 
@@ -216,7 +214,7 @@ impl Uploads {
 
     /// Drops the oldest records beyond [`UPLOADED_RECORDS_KEPT`].
     fn prune_uploaded(&self) {
-        let mut uploaded = self.uploaded.lock().unwrap_or_else(|e| e.into_inner());
+        let mut uploaded = self.uploaded.lock_unpoisoned();
         while uploaded.len() > UPLOADED_RECORDS_KEPT {
             let Some((_, id)) = uploaded.pop_first() else {
                 break;
@@ -283,8 +281,7 @@ impl Uploads {
         self.sink.as_ref()?;
         let (tx, rx) = crossbeam_channel::bounded(1);
         self.waiters
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
+            .lock_unpoisoned()
             .insert(record.image_id.clone(), tx);
         self.index().insert(
             &record.image_id,
@@ -307,10 +304,7 @@ impl Uploads {
         } else {
             rx.recv_timeout(self.wait).ok()
         };
-        self.waiters
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .remove(image_id);
+        self.waiters.lock_unpoisoned().remove(image_id);
         delivered
     }
 

@@ -1,5 +1,6 @@
 //! Counters of the upload worker, for `/metrics` and `/system/telemetry`.
 
+use crate::sync::LockExt;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Mutex;
 
@@ -26,16 +27,12 @@ impl UploadStats {
     }
 
     pub fn set_last_error(&self, message: &str, at_us: u64) {
-        *self.last_error.lock().unwrap_or_else(|e| e.into_inner()) =
-            Some((message.to_owned(), at_us));
+        *self.last_error.lock_unpoisoned() = Some((message.to_owned(), at_us));
     }
 
     /// The last failure's message and time.
     pub fn last_error(&self) -> Option<(String, u64)> {
-        self.last_error
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .clone()
+        self.last_error.lock_unpoisoned().clone()
     }
 }
 

@@ -12,6 +12,7 @@ use super::sink::{Sink, Upload};
 use super::stats::UploadStats;
 use super::{Uploads, DEAD_FOLDER};
 use crate::stills::captures::{CaptureStatus, CaptureStoreError};
+use crate::sync::LockExt;
 
 /// Longest sleep between looks at the queue (the wall clock may jump meanwhile).
 const MAX_SLEEP: Duration = Duration::from_secs(60);
@@ -117,17 +118,11 @@ pub(super) fn attempt(q: &Uploads, sink: &dyn Sink, id: &str) {
                 );
             }
             log::debug!("capture {id} uploaded to {destination}");
-            if let Some(tx) = q
-                .waiters
-                .lock()
-                .unwrap_or_else(|e| e.into_inner())
-                .remove(id)
-            {
+            if let Some(tx) = q.waiters.lock_unpoisoned().remove(id) {
                 let _ = tx.try_send(delivered);
             }
             q.uploaded
-                .lock()
-                .unwrap_or_else(|e| e.into_inner())
+                .lock_unpoisoned()
                 .insert((record.created_unix_us, id.to_owned()));
             q.prune_uploaded();
         }
@@ -135,10 +130,7 @@ pub(super) fn attempt(q: &Uploads, sink: &dyn Sink, id: &str) {
             UploadStats::add(&q.stats.failures);
             q.stats.set_last_error(&e.message, now);
             // A request waiting for this capture hears at once that it stays queued.
-            q.waiters
-                .lock()
-                .unwrap_or_else(|e| e.into_inner())
-                .remove(id);
+            q.waiters.lock_unpoisoned().remove(id);
             let outcome = q.index().failed(id, now, e.blame);
             match outcome {
                 Failed::SinkBackoff {

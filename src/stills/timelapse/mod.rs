@@ -15,7 +15,7 @@ mod retention;
 mod settings;
 
 use std::path::{Path, PathBuf};
-use std::sync::{Arc, Condvar, Mutex, MutexGuard};
+use std::sync::{Arc, Condvar, Mutex};
 use std::thread::{self, JoinHandle};
 use std::time::Duration;
 
@@ -24,6 +24,7 @@ use serde::{Deserialize, Serialize};
 use super::mjpeg::EncodeFn;
 use crate::camera::frame::Frame;
 use crate::clock;
+use crate::sync::{CondvarExt, LockExt};
 use capture::{capture, picture_names, remove_stale_temporaries};
 use retention::next_due_ms;
 use settings::{load_settings, save_settings};
@@ -65,12 +66,6 @@ struct Shared {
     wake: Condvar,
     dir: PathBuf,
     state_file: PathBuf,
-}
-
-impl Shared {
-    fn lock(&self) -> MutexGuard<'_, State> {
-        self.state.lock().unwrap_or_else(|e| e.into_inner())
-    }
 }
 
 pub struct Timelapse {
@@ -137,7 +132,7 @@ impl Timelapse {
             Err(e) => {
                 let e = format!("cannot start the timelapse thread: {e}");
                 log::error!("{e}");
-                shared.lock().last_error = Some(e);
+                shared.state.lock_unpoisoned().last_error = Some(e);
                 None
             }
         };
@@ -149,14 +144,14 @@ impl Timelapse {
     }
 
     pub fn settings(&self) -> TimelapseSettings {
-        self.shared.lock().settings
+        self.shared.state.lock_unpoisoned().settings
     }
 
     /// Validates, saves and applies new settings; a new interval counts from the last
     /// picture, so a shorter one can mean a picture right away.
     pub fn update(&self, new: TimelapseSettings) -> Result<TimelapseStatus, TimelapseError> {
         new.validate()?;
-        let mut st = self.shared.lock();
+        let mut st = self.shared.state.lock_unpoisoned();
         // Saved under the lock so two updates cannot be saved in one order and applied in
         // the other.
         save_settings(&self.shared.state_file, &new)?;
@@ -169,7 +164,7 @@ impl Timelapse {
     }
 
     pub fn status(&self) -> TimelapseStatus {
-        let st = self.shared.lock();
+        let st = self.shared.state.lock_unpoisoned();
         let enabled = st.settings.interval_s > 0;
         let next_capture_in_s = enabled.then(|| {
             let now_ms = clock::unix_us() / 1000;
@@ -189,7 +184,7 @@ impl Timelapse {
 
 impl Drop for Timelapse {
     fn drop(&mut self) {
-        self.shared.lock().stop = true;
+        self.shared.state.lock_unpoisoned().stop = true;
         self.shared.wake.notify_one();
         if let Some(thread) = self.thread.take() {
             let _ = thread.join();
@@ -207,13 +202,13 @@ fn capture_loop(shared: &Shared, latest: &dyn Fn() -> Option<Frame>, encode: &En
     let mut last_frame: Option<(u64, u64)> = None;
     loop {
         let (settings, epoch, due) = {
-            let mut st = shared.lock();
+            let mut st = shared.state.lock_unpoisoned();
             loop {
                 if st.stop {
                     return;
                 }
                 if st.settings.interval_s == 0 {
-                    st = shared.wake.wait(st).unwrap_or_else(|e| e.into_inner());
+                    st = shared.wake.wait_unpoisoned(st);
                     continue;
                 }
                 let now_ms = clock::unix_us() / 1000;
@@ -230,14 +225,13 @@ fn capture_loop(shared: &Shared, latest: &dyn Fn() -> Option<Frame>, encode: &En
                 }
                 st = shared
                     .wake
-                    .wait_timeout(st, Duration::from_millis(due - now_ms))
-                    .unwrap_or_else(|e| e.into_inner())
+                    .wait_timeout_unpoisoned(st, Duration::from_millis(due - now_ms))
                     .0;
             }
         };
         let result = capture(&shared.dir, settings, latest, encode, &mut last_frame);
         let now_ms = clock::unix_us() / 1000;
-        let mut st = shared.lock();
+        let mut st = shared.state.lock_unpoisoned();
         let next = match result {
             Ok(captured) => {
                 st.last_capture = Some(captured.name);
