@@ -23,3 +23,4 @@ pub mod stop_signal;
 pub mod system;
 pub mod upload;
 pub mod v4l2;
+pub mod v4l2_cli;

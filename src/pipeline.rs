@@ -13,17 +13,17 @@ use crate::camera::source::{self, Output, Source, SourceContext};
 use crate::camera::status::Delivers;
 use crate::camera::testsrc::{TestSource, TestSourceConfig};
 use crate::camera::v4l2::{device_controls, V4l2Source};
-use crate::camera::Frame;
 use crate::config::EncoderKind;
 use crate::encode::openh264::{self, H264Config};
+use crate::encode::v4l2_m2m::{self, M2mH264Config};
 use crate::fanout::Fanout;
 use crate::media::llhls::SegmenterConfig;
 use crate::media::AccessUnit;
+use crate::media::Frame;
 use crate::preview;
 use crate::runtime::Runtime;
 use crate::v4l2::device::Device;
 use crate::v4l2::fourcc;
-use crate::v4l2::h264_encoder::{self, M2mH264Config};
 use crate::v4l2::m2m;
 
 /// Frames the encoder may have queued: more only adds latency.
@@ -147,7 +147,7 @@ fn spawn_encoder(
                 bitrate: cfg.bitrate,
                 idr_interval,
             };
-            match h264_encoder::spawn(m2m, frames.clone(), Arc::clone(&units), Arc::clone(&stats)) {
+            match v4l2_m2m::spawn(m2m, frames.clone(), Arc::clone(&units), Arc::clone(&stats)) {
                 Ok(thread) => {
                     return Ok((thread, format!("V4L2 M2M H.264 on {device} (hardware)")));
                 }

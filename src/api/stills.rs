@@ -57,7 +57,7 @@ pub fn thumbnail(rt: &Runtime, _: &Request, _: &Params) -> Response {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::camera::Frame;
+    use crate::media::Frame;
     use crate::pairing::test_runtime;
 
     #[test]

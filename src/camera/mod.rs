@@ -6,7 +6,6 @@ pub mod barcode;
 pub mod child;
 pub mod controls;
 pub mod font;
-pub mod frame;
 pub mod pipe;
 pub mod rpicam;
 pub mod select;
@@ -15,7 +14,5 @@ pub mod state;
 pub mod status;
 pub mod testsrc;
 pub mod v4l2;
-pub mod v4l2_controls;
 
-pub use frame::Frame;
 pub use state::CameraState;

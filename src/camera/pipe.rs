@@ -347,8 +347,8 @@ mod tests {
     #[test]
     fn splits_openh264_output_into_its_access_units() {
         use crate::camera::testsrc::Painter;
-        use crate::camera::Frame;
         use crate::encode::openh264::{H264Config, H264Encoder};
+        use crate::media::Frame;
         let mut encoder = H264Encoder::new(H264Config {
             bitrate: 300_000,
             fps: 30.0,

@@ -3,3 +3,4 @@
 pub mod jpeg;
 pub mod openh264;
 pub mod sei;
+pub mod v4l2_m2m;

@@ -12,9 +12,9 @@ use openh264::formats::YUVSource;
 use openh264::OpenH264API;
 
 use super::sei;
-use crate::camera::Frame;
 use crate::fanout::Fanout;
 use crate::media::AccessUnit;
+use crate::media::Frame;
 
 #[derive(Debug, Clone, Copy)]
 pub struct H264Config {

@@ -2,9 +2,12 @@
 //! Everything here is sans-IO: plain data in, plain data out, time passed in.
 
 pub mod fmp4;
+pub mod frame;
 pub mod h264;
 pub mod llhls;
 pub mod test_vectors;
+
+pub use frame::Frame;
 
 /// Media timescale used everywhere in picamd (ticks per second).
 pub const TIMESCALE: u32 = 90_000;

@@ -13,9 +13,9 @@ use std::sync::{Arc, Condvar, Mutex, MutexGuard};
 use std::thread::{self, JoinHandle};
 use std::time::{Duration, Instant};
 
-use crate::camera::frame::Frame;
 use crate::http::response::StreamBody;
 use crate::http::{Body, Response};
+use crate::media::Frame;
 
 pub const CONTENT_TYPE: &str = "multipart/x-mixed-replace; boundary=frame";
 /// MJPEG_MAX_FPS when unset or unusable.

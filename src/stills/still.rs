@@ -3,8 +3,8 @@
 
 use std::path::PathBuf;
 
-use crate::camera::Frame;
 use crate::encode::jpeg::{self, Exif, JpegOptions};
+use crate::media::Frame;
 use crate::runtime::{Runtime, STILL_QUALITY};
 use crate::stills::metadata::{CameraProperties, CaptureMetadata, ImageMetadata, ImageProperties};
 use crate::stills::thumbnail;

@@ -16,8 +16,8 @@ use std::time::Duration;
 use serde::{Deserialize, Serialize};
 
 use super::mjpeg::EncodeFn;
-use crate::camera::frame::Frame;
 use crate::clock;
+use crate::media::Frame;
 
 /// Always the newest picture; never deleted by retention.
 pub const CURRENT: &str = "current.jpg";

@@ -10,15 +10,15 @@ use std::time::Duration;
 
 use crossbeam_channel::Receiver;
 
-use super::codec_controls::{EncoderSettings, H264Profile};
-use super::error::V4l2Error;
-use super::fourcc::H264;
-use super::m2m::{M2mEncoder, Packet};
-use crate::camera::Frame;
 use crate::encode::openh264::EncoderStats;
 use crate::encode::sei;
 use crate::fanout::Fanout;
+use crate::media::Frame;
 use crate::media::{h264, AccessUnit};
+use crate::v4l2::codec_controls::{EncoderSettings, H264Profile};
+use crate::v4l2::error::V4l2Error;
+use crate::v4l2::fourcc::H264;
+use crate::v4l2::m2m::{M2mEncoder, Packet};
 
 const ENCODE_TIMEOUT: Duration = Duration::from_secs(2);
 

@@ -4,7 +4,7 @@
 //! AnalogueGain is left out: V4L2_CID_GAIN is in device-specific units with no known
 //! relation to a gain factor, so any mapping would be a guess.
 
-use super::controls::{spec, Kind, Spec};
+use crate::camera::controls::{spec, Kind, Spec};
 use crate::v4l2::device::ControlInfo;
 
 const CID_BASE: u32 = 0x0098_0900;
