@@ -10,7 +10,7 @@ use crate::camera::status::{Delivers, SourceStatus};
 use crate::camera::CameraState;
 use crate::config::Config;
 use crate::encode::jpeg::{self, JpegOptions};
-use crate::encode::openh264::EncoderStats;
+use crate::encode::EncoderStats;
 use crate::http::cors::CorsPolicy;
 use crate::http::static_files::StaticFiles;
 use crate::media::llhls::HlsStore;
