@@ -1,5 +1,7 @@
-//! Media formats: H.264 bitstream handling, fragmented MP4 boxes and the LL-HLS segmenter.
-//! Everything here is sans-IO: plain data in, plain data out, time passed in.
+//! Media formats: raw frames, H.264 bitstream handling, fragmented MP4 boxes and the LL-HLS
+//! segmenter. Everything here is sans-IO (plain data in, plain data out, time passed in)
+//! except `llhls::store`, the blocking edge: the LL-HLS state that HTTP workers wait on, with
+//! a lock, a condition variable and its own clock for the wait deadlines.
 
 pub mod fmp4;
 pub mod frame;

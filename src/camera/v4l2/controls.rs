@@ -319,7 +319,7 @@ mod tests {
         assert_eq!(view["values"]["ExposureTime"], 15_600, "the device default");
         assert_eq!(view["values"]["Brightness"], 0.0);
         let patch = |c: &mut CameraControls, v: serde_json::Value| {
-            c.patch(v.as_object().unwrap()).map_err(|e| e.0)
+            c.patch(v.as_object().unwrap()).map_err(|e| e.to_string())
         };
         assert!(patch(&mut c, serde_json::json!({"AfMode": "auto"})).is_err());
         assert!(
