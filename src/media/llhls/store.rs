@@ -12,8 +12,8 @@ use super::directives::Directives;
 use super::playlist;
 use super::timeline::{Part, Timeline};
 
-#[derive(Debug, Clone, PartialEq, Eq)]
 /// Why an LL-HLS request cannot be answered; `api::preview` maps it to HTTP once.
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub enum HlsError {
     /// The request can never be satisfied as asked (HTTP 400).
     BadRequest(String),
