@@ -36,8 +36,8 @@ use std::time::{Duration, Instant};
 
 use common::{preload_hint, Daemon, HttpConn, Summary, PLAYLIST};
 use picamd::camera::testsrc::Painter;
-use picamd::camera::Frame;
 use picamd::encode::jpeg::{self, Exif, JpegOptions};
+use picamd::media::Frame;
 use picamd::stills::atomic::write_atomic;
 use picamd::stills::thumbnail;
 

@@ -25,10 +25,10 @@ use std::time::{Duration, Instant};
 
 use common::{Daemon, HttpConn, Summary};
 use picamd::camera::testsrc::Painter;
-use picamd::camera::Frame;
 use picamd::config::retry::RetrySchedule;
 use picamd::config::s3::{AddressingStyle, S3Settings};
 use picamd::encode::jpeg::{self, Exif, JpegOptions};
+use picamd::media::Frame;
 use picamd::stills::captures::{CaptureRecord, CaptureStatus, CaptureStore, UploadState};
 use picamd::stills::metadata::{ImageMetadata, ImageProperties};
 use picamd::upload::s3::{key, S3Sink};

@@ -10,7 +10,7 @@ use crate::config::Config;
 use crate::http::server::{Handler, HttpServer};
 use crate::link::{self, LinkServices};
 use crate::pairing::bootstrap;
-use crate::pipeline::Pipeline;
+use crate::pipeline::{Pipeline, PipelineError};
 use crate::runtime::Runtime;
 use crate::system::interfaces;
 use crate::{banner, housekeeping};
@@ -22,7 +22,7 @@ pub enum StartError {
     Keys(String),
     Services(std::io::Error),
     Listen(std::net::SocketAddr, std::io::Error),
-    Pipeline(std::io::Error),
+    Pipeline(PipelineError),
     Housekeeping(std::io::Error),
     Link(std::io::Error),
 }

@@ -28,3 +28,4 @@ pub mod system;
 pub(crate) mod testutil;
 pub mod upload;
 pub mod v4l2;
+pub mod v4l2_cli;

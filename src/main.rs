@@ -5,16 +5,16 @@ use std::process::ExitCode;
 use picamd::app;
 use picamd::config::{self, Config};
 use picamd::pairing::bootstrap;
-use picamd::v4l2;
+use picamd::v4l2_cli;
 
 fn main() -> ExitCode {
     let args: Vec<String> = std::env::args().skip(1).collect();
     let flags = match args.first().map(String::as_str) {
         Some("serve") => &args[1..],
         Some("show-key") => return show_key(&args[1..]),
-        Some("v4l2-probe") => return run_v4l2(v4l2::cli::probe),
-        Some("v4l2-capture") => return run_v4l2(|| v4l2::cli::capture(&args[1..])),
-        Some("v4l2-encode") => return run_v4l2(|| v4l2::cli::encode(&args[1..])),
+        Some("v4l2-probe") => return run_v4l2(v4l2_cli::probe),
+        Some("v4l2-capture") => return run_v4l2(|| v4l2_cli::capture(&args[1..])),
+        Some("v4l2-encode") => return run_v4l2(|| v4l2_cli::encode(&args[1..])),
         Some("--help" | "-h" | "help") => {
             print!("{}", config::help());
             return ExitCode::SUCCESS;
@@ -58,7 +58,7 @@ fn show_key(flags: &[String]) -> ExitCode {
 }
 
 /// The V4L2 test subcommands: JSON lines on stdout, the exit code they chose.
-fn run_v4l2(command: impl FnOnce() -> v4l2::cli::Outcome) -> ExitCode {
+fn run_v4l2(command: impl FnOnce() -> v4l2_cli::Outcome) -> ExitCode {
     env_logger::Builder::from_env(env_logger::Env::default().default_filter_or("warn")).init();
     let outcome = command();
     if let Some(note) = &outcome.note {

@@ -1,6 +1,8 @@
 //! Wires the threads together: camera source → encoder → LL-HLS muxer, or for a source
 //! that delivers H.264 itself (pipe), source → muxer.
 
+use std::fmt;
+use std::io;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::thread::JoinHandle;
@@ -13,24 +15,68 @@ use crate::camera::source::{self, Output, Source, SourceContext};
 use crate::camera::status::Delivers;
 use crate::camera::testsrc::{TestSource, TestSourceConfig};
 use crate::camera::v4l2::{device_controls, V4l2Source};
-use crate::camera::Frame;
 use crate::config::Config;
 use crate::config::EncoderKind;
 use crate::encode::openh264::{self, H264Config};
+use crate::encode::v4l2_m2m::{self, M2mH264Config};
 use crate::fanout::Fanout;
 use crate::media::llhls::SegmenterConfig;
 use crate::media::AccessUnit;
+use crate::media::Frame;
 use crate::preview;
 use crate::runtime::MediaState;
 use crate::v4l2::device::Device;
 use crate::v4l2::fourcc;
-use crate::v4l2::h264_encoder::{self, M2mH264Config};
 use crate::v4l2::m2m;
+use crate::v4l2::V4l2Error;
 
 /// Frames the encoder may have queued: more only adds latency.
 const ENCODER_QUEUE: usize = 2;
 /// Access units the muxer may have queued (two seconds at 30 fps).
 const MUXER_QUEUE: usize = 60;
+
+/// Why the pipeline did not start.
+#[derive(Debug)]
+pub enum PipelineError {
+    /// A thread could not be started.
+    Thread(io::Error),
+    /// `--encoder v4l2` found no V4L2 M2M H.264 encoder; why.
+    NoHardwareEncoder(String),
+    /// The hardware encoder asked for could not be opened.
+    HardwareEncoder(V4l2Error),
+    /// OpenH264 could not be started.
+    SoftwareEncoder(openh264::StartError),
+}
+
+impl fmt::Display for PipelineError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            PipelineError::Thread(e) => e.fmt(f),
+            PipelineError::NoHardwareEncoder(why) => {
+                write!(f, "--encoder v4l2: no V4L2 M2M H.264 encoder: {why}")
+            }
+            PipelineError::HardwareEncoder(e) => e.fmt(f),
+            PipelineError::SoftwareEncoder(e) => e.fmt(f),
+        }
+    }
+}
+
+impl std::error::Error for PipelineError {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        match self {
+            PipelineError::Thread(e) => Some(e),
+            PipelineError::NoHardwareEncoder(_) => None,
+            PipelineError::HardwareEncoder(e) => Some(e),
+            PipelineError::SoftwareEncoder(e) => Some(e),
+        }
+    }
+}
+
+impl From<io::Error> for PipelineError {
+    fn from(e: io::Error) -> PipelineError {
+        PipelineError::Thread(e)
+    }
+}
 
 pub struct Pipeline {
     stop: Arc<AtomicBool>,
@@ -40,7 +86,7 @@ pub struct Pipeline {
 impl Pipeline {
     /// Chooses the source (see `camera::select`), records the choice for the banner and
     /// `/health`, and starts the threads.
-    pub fn start(cfg: &Config, media: &Arc<MediaState>) -> std::io::Result<Pipeline> {
+    pub fn start(cfg: &Config, media: &Arc<MediaState>) -> Result<Pipeline, PipelineError> {
         let found = select::probe(&cfg.source);
         let decision = select::decide(&cfg.source, cfg.relab.camera.device_num, &found);
         log::info!("camera source: {}", decision.description);
@@ -126,14 +172,15 @@ impl Pipeline {
 
 /// Starts the H.264 encoder `--encoder` asks for: a V4L2 M2M encoder (bcm2835-codec on a
 /// Pi 4) when one is found or named, else OpenH264. With `auto`, a hardware encoder that
-/// fails to open falls back to OpenH264 with a warning; a named one is an error.
+/// fails to open falls back to OpenH264 with a warning; a named one is an error, and so is an
+/// OpenH264 that cannot start.
 fn spawn_encoder(
     cfg: &Config,
     media: &MediaState,
     idr_interval: u64,
     frames: crossbeam_channel::Receiver<Frame>,
     units: Arc<Fanout<Arc<AccessUnit>>>,
-) -> std::io::Result<(JoinHandle<()>, String)> {
+) -> Result<(JoinHandle<()>, String), PipelineError> {
     let stats = Arc::clone(&media.stats.encoder);
     let hardware = match &cfg.encoder {
         EncoderKind::OpenH264 => Err("OpenH264 asked for".to_string()),
@@ -150,7 +197,7 @@ fn spawn_encoder(
                 bitrate: cfg.bitrate,
                 idr_interval,
             };
-            match h264_encoder::spawn(m2m, frames.clone(), Arc::clone(&units), Arc::clone(&stats)) {
+            match v4l2_m2m::spawn(m2m, frames.clone(), Arc::clone(&units), Arc::clone(&stats)) {
                 Ok(thread) => {
                     return Ok((thread, format!("V4L2 M2M H.264 on {device} (hardware)")));
                 }
@@ -158,13 +205,11 @@ fn spawn_encoder(
                     log::warn!("hardware H.264 encoder unusable, using OpenH264: {e}");
                     format!("the hardware encoder failed: {e}")
                 }
-                Err(e) => return Err(std::io::Error::other(e.to_string())),
+                Err(e) => return Err(PipelineError::HardwareEncoder(e)),
             }
         }
         Err(why) if matches!(cfg.encoder, EncoderKind::V4l2(_)) => {
-            return Err(std::io::Error::other(format!(
-                "--encoder v4l2: no V4L2 M2M H.264 encoder: {why}"
-            )))
+            return Err(PipelineError::NoHardwareEncoder(why))
         }
         Err(why) => why,
     };
@@ -173,7 +218,8 @@ fn spawn_encoder(
         fps: cfg.fps,
         idr_interval,
     };
-    let thread = openh264::spawn(h264, frames, units, stats)?;
+    let thread =
+        openh264::spawn(h264, frames, units, stats).map_err(PipelineError::SoftwareEncoder)?;
     let reason = if cfg.encoder == EncoderKind::OpenH264 {
         "asked for".to_string()
     } else {

@@ -51,6 +51,6 @@ pub fn focus(rt: &Runtime, req: &Request, _: &Params) -> Response {
 fn answer(result: Result<Value, ControlError>) -> Response {
     match result {
         Ok(view) => Response::json(200, &view),
-        Err(ControlError(detail)) => Response::detail(422, &detail),
+        Err(e) => Response::detail(422, &e.to_string()),
     }
 }

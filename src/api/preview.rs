@@ -8,7 +8,7 @@ use serde_json::json;
 use super::routes::Params;
 use super::validation::{unprocessable, FieldError};
 use crate::http::{Body, Request, Response};
-use crate::media::llhls::{Directives, HlsFile, StoreError};
+use crate::media::llhls::{Directives, HlsError, HlsFile};
 use crate::runtime::Runtime;
 
 pub const HLS_ROOT: &str = "/preview/hls/";
@@ -53,11 +53,11 @@ pub fn hls(rt: &Runtime, req: &Request, params: &Params) -> Response {
         rt.media.preview.touch(Instant::now());
     }
     let Some(file) = path.strip_prefix(STREAM).and_then(HlsFile::parse) else {
-        return error(StoreError::NotFound);
+        return error(HlsError::NotFound);
     };
     match file {
         HlsFile::Playlist => match Directives::parse(&req.query) {
-            Err(e) => error(StoreError::BadRequest(e.0)),
+            Err(e) => error(HlsError::BadRequest(e.to_string())),
             Ok(d) => match rt.media.hls.playlist(&d) {
                 Ok(text) => Response::new(200, "application/vnd.apple.mpegurl", Body::Text(text))
                     .with_header("Cache-Control", "no-cache"),
@@ -77,7 +77,7 @@ pub fn hls(rt: &Runtime, req: &Request, params: &Params) -> Response {
     }
 }
 
-fn media(result: Result<Body, StoreError>) -> Response {
+fn media(result: Result<Body, HlsError>) -> Response {
     match result {
         Ok(body) => Response::new(200, "video/mp4", body).with_header("Cache-Control", IMMUTABLE),
         Err(e) => error(e),
@@ -86,11 +86,11 @@ fn media(result: Result<Body, StoreError>) -> Response {
 
 /// Errors must not be cached: a 404 for a part that is about to exist, pinned by a cache to
 /// an immutable name, would break playback for everyone behind that cache.
-fn error(e: StoreError) -> Response {
+fn error(e: HlsError) -> Response {
     let resp = match e {
-        StoreError::BadRequest(detail) => Response::detail(400, &detail),
-        StoreError::NotFound => Response::detail(404, "HLS path not found"),
-        StoreError::Unavailable(detail) => {
+        HlsError::BadRequest(detail) => Response::detail(400, &detail),
+        HlsError::NotFound => Response::detail(404, "HLS path not found"),
+        HlsError::Unavailable(detail) => {
             Response::detail(503, &detail).with_header("Retry-After", "1")
         }
     };

@@ -60,7 +60,7 @@ pub fn thumbnail(rt: &Runtime, _: &Request, _: &Params) -> Response {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::camera::Frame;
+    use crate::media::Frame;
     use crate::runtime::test_runtime;
 
     #[test]

@@ -10,6 +10,7 @@ use std::thread;
 use std::time::{Duration, Instant};
 
 use super::status::SourceStatus;
+use crate::sync::LockExt;
 
 /// Longest wait between two starts.
 const MAX_DELAY: Duration = Duration::from_secs(10);
@@ -123,7 +124,7 @@ pub fn supervise(
                                 limit = silence.between_outputs;
                             }
                             if since.elapsed() > limit {
-                                *hung.lock().unwrap_or_else(|e| e.into_inner()) = Some(format!(
+                                *hung.lock_unpoisoned() = Some(format!(
                                     "{program} wrote nothing for {:.1} s",
                                     limit.as_secs_f64()
                                 ));

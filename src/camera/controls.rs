@@ -4,6 +4,7 @@
 //! `rpicam-vid` options.
 
 use std::collections::BTreeMap;
+use std::fmt;
 use std::sync::Arc;
 
 use serde_json::{json, Map, Value};
@@ -74,8 +75,55 @@ const AWB_KELVIN: [i64; 8] = [5000, 2700, 3000, 4000, 4500, 5500, 6500, 5000];
 /// The synthetic scene's illuminance.
 const SCENE_LUX: f64 = 400.0;
 
+/// Why a control change was refused; the text is the 422 response's detail.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct ControlError(pub String);
+pub enum ControlError {
+    /// An empty patch.
+    NoControls,
+    /// Names this camera does not have, sorted.
+    Unknown(Vec<String>),
+    NoAutofocus,
+    NoLensPosition,
+    /// A value of the wrong type or out of range; what the control takes.
+    InvalidValue {
+        control: &'static str,
+        value: Value,
+        expected: String,
+    },
+    /// An enum control given a name it does not have.
+    UnsupportedValue {
+        control: &'static str,
+        value: String,
+    },
+}
+
+impl fmt::Display for ControlError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            ControlError::NoControls => f.write_str("At least one control is required"),
+            ControlError::Unknown(names) => {
+                write!(f, "Unknown camera controls: {}", names.join(", "))
+            }
+            ControlError::NoAutofocus => f.write_str("Camera does not support autofocus controls"),
+            ControlError::NoLensPosition => {
+                f.write_str("Camera does not support LensPosition control")
+            }
+            ControlError::InvalidValue {
+                control,
+                value,
+                expected,
+            } => write!(
+                f,
+                "Invalid value for {control}: {value} (expected {expected})"
+            ),
+            ControlError::UnsupportedValue { control, value } => {
+                write!(f, "Unsupported {control} value: {value}")
+            }
+        }
+    }
+}
+
+impl std::error::Error for ControlError {}
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum FocusMode {
@@ -144,19 +192,12 @@ impl CameraControls {
     /// Sets several controls at once: all of them or, on any error, none.
     pub fn patch(&mut self, controls: &Map<String, Value>) -> Result<(), ControlError> {
         if controls.is_empty() {
-            return Err(ControlError("At least one control is required".into()));
+            return Err(ControlError::NoControls);
         }
-        let mut unknown: Vec<&str> = controls
-            .keys()
-            .filter(|k| !self.has(k))
-            .map(String::as_str)
-            .collect();
+        let mut unknown: Vec<String> = controls.keys().filter(|k| !self.has(k)).cloned().collect();
         if !unknown.is_empty() {
             unknown.sort_unstable();
-            return Err(ControlError(format!(
-                "Unknown camera controls: {}",
-                unknown.join(", ")
-            )));
+            return Err(ControlError::Unknown(unknown));
         }
         let mut next = self.values.clone();
         for (name, value) in controls {
@@ -176,9 +217,7 @@ impl CameraControls {
         trigger_cycle: bool,
     ) -> Result<(), ControlError> {
         if !self.has("AfMode") {
-            return Err(ControlError(
-                "Camera does not support autofocus controls".into(),
-            ));
+            return Err(ControlError::NoAutofocus);
         }
         let mut patch = Map::new();
         match mode {
@@ -195,9 +234,7 @@ impl CameraControls {
                 patch.insert("AfMode".into(), json!(0));
                 if let Some(pos) = lens_position {
                     if !self.has("LensPosition") {
-                        return Err(ControlError(
-                            "Camera does not support LensPosition control".into(),
-                        ));
+                        return Err(ControlError::NoLensPosition);
                     }
                     patch.insert("LensPosition".into(), json!(pos));
                 }
@@ -341,10 +378,11 @@ fn to_json(s: &Spec, v: f64) -> Value {
 /// Checks a JSON value against a control's type and range.
 fn coerce(s: &Spec, v: &Value) -> Result<f64, ControlError> {
     let bad = |expected: String| {
-        Err(ControlError(format!(
-            "Invalid value for {}: {v} (expected {expected})",
-            s.name
-        )))
+        Err(ControlError::InvalidValue {
+            control: s.name,
+            value: v.clone(),
+            expected,
+        })
     };
     match s.kind {
         Kind::Bool => match v {
@@ -371,7 +409,10 @@ fn coerce(s: &Spec, v: &Value) -> Result<f64, ControlError> {
                     .iter()
                     .position(|n| *n == t)
                     .map(|i| i as f64)
-                    .ok_or_else(|| ControlError(format!("Unsupported {} value: {text}", s.name)))
+                    .ok_or_else(|| ControlError::UnsupportedValue {
+                        control: s.name,
+                        value: text.clone(),
+                    })
             }
             Value::Number(n) => match n.as_u64() {
                 Some(i) if (i as usize) < names.len() => Ok(i as f64),
@@ -393,8 +434,8 @@ mod tests {
         let mut patch = Map::new();
         patch.insert("Brightness".into(), json!(0.3));
         assert_eq!(
-            c.patch(&patch),
-            Err(ControlError("Unknown camera controls: Brightness".into()))
+            c.patch(&patch).unwrap_err().to_string(),
+            "Unknown camera controls: Brightness"
         );
         assert!(c.focus(FocusMode::Manual, Some(1.0), false).is_err());
     }
@@ -421,9 +462,9 @@ mod tests {
     fn patch_validates_everything_before_changing_anything() {
         let mut c = CameraControls::synthetic();
         let err = patch(&mut c, json!({"Zoom": 1, "Brightness": 0.5, "Alpha": 2})).unwrap_err();
-        assert_eq!(err.0, "Unknown camera controls: Alpha, Zoom");
+        assert_eq!(err.to_string(), "Unknown camera controls: Alpha, Zoom");
         let err = patch(&mut c, json!({"Brightness": 0.5, "Contrast": 99})).unwrap_err();
-        assert!(err.0.contains("Contrast"), "{}", err.0);
+        assert!(err.to_string().contains("Contrast"), "{err}");
         assert_eq!(c.image_adjust(30.0).brightness, 0.0, "nothing applied");
         assert!(patch(&mut c, json!({})).is_err());
         for bad in [json!({"ExposureTime": 1.5}), json!({"AeEnable": "yes"})] {
@@ -467,7 +508,7 @@ mod tests {
             assert_eq!(c.view(30.0)["values"]["AfMode"], want);
         }
         let err = patch(&mut c, json!({"AfMode": "sideways"})).unwrap_err();
-        assert_eq!(err.0, "Unsupported AfMode value: sideways");
+        assert_eq!(err.to_string(), "Unsupported AfMode value: sideways");
     }
 
     #[test]
@@ -496,7 +537,10 @@ mod tests {
         }
         assert_eq!(FIXED_FOCUS.len() + 5, SYNTHETIC.len());
         let err = c.focus(FocusMode::Manual, Some(1.0), false).unwrap_err();
-        assert_eq!(err.0, "Camera does not support autofocus controls");
+        assert_eq!(
+            err.to_string(),
+            "Camera does not support autofocus controls"
+        );
         assert!(!c.metadata(30.0).contains_key("AfState"));
     }
 }

@@ -3,7 +3,7 @@
 
 use std::sync::{Arc, Mutex};
 
-use super::Frame;
+use crate::media::Frame;
 use crate::sync::LockExt;
 
 #[derive(Clone, Default)]

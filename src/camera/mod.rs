@@ -6,7 +6,6 @@ pub mod barcode;
 pub mod child;
 pub mod controls;
 pub mod font;
-pub mod frame;
 pub mod latest_frame;
 pub mod pipe;
 pub mod rpicam;
@@ -16,8 +15,6 @@ pub mod state;
 pub mod status;
 pub mod testsrc;
 pub mod v4l2;
-pub mod v4l2_controls;
 
-pub use frame::Frame;
 pub use latest_frame::LatestFrame;
 pub use state::CameraState;

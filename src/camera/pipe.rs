@@ -347,14 +347,15 @@ mod tests {
     #[test]
     fn splits_openh264_output_into_its_access_units() {
         use crate::camera::testsrc::Painter;
-        use crate::camera::Frame;
         use crate::encode::openh264::{H264Config, H264Encoder};
-        let mut encoder = H264Encoder::new(H264Config {
+        use crate::encode::OnGrid;
+        use crate::media::Frame;
+        let cfg = H264Config {
             bitrate: 300_000,
             fps: 30.0,
             idr_interval: 10 * 3000,
-        })
-        .unwrap();
+        };
+        let mut encoder = OnGrid::new(H264Encoder::new(cfg).unwrap(), cfg.idr_interval);
         let painter = Painter::new(160, 96);
         let mut stream = Vec::new();
         let mut expected = Vec::new();
@@ -367,7 +368,7 @@ mod tests {
                 capture_unix_us: n,
                 sequence: n,
             };
-            let au = encoder.encode(&frame).unwrap().unwrap();
+            let au = encoder.encode(&frame).unwrap().pop().unwrap();
             stream.extend_from_slice(&au.data);
             expected.push(au.keyframe);
         }

@@ -11,8 +11,8 @@ use std::time::Instant;
 use super::child::{self, RunEnd, SilenceLimits};
 use super::source::{FrameClock, Output, Source, SourceContext};
 use super::status::Delivers;
-use super::Frame;
 use crate::clock;
+use crate::media::Frame;
 
 pub const LOG_TARGET: &str = "picamd::camera::rpicam";
 

@@ -8,7 +8,7 @@ use std::thread::{self, JoinHandle};
 use std::time::{Duration, Instant};
 
 use super::status::{Delivers, SourceStatus};
-use super::Frame;
+use crate::media::Frame;
 use crate::media::{AccessUnit, TIMESCALE};
 
 /// What a source hands out.

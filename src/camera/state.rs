@@ -6,6 +6,7 @@ use serde_json::{Map, Value};
 
 use super::adjust::ImageAdjust;
 use super::controls::{CameraControls, ControlError, FocusMode};
+use crate::sync::LockExt;
 
 pub struct CameraState {
     /// `CameraProperties.Model`.
@@ -29,19 +30,19 @@ impl CameraState {
 
     /// `CameraProperties.Model`: the sensor ("imx708"), or what the source is.
     pub fn model(&self) -> String {
-        self.model.lock().unwrap_or_else(|e| e.into_inner()).clone()
+        self.model.lock_unpoisoned().clone()
     }
 
     /// The camera the chosen source drives: its model and the controls it has.
     pub fn set_camera(&self, model: &str, controls: CameraControls) {
-        *self.model.lock().unwrap_or_else(|e| e.into_inner()) = model.to_string();
+        *self.model.lock_unpoisoned() = model.to_string();
         self.with_controls(|c| *c = controls);
     }
 
     fn with_controls<R>(&self, f: impl FnOnce(&mut CameraControls) -> R) -> R {
-        let mut c = self.controls.lock().unwrap_or_else(|e| e.into_inner());
+        let mut c = self.controls.lock_unpoisoned();
         let r = f(&mut c);
-        *self.adjust.lock().unwrap_or_else(|e| e.into_inner()) = c.image_adjust(self.fps);
+        *self.adjust.lock_unpoisoned() = c.image_adjust(self.fps);
         r
     }
 
@@ -72,13 +73,10 @@ impl CameraState {
 
     /// The current setting of one control (what a hardware source passes on).
     pub fn control_value(&self, name: &str) -> Option<f64> {
-        self.controls
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .current(name)
+        self.controls.lock_unpoisoned().current(name)
     }
 
     pub fn image_adjust(&self) -> ImageAdjust {
-        *self.adjust.lock().unwrap_or_else(|e| e.into_inner())
+        *self.adjust.lock_unpoisoned()
     }
 }

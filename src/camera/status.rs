@@ -1,6 +1,7 @@
 //! Whether the camera source is delivering, for `/health`, the banner and the API: which
 //! source was chosen and why, when it last delivered, and why it is down when it is.
 
+use crate::sync::LockExt;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Mutex;
 
@@ -49,7 +50,7 @@ impl SourceStatus {
     /// Records the choice made at start-up: `name` as `/health` shows it, `reason` for the
     /// banner ("libcamera camera 0: imx708"), the encoder that turns its frames into H.264.
     pub fn set_choice(&self, name: &str, reason: &str, encoder: &str, delivers: Delivers) {
-        *self.chosen.lock().unwrap_or_else(|e| e.into_inner()) = Chosen {
+        *self.chosen.lock_unpoisoned() = Chosen {
             name: name.into(),
             reason: reason.into(),
             encoder: encoder.into(),
@@ -74,10 +75,7 @@ impl SourceStatus {
     }
 
     fn chosen(&self) -> Chosen {
-        self.chosen
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .clone()
+        self.chosen.lock_unpoisoned().clone()
     }
 
     /// A frame or access unit arrived: the source is up.
@@ -95,18 +93,15 @@ impl SourceStatus {
 
     /// The source failed (its process died, its device went away) and is being restarted.
     pub fn set_down(&self, reason: &str) {
-        *self.down_reason.lock().unwrap_or_else(|e| e.into_inner()) = reason.to_string();
+        *self.down_reason.lock_unpoisoned() = reason.to_string();
         self.is_down.store(true, Ordering::Relaxed);
     }
 
     /// Why the source is down, while it is.
     pub fn down_reason(&self) -> Option<String> {
-        self.is_down.load(Ordering::Relaxed).then(|| {
-            self.down_reason
-                .lock()
-                .unwrap_or_else(|e| e.into_inner())
-                .clone()
-        })
+        self.is_down
+            .load(Ordering::Relaxed)
+            .then(|| self.down_reason.lock_unpoisoned().clone())
     }
 }
 

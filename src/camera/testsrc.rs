@@ -10,8 +10,9 @@ use std::time::{Duration, Instant};
 use super::adjust::ImageAdjust;
 use super::source::{Output, Source, SourceContext};
 use super::status::Delivers;
-use super::{barcode, font, Frame};
+use super::{barcode, font};
 use crate::clock;
+use crate::media::Frame;
 use crate::media::TIMESCALE;
 
 #[derive(Debug, Clone, Copy)]

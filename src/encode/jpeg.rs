@@ -9,7 +9,7 @@ use std::fmt;
 
 use jpeg_encoder::{Encoder, EncodingError, ImageBuffer, JpegColorType, SamplingFactor};
 
-use crate::camera::frame::Frame;
+use crate::media::Frame;
 
 /// How to encode one still.
 #[derive(Debug, Clone, PartialEq)]

@@ -1,8 +1,9 @@
 //! Software H.264 through OpenH264 (the Pi 5 and x86 path).
 
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::fmt;
+use std::io;
 use std::sync::Arc;
-use std::thread::{self, JoinHandle};
+use std::thread::JoinHandle;
 
 use crossbeam_channel::Receiver;
 use openh264::encoder::{
@@ -11,10 +12,9 @@ use openh264::encoder::{
 use openh264::formats::YUVSource;
 use openh264::OpenH264API;
 
-use super::sei;
-use crate::camera::Frame;
+use super::{sei, spawn_encoder, EncodeError, EncoderStats, H264Encode, OnGrid};
 use crate::fanout::Fanout;
-use crate::media::AccessUnit;
+use crate::media::{AccessUnit, Frame};
 
 #[derive(Debug, Clone, Copy)]
 pub struct H264Config {
@@ -22,14 +22,6 @@ pub struct H264Config {
     pub fps: f64,
     /// An IDR starts every segment: its period in 90 kHz ticks.
     pub idr_interval: u64,
-}
-
-#[derive(Debug, Default)]
-pub struct EncoderStats {
-    pub frames_encoded: AtomicU64,
-    pub frames_skipped: AtomicU64,
-    pub errors: AtomicU64,
-    pub bytes_out: AtomicU64,
 }
 
 struct FrameView<'a>(&'a Frame);
@@ -57,11 +49,9 @@ impl YUVSource for FrameView<'_> {
     }
 }
 
-/// Encodes one frame after another, forcing an IDR on the segment grid.
+/// Encodes one frame after another; an access unit comes out for each frame it does not skip.
 pub struct H264Encoder {
-    cfg: H264Config,
     encoder: Encoder,
-    next_idr: Option<u64>,
     parameter_sets: Option<Vec<u8>>,
     bitstream: Vec<u8>,
 }
@@ -79,39 +69,27 @@ impl H264Encoder {
             .num_threads(1);
         let encoder = Encoder::with_api_config(OpenH264API::from_source(), config)?;
         Ok(H264Encoder {
-            cfg,
             encoder,
-            next_idr: None,
             parameter_sets: None,
             bitstream: Vec::new(),
         })
     }
+}
 
-    /// Encodes `frame`; `None` when the encoder produced nothing for it.
-    pub fn encode(&mut self, frame: &Frame) -> Result<Option<AccessUnit>, openh264::Error> {
-        // Forced on every frame from the grid point on until an IDR comes out: a failed or
-        // ignored request must not stretch a segment past its target duration.
-        if self.next_idr.is_none_or(|t| frame.pts >= t) {
+impl H264Encode for H264Encoder {
+    fn encode(&mut self, frame: &Frame, force_idr: bool) -> Result<Vec<AccessUnit>, EncodeError> {
+        if force_idr {
             self.encoder.force_intra_frame();
         }
         let bs = self.encoder.encode(&FrameView(frame))?;
         let keyframe = matches!(bs.frame_type(), FrameType::IDR);
-        if keyframe {
-            // Stay on the grid; after a long stall, restart it from this frame.
-            let base = self.next_idr.unwrap_or(frame.pts);
-            let mut next = base + self.cfg.idr_interval;
-            if next <= frame.pts {
-                next = frame.pts + self.cfg.idr_interval;
-            }
-            self.next_idr = Some(next);
-        }
         if matches!(bs.frame_type(), FrameType::Skip | FrameType::Invalid) {
-            return Ok(None);
+            return Ok(Vec::new());
         }
         self.bitstream.clear();
         bs.write_vec(&mut self.bitstream);
         if self.bitstream.is_empty() {
-            return Ok(None);
+            return Ok(Vec::new());
         }
         if keyframe {
             if let Some(ps) = sei::parameter_sets_annexb(&self.bitstream) {
@@ -123,63 +101,58 @@ impl H264Encoder {
             frame.capture_unix_us,
             self.parameter_sets.as_deref(),
         );
-        Ok(Some(AccessUnit {
+        Ok(vec![AccessUnit {
             data,
             keyframe,
             dts: frame.pts,
             pts: frame.pts,
             capture_unix_us: frame.capture_unix_us,
-        }))
+        }])
     }
 }
 
-/// Runs the encoder on its own thread until `frames` disconnects.
+/// Why the OpenH264 encoder thread did not start.
+#[derive(Debug)]
+pub enum StartError {
+    /// The library refused the configuration.
+    Open(openh264::Error),
+    /// The thread could not be spawned.
+    Thread(io::Error),
+}
+
+impl fmt::Display for StartError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            StartError::Open(e) => write!(f, "cannot start the OpenH264 encoder: {e}"),
+            StartError::Thread(e) => e.fmt(f),
+        }
+    }
+}
+
+impl std::error::Error for StartError {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        match self {
+            StartError::Open(e) => Some(e),
+            StartError::Thread(e) => Some(e),
+        }
+    }
+}
+
+/// Opens the encoder, then runs it on its own thread until `frames` disconnects.
 pub fn spawn(
     cfg: H264Config,
     frames: Receiver<Frame>,
     out: Arc<Fanout<Arc<AccessUnit>>>,
     stats: Arc<EncoderStats>,
-) -> std::io::Result<JoinHandle<()>> {
-    thread::Builder::new()
-        .name("h264-encoder".into())
-        .spawn(move || {
-            let mut encoder = match H264Encoder::new(cfg) {
-                Ok(e) => e,
-                Err(e) => {
-                    log::error!("cannot start the OpenH264 encoder: {e}");
-                    return;
-                }
-            };
-            log::info!(
-                "OpenH264 encoder: {} kbit/s, IDR every {} ms",
-                cfg.bitrate / 1000,
-                cfg.idr_interval / 90
-            );
-            for frame in frames {
-                match encoder.encode(&frame) {
-                    Ok(Some(au)) => {
-                        stats.frames_encoded.fetch_add(1, Ordering::Relaxed);
-                        stats
-                            .bytes_out
-                            .fetch_add(au.data.len() as u64, Ordering::Relaxed);
-                        out.send(&Arc::new(au));
-                    }
-                    Ok(None) => {
-                        stats.frames_skipped.fetch_add(1, Ordering::Relaxed);
-                    }
-                    Err(e) => {
-                        if stats
-                            .errors
-                            .fetch_add(1, Ordering::Relaxed)
-                            .is_multiple_of(100)
-                        {
-                            log::warn!("encoding frame {} failed: {e}", frame.sequence);
-                        }
-                    }
-                }
-            }
-            log::info!("encoder stopped: the source went away");
-        })
+) -> Result<JoinHandle<()>, StartError> {
+    let encoder = H264Encoder::new(cfg).map_err(StartError::Open)?;
+    log::info!(
+        "OpenH264 encoder: {} kbit/s, IDR every {} ms",
+        cfg.bitrate / 1000,
+        cfg.idr_interval / 90
+    );
+    let encoder = OnGrid::new(encoder, cfg.idr_interval);
+    spawn_encoder("h264-encoder", encoder, frames, out, stats).map_err(StartError::Thread)
 }
 
 #[cfg(test)]
@@ -195,7 +168,7 @@ mod tests {
             fps: 30.0,
             idr_interval: 30 * 3000,
         };
-        let mut encoder = H264Encoder::new(cfg).unwrap();
+        let mut encoder = OnGrid::new(H264Encoder::new(cfg).unwrap(), cfg.idr_interval);
         let painter = Painter::new(160, 96);
         let mut keyframes = Vec::new();
         for n in 0..65u64 {
@@ -210,6 +183,7 @@ mod tests {
             let au = encoder
                 .encode(&frame)
                 .unwrap()
+                .pop()
                 .expect("no frame is skipped");
             assert_eq!(au.dts, n * 3000);
             assert_eq!(h264::find_timestamp_sei(&au.data), Some(1_000_000 + n));

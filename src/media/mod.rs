@@ -1,10 +1,15 @@
-//! Media formats: H.264 bitstream handling, fragmented MP4 boxes and the LL-HLS segmenter.
-//! Everything here is sans-IO: plain data in, plain data out, time passed in.
+//! Media formats: raw frames, H.264 bitstream handling, fragmented MP4 boxes and the LL-HLS
+//! segmenter. Everything here is sans-IO (plain data in, plain data out, time passed in)
+//! except `llhls::store`, the blocking edge: the LL-HLS state that HTTP workers wait on, with
+//! a lock, a condition variable and its own clock for the wait deadlines.
 
 pub mod fmp4;
+pub mod frame;
 pub mod h264;
 pub mod llhls;
 pub mod test_vectors;
+
+pub use frame::Frame;
 
 /// Media timescale used everywhere in picamd (ticks per second).
 pub const TIMESCALE: u32 = 90_000;

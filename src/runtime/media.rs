@@ -7,9 +7,10 @@ use std::sync::Arc;
 use std::time::Instant;
 
 use crate::camera::status::{Delivers, SourceStatus};
-use crate::camera::{CameraState, Frame, LatestFrame};
-use crate::encode::openh264::EncoderStats;
+use crate::camera::{CameraState, LatestFrame};
+use crate::encode::EncoderStats;
 use crate::media::llhls::HlsStore;
+use crate::media::Frame;
 use crate::preview::{MuxerCounters, MuxerSink, PreviewGate};
 
 #[derive(Debug, Default)]

@@ -10,7 +10,7 @@ use std::thread;
 
 use crossbeam_channel::{Sender, TrySendError};
 
-use crate::camera::Frame;
+use crate::media::Frame;
 use crate::sync::LockExt;
 
 /// How much older than the newest frame a served JPEG may be (a few frames at 30 fps).

@@ -13,9 +13,9 @@ use std::sync::{Arc, Condvar, Mutex};
 use std::thread::{self, JoinHandle};
 use std::time::{Duration, Instant};
 
-use crate::camera::frame::Frame;
 use crate::http::response::StreamBody;
 use crate::http::{Body, Response};
+use crate::media::Frame;
 use crate::sync::{CondvarExt, LockExt};
 
 pub const CONTENT_TYPE: &str = "multipart/x-mixed-replace; boundary=frame";

@@ -13,9 +13,10 @@ use super::metadata::{CameraProperties, CaptureMetadata, ImageMetadata, ImagePro
 use super::mjpeg::MjpegHub;
 use super::thumbnail;
 use super::timelapse::{Timelapse, TimelapseSettings};
-use crate::camera::{CameraState, Frame, LatestFrame};
+use crate::camera::{CameraState, LatestFrame};
 use crate::config::stills::StillsSettings;
 use crate::encode::jpeg::{self, Exif, JpegOptions};
+use crate::media::Frame;
 
 /// JPEG quality of stills and `/frame` (the plugin's).
 pub const STILL_QUALITY: u8 = 90;

@@ -7,8 +7,8 @@ use std::io;
 use std::path::{Path, PathBuf};
 
 use super::atomic::write_atomic;
-use crate::camera::frame::Frame;
 use crate::encode::jpeg::{encode_i420_optimized, JpegError, JpegOptions};
+use crate::media::Frame;
 
 /// The folder under `IMAGE_PATH` that holds the thumbnail.
 pub const DIR_NAME: &str = "preview-thumbnail";

@@ -1,4 +1,4 @@
-//! Raw capture layouts to our I420 (`crate::camera::Frame`): YUYV, NV12 and YU12, each
+//! Raw capture layouts to our I420 (`crate::media::Frame`): YUYV, NV12 and YU12, each
 //! either in one buffer or split over planes. No I/O; strides as the driver reports them.
 
 use super::fourcc::{FourCc, NV12, NV12M, YU12, YU12M, YUYV};

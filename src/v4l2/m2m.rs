@@ -10,7 +10,7 @@ use super::error::V4l2Error;
 use super::fourcc::{FourCc, H264, YU12};
 use super::queue::{Dequeue, MmapQueue};
 use super::sys::*;
-use crate::camera::Frame;
+use crate::media::Frame;
 
 /// The Raspberry Pi's encoder node and its card name.
 pub const BCM2835_ENCODER_PATH: &str = "/dev/video11";

@@ -10,12 +10,31 @@ pub struct Directives {
     pub skip: bool,
 }
 
+/// A malformed `_HLS_*` directive; the text is the 400 response's detail.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct DirectiveError(pub String);
+pub enum DirectiveError {
+    /// `_HLS_msn` or `_HLS_part` is not a decimal integer; the value given.
+    NotANumber { key: &'static str, value: String },
+    /// `_HLS_msn` or `_HLS_part` does not fit its type.
+    OutOfRange { key: &'static str },
+    /// `_HLS_skip` is neither `YES` nor `v2`; the value given.
+    BadSkip(String),
+    /// `_HLS_part` without `_HLS_msn`.
+    PartWithoutMsn,
+}
 
 impl fmt::Display for DirectiveError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(&self.0)
+        match self {
+            DirectiveError::NotANumber { key, value } => {
+                write!(f, "{key} must be a decimal integer, got {value:?}")
+            }
+            DirectiveError::OutOfRange { key } => write!(f, "{key} is out of range"),
+            DirectiveError::BadSkip(value) => {
+                write!(f, "_HLS_skip must be YES or v2, got {value:?}")
+            }
+            DirectiveError::PartWithoutMsn => f.write_str("_HLS_part requires _HLS_msn"),
+        }
     }
 }
 
@@ -28,24 +47,20 @@ impl Directives {
         for pair in query.split('&').filter(|p| !p.is_empty()) {
             let (key, value) = pair.split_once('=').unwrap_or((pair, ""));
             match key {
-                "_HLS_msn" => d.msn = Some(number(key, value)?),
+                "_HLS_msn" => d.msn = Some(number("_HLS_msn", value)?),
                 "_HLS_part" => {
-                    let part = number(key, value)?;
-                    d.part = Some(u32::try_from(part).map_err(|_| too_large(key))?);
+                    let part = number("_HLS_part", value)?;
+                    d.part = Some(u32::try_from(part).map_err(|_| too_large("_HLS_part"))?);
                 }
                 "_HLS_skip" => match value {
                     "YES" | "v2" => d.skip = true,
-                    _ => {
-                        return Err(DirectiveError(format!(
-                            "_HLS_skip must be YES or v2, got {value:?}"
-                        )))
-                    }
+                    _ => return Err(DirectiveError::BadSkip(value.to_string())),
                 },
                 _ => {}
             }
         }
         if d.part.is_some() && d.msn.is_none() {
-            return Err(DirectiveError("_HLS_part requires _HLS_msn".into()));
+            return Err(DirectiveError::PartWithoutMsn);
         }
         Ok(d)
     }
@@ -55,17 +70,18 @@ impl Directives {
     }
 }
 
-fn number(key: &str, value: &str) -> Result<u64, DirectiveError> {
+fn number(key: &'static str, value: &str) -> Result<u64, DirectiveError> {
     if value.is_empty() || !value.bytes().all(|b| b.is_ascii_digit()) {
-        return Err(DirectiveError(format!(
-            "{key} must be a decimal integer, got {value:?}"
-        )));
+        return Err(DirectiveError::NotANumber {
+            key,
+            value: value.to_string(),
+        });
     }
     value.parse().map_err(|_| too_large(key))
 }
 
-fn too_large(key: &str) -> DirectiveError {
-    DirectiveError(format!("{key} is out of range"))
+fn too_large(key: &'static str) -> DirectiveError {
+    DirectiveError::OutOfRange { key }
 }
 
 #[cfg(test)]
@@ -102,5 +118,27 @@ mod tests {
         ] {
             assert!(Directives::parse(bad).is_err(), "{bad}");
         }
+    }
+
+    #[test]
+    fn errors_read_as_the_400_detail() {
+        let text = |q: &str| Directives::parse(q).unwrap_err().to_string();
+        assert_eq!(text("_HLS_part=1"), "_HLS_part requires _HLS_msn");
+        assert_eq!(
+            text("_HLS_msn=abc"),
+            "_HLS_msn must be a decimal integer, got \"abc\""
+        );
+        assert_eq!(
+            text("_HLS_msn=99999999999999999999999"),
+            "_HLS_msn is out of range"
+        );
+        assert_eq!(
+            text("_HLS_msn=1&_HLS_part=4294967296"),
+            "_HLS_part is out of range"
+        );
+        assert_eq!(
+            text("_HLS_skip=NO"),
+            "_HLS_skip must be YES or v2, got \"NO\""
+        );
     }
 }

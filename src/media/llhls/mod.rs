@@ -11,5 +11,5 @@ pub mod timeline;
 pub use directives::{DirectiveError, Directives};
 pub use names::HlsFile;
 pub use segmenter::{Segmenter, SegmenterConfig, SegmenterEvent};
-pub use store::{HlsStore, StoreError};
+pub use store::{HlsError, HlsStore};
 pub use timeline::{Part, Timeline, TimelineConfig};

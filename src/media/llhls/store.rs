@@ -11,9 +11,11 @@ use std::time::{Duration, Instant};
 use super::directives::Directives;
 use super::playlist;
 use super::timeline::{Part, Timeline};
+use crate::sync::LockExt;
 
+/// Why an LL-HLS request cannot be answered; `api::preview` maps it to HTTP once.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub enum StoreError {
+pub enum HlsError {
     /// The request can never be satisfied as asked (HTTP 400).
     BadRequest(String),
     /// No such resource in the current session (HTTP 404).
@@ -71,12 +73,6 @@ impl HlsStore {
         }
     }
 
-    fn lock(&self) -> MutexGuard<'_, State> {
-        // A panic elsewhere must not take the preview down with it: the state is always
-        // left consistent between statements, so a poisoned lock is still usable.
-        self.state.lock().unwrap_or_else(|e| e.into_inner())
-    }
-
     /// Requests currently parked waiting for media.
     pub fn blocked_requests(&self) -> usize {
         self.blocked.load(Ordering::Relaxed)
@@ -84,7 +80,7 @@ impl HlsStore {
 
     /// Starts a new session (new prefix, new init), replacing whatever was live.
     pub fn start_session(&self, timeline: Timeline) {
-        let mut state = self.lock();
+        let mut state = self.state.lock_unpoisoned();
         state.sessions += 1;
         if let Some(old) = &state.live {
             state.msn_floor = state.msn_floor.max(old.timeline.current_msn() + 1);
@@ -103,7 +99,7 @@ impl HlsStore {
     /// The lowest media sequence number a new session may use (sequence numbers never go
     /// back on the same playlist URL).
     pub fn msn_floor(&self) -> u64 {
-        let state = self.lock();
+        let state = self.state.lock_unpoisoned();
         let live = state
             .live
             .as_ref()
@@ -113,7 +109,7 @@ impl HlsStore {
 
     /// Ends the live session (the source stopped): waiting requests get 503 at their deadline.
     pub fn stop_session(&self) {
-        let mut state = self.lock();
+        let mut state = self.state.lock_unpoisoned();
         if let Some(live) = state.live.take() {
             state.msn_floor = state.msn_floor.max(live.timeline.current_msn() + 1);
         }
@@ -123,7 +119,7 @@ impl HlsStore {
 
     /// Changes the live timeline, re-renders the playlists and wakes every waiter.
     pub fn update<R>(&self, change: impl FnOnce(&mut Timeline) -> R) -> Option<R> {
-        let mut state = self.lock();
+        let mut state = self.state.lock_unpoisoned();
         let live = state.live.as_mut()?;
         let result = change(&mut live.timeline);
         (live.full, live.delta) = render(&live.timeline);
@@ -134,13 +130,17 @@ impl HlsStore {
 
     /// Reads the live timeline (for status and metrics).
     pub fn inspect<R>(&self, read: impl FnOnce(&Timeline) -> R) -> Option<R> {
-        self.lock().live.as_ref().map(|l| read(&l.timeline))
+        self.state
+            .lock_unpoisoned()
+            .live
+            .as_ref()
+            .map(|l| read(&l.timeline))
     }
 
     /// The playlist, after waiting as the directives ask.
-    pub fn playlist(&self, d: &Directives) -> Result<Arc<str>, StoreError> {
+    pub fn playlist(&self, d: &Directives) -> Result<Arc<str>, HlsError> {
         let started = Instant::now();
-        let mut state = self.lock();
+        let mut state = self.state.lock_unpoisoned();
         let entry_session = state.live.as_ref().map(|l| l.session);
         let mut parked = None;
         loop {
@@ -153,7 +153,7 @@ impl HlsStore {
                 }
                 if let Some(msn) = d.msn {
                     if tl.is_too_far_ahead(msn, d.part) {
-                        return Err(StoreError::BadRequest(format!(
+                        return Err(HlsError::BadRequest(format!(
                             "_HLS_msn={msn} _HLS_part={} is too far ahead of the live edge",
                             d.part.map_or("-".to_string(), |p| p.to_string())
                         )));
@@ -167,7 +167,7 @@ impl HlsStore {
             let waited = started.elapsed();
             parked.get_or_insert_with(|| Parked::new(&self.blocked));
             if waited >= limit {
-                return Err(StoreError::Unavailable(if state.live.is_some() {
+                return Err(HlsError::Unavailable(if state.live.is_some() {
                     format!(
                         "playlist update not available after {} ms",
                         waited.as_millis()
@@ -180,25 +180,25 @@ impl HlsStore {
         }
     }
 
-    pub fn init(&self, prefix: &str) -> Result<Arc<[u8]>, StoreError> {
-        let state = self.lock();
+    pub fn init(&self, prefix: &str) -> Result<Arc<[u8]>, HlsError> {
+        let state = self.state.lock_unpoisoned();
         let live = live_session(&state, prefix)?;
         Ok(Arc::clone(live.timeline.init()))
     }
 
     /// A complete segment, as its parts' bytes in order.
-    pub fn segment(&self, prefix: &str, msn: u64) -> Result<Vec<Arc<[u8]>>, StoreError> {
-        let state = self.lock();
+    pub fn segment(&self, prefix: &str, msn: u64) -> Result<Vec<Arc<[u8]>>, HlsError> {
+        let state = self.state.lock_unpoisoned();
         live_session(&state, prefix)?
             .timeline
             .segment(msn)
-            .ok_or(StoreError::NotFound)
+            .ok_or(HlsError::NotFound)
     }
 
     /// A part; the one named by the preload hint is waited for until it is complete.
-    pub fn part(&self, prefix: &str, msn: u64, index: u32) -> Result<Arc<Part>, StoreError> {
+    pub fn part(&self, prefix: &str, msn: u64, index: u32) -> Result<Arc<Part>, HlsError> {
         let started = Instant::now();
-        let mut state = self.lock();
+        let mut state = self.state.lock_unpoisoned();
         let mut parked = None;
         loop {
             let tl = &live_session(&state, prefix)?.timeline;
@@ -206,13 +206,13 @@ impl HlsStore {
                 return Ok(part);
             }
             if tl.next_part() != (msn, index) {
-                return Err(StoreError::NotFound);
+                return Err(HlsError::NotFound);
             }
             let limit = blocking_limit(tl);
             let waited = started.elapsed();
             parked.get_or_insert_with(|| Parked::new(&self.blocked));
             if waited >= limit {
-                return Err(StoreError::Unavailable(format!(
+                return Err(HlsError::Unavailable(format!(
                     "part not complete after {} ms",
                     waited.as_millis()
                 )));
@@ -229,12 +229,12 @@ impl HlsStore {
     }
 }
 
-fn live_session<'a>(state: &'a State, prefix: &str) -> Result<&'a Live, StoreError> {
+fn live_session<'a>(state: &'a State, prefix: &str) -> Result<&'a Live, HlsError> {
     state
         .live
         .as_ref()
         .filter(|l| l.timeline.prefix() == prefix)
-        .ok_or(StoreError::NotFound)
+        .ok_or(HlsError::NotFound)
 }
 
 fn render(tl: &Timeline) -> (Arc<str>, Arc<str>) {
@@ -318,22 +318,19 @@ mod tests {
             part: None,
             skip: false,
         };
-        assert!(matches!(
-            store.playlist(&far),
-            Err(StoreError::BadRequest(_))
-        ));
+        assert!(matches!(store.playlist(&far), Err(HlsError::BadRequest(_))));
         let fresh = Arc::new(HlsStore::new(Duration::from_millis(50)));
         assert!(matches!(
             fresh.playlist(&Directives::default()),
-            Err(StoreError::Unavailable(_))
+            Err(HlsError::Unavailable(_))
         ));
     }
 
     #[test]
     fn hinted_part_blocks_until_complete() {
         let store = store_with(1);
-        assert_eq!(store.part("p", 0, 7).unwrap_err(), StoreError::NotFound);
-        assert_eq!(store.part("q", 0, 0).unwrap_err(), StoreError::NotFound);
+        assert_eq!(store.part("p", 0, 7).unwrap_err(), HlsError::NotFound);
+        assert_eq!(store.part("q", 0, 0).unwrap_err(), HlsError::NotFound);
         let waiter = {
             let store = Arc::clone(&store);
             thread::spawn(move || store.part("p", 1, 0).map(|p| (p.msn, p.index)))
@@ -342,7 +339,7 @@ mod tests {
         push(&store, true);
         assert_eq!(waiter.join().unwrap(), Ok((1, 0)));
         assert_eq!(store.segment("p", 0).unwrap().len(), 5);
-        assert_eq!(store.segment("p", 1).unwrap_err(), StoreError::NotFound);
+        assert_eq!(store.segment("p", 1).unwrap_err(), HlsError::NotFound);
     }
 
     #[test]

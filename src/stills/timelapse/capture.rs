@@ -9,8 +9,8 @@ use std::path::Path;
 use super::names::{file_name, is_own_temporary, parse_name, CURRENT, MAX_SUFFIX};
 use super::retention::plan_retention;
 use super::settings::TimelapseSettings;
-use crate::camera::frame::Frame;
 use crate::clock;
+use crate::media::Frame;
 use crate::stills::atomic::write_atomic;
 use crate::stills::mjpeg::EncodeFn;
 

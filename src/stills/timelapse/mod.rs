@@ -22,8 +22,8 @@ use std::time::Duration;
 use serde::{Deserialize, Serialize};
 
 use super::mjpeg::EncodeFn;
-use crate::camera::frame::Frame;
 use crate::clock;
+use crate::media::Frame;
 use crate::sync::{CondvarExt, LockExt};
 use capture::{capture, picture_names, remove_stale_temporaries};
 use retention::next_due_ms;

@@ -1,4 +1,6 @@
-//! A raw picture from a source.
+//! A raw picture from a source: the unit every camera source delivers and every encoder
+//! takes. It lives here, at the bottom, so the driver (`v4l2`) and `encode` need nothing
+//! from `camera`.
 
 use std::sync::Arc;
 

@@ -4,7 +4,7 @@
 //! AnalogueGain is left out: V4L2_CID_GAIN is in device-specific units with no known
 //! relation to a gain factor, so any mapping would be a guess.
 
-use super::controls::{spec, Kind, Spec};
+use crate::camera::controls::{spec, Kind, Spec};
 use crate::v4l2::device::ControlInfo;
 
 const CID_BASE: u32 = 0x0098_0900;
@@ -319,7 +319,7 @@ mod tests {
         assert_eq!(view["values"]["ExposureTime"], 15_600, "the device default");
         assert_eq!(view["values"]["Brightness"], 0.0);
         let patch = |c: &mut CameraControls, v: serde_json::Value| {
-            c.patch(v.as_object().unwrap()).map_err(|e| e.0)
+            c.patch(v.as_object().unwrap()).map_err(|e| e.to_string())
         };
         assert!(patch(&mut c, serde_json::json!({"AfMode": "auto"})).is_err());
         assert!(

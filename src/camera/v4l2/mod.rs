@@ -1,6 +1,6 @@
 //! A V4L2 capture device (UVC webcams, the legacy Pi camera stack) as a picamd source: raw
-//! frames converted to I420 by `crate::v4l2::capture`, reopened with backoff when the device
-//! goes away, timestamped on the frame grid like the other live sources. The API's camera
+//! frames converted to I420 by `capture`, reopened with backoff when the device goes away
+//! (`capture_loop`), timestamped on the frame grid like the other live sources. The API's camera
 //! controls are set on the device as they change, and again after every reopening.
 
 use std::cell::RefCell;
@@ -8,12 +8,16 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;
 use std::time::Instant;
 
-use super::rpicam::ControlLookup;
-use super::source::{FrameClock, Output, Source, SourceContext};
-use super::status::Delivers;
-use super::v4l2_controls::{map_controls, MappedControl};
-use crate::v4l2::capture::CaptureConfig;
+use crate::camera::rpicam::ControlLookup;
+use crate::camera::source::{FrameClock, Output, Source, SourceContext};
+use crate::camera::status::Delivers;
 use crate::v4l2::device::Device;
+use capture::CaptureConfig;
+use controls::{map_controls, MappedControl};
+
+pub mod capture;
+pub mod capture_loop;
+pub mod controls;
 
 /// Buffers queued on the device: enough to ride out a scheduling hiccup, few enough to keep
 /// latency low.
@@ -138,7 +142,7 @@ impl Source for V4l2Source {
         let status = &ctx.status;
         let control = Arc::clone(&self.control);
         let applier = RefCell::new(ControlApplier::new());
-        crate::v4l2::source::run(
+        capture_loop::run(
             &cfg,
             &ctx.stop,
             |error| {
@@ -165,10 +169,8 @@ impl Source for V4l2Source {
 
 #[cfg(test)]
 mod tests {
+    use super::controls::{CID_BRIGHTNESS, CID_CONTRAST, CID_EXPOSURE_ABSOLUTE, CID_EXPOSURE_AUTO};
     use super::*;
-    use crate::camera::v4l2_controls::{
-        CID_BRIGHTNESS, CID_CONTRAST, CID_EXPOSURE_ABSOLUTE, CID_EXPOSURE_AUTO,
-    };
     use crate::v4l2::device::ControlInfo;
     use std::cell::Cell;
 

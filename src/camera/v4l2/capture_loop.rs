@@ -7,9 +7,9 @@ use std::thread::{self, JoinHandle};
 use std::time::{Duration, Instant};
 
 use super::capture::{Capture, CaptureConfig};
-use super::device::Device;
-use crate::camera::Frame;
+use crate::media::Frame;
 use crate::media::TIMESCALE;
+use crate::v4l2::device::Device;
 
 const FRAME_TIMEOUT: Duration = Duration::from_secs(2);
 

@@ -1,19 +1,21 @@
-//! The `picamd v4l2-probe`, `v4l2-capture` and `v4l2-encode` subcommands, used by the
+//! The `picamd v4l2-probe`, `v4l2-capture` and `v4l2-encode` subcommands (over `v4l2` and
+//! `camera::v4l2::capture`), used by the
 //! in-guest test against vivid and vicodec. Each prints JSON lines on stdout.
 
 use std::time::{Duration, Instant};
 
 use serde_json::{json, Value};
 
-use super::capture::{Capture, CaptureConfig};
-use super::codec_controls::{EncoderSettings, H264Profile};
-use super::device::Device;
-use super::fourcc::{FourCc, FWHT, H264, NV12, YU12, YUYV};
-use super::m2m::{self, M2mEncoder};
-use super::sys::*;
 use crate::camera::testsrc::Painter;
-use crate::camera::Frame;
+use crate::camera::v4l2::capture::{Capture, CaptureConfig};
 use crate::clock;
+use crate::media::Frame;
+use crate::v4l2::codec_controls::{EncoderSettings, H264Profile};
+use crate::v4l2::device::Device;
+use crate::v4l2::fourcc::{FourCc, FWHT, H264, NV12, YU12, YUYV};
+use crate::v4l2::m2m::{self, M2mEncoder};
+use crate::v4l2::sys::*;
+use crate::v4l2::V4l2Error;
 
 const FRAME_TIMEOUT: Duration = Duration::from_secs(5);
 const ENCODE_TIMEOUT: Duration = Duration::from_secs(10);
@@ -79,7 +81,7 @@ fn describe(path: &str) -> Value {
         } else {
             (None, None)
         };
-        let names = |t: Option<u32>| -> Result<Vec<String>, super::V4l2Error> {
+        let names = |t: Option<u32>| -> Result<Vec<String>, V4l2Error> {
             Ok(match t {
                 Some(t) => dev
                     .formats(t)?
@@ -99,7 +101,7 @@ fn describe(path: &str) -> Value {
         if output.is_some() {
             line["output_formats"] = json!(names(output)?);
         }
-        Ok::<Value, super::V4l2Error>(line)
+        Ok::<Value, V4l2Error>(line)
     })();
     result.unwrap_or_else(|e| json!({"device": path, "error": e.to_string()}))
 }
@@ -217,7 +219,7 @@ pub fn capture(args: &[String]) -> Outcome {
         format: args.format,
         buffers: 4,
     };
-    let run = || -> Result<Value, super::V4l2Error> {
+    let run = || -> Result<Value, V4l2Error> {
         let mut cap = Capture::open(&cfg)?;
         let first = cap.next_frame(FRAME_TIMEOUT)?;
         let digest = ring::digest::digest(&ring::digest::SHA256, &first.data);
@@ -268,7 +270,7 @@ pub fn encode(args: &[String]) -> Outcome {
         idr_period: 30,
         profile: H264Profile::Main,
     };
-    let run = || -> Result<Value, super::V4l2Error> {
+    let run = || -> Result<Value, V4l2Error> {
         let mut enc = M2mEncoder::open(args.device.as_deref(), args.codec, &settings)?;
         let painter = Painter::new(width, height);
         let (mut packets, mut bytes) = (0usize, 0usize);

@@ -4,16 +4,16 @@
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use super::convert::{self, Plane};
-use super::device::{Device, PixFormat};
-use super::error::V4l2Error;
-use super::fourcc::FourCc;
-use super::negotiate::{self, Offer};
-use super::queue::{Dequeue, MmapQueue};
-use super::sys::*;
-use crate::camera::Frame;
 use crate::clock;
+use crate::media::Frame;
 use crate::media::TIMESCALE;
+use crate::v4l2::convert::{self, Plane};
+use crate::v4l2::device::{Device, PixFormat};
+use crate::v4l2::error::V4l2Error;
+use crate::v4l2::fourcc::FourCc;
+use crate::v4l2::negotiate::{self, Offer};
+use crate::v4l2::queue::{Dequeue, MmapQueue};
+use crate::v4l2::sys::*;
 
 #[derive(Debug, Clone)]
 pub struct CaptureConfig {

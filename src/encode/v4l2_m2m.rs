@@ -1,24 +1,21 @@
 //! Hardware H.264 through a V4L2 M2M encoder (bcm2835-codec on the Pi 0-4), as access units
 //! for the muxer: key frames on the segment grid, capture-time SEI, SPS/PPS on every IDR.
-//! The same shape as `encode::openh264`, so the pipeline can take either.
+//! Runs on the shared encoder thread (`encode::encoder_thread`), as OpenH264 does.
 
 use std::collections::VecDeque;
-use std::sync::atomic::Ordering;
 use std::sync::Arc;
-use std::thread::{self, JoinHandle};
+use std::thread::JoinHandle;
 use std::time::Duration;
 
 use crossbeam_channel::Receiver;
 
-use super::codec_controls::{EncoderSettings, H264Profile};
-use super::error::V4l2Error;
-use super::fourcc::H264;
-use super::m2m::{M2mEncoder, Packet};
-use crate::camera::Frame;
-use crate::encode::openh264::EncoderStats;
-use crate::encode::sei;
+use super::{sei, spawn_encoder, EncodeError, EncoderStats, H264Encode, OnGrid};
 use crate::fanout::Fanout;
-use crate::media::{h264, AccessUnit};
+use crate::media::{h264, AccessUnit, Frame};
+use crate::v4l2::codec_controls::{EncoderSettings, H264Profile};
+use crate::v4l2::error::V4l2Error;
+use crate::v4l2::fourcc::H264;
+use crate::v4l2::m2m::{M2mEncoder, Packet};
 
 const ENCODE_TIMEOUT: Duration = Duration::from_secs(2);
 
@@ -32,37 +29,6 @@ pub struct M2mH264Config {
     pub bitrate: u32,
     /// An IDR starts every segment: its period in 90 kHz ticks.
     pub idr_interval: u64,
-}
-
-/// When to force a key frame: the first frame, then each frame at or past the next grid
-/// point (restarted from the present after a stall).
-#[derive(Debug)]
-pub struct IdrGrid {
-    interval: u64,
-    next: Option<u64>,
-}
-
-impl IdrGrid {
-    pub fn new(interval: u64) -> IdrGrid {
-        IdrGrid {
-            interval: interval.max(1),
-            next: None,
-        }
-    }
-
-    pub fn due(&mut self, pts: u64) -> bool {
-        match self.next {
-            Some(next) if pts < next => false,
-            next => {
-                let mut following = next.unwrap_or(pts) + self.interval;
-                if following <= pts {
-                    following = pts + self.interval;
-                }
-                self.next = Some(following);
-                true
-            }
-        }
-    }
 }
 
 /// Capture times of the frames inside the encoder, by pts (the tag the driver copies).
@@ -93,7 +59,6 @@ impl InFlight {
 
 pub struct M2mH264 {
     encoder: M2mEncoder,
-    grid: IdrGrid,
     in_flight: InFlight,
     parameter_sets: Option<Vec<u8>>,
 }
@@ -113,7 +78,6 @@ impl M2mH264 {
         };
         Ok(M2mH264 {
             encoder: M2mEncoder::open(cfg.device.as_deref(), H264, &settings)?,
-            grid: IdrGrid::new(cfg.idr_interval),
             in_flight: InFlight::default(),
             parameter_sets: None,
         })
@@ -121,20 +85,6 @@ impl M2mH264 {
 
     pub fn path(&self) -> &str {
         self.encoder.path()
-    }
-
-    /// Queues `frame`; returns the access units that came out (earlier frames' as a rule).
-    pub fn encode(&mut self, frame: &Frame) -> Result<Vec<AccessUnit>, V4l2Error> {
-        let key = self.grid.due(frame.pts);
-        self.in_flight.push(frame.pts, frame.capture_unix_us);
-        let packets = self.encoder.encode(frame, frame.pts, key, ENCODE_TIMEOUT)?;
-        Ok(self.access_units(packets))
-    }
-
-    /// Drains the encoder: the access units of every frame still inside.
-    pub fn finish(&mut self) -> Result<Vec<AccessUnit>, V4l2Error> {
-        let packets = self.encoder.finish(ENCODE_TIMEOUT)?;
-        Ok(self.access_units(packets))
     }
 
     fn access_units(&mut self, packets: Vec<Packet>) -> Vec<AccessUnit> {
@@ -165,6 +115,27 @@ impl M2mH264 {
     }
 }
 
+impl H264Encode for M2mH264 {
+    /// Queues `frame`; returns the access units that came out (earlier frames' as a rule).
+    fn encode(&mut self, frame: &Frame, force_idr: bool) -> Result<Vec<AccessUnit>, EncodeError> {
+        self.in_flight.push(frame.pts, frame.capture_unix_us);
+        let packets = self
+            .encoder
+            .encode(frame, frame.pts, force_idr, ENCODE_TIMEOUT)?;
+        Ok(self.access_units(packets))
+    }
+
+    /// Drains the encoder: the access units of every frame still inside.
+    fn finish(&mut self) -> Result<Vec<AccessUnit>, EncodeError> {
+        let packets = self.encoder.finish(ENCODE_TIMEOUT)?;
+        Ok(self.access_units(packets))
+    }
+
+    fn pipelined(&self) -> bool {
+        true
+    }
+}
+
 /// Runs the hardware encoder on its own thread until `frames` disconnects. The encoder is
 /// opened first, so a missing device is an error here rather than on the thread.
 pub fn spawn(
@@ -173,7 +144,7 @@ pub fn spawn(
     out: Arc<Fanout<Arc<AccessUnit>>>,
     stats: Arc<EncoderStats>,
 ) -> Result<JoinHandle<()>, V4l2Error> {
-    let mut encoder = M2mH264::open(&cfg)?;
+    let encoder = M2mH264::open(&cfg)?;
     let path = encoder.path().to_string();
     log::info!(
         "V4L2 M2M H.264 encoder on {}: {} kbit/s, IDR every {} ms",
@@ -181,58 +152,14 @@ pub fn spawn(
         cfg.bitrate / 1000,
         cfg.idr_interval / 90
     );
-    let send = move |units: Vec<AccessUnit>, stats: &EncoderStats| {
-        for au in units {
-            stats.frames_encoded.fetch_add(1, Ordering::Relaxed);
-            stats
-                .bytes_out
-                .fetch_add(au.data.len() as u64, Ordering::Relaxed);
-            out.send(&Arc::new(au));
-        }
-    };
-    thread::Builder::new()
-        .name("m2m-h264".into())
-        .spawn(move || {
-            for frame in frames {
-                match encoder.encode(&frame) {
-                    Ok(units) => send(units, &stats),
-                    Err(e) => {
-                        if stats
-                            .errors
-                            .fetch_add(1, Ordering::Relaxed)
-                            .is_multiple_of(100)
-                        {
-                            log::warn!("encoding frame {} failed: {e}", frame.sequence);
-                        }
-                    }
-                }
-            }
-            match encoder.finish() {
-                Ok(units) => send(units, &stats),
-                Err(e) => log::warn!("{e} (draining the encoder)"),
-            }
-            log::info!("encoder stopped: the source went away");
-        })
+    let encoder = OnGrid::new(encoder, cfg.idr_interval);
+    spawn_encoder("m2m-h264", encoder, frames, out, stats)
         .map_err(|e| V4l2Error::ioctl(&path, "starting the encoder thread", e))
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn idrs_fall_on_the_grid_and_restart_after_a_stall() {
-        let mut g = IdrGrid::new(6000);
-        let due: Vec<u64> = (0..10)
-            .map(|n| n * 3000)
-            .filter(|&pts| g.due(pts))
-            .collect();
-        assert_eq!(due, vec![0, 6000, 12000, 18000, 24000]);
-        // A stall: the next key frame comes at once, and the grid restarts from it.
-        assert!(g.due(100_000));
-        assert!(!g.due(103_000));
-        assert!(g.due(106_000));
-    }
 
     #[test]
     fn capture_times_follow_their_frames_and_skip_dropped_ones() {
