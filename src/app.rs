@@ -9,7 +9,7 @@ use crate::api::Api;
 use crate::config::Config;
 use crate::http::server::{Handler, HttpServer};
 use crate::link::{self, LinkServices};
-use crate::pairing::bootstrap;
+use crate::pairing::bootstrap::{self, BootstrapError};
 use crate::pipeline::{Pipeline, PipelineError};
 use crate::runtime::Runtime;
 use crate::system::interfaces;
@@ -19,7 +19,7 @@ use crate::{banner, housekeeping};
 #[derive(Debug)]
 pub enum StartError {
     DataDir(std::path::PathBuf, std::io::Error),
-    Keys(String),
+    Keys(BootstrapError),
     Services(std::io::Error),
     Listen(std::net::SocketAddr, std::io::Error),
     Pipeline(PipelineError),
@@ -33,7 +33,7 @@ impl fmt::Display for StartError {
             StartError::DataDir(dir, e) => {
                 write!(f, "cannot create the data directory {}: {e}", dir.display())
             }
-            StartError::Keys(e) => f.write_str(e),
+            StartError::Keys(e) => write!(f, "{e}"),
             StartError::Services(e) => {
                 write!(f, "cannot prepare the captures and their uploads: {e}")
             }

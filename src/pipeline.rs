@@ -27,7 +27,7 @@ use crate::preview;
 use crate::runtime::MediaState;
 use crate::v4l2::device::Device;
 use crate::v4l2::fourcc;
-use crate::v4l2::m2m;
+use crate::v4l2::m2m::{self, FindEncoderError};
 use crate::v4l2::V4l2Error;
 
 /// Frames the encoder may have queued: more only adds latency.
@@ -41,7 +41,7 @@ pub enum PipelineError {
     /// A thread could not be started.
     Thread(io::Error),
     /// `--encoder v4l2` found no V4L2 M2M H.264 encoder; why.
-    NoHardwareEncoder(String),
+    NoHardwareEncoder(FindEncoderError),
     /// The hardware encoder asked for could not be opened.
     HardwareEncoder(V4l2Error),
     /// OpenH264 could not be started.
@@ -65,7 +65,7 @@ impl std::error::Error for PipelineError {
     fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
         match self {
             PipelineError::Thread(e) => Some(e),
-            PipelineError::NoHardwareEncoder(_) => None,
+            PipelineError::NoHardwareEncoder(e) => Some(e),
             PipelineError::HardwareEncoder(e) => Some(e),
             PipelineError::SoftwareEncoder(e) => Some(e),
         }
@@ -183,12 +183,13 @@ fn spawn_encoder(
 ) -> Result<(JoinHandle<()>, String), PipelineError> {
     let stats = Arc::clone(&media.stats.encoder);
     let hardware = match &cfg.encoder {
-        EncoderKind::OpenH264 => Err("OpenH264 asked for".to_string()),
-        EncoderKind::V4l2(Some(device)) => Ok(device.to_string_lossy().into_owned()),
-        EncoderKind::V4l2(None) | EncoderKind::Auto => m2m::find_encoder(fourcc::H264),
+        EncoderKind::OpenH264 => None,
+        EncoderKind::V4l2(Some(device)) => Some(Ok(device.to_string_lossy().into_owned())),
+        EncoderKind::V4l2(None) | EncoderKind::Auto => Some(m2m::find_encoder(fourcc::H264)),
     };
     let software_reason = match hardware {
-        Ok(device) => {
+        None => "OpenH264 asked for".to_string(),
+        Some(Ok(device)) => {
             let m2m = M2mH264Config {
                 device: Some(device.clone()),
                 width: cfg.width,
@@ -208,10 +209,10 @@ fn spawn_encoder(
                 Err(e) => return Err(PipelineError::HardwareEncoder(e)),
             }
         }
-        Err(why) if matches!(cfg.encoder, EncoderKind::V4l2(_)) => {
+        Some(Err(why)) if matches!(cfg.encoder, EncoderKind::V4l2(_)) => {
             return Err(PipelineError::NoHardwareEncoder(why))
         }
-        Err(why) => why,
+        Some(Err(why)) => why.to_string(),
     };
     let h264 = H264Config {
         bitrate: cfg.bitrate,

@@ -2,6 +2,7 @@
 //! `camera::v4l2::capture`), used by the
 //! in-guest test against vivid and vicodec. Each prints JSON lines on stdout.
 
+use std::fmt;
 use std::time::{Duration, Instant};
 
 use serde_json::{json, Value};
@@ -122,21 +123,61 @@ pub struct EncodeArgs {
     pub device: Option<String>,
 }
 
-fn flags(args: &[String]) -> Result<Vec<(&str, &str)>, String> {
+/// What is wrong with a subcommand's flags; printed as the usage error.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum UsageError {
+    UnexpectedArgument(String),
+    MissingValue(String),
+    UnknownFlag(String),
+    Required(&'static str),
+    BadValue {
+        flag: &'static str,
+        wants: &'static str,
+        got: String,
+    },
+}
+
+impl fmt::Display for UsageError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            UsageError::UnexpectedArgument(arg) => write!(f, "unexpected argument {arg:?}"),
+            UsageError::MissingValue(flag) => write!(f, "{flag} needs a value"),
+            UsageError::UnknownFlag(flag) => write!(f, "unknown flag {flag}"),
+            UsageError::Required(flag) => write!(f, "{flag} is required"),
+            UsageError::BadValue { flag, wants, got } => {
+                write!(f, "{flag} wants {wants}, got {got:?}")
+            }
+        }
+    }
+}
+
+impl std::error::Error for UsageError {}
+
+fn bad_value(flag: &'static str, wants: &'static str, got: &str) -> UsageError {
+    UsageError::BadValue {
+        flag,
+        wants,
+        got: got.to_string(),
+    }
+}
+
+fn flags(args: &[String]) -> Result<Vec<(&str, &str)>, UsageError> {
     let mut out = Vec::new();
     let mut it = args.iter();
     while let Some(flag) = it.next() {
         if !flag.starts_with("--") {
-            return Err(format!("unexpected argument {flag:?}"));
+            return Err(UsageError::UnexpectedArgument(flag.clone()));
         }
-        let value = it.next().ok_or_else(|| format!("{flag} needs a value"))?;
+        let value = it
+            .next()
+            .ok_or_else(|| UsageError::MissingValue(flag.clone()))?;
         out.push((flag.as_str(), value.as_str()));
     }
     Ok(out)
 }
 
-fn parse_size(text: &str) -> Result<(u32, u32), String> {
-    let bad = || format!("--size wants WIDTHxHEIGHT, got {text:?}");
+fn parse_size(text: &str) -> Result<(u32, u32), UsageError> {
+    let bad = || bad_value("--size", "WIDTHxHEIGHT", text);
     let (w, h) = text.split_once(['x', 'X']).ok_or_else(bad)?;
     let (w, h) = (w.parse().map_err(|_| bad())?, h.parse().map_err(|_| bad())?);
     if w == 0 || h == 0 || w > 8192 || h > 8192 {
@@ -145,14 +186,14 @@ fn parse_size(text: &str) -> Result<(u32, u32), String> {
     Ok((w, h))
 }
 
-fn parse_frames(text: &str) -> Result<u32, String> {
+fn parse_frames(text: &str) -> Result<u32, UsageError> {
     match text.parse::<u32>() {
         Ok(n) if n > 0 => Ok(n),
-        _ => Err(format!("--frames wants a positive number, got {text:?}")),
+        _ => Err(bad_value("--frames", "a positive number", text)),
     }
 }
 
-pub fn parse_capture(args: &[String]) -> Result<CaptureArgs, String> {
+pub fn parse_capture(args: &[String]) -> Result<CaptureArgs, UsageError> {
     let (mut device, mut frames, mut format, mut size) = (None, None, None, (640, 480));
     for (flag, value) in flags(args)? {
         match flag {
@@ -163,24 +204,22 @@ pub fn parse_capture(args: &[String]) -> Result<CaptureArgs, String> {
                     "YUYV" => YUYV,
                     "NV12" => NV12,
                     "YU12" | "YUV420" => YU12,
-                    other => {
-                        return Err(format!("--format wants YUYV, NV12 or YU12, got {other:?}"))
-                    }
+                    other => return Err(bad_value("--format", "YUYV, NV12 or YU12", other)),
                 })
             }
             "--size" => size = parse_size(value)?,
-            other => return Err(format!("unknown flag {other}")),
+            other => return Err(UsageError::UnknownFlag(other.to_string())),
         }
     }
     Ok(CaptureArgs {
-        device: device.ok_or("--device is required")?,
-        frames: frames.ok_or("--frames is required")?,
+        device: device.ok_or(UsageError::Required("--device"))?,
+        frames: frames.ok_or(UsageError::Required("--frames"))?,
         format,
         size,
     })
 }
 
-pub fn parse_encode(args: &[String]) -> Result<EncodeArgs, String> {
+pub fn parse_encode(args: &[String]) -> Result<EncodeArgs, UsageError> {
     let (mut codec, mut frames, mut size, mut device) = (None, None, (640, 480), None);
     for (flag, value) in flags(args)? {
         match flag {
@@ -188,18 +227,18 @@ pub fn parse_encode(args: &[String]) -> Result<EncodeArgs, String> {
                 codec = Some(match value {
                     "H264" => H264,
                     "FWHT" => FWHT,
-                    other => return Err(format!("--codec wants H264 or FWHT, got {other:?}")),
+                    other => return Err(bad_value("--codec", "H264 or FWHT", other)),
                 })
             }
             "--frames" => frames = Some(parse_frames(value)?),
             "--size" => size = parse_size(value)?,
             "--device" => device = Some(value.to_string()),
-            other => return Err(format!("unknown flag {other}")),
+            other => return Err(UsageError::UnknownFlag(other.to_string())),
         }
     }
     Ok(EncodeArgs {
-        codec: codec.ok_or("--codec is required")?,
-        frames: frames.ok_or("--frames is required")?,
+        codec: codec.ok_or(UsageError::Required("--codec"))?,
+        frames: frames.ok_or(UsageError::Required("--frames"))?,
         size,
         device,
     })
@@ -350,33 +389,41 @@ mod tests {
     #[test]
     fn bad_flags_say_what_is_wrong() {
         assert_eq!(
-            parse_capture(&args(&["--frames", "3"])).unwrap_err(),
+            parse_capture(&args(&["--frames", "3"]))
+                .unwrap_err()
+                .to_string(),
             "--device is required"
         );
         assert_eq!(
-            parse_capture(&args(&["--device", "/dev/video0", "--frames", "0"])).unwrap_err(),
+            parse_capture(&args(&["--device", "/dev/video0", "--frames", "0"]))
+                .unwrap_err()
+                .to_string(),
             "--frames wants a positive number, got \"0\""
         );
         assert_eq!(
             parse_capture(&args(&[
                 "--device", "x", "--frames", "1", "--format", "MJPG"
             ]))
-            .unwrap_err(),
+            .unwrap_err()
+            .to_string(),
             "--format wants YUYV, NV12 or YU12, got \"MJPG\""
         );
         assert_eq!(
-            parse_encode(&args(&["--codec", "VP8", "--frames", "1"])).unwrap_err(),
+            parse_encode(&args(&["--codec", "VP8", "--frames", "1"]))
+                .unwrap_err()
+                .to_string(),
             "--codec wants H264 or FWHT, got \"VP8\""
         );
         assert_eq!(
             parse_encode(&args(&[
                 "--codec", "FWHT", "--frames", "1", "--size", "640"
             ]))
-            .unwrap_err(),
+            .unwrap_err()
+            .to_string(),
             "--size wants WIDTHxHEIGHT, got \"640\""
         );
         assert_eq!(
-            parse_encode(&args(&["--codec"])).unwrap_err(),
+            parse_encode(&args(&["--codec"])).unwrap_err().to_string(),
             "--codec needs a value"
         );
     }

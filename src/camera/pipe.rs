@@ -5,6 +5,7 @@
 //! presentation order), with an IDR at every segment boundary (e.g. `-g 30` at 30 fps and
 //! 1 s segments).
 
+use std::fmt;
 use std::io::Read;
 use std::process::{ChildStdout, Command};
 use std::sync::atomic::Ordering;
@@ -31,6 +32,24 @@ pub struct Picture {
     pub keyframe: bool,
 }
 
+/// The command's output is not H.264: no start code in this many bytes.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NotAnnexB {
+    pub buffered: usize,
+}
+
+impl fmt::Display for NotAnnexB {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "no H.264 start code in {} bytes: is the command writing Annex B H.264?",
+            self.buffered
+        )
+    }
+}
+
+impl std::error::Error for NotAnnexB {}
+
 /// Splits an Annex B byte stream into access units (H.264 §7.4.1.2.3): a new one starts
 /// at an AUD, SPS, PPS or SEI after a slice, or at a slice whose first_mb_in_slice is 0.
 #[derive(Debug, Default)]
@@ -47,7 +66,7 @@ pub struct AccessUnitSplitter {
 
 impl AccessUnitSplitter {
     /// Feeds bytes; appends every access unit they completed to `out`.
-    pub fn push(&mut self, bytes: &[u8], out: &mut Vec<Picture>) -> Result<(), String> {
+    pub fn push(&mut self, bytes: &[u8], out: &mut Vec<Picture>) -> Result<(), NotAnnexB> {
         self.pending.extend_from_slice(bytes);
         // Every complete NAL unit is followed by the next start code.
         let mut starts = Vec::new();
@@ -58,10 +77,9 @@ impl AccessUnitSplitter {
         }
         if starts.len() < 2 {
             if self.pending.len() > MAX_BUFFER {
-                return Err(format!(
-                    "no H.264 start code in {} bytes: is the command writing Annex B H.264?",
-                    self.pending.len()
-                ));
+                return Err(NotAnnexB {
+                    buffered: self.pending.len(),
+                });
             }
             return Ok(());
         }
@@ -220,7 +238,7 @@ fn read_units(stdout: &mut ChildStdout, clock: &mut FrameClock, ctx: &mut Source
             Err(e) => return RunEnd::Failed(format!("reading the pipe command: {e}")),
         };
         if let Err(e) = splitter.push(&buf[..n], &mut pictures) {
-            return RunEnd::Failed(e);
+            return RunEnd::Failed(e.to_string());
         }
         for picture in pictures.drain(..) {
             let now = Instant::now();
@@ -340,7 +358,7 @@ mod tests {
     fn refuses_a_stream_without_start_codes() {
         let mut s = AccessUnitSplitter::default();
         let junk = vec![0xffu8; MAX_BUFFER + 1];
-        let err = s.push(&junk, &mut Vec::new()).unwrap_err();
+        let err = s.push(&junk, &mut Vec::new()).unwrap_err().to_string();
         assert!(err.contains("Annex B"), "{err}");
     }
 

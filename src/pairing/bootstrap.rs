@@ -6,7 +6,8 @@
 //! (say, only `local_api_key`) does not count as relay credentials.
 
 use std::fmt;
-use std::path::Path;
+use std::io;
+use std::path::{Path, PathBuf};
 
 use log::Level;
 
@@ -193,13 +194,37 @@ fn authorize(keys: &mut Vec<String>, key: &str) {
     }
 }
 
+/// Why the keys could not be prepared from disk.
+#[derive(Debug)]
+pub enum BootstrapError {
+    /// A newly generated local key could not be written to the credentials file.
+    SaveLocalKey(PathBuf, io::Error),
+}
+
+impl fmt::Display for BootstrapError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            BootstrapError::SaveLocalKey(path, e) => write!(
+                f,
+                "Could not save the local API key to {}: {e}",
+                path.display()
+            ),
+        }
+    }
+}
+
+impl std::error::Error for BootstrapError {}
+
 /// Reads the credentials file, runs [`bootstrap`] and persists a newly generated local key
 /// into the file (merging with what is there). Fails only when that key cannot be saved.
-pub fn bootstrap_from_disk(settings: &RelabSettings) -> Result<KeyBootstrap, String> {
+pub fn bootstrap_from_disk(settings: &RelabSettings) -> Result<KeyBootstrap, BootstrapError> {
     bootstrap_with(settings, Path::new("/.dockerenv").exists())
 }
 
-fn bootstrap_with(settings: &RelabSettings, in_container: bool) -> Result<KeyBootstrap, String> {
+fn bootstrap_with(
+    settings: &RelabSettings,
+    in_container: bool,
+) -> Result<KeyBootstrap, BootstrapError> {
     let path = &settings.pairing.credentials_file;
     let mut log = vec![(
         Level::Info,
@@ -218,12 +243,8 @@ fn bootstrap_with(settings: &RelabSettings, in_container: bool) -> Result<KeyBoo
     if result.local_key_generated {
         let mut updated = file.unwrap_or_default();
         updated.local_api_key = Some(result.local_api_key.clone());
-        credentials::save(path, &updated).map_err(|e| {
-            format!(
-                "Could not save the local API key to {}: {e}",
-                path.display()
-            )
-        })?;
+        credentials::save(path, &updated)
+            .map_err(|e| BootstrapError::SaveLocalKey(path.clone(), e))?;
         result.log.push((
             Level::Info,
             format!("local_api_key persisted to {}", path.display()),
@@ -236,7 +257,7 @@ fn bootstrap_with(settings: &RelabSettings, in_container: bool) -> Result<KeyBoo
 
 /// The local API key, for `picamd show-key`: generated and persisted on first use exactly as
 /// the daemon's first start would.
-pub fn show_key(settings: &RelabSettings) -> Result<String, String> {
+pub fn show_key(settings: &RelabSettings) -> Result<String, BootstrapError> {
     bootstrap_from_disk(settings).map(|b| b.local_api_key)
 }
 
@@ -565,7 +586,7 @@ mod tests {
         let dir = TestDir::new("bootstrap-blocked");
         fs::write(dir.join("relab"), "not a folder").unwrap();
         let s = disk_settings(&dir, &[]);
-        let err = bootstrap_with(&s, false).unwrap_err();
+        let err = bootstrap_with(&s, false).unwrap_err().to_string();
         assert!(
             err.starts_with("Could not save the local API key to"),
             "{err}"

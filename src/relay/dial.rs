@@ -7,6 +7,7 @@ use std::time::Duration;
 
 use tungstenite::client::ClientRequestBuilder;
 use tungstenite::handshake::HandshakeError;
+use tungstenite::http::uri::InvalidUri;
 use tungstenite::http::Uri;
 use tungstenite::protocol::WebSocketConfig;
 use tungstenite::stream::MaybeTlsStream;
@@ -30,28 +31,56 @@ pub struct Endpoint {
     port: u16,
 }
 
+/// Why a relay URL cannot be dialled; each case names the URL as configured.
+#[derive(Debug)]
+pub enum EndpointError {
+    NotAUrl(String, InvalidUri),
+    /// `ws://` without `ALLOW_PLAINTEXT_RELAY`.
+    Plaintext(String),
+    NotWebSocket(String),
+    NoHost(String),
+}
+
+impl std::fmt::Display for EndpointError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            EndpointError::NotAUrl(url, e) => write!(f, "relay URL {url:?} is not a URL: {e}"),
+            EndpointError::Plaintext(url) => write!(
+                f,
+                "relay URL {url:?} uses unencrypted ws://; use wss:// or set ALLOW_PLAINTEXT_RELAY=true"
+            ),
+            EndpointError::NotWebSocket(url) => {
+                write!(f, "relay URL {url:?} must start with wss://")
+            }
+            EndpointError::NoHost(url) => write!(f, "relay URL {url:?} has no host"),
+        }
+    }
+}
+
+impl std::error::Error for EndpointError {}
+
 impl Endpoint {
-    pub fn new(ws_url: &str, camera_id: &str, allow_plaintext: bool) -> Result<Endpoint, String> {
+    pub fn new(
+        ws_url: &str,
+        camera_id: &str,
+        allow_plaintext: bool,
+    ) -> Result<Endpoint, EndpointError> {
         let base = ws_url.trim().trim_end_matches('/');
         let separator = if base.contains('?') { '&' } else { '?' };
         let url = format!("{base}{separator}camera_id={}", percent::encode(camera_id));
         let uri: Uri = url
             .parse()
-            .map_err(|e| format!("relay URL {ws_url:?} is not a URL: {e}"))?;
+            .map_err(|e| EndpointError::NotAUrl(ws_url.to_string(), e))?;
         let tls = match uri.scheme_str().map(str::to_ascii_lowercase).as_deref() {
             Some("wss") => true,
             Some("ws") if allow_plaintext => false,
-            Some("ws") => {
-                return Err(format!(
-                    "relay URL {ws_url:?} uses unencrypted ws://; use wss:// or set ALLOW_PLAINTEXT_RELAY=true"
-                ))
-            }
-            _ => return Err(format!("relay URL {ws_url:?} must start with wss://")),
+            Some("ws") => return Err(EndpointError::Plaintext(ws_url.to_string())),
+            _ => return Err(EndpointError::NotWebSocket(ws_url.to_string())),
         };
         let host = uri
             .host()
             .filter(|h| !h.is_empty())
-            .ok_or_else(|| format!("relay URL {ws_url:?} has no host"))?;
+            .ok_or_else(|| EndpointError::NoHost(ws_url.to_string()))?;
         Ok(Endpoint {
             host: host
                 .trim_start_matches('[')
@@ -179,6 +208,7 @@ mod tests {
         assert_eq!((ep.host.as_str(), ep.port), ("::1", 80));
         assert!(Endpoint::new("ws://h/ws", "c", false)
             .unwrap_err()
+            .to_string()
             .contains("ALLOW_PLAINTEXT_RELAY"));
         for bad in ["https://h/ws", "h/ws", "", "wss://"] {
             assert!(Endpoint::new(bad, "c", true).is_err(), "{bad}");

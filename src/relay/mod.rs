@@ -40,7 +40,7 @@ use crate::pairing::credentials::DEVICE_ASSERTION;
 use crate::pairing::identity::{unix_now, DeviceIdentity};
 use backoff::{random_unit, Backoff};
 use connection::{Context, Ended};
-use dial::{DialError, Endpoint};
+use dial::{DialError, Endpoint, EndpointError};
 use dispatch::Dispatcher;
 use outbox::Waker;
 use status::Counters;
@@ -87,7 +87,7 @@ pub struct RelayHooks {
 pub enum RelayStartError {
     UnsupportedScheme(String),
     BadKey(String),
-    BadUrl(String),
+    BadUrl(EndpointError),
     /// What could not be started (a thread, the workers, the wake-up) and why.
     Thread(&'static str, std::io::Error),
 }
@@ -100,7 +100,7 @@ impl std::fmt::Display for RelayStartError {
                 "relay auth scheme {scheme:?} is not supported; only {DEVICE_ASSERTION} is"
             ),
             RelayStartError::BadKey(e) => write!(f, "the relay private key does not parse: {e}"),
-            RelayStartError::BadUrl(e) => f.write_str(e),
+            RelayStartError::BadUrl(e) => write!(f, "{e}"),
             RelayStartError::Thread(what, e) => write!(f, "could not {what}: {e}"),
         }
     }

@@ -10,13 +10,14 @@ use std::thread;
 
 use crossbeam_channel::{Sender, TrySendError};
 
+use crate::encode::jpeg::JpegError;
 use crate::media::Frame;
 use crate::sync::LockExt;
 
 /// How much older than the newest frame a served JPEG may be (a few frames at 30 fps).
 pub const FRESH_US: u64 = 150_000;
 
-pub type EncodeFn = Arc<dyn Fn(&Frame) -> Result<Vec<u8>, String> + Send + Sync>;
+pub type EncodeFn = Arc<dyn Fn(&Frame) -> Result<Vec<u8>, JpegError> + Send + Sync>;
 
 #[derive(Clone)]
 pub struct Jpeg {
@@ -75,7 +76,7 @@ impl LatestJpeg {
     }
 
     /// The JPEG of `frame`, or of a frame at most `FRESH_US` older.
-    pub fn get(&self, frame: &Frame) -> Result<Jpeg, String> {
+    pub fn get(&self, frame: &Frame) -> Result<Jpeg, JpegError> {
         if let Some(c) = self.cached() {
             if c.sequence >= frame.sequence {
                 return Ok(c);
@@ -92,7 +93,7 @@ impl LatestJpeg {
 
     /// Encodes `frame` unless a JPEG of it (or newer) exists or is being made; in that last
     /// case the previous JPEG is returned.
-    fn encode_if_newer(&self, frame: &Frame) -> Result<Jpeg, String> {
+    fn encode_if_newer(&self, frame: &Frame) -> Result<Jpeg, JpegError> {
         let cached = self.cached();
         if let Some(c) = &cached {
             if c.sequence >= frame.sequence {
@@ -145,7 +146,7 @@ mod tests {
         let enc: EncodeFn = Arc::new(move |f: &Frame| {
             c.fetch_add(1, Ordering::Relaxed);
             if f.sequence == 666 {
-                return Err("boom".into());
+                return Err(JpegError::EmptyFrame);
             }
             Ok(vec![f.sequence as u8])
         });

@@ -13,6 +13,7 @@ use std::sync::{Arc, Condvar, Mutex};
 use std::thread::{self, JoinHandle};
 use std::time::{Duration, Instant};
 
+use crate::encode::jpeg::JpegError;
 use crate::http::response::StreamBody;
 use crate::http::{Body, Response};
 use crate::media::Frame;
@@ -35,7 +36,7 @@ const KEEPALIVE: Duration = Duration::from_secs(2);
 const NO_PICTURE_TIMEOUT: Duration = Duration::from_secs(10);
 
 /// Turns a raw frame into JPEG bytes (the daemon passes the stills encoder).
-pub type EncodeFn = Arc<dyn Fn(&Frame) -> Result<Vec<u8>, String> + Send + Sync>;
+pub type EncodeFn = Arc<dyn Fn(&Frame) -> Result<Vec<u8>, JpegError> + Send + Sync>;
 
 #[derive(Clone)]
 struct Jpeg {
@@ -194,8 +195,11 @@ fn encode_loop(shared: &Shared, latest: &dyn Fn() -> Option<Frame>, encode: &Enc
         };
         last_sequence = Some(frame.sequence);
         last_attempt = Some(now);
-        let result = panic::catch_unwind(AssertUnwindSafe(|| encode(&frame)))
-            .unwrap_or_else(|_| Err("the JPEG encoder panicked".to_string()));
+        // As text: what is compared with the last failure and logged, a panic included.
+        let result = match panic::catch_unwind(AssertUnwindSafe(|| encode(&frame))) {
+            Ok(encoded) => encoded.map_err(|e| e.to_string()),
+            Err(_) => Err("the JPEG encoder panicked".to_string()),
+        };
         let mut st = shared.state.lock_unpoisoned();
         st.viewer_waiting = false;
         match result {
@@ -577,7 +581,7 @@ mod tests {
         let (sequence, camera) = manual_camera();
         let encoder: EncodeFn = Arc::new(|f: &Frame| match f.sequence {
             1 => panic!("encoder bug"),
-            2 => Err("bad frame".to_string()),
+            2 => Err(JpegError::EmptyFrame),
             n => Ok(n.to_string().into_bytes()),
         });
         let hub = MjpegHub::start(camera, encoder, 60.0);

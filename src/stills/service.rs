@@ -57,9 +57,8 @@ impl Stills {
             let latest = latest.clone();
             move || latest.get()
         };
-        let stream_jpeg = Arc::new(|frame: &Frame| {
-            jpeg::encode_i420(frame, &JpegOptions::plain(STREAM_QUALITY)).map_err(|e| e.to_string())
-        });
+        let stream_jpeg =
+            Arc::new(|frame: &Frame| jpeg::encode_i420(frame, &JpegOptions::plain(STREAM_QUALITY)));
         let captures = Arc::new(CaptureStore::open(image_path.join("captures"))?);
         let mjpeg = MjpegHub::start(frames.clone(), stream_jpeg.clone(), settings.mjpeg_max_fps);
         let timelapse = Timelapse::start(
@@ -74,7 +73,7 @@ impl Stills {
             timelapse_state,
         );
         let latest_jpeg = LatestJpeg::start(Arc::new(|frame: &Frame| {
-            jpeg::encode_i420(frame, &JpegOptions::plain(STILL_QUALITY)).map_err(|e| e.to_string())
+            jpeg::encode_i420(frame, &JpegOptions::plain(STILL_QUALITY))
         }));
         let (thumbnail_tx, thumbnail_rx) = bounded(1);
         Ok(Stills {

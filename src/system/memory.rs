@@ -1,6 +1,7 @@
 //! Memory utilisation from /proc/meminfo, as psutil's `virtual_memory().percent`:
 //! (total − available) / total × 100, one decimal.
 
+use std::fmt;
 use std::io;
 
 use super::round::py_round;
@@ -13,9 +14,29 @@ pub fn mem_percent() -> io::Result<f64> {
     percent_from_meminfo(&text).map_err(|e| io::Error::new(io::ErrorKind::InvalidData, e))
 }
 
+/// Why /proc/meminfo could not be read as memory figures.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum MeminfoError {
+    NotANumber { field: &'static str, value: String },
+    NoMemTotal,
+}
+
+impl fmt::Display for MeminfoError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            MeminfoError::NotANumber { field, value } => {
+                write!(f, "meminfo {field} is not a number: {value:?}")
+            }
+            MeminfoError::NoMemTotal => f.write_str("meminfo has no MemTotal"),
+        }
+    }
+}
+
+impl std::error::Error for MeminfoError {}
+
 /// The percentage from the text of /proc/meminfo.
-pub fn percent_from_meminfo(text: &str) -> Result<f64, String> {
-    let field = |name: &str| -> Result<Option<u64>, String> {
+pub fn percent_from_meminfo(text: &str) -> Result<f64, MeminfoError> {
+    let field = |name: &'static str| -> Result<Option<u64>, MeminfoError> {
         let Some(value) = text
             .lines()
             .filter_map(|l| l.split_once(':'))
@@ -27,9 +48,12 @@ pub fn percent_from_meminfo(text: &str) -> Result<f64, String> {
         number
             .parse::<u64>()
             .map(Some)
-            .map_err(|_| format!("meminfo {name} is not a number: {number:?}"))
+            .map_err(|_| MeminfoError::NotANumber {
+                field: name,
+                value: number.to_string(),
+            })
     };
-    let total = field("MemTotal")?.ok_or("meminfo has no MemTotal")?;
+    let total = field("MemTotal")?.ok_or(MeminfoError::NoMemTotal)?;
     let free = field("MemFree")?.unwrap_or(0);
     // Kernels before 3.14 have no MemAvailable; free + buffers + cache is the estimate `free`
     // used there (psutil's zoneinfo refinement is not worth it for such kernels).

@@ -1,6 +1,8 @@
 //! Raw capture layouts to our I420 (`crate::media::Frame`): YUYV, NV12 and YU12, each
 //! either in one buffer or split over planes. No I/O; strides as the driver reports them.
 
+use std::fmt;
+
 use super::fourcc::{FourCc, NV12, NV12M, YU12, YU12M, YUYV};
 
 /// One plane of a captured picture: its bytes and its line pitch.
@@ -17,6 +19,49 @@ pub fn can_convert(fourcc: FourCc) -> bool {
     CONVERTIBLE.contains(&fourcc)
 }
 
+/// Why a captured picture could not be converted; `what` names the format or plane.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ConvertError {
+    NoPlanes,
+    /// A multi-planar format came with fewer planes; how many it needs, as a word.
+    TooFewPlanes {
+        fourcc: FourCc,
+        needed: &'static str,
+    },
+    PitchTooShort {
+        what: &'static str,
+        stride: usize,
+        line: usize,
+    },
+    ShortBuffer {
+        what: &'static str,
+        len: usize,
+        needed: usize,
+    },
+    Unsupported(FourCc),
+}
+
+impl fmt::Display for ConvertError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            ConvertError::NoPlanes => f.write_str("the buffer has no planes"),
+            ConvertError::TooFewPlanes { fourcc, needed } => {
+                write!(f, "{fourcc} needs {needed} planes")
+            }
+            ConvertError::PitchTooShort { what, stride, line } => write!(
+                f,
+                "{what}: line pitch {stride} is shorter than a line of {line} bytes"
+            ),
+            ConvertError::ShortBuffer { what, len, needed } => {
+                write!(f, "{what}: the buffer holds {len} bytes, {needed} needed")
+            }
+            ConvertError::Unsupported(fourcc) => write!(f, "no converter from {fourcc} to I420"),
+        }
+    }
+}
+
+impl std::error::Error for ConvertError {}
+
 /// Converts one picture into `out` (resized to the I420 length).
 pub fn to_i420(
     fourcc: FourCc,
@@ -24,13 +69,13 @@ pub fn to_i420(
     height: usize,
     planes: &[Plane<'_>],
     out: &mut Vec<u8>,
-) -> Result<(), String> {
+) -> Result<(), ConvertError> {
     let (cw, ch) = (width.div_ceil(2), height.div_ceil(2));
     out.clear();
     out.resize(width * height + 2 * cw * ch, 0);
     let (y_out, chroma) = out.split_at_mut(width * height);
     let (u_out, v_out) = chroma.split_at_mut(cw * ch);
-    let first = planes.first().ok_or("the buffer has no planes")?;
+    let first = planes.first().ok_or(ConvertError::NoPlanes)?;
     match fourcc {
         f if f == YUYV => {
             let line = 2 * width.next_multiple_of(2);
@@ -60,7 +105,10 @@ pub fn to_i420(
                 }
             } else {
                 need(first, width, height, "NV12M luma")?;
-                *planes.get(1).ok_or("NM12 needs two planes")?
+                *planes.get(1).ok_or(ConvertError::TooFewPlanes {
+                    fourcc: NV12M,
+                    needed: "two",
+                })?
             };
             need(&uv, 2 * cw, ch, "NV12 chroma")?;
             copy_rows(first, width, height, y_out);
@@ -88,8 +136,12 @@ pub fn to_i420(
                 (u, v)
             } else {
                 need(first, width, height, "YU12M luma")?;
-                let u = *planes.get(1).ok_or("YM12 needs three planes")?;
-                let v = *planes.get(2).ok_or("YM12 needs three planes")?;
+                let too_few = ConvertError::TooFewPlanes {
+                    fourcc: YU12M,
+                    needed: "three",
+                };
+                let u = *planes.get(1).ok_or(too_few.clone())?;
+                let v = *planes.get(2).ok_or(too_few)?;
                 (u, v)
             };
             need(&u, cw, ch, "YU12 U")?;
@@ -98,7 +150,7 @@ pub fn to_i420(
             copy_rows(&u, cw, ch, u_out);
             copy_rows(&v, cw, ch, v_out);
         }
-        other => return Err(format!("no converter from {other} to I420")),
+        other => return Err(ConvertError::Unsupported(other)),
     }
     Ok(())
 }
@@ -118,12 +170,18 @@ fn copy_rows(src: &Plane<'_>, width: usize, rows: usize, out: &mut [u8]) {
 }
 
 /// Checks that `plane` holds `rows` lines of `line` bytes at its stride.
-fn need(plane: &Plane<'_>, line: usize, rows: usize, what: &str) -> Result<(), String> {
+fn need(
+    plane: &Plane<'_>,
+    line: usize,
+    rows: usize,
+    what: &'static str,
+) -> Result<(), ConvertError> {
     if plane.stride < line {
-        return Err(format!(
-            "{what}: line pitch {} is shorter than a line of {line} bytes",
-            plane.stride
-        ));
+        return Err(ConvertError::PitchTooShort {
+            what,
+            stride: plane.stride,
+            line,
+        });
     }
     let needed = if rows == 0 {
         0
@@ -131,10 +189,11 @@ fn need(plane: &Plane<'_>, line: usize, rows: usize, what: &str) -> Result<(), S
         (rows - 1) * plane.stride + line
     };
     if plane.data.len() < needed {
-        return Err(format!(
-            "{what}: the buffer holds {} bytes, {needed} needed",
-            plane.data.len()
-        ));
+        return Err(ConvertError::ShortBuffer {
+            what,
+            len: plane.data.len(),
+            needed,
+        });
     }
     Ok(())
 }
@@ -219,10 +278,13 @@ mod tests {
     fn short_buffers_and_unknown_formats_are_errors() {
         let mut out = Vec::new();
         let err = to_i420(YUYV, 4, 2, &[plane(&[0; 10], 8)], &mut out).unwrap_err();
-        assert_eq!(err, "YUYV: the buffer holds 10 bytes, 16 needed");
+        assert_eq!(
+            err.to_string(),
+            "YUYV: the buffer holds 10 bytes, 16 needed"
+        );
         let err = to_i420(FourCc::new(b"MJPG"), 4, 2, &[plane(&[0; 64], 8)], &mut out).unwrap_err();
-        assert_eq!(err, "no converter from MJPG to I420");
+        assert_eq!(err.to_string(), "no converter from MJPG to I420");
         let err = to_i420(NV12M, 4, 2, &[plane(&[0; 8], 4)], &mut out).unwrap_err();
-        assert_eq!(err, "NM12 needs two planes");
+        assert_eq!(err.to_string(), "NM12 needs two planes");
     }
 }

@@ -2,6 +2,7 @@
 //! the V4L2 stateful encoder interface): raw YU12 frames into the OUTPUT queue, coded
 //! packets out of the CAPTURE queue, MMAP memory on both, single- or multi-planar.
 
+use std::fmt;
 use std::time::{Duration, Instant};
 
 use super::codec_controls::{self, EncoderSettings, CID_MPEG_VIDEO_FORCE_KEY_FRAME};
@@ -74,8 +75,34 @@ fn queue_types(caps: &Capabilities) -> (u32, u32) {
     }
 }
 
+/// Why no encoder for a codec was found.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum FindEncoderError {
+    /// No V4L2 device could be opened and asked what it is.
+    NoDevices(FourCc),
+    /// None of the devices seen (each as `path (card, capabilities)`) encodes `codec`.
+    NoEncoder { codec: FourCc, seen: Vec<String> },
+}
+
+impl fmt::Display for FindEncoderError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            FindEncoderError::NoDevices(codec) => {
+                write!(f, "no V4L2 devices to find a {codec} encoder on")
+            }
+            FindEncoderError::NoEncoder { codec, seen } => write!(
+                f,
+                "no memory-to-memory {codec} encoder among {}",
+                seen.join(", ")
+            ),
+        }
+    }
+}
+
+impl std::error::Error for FindEncoderError {}
+
 /// Enumerates the M2M nodes and finds the encoder for `codec`.
-pub fn find_encoder(codec: FourCc) -> Result<String, String> {
+pub fn find_encoder(codec: FourCc) -> Result<String, FindEncoderError> {
     let mut candidates = Vec::new();
     let mut seen = Vec::new();
     for path in video_nodes() {
@@ -106,11 +133,8 @@ pub fn find_encoder(codec: FourCc) -> Result<String, String> {
     }
     match pick_encoder(&candidates, codec) {
         Some(c) => Ok(c.path.clone()),
-        None if seen.is_empty() => Err(format!("no V4L2 devices to find a {codec} encoder on")),
-        None => Err(format!(
-            "no memory-to-memory {codec} encoder among {}",
-            seen.join(", ")
-        )),
+        None if seen.is_empty() => Err(FindEncoderError::NoDevices(codec)),
+        None => Err(FindEncoderError::NoEncoder { codec, seen }),
     }
 }
 
@@ -124,6 +148,42 @@ pub fn yu12_luma_rows(height: u32, bytesperline: u32, sizeimage: u32) -> usize {
     from_size.max(height as usize)
 }
 
+/// Why a frame does not fit the encoder's YU12 input buffer.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Yu12Error {
+    /// The line pitch or row count is too small for the frame.
+    Layout {
+        bytesperline: usize,
+        luma_rows: usize,
+        width: usize,
+        height: usize,
+    },
+    /// The buffer is shorter than the layout.
+    ShortBuffer { len: usize, needed: usize },
+}
+
+impl fmt::Display for Yu12Error {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Yu12Error::Layout {
+                bytesperline,
+                luma_rows,
+                width,
+                height,
+            } => write!(
+                f,
+                "the encoder's YU12 layout (pitch {bytesperline}, {luma_rows} rows) cannot hold {width}x{height}"
+            ),
+            Yu12Error::ShortBuffer { len, needed } => write!(
+                f,
+                "the encoder's input buffer holds {len} bytes, {needed} needed"
+            ),
+        }
+    }
+}
+
+impl std::error::Error for Yu12Error {}
+
 /// Writes an I420 frame into a one-buffer YU12 layout with the given line pitch and luma
 /// rows: the one copy of the frame on the encode path. Returns the bytes used.
 pub fn write_yu12(
@@ -131,22 +191,25 @@ pub fn write_yu12(
     bytesperline: usize,
     luma_rows: usize,
     dst: &mut [u8],
-) -> Result<usize, String> {
+) -> Result<usize, Yu12Error> {
     let (w, h) = (frame.width as usize, frame.height as usize);
     let (cw, ch) = (w.div_ceil(2), h.div_ceil(2));
     let cstride = bytesperline / 2;
     let chroma_rows = luma_rows / 2;
     let used = bytesperline * luma_rows + 2 * cstride * chroma_rows;
     if bytesperline < w || cstride < cw || luma_rows < h || chroma_rows < ch {
-        return Err(format!(
-            "the encoder's YU12 layout (pitch {bytesperline}, {luma_rows} rows) cannot hold {w}x{h}"
-        ));
+        return Err(Yu12Error::Layout {
+            bytesperline,
+            luma_rows,
+            width: w,
+            height: h,
+        });
     }
     if dst.len() < used {
-        return Err(format!(
-            "the encoder's input buffer holds {} bytes, {used} needed",
-            dst.len()
-        ));
+        return Err(Yu12Error::ShortBuffer {
+            len: dst.len(),
+            needed: used,
+        });
     }
     let planes = [
         (frame.y(), w, h, 0),
@@ -193,7 +256,8 @@ impl M2mEncoder {
     ) -> Result<M2mEncoder, V4l2Error> {
         let path = match path {
             Some(p) => p.to_string(),
-            None => find_encoder(codec).map_err(|e| V4l2Error::unsupported("/dev/video*", e))?,
+            None => find_encoder(codec)
+                .map_err(|e| V4l2Error::unsupported("/dev/video*", e.to_string()))?,
         };
         let device = Device::open(&path)?;
         let caps = device.capabilities()?;
@@ -324,7 +388,7 @@ impl M2mEncoder {
             self.luma_rows,
             self.output.plane_mut(index, 0),
         )
-        .map_err(|e| V4l2Error::unsupported(self.device.path(), e))?;
+        .map_err(|e| V4l2Error::unsupported(self.device.path(), e.to_string()))?;
         if key_frame && self.force_key_supported {
             self.device
                 .set_controls(&[(CID_MPEG_VIDEO_FORCE_KEY_FRAME, 1)])?;
@@ -508,7 +572,7 @@ mod tests {
         let f = frame(4, 2);
         let mut dst = vec![0u8; 11];
         assert_eq!(
-            write_yu12(&f, 4, 2, &mut dst).unwrap_err(),
+            write_yu12(&f, 4, 2, &mut dst).unwrap_err().to_string(),
             "the encoder's input buffer holds 11 bytes, 12 needed"
         );
         assert!(write_yu12(&f, 2, 2, &mut dst).is_err());

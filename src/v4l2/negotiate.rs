@@ -1,6 +1,8 @@
 //! Which raw format and size to ask a capture device for. No I/O: the device's answers to
 //! ENUM_FMT and ENUM_FRAMESIZES come in, a choice comes out.
 
+use std::fmt;
+
 use super::convert::CONVERTIBLE;
 use super::device::FrameSizes;
 use super::fourcc::FourCc;
@@ -20,6 +22,53 @@ pub struct Choice {
     pub height: u32,
 }
 
+/// Why no format can be asked for; each case lists what the device offers.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum NegotiateError {
+    /// The format asked for is not one we convert.
+    NotConvertible(FourCc),
+    /// The format asked for is not offered.
+    NotOffered {
+        wanted: FourCc,
+        offered: Vec<FourCc>,
+    },
+    /// No offered format is one we convert.
+    NothingConvertible { offered: Vec<FourCc> },
+}
+
+impl fmt::Display for NegotiateError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            NegotiateError::NotConvertible(wanted) => {
+                write!(
+                    f,
+                    "{wanted} cannot be converted to I420 (YUYV, NV12 and YU12 can)"
+                )
+            }
+            NegotiateError::NotOffered { wanted, offered } => write!(
+                f,
+                "the device does not offer {wanted} (it offers {})",
+                list(offered)
+            ),
+            NegotiateError::NothingConvertible { offered } => write!(
+                f,
+                "no format we can convert (YUYV, NV12, YU12); the device offers {}",
+                list(offered)
+            ),
+        }
+    }
+}
+
+impl std::error::Error for NegotiateError {}
+
+fn list(offered: &[FourCc]) -> String {
+    if offered.is_empty() {
+        return "none".to_string();
+    }
+    let names: Vec<String> = offered.iter().map(FourCc::to_string).collect();
+    names.join(", ")
+}
+
 /// Picks the format we convert most cheaply among those offering `width`x`height`;
 /// when none does, the cheapest format at its discrete size nearest the wish. `only`
 /// restricts the choice to one format (the `--format` override).
@@ -28,27 +77,18 @@ pub fn choose(
     width: u32,
     height: u32,
     only: Option<FourCc>,
-) -> Result<Choice, String> {
+) -> Result<Choice, NegotiateError> {
     let usable: Vec<&Offer> = CONVERTIBLE
         .iter()
         .filter_map(|f| offers.iter().find(|o| o.fourcc == *f))
         .filter(|o| only.is_none_or(|f| f == o.fourcc))
         .collect();
     if usable.is_empty() {
-        let names: Vec<String> = offers.iter().map(|o| o.fourcc.to_string()).collect();
-        let offered = if names.is_empty() {
-            "none".to_string()
-        } else {
-            names.join(", ")
-        };
+        let offered = offers.iter().map(|o| o.fourcc).collect();
         return Err(match only {
-            Some(f) if !CONVERTIBLE.contains(&f) => {
-                format!("{f} cannot be converted to I420 (YUYV, NV12 and YU12 can)")
-            }
-            Some(f) => format!("the device does not offer {f} (it offers {offered})"),
-            None => {
-                format!("no format we can convert (YUYV, NV12, YU12); the device offers {offered}")
-            }
+            Some(f) if !CONVERTIBLE.contains(&f) => NegotiateError::NotConvertible(f),
+            Some(wanted) => NegotiateError::NotOffered { wanted, offered },
+            None => NegotiateError::NothingConvertible { offered },
         });
     }
     let fits = |o: &&&Offer| o.sizes.is_empty() || o.sizes.iter().any(|s| s.allows(width, height));
@@ -130,7 +170,9 @@ mod tests {
         ];
         assert_eq!(choose(&offers, 640, 480, Some(YUYV)).unwrap().fourcc, YUYV);
         assert_eq!(
-            choose(&offers, 640, 480, Some(NV12)).unwrap_err(),
+            choose(&offers, 640, 480, Some(NV12))
+                .unwrap_err()
+                .to_string(),
             "the device does not offer NV12 (it offers YUYV, YU12)"
         );
     }
@@ -152,11 +194,13 @@ mod tests {
             sizes: vec![],
         }];
         assert_eq!(
-            choose(&offers, 640, 480, None).unwrap_err(),
+            choose(&offers, 640, 480, None).unwrap_err().to_string(),
             "no format we can convert (YUYV, NV12, YU12); the device offers MJPG"
         );
         assert_eq!(
-            choose(&offers, 640, 480, Some(MJPEG)).unwrap_err(),
+            choose(&offers, 640, 480, Some(MJPEG))
+                .unwrap_err()
+                .to_string(),
             "MJPG cannot be converted to I420 (YUYV, NV12 and YU12 can)"
         );
     }

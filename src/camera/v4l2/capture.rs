@@ -76,7 +76,7 @@ impl Capture {
             });
         }
         let choice = negotiate::choose(&offers, cfg.width, cfg.height, cfg.format)
-            .map_err(|reason| V4l2Error::unsupported(&path, reason))?;
+            .map_err(|reason| V4l2Error::unsupported(&path, reason.to_string()))?;
         let wanted = PixFormat::new(choice.width, choice.height, choice.fourcc);
         let format = device.set_format(buf_type, &wanted)?;
         if format.fourcc != choice.fourcc {
@@ -159,6 +159,7 @@ impl Capture {
                 }
             };
             let unix_us = clock::unix_us();
+            // Why a frame is dropped, as the log line gives it.
             let converted = if buf.is_error() {
                 Err("the driver flagged the buffer as corrupt".to_string())
             } else {
@@ -185,6 +186,7 @@ impl Capture {
                     &planes,
                     &mut self.scratch,
                 )
+                .map_err(|e| e.to_string())
             };
             self.queue.queue(buf.index, &[])?;
             match converted {

@@ -35,9 +35,10 @@ pub(super) fn capture(
     if *last_frame == Some(identity) {
         return Err("the camera delivered no new frame since the last picture".into());
     }
-    let jpeg = panic::catch_unwind(AssertUnwindSafe(|| encode(&frame)))
-        .unwrap_or_else(|_| Err("the JPEG encoder panicked".into()))
-        .map_err(|e| format!("cannot encode the picture: {e}"))?;
+    let jpeg = match panic::catch_unwind(AssertUnwindSafe(|| encode(&frame))) {
+        Ok(encoded) => encoded.map_err(|e| format!("cannot encode the picture: {e}"))?,
+        Err(_) => return Err("cannot encode the picture: the JPEG encoder panicked".into()),
+    };
     *last_frame = Some(identity);
     let in_dir = |what: &str, e: io::Error| format!("cannot {what} in {}: {e}", dir.display());
     fs::create_dir_all(dir).map_err(|e| in_dir("create the directory", e))?;

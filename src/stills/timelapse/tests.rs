@@ -6,6 +6,7 @@ use std::time::Instant;
 
 use super::capture::free_name;
 use super::*;
+use crate::encode::jpeg::JpegError;
 use crate::stills::atomic::write_atomic;
 use crate::testutil::TempDir;
 
@@ -160,7 +161,7 @@ fn errors_are_reported_and_capturing_goes_on() {
         n => Some(frame(n)),
     };
     let encoder: EncodeFn = Arc::new(|f: &Frame| match f.sequence {
-        1 => Err("bad frame".to_string()),
+        1 => Err(JpegError::EmptyFrame),
         n => Ok(n.to_string().into_bytes()),
     });
     let lapse = Timelapse::start(
@@ -176,7 +177,7 @@ fn errors_are_reported_and_capturing_goes_on() {
     });
     sequence.store(1, Ordering::SeqCst);
     wait_for("the encoder error", Duration::from_millis(1500), || {
-        error().contains("bad frame")
+        error().contains(&JpegError::EmptyFrame.to_string())
     });
     sequence.store(2, Ordering::SeqCst);
     wait_for("a picture", Duration::from_millis(1500), || {
