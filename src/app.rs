@@ -8,7 +8,7 @@ use std::sync::Arc;
 use crate::api::Api;
 use crate::config::Config;
 use crate::http::server::{Handler, HttpServer};
-use crate::link::{self, LinkServices};
+use crate::link::{self, LinkServices, LinkSettings};
 use crate::pairing::bootstrap::{self, BootstrapError};
 use crate::pipeline::{Pipeline, PipelineError};
 use crate::runtime::Runtime;
@@ -81,7 +81,7 @@ pub fn serve(config: Config) -> Result<(), StartError> {
         auth: Arc::clone(&rt.auth),
         uploads: Arc::clone(&rt.uploads),
         handler: api,
-        relab: Arc::new(rt.config.relab.clone()),
+        settings: Arc::new(LinkSettings::from_relab(&rt.config.relab)),
         port: rt.config.listen.port(),
     })
     .map_err(StartError::Link)?;

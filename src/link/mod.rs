@@ -28,6 +28,8 @@ use std::time::Duration;
 use crossbeam_channel::{never, select, Receiver};
 
 use crate::auth::AuthState;
+use crate::config::backend::BackendSettings;
+use crate::config::pairing::PairingSettings;
 use crate::config::relab::RelabSettings;
 use crate::http::server::Handler;
 use crate::pairing::backend_api::BackendApi;
@@ -51,9 +53,33 @@ pub struct LinkServices {
     pub uploads: Arc<Uploads>,
     /// The router relayed commands go through: the same value the HTTP server has.
     pub handler: Arc<dyn Handler>,
-    pub relab: Arc<RelabSettings>,
+    pub settings: Arc<LinkSettings>,
     /// The port picamd serves on (for the setup page's address in the log).
     pub port: u16,
+}
+
+/// What the link reads of the settings: no secrets (the relay's come with its credentials).
+#[derive(Debug, Clone)]
+pub struct LinkSettings {
+    /// `BASE_URL`, for where the setup page is.
+    pub base_url: String,
+    pub backend: BackendSettings,
+    pub pairing: PairingSettings,
+    pub relay: RelayOptions,
+    /// Complete relay credentials are set in the environment (`RELAY_*`).
+    pub relay_from_env: bool,
+}
+
+impl LinkSettings {
+    pub fn from_relab(relab: &RelabSettings) -> LinkSettings {
+        LinkSettings {
+            base_url: relab.http.base_url.clone(),
+            backend: relab.backend.clone(),
+            pairing: relab.pairing.clone(),
+            relay: RelayOptions::from_relab(relab),
+            relay_from_env: relab.relay.env_complete(),
+        }
+    }
 }
 
 impl LinkServices {
@@ -125,7 +151,7 @@ impl Link {
     }
 
     fn pairing_backend(&self) -> &str {
-        &self.services.relab.backend.url
+        &self.services.settings.backend.url
     }
 
     fn begin(&mut self) {
@@ -139,21 +165,21 @@ impl Link {
         if self.pairing_backend().is_empty() {
             return;
         }
-        let relab = &self.services.relab;
+        let settings = &self.services.settings;
         let setup = announce::setup_location(
-            &relab.http.base_url,
+            &settings.base_url,
             &interfaces::candidate_urls(self.services.port),
         );
         log::info!(
             "PAIRING MODE | state=awaiting_claim setup={setup} pairing_backend={}",
-            relab.backend.url.trim_end_matches('/')
+            settings.backend.url.trim_end_matches('/')
         );
-        if relab
+        if settings
             .backend
             .url
             .to_ascii_lowercase()
             .starts_with("http://")
-            && !relab.relay.allow_plaintext
+            && !settings.relay.allow_plaintext
         {
             log::warn!(
                 "PAIRING_BACKEND_URL is plain http://, so the backend will likely hand out a ws:// relay URL, \
@@ -188,7 +214,7 @@ impl Link {
             // time.
             on_connected: Arc::new(move || uploads.nudge()),
         };
-        match Relay::start(hooks, RelayOptions::from_relab(&services.relab), relay) {
+        match Relay::start(hooks, services.settings.relay.clone(), relay) {
             Ok(running) => {
                 services.state.set_relay(running);
                 if just_paired {
@@ -236,8 +262,8 @@ impl Link {
         if let Some(relay) = &relay {
             self.tell_backend(relay);
         }
-        let relab = &self.services.relab;
-        let path = &relab.pairing.credentials_file;
+        let settings = &self.services.settings;
+        let path = &settings.pairing.credentials_file;
         match credentials_file::forget(path) {
             Ok(Forgotten::Rewritten) => log::info!(
                 "Relay credentials removed from {} (local_api_key kept)",
@@ -250,7 +276,7 @@ impl Link {
             Ok(Forgotten::NoFile | Forgotten::Unchanged) => {}
             Err(e) => log::warn!("{e}"),
         }
-        if relay.is_some() && relab.relay.env_complete() {
+        if relay.is_some() && settings.relay_from_env {
             log::warn!(
                 "The relay credentials came from RELAY_* settings; they apply again at the next start unless removed"
             );
@@ -264,12 +290,12 @@ impl Link {
 
     /// `DELETE …/cameras/{id}/self`, best effort: the outcome is only logged.
     fn tell_backend(&self, relay: &RelayCredentials) {
-        let relab = &self.services.relab;
-        if relab.backend.url.is_empty() {
+        let settings = &self.services.settings;
+        if settings.backend.url.is_empty() {
             log::info!("PAIRING_BACKEND_URL is empty: the backend is not told about the unpairing");
             return;
         }
-        let api = BackendApi::for_device(&relab.backend, relay);
+        let api = BackendApi::for_device(&settings.backend, relay);
         let url = api.self_unpair_url(&relay.camera_id);
         let token = DeviceIdentity::from_credentials(relay).and_then(|id| id.assertion());
         let token = match token {

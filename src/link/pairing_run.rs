@@ -88,7 +88,7 @@ impl Run {
         paired: Sender<RelayCredentials>,
     ) -> Run {
         let setup = announce::setup_location(
-            &services.relab.http.base_url,
+            &services.settings.base_url,
             &interfaces::candidate_urls(services.port),
         );
         Run {
@@ -101,9 +101,9 @@ impl Run {
     }
 
     fn run(self) {
-        let relab = &self.services.relab;
-        let base = normalise_base(&relab.backend.url);
-        let (prefix, auto_prefix) = match &relab.backend.api_prefix {
+        let settings = &self.services.settings;
+        let base = normalise_base(&settings.backend.url);
+        let (prefix, auto_prefix) = match &settings.backend.api_prefix {
             ApiPrefix::Fixed(p) => (p.clone(), false),
             ApiPrefix::Auto => (
                 self.services.state.learned_prefix().unwrap_or_default(),
@@ -111,11 +111,11 @@ impl Run {
             ),
         };
         let mut flow = PairingFlow::new(FlowSettings {
-            api: BackendApi::new(&base, &prefix, relab.backend.poll_method),
+            api: BackendApi::new(&base, &prefix, settings.backend.poll_method),
             auto_prefix,
-            register_retry: Duration::from_secs(relab.pairing.register_timeout_retry_s),
-            poll_interval: Duration::from_secs(relab.pairing.poll_interval_s),
-            allow_plaintext_relay: relab.relay.allow_plaintext,
+            register_retry: Duration::from_secs(settings.pairing.register_timeout_retry_s),
+            poll_interval: Duration::from_secs(settings.pairing.poll_interval_s),
+            allow_plaintext_relay: settings.relay.allow_plaintext,
         });
         let client = BackendClient::new(&base);
         let mut material: Option<PairingMaterial> = None;
@@ -139,7 +139,11 @@ impl Run {
                         if self.services.state.publish(self.generation, flow.view()) {
                             log::info!(
                                 "{}",
-                                announce::pairing_ready(&m.code, &self.setup, &relab.backend.url)
+                                announce::pairing_ready(
+                                    &m.code,
+                                    &self.setup,
+                                    &settings.backend.url
+                                )
                             );
                         }
                         material = Some(m);
@@ -210,7 +214,7 @@ impl Run {
             key_id: paired.key_id,
             private_key_pem: material.key.to_pem(),
         };
-        let path = &self.services.relab.pairing.credentials_file;
+        let path = &self.services.settings.pairing.credentials_file;
         if let Err(e) = credentials_file::persist(path, &relay) {
             log::error!("{e}");
             let next = flow.persist_failed(&e.to_string());

@@ -5,7 +5,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use super::{LinkCommand, LinkServices};
+use super::{LinkCommand, LinkServices, LinkSettings};
 use crate::api::Api;
 use crate::base64;
 use crate::pairing::credentials;
@@ -20,7 +20,7 @@ fn start_link(rt: &Arc<Runtime>) -> std::io::Result<std::thread::JoinHandle<()>>
         auth: Arc::clone(&rt.auth),
         uploads: Arc::clone(&rt.uploads),
         handler: Arc::new(Api::new(Arc::clone(rt))),
-        relab: Arc::new(rt.config.relab.clone()),
+        settings: Arc::new(LinkSettings::from_relab(&rt.config.relab)),
         port: rt.config.listen.port(),
     })
 }
