@@ -13,10 +13,6 @@ pub struct Plane<'a> {
 /// The formats we convert, best (least work) first.
 pub const CONVERTIBLE: [FourCc; 5] = [YU12, YU12M, NV12, NV12M, YUYV];
 
-pub fn can_convert(fourcc: FourCc) -> bool {
-    CONVERTIBLE.contains(&fourcc)
-}
-
 /// Converts one picture into `out` (resized to the I420 length).
 pub fn to_i420(
     fourcc: FourCc,
