@@ -35,11 +35,11 @@ use std::thread;
 use std::time::{Duration, Instant};
 
 use common::{preload_hint, Daemon, HttpConn, Summary, PLAYLIST};
-use picamd::camera::testsrc::Painter;
-use picamd::encode::jpeg::{self, Exif, JpegOptions};
-use picamd::media::Frame;
-use picamd::stills::atomic::write_atomic;
-use picamd::stills::thumbnail;
+use picamd::internal::camera::Painter;
+use picamd::internal::encode::jpeg::{self, Exif, JpegOptions};
+use picamd::internal::media::Frame;
+use picamd::internal::stills::thumbnail;
+use picamd::internal::stills::write_atomic;
 
 const KEY_HEADER: &str = "X-API-Key";
 const PARTS_DIR: &str = "/preview/hls/cam-preview/";
@@ -338,13 +338,13 @@ fn capture_breakdown(dir: &std::path::Path, runs: usize) -> Vec<(&'static str, S
 /// What `Stills::encode_still` asks for: quality 90 with EXIF.
 fn still_options() -> JpegOptions {
     JpegOptions {
-        quality: picamd::stills::STILL_QUALITY,
+        quality: picamd::internal::stills::STILL_QUALITY,
         max_width: None,
         max_height: None,
         exif: Some(Exif {
             make: "Raspberry Pi".into(),
             software: "picamd bench".into(),
-            datetime_unix_us: picamd::clock::unix_us(),
+            datetime_unix_us: picamd::internal::clock::unix_us(),
             exposure_time_us: Some(10_000),
         }),
     }
@@ -352,7 +352,7 @@ fn still_options() -> JpegOptions {
 
 /// A frame of the daemon's synthetic test camera.
 fn test_frame(painter: &Painter, width: u32, height: u32, sequence: u64) -> Frame {
-    let now = picamd::clock::unix_us();
+    let now = picamd::internal::clock::unix_us();
     Frame {
         width,
         height,

@@ -18,11 +18,11 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use common::{bench_keys, hex, Summary};
-use picamd::config::Config;
-use picamd::media::llhls::{Segmenter, SegmenterConfig, SegmenterEvent};
-use picamd::media::AccessUnit;
-use picamd::preview::MuxerSink;
-use picamd::runtime::Runtime;
+use picamd::internal::config::Config;
+use picamd::internal::media::llhls::{Segmenter, SegmenterConfig, SegmenterEvent};
+use picamd::internal::media::AccessUnit;
+use picamd::internal::preview::MuxerSink;
+use picamd::internal::runtime::Runtime;
 
 const TARGET_FPS: f64 = 20_000.0;
 const TEMPLATES: usize = 300;
@@ -98,7 +98,7 @@ fn run(
                 }
             }
             match publish_to {
-                Some(sink) => picamd::preview::publish(sink, &seg, &mut events),
+                Some(sink) => picamd::internal::preview::publish(sink, &seg, &mut events),
                 None => events.clear(),
             }
             let dt = t0.elapsed();
@@ -119,7 +119,7 @@ fn main() {
 
     let sps = hex(common::SPS_1080P_HIGH);
     let pps = hex(common::PPS_1080P_HIGH);
-    let info = picamd::media::h264::parse_sps(&sps).expect("the 1080p SPS parses");
+    let info = picamd::internal::media::h264::parse_sps(&sps).expect("the 1080p SPS parses");
     assert_eq!((info.width, info.height), (1920, 1080));
     let tpl = common::templates(
         TEMPLATES,
@@ -146,7 +146,7 @@ fn main() {
         .collect();
     let idr = idrs.iter().sum::<usize>() / idrs.len();
     assert_eq!(
-        picamd::media::h264::find_timestamp_sei(&templates[1]),
+        picamd::internal::media::h264::find_timestamp_sei(&templates[1]),
         Some(base_us + 33_333)
     );
 
@@ -173,9 +173,9 @@ fn main() {
             })
             .collect();
         assert_eq!(parts.len(), 2, "12 frames make two 6-frame parts");
-        let tree = picamd::media::fmp4::parse_box_tree(parts[0]).expect("valid fMP4");
-        assert!(picamd::media::fmp4::find_box(&tree, "moof").is_some());
-        assert!(picamd::media::fmp4::find_box(&tree, "mdat").is_some());
+        let tree = picamd::internal::media::fmp4::parse_box_tree(parts[0]).expect("valid fMP4");
+        assert!(picamd::internal::media::fmp4::find_box(&tree, "moof").is_some());
+        assert!(picamd::internal::media::fmp4::find_box(&tree, "mdat").is_some());
     }
 
     println!("muxer throughput: {frames} frames of 1920x1080 (IDR every 30, mean {} KB; P ≈ 40 KB; mean AU {:.1} KB), 6-frame parts", idr / 1000, avg_au / 1000.0);

@@ -40,14 +40,14 @@ use std::thread;
 use std::time::{Duration, Instant};
 
 use common::{bench_keys, hex, preload_hint, rxstamp, Summary};
-use picamd::api::Api;
-use picamd::clock;
-use picamd::config::Config;
-use picamd::http::server::HttpServer;
-use picamd::media::h264;
-use picamd::media::llhls::{Segmenter, SegmenterConfig, SegmenterEvent};
-use picamd::media::AccessUnit;
-use picamd::runtime::Runtime;
+use picamd::internal::api::Api;
+use picamd::internal::clock;
+use picamd::internal::config::Config;
+use picamd::internal::http::HttpServer;
+use picamd::internal::media::h264;
+use picamd::internal::media::llhls::{Segmenter, SegmenterConfig, SegmenterEvent};
+use picamd::internal::media::AccessUnit;
+use picamd::internal::runtime::Runtime;
 
 const PLAYLIST: &str = "/preview/hls/cam-preview/index.m3u8";
 const PARTS: &str = "/preview/hls/cam-preview/";
@@ -303,7 +303,8 @@ fn start_ideal_server() -> (Arc<Runtime>, SocketAddr) {
                         continue;
                     }
                     let query = wanted[a].1.split_once('?').map_or("", |(_, q)| q);
-                    let d = picamd::media::llhls::Directives::parse(query).unwrap_or_default();
+                    let d = picamd::internal::media::llhls::Directives::parse(query)
+                        .unwrap_or_default();
                     let body = store
                         .media
                         .hls
@@ -439,7 +440,7 @@ fn phase1(clients: usize, seconds: f64, ideal: bool, client_nice: i32) -> Phase1
                     let part = events
                         .iter()
                         .any(|e| matches!(e, SegmenterEvent::Part { .. }));
-                    picamd::preview::publish(&sink, &seg, &mut events);
+                    picamd::internal::preview::publish(&sink, &seg, &mut events);
                     let t2 = Instant::now();
                     if part {
                         let s1 = common::thread_schedstat();
@@ -638,8 +639,8 @@ struct Phase2 {
 
 fn phase2(clients: usize, seconds: f64) -> Phase2 {
     let (rt, addr) = start_server(&["--source", "test"]);
-    let pipeline =
-        picamd::pipeline::Pipeline::start(&rt.config, &rt.media).expect("start the pipeline");
+    let pipeline = picamd::internal::pipeline::Pipeline::start(&rt.config, &rt.media)
+        .expect("start the pipeline");
     let stop = Arc::new(AtomicBool::new(false));
     let errors = Arc::new(AtomicUsize::new(0));
     let started = Arc::new(AtomicUsize::new(0));

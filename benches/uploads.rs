@@ -24,15 +24,14 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use common::{Daemon, HttpConn, Summary};
-use picamd::camera::testsrc::Painter;
-use picamd::config::retry::RetrySchedule;
-use picamd::config::s3::{AddressingStyle, S3Settings};
-use picamd::encode::jpeg::{self, Exif, JpegOptions};
-use picamd::media::Frame;
-use picamd::stills::captures::{CaptureRecord, CaptureStatus, CaptureStore, UploadState};
-use picamd::stills::metadata::{ImageMetadata, ImageProperties};
-use picamd::upload::s3::{key, S3Sink};
-use picamd::upload::{Sink, UploadSettings, Uploads};
+use picamd::internal::camera::Painter;
+use picamd::internal::config::{AddressingStyle, RetrySchedule, S3Settings};
+use picamd::internal::encode::jpeg::{self, Exif, JpegOptions};
+use picamd::internal::media::Frame;
+use picamd::internal::stills::{
+    CaptureRecord, CaptureStatus, CaptureStore, ImageMetadata, ImageProperties, UploadState,
+};
+use picamd::internal::upload::{object_key, S3Sink, Sink, UploadSettings, Uploads};
 use s3_server::S3Server;
 use serde_json::{json, Map, Value};
 
@@ -76,7 +75,7 @@ fn post_captures(tag: &str, env: &[(&str, &str)], n: usize, warmup: usize) -> (S
 }
 
 fn frame(width: u32, height: u32, noise: bool, seed: u64) -> Frame {
-    let now = picamd::clock::unix_us();
+    let now = picamd::internal::clock::unix_us();
     let mut data = Painter::new(width, height).paint(seed, now);
     if noise {
         // Sensor-like grain: JPEGs the size a camera's are, rather than a flat pattern's.
@@ -100,13 +99,13 @@ fn still(frame: &Frame) -> Vec<u8> {
     jpeg::encode_i420(
         frame,
         &JpegOptions {
-            quality: picamd::stills::STILL_QUALITY,
+            quality: picamd::internal::stills::STILL_QUALITY,
             max_width: None,
             max_height: None,
             exif: Some(Exif {
                 make: "Raspberry Pi".into(),
                 software: "picamd bench".into(),
-                datetime_unix_us: picamd::clock::unix_us(),
+                datetime_unix_us: picamd::internal::clock::unix_us(),
                 exposure_time_us: Some(10_000),
             }),
         },
@@ -125,7 +124,7 @@ fn record(
     CaptureRecord {
         upload: queued_for.map(|sink| UploadState {
             sink: sink.name().into(),
-            destination: key::object_key(image_id, &upload_metadata),
+            destination: object_key(image_id, &upload_metadata),
             attempts: 0,
             next_attempt_unix_us: 0,
             last_error: None,
@@ -187,7 +186,7 @@ fn save_and_enqueue(jpeg: &[u8], runs: usize) -> Summary {
         Uploads::start(Arc::clone(&store), Some(Arc::clone(&sink)), settings()).expect("queue");
     let mut times = Vec::with_capacity(runs);
     for i in 0..runs {
-        let id = picamd::random::hex_id();
+        let id = picamd::internal::random::hex_id();
         let rec = record(&id, i as u64, jpeg, Some(sink.as_ref()));
         let t = Instant::now();
         uploads.make_room(rec.bytes);
@@ -205,7 +204,7 @@ fn drain(s3: &S3Server, bucket: &str, jpeg: &[u8], n: usize) -> (Duration, usize
     let sink: Arc<dyn Sink> = Arc::new(s3_sink(s3, bucket));
     let (dir, store) = temp_store(bucket);
     for i in 0..n {
-        let id = picamd::random::hex_id();
+        let id = picamd::internal::random::hex_id();
         store
             .save(&id, jpeg, &record(&id, i as u64, jpeg, Some(sink.as_ref())))
             .expect("save");

@@ -88,6 +88,7 @@ impl<T: Clone + SyncPoint> Fanout<T> {
         });
     }
 
+    #[cfg(test)]
     pub fn subscriber_count(&self) -> usize {
         self.subscribers.lock_unpoisoned().len()
     }

@@ -1,31 +1,115 @@
 //! picamd: a camera daemon for the Raspberry Pi. See README.md for the architecture.
 
-pub mod api;
-pub mod app;
-pub mod auth;
-pub mod banner;
-pub mod base64;
-pub mod camera;
-pub mod clock;
-pub mod config;
-pub mod encode;
-pub mod fanout;
-pub mod housekeeping;
-pub mod http;
-pub mod link;
-pub mod media;
-pub mod pairing;
-pub mod pipeline;
-pub mod preview;
-pub mod random;
-pub mod relay;
-pub mod runtime;
-pub mod stills;
-pub mod stop_signal;
-pub mod sync;
-pub mod system;
+mod api;
+mod app;
+mod auth;
+mod banner;
+mod base64;
+mod camera;
+mod clock;
+mod config;
+mod encode;
+mod fanout;
+mod housekeeping;
+mod http;
+mod link;
+mod media;
+mod pairing;
+mod pipeline;
+mod preview;
+mod random;
+mod relay;
+mod runtime;
+mod stills;
+mod stop_signal;
+mod sync;
+mod system;
 #[cfg(test)]
 pub(crate) mod testutil;
-pub mod upload;
-pub mod v4l2;
-pub mod v4l2_cli;
+mod upload;
+mod v4l2;
+mod v4l2_cli;
+
+/// For picamd's own binary, tests and benches; not a stable API. Every other module is
+/// private to the crate: this re-exports, per module, only the items those users name.
+pub mod internal {
+    pub mod api {
+        pub use crate::api::routes::Auth;
+        pub use crate::api::{handle, Api, ROUTES};
+    }
+    pub mod app {
+        pub use crate::app::serve;
+    }
+    pub mod camera {
+        pub use crate::camera::testsrc::Painter;
+    }
+    pub mod clock {
+        pub use crate::clock::unix_us;
+    }
+    pub mod config {
+        pub use crate::config::retry::RetrySchedule;
+        pub use crate::config::s3::{AddressingStyle, S3Settings};
+        pub use crate::config::{help, Config};
+    }
+    pub mod encode {
+        pub mod jpeg {
+            pub use crate::encode::jpeg::{encode_i420, encode_i420_optimized, Exif, JpegOptions};
+        }
+    }
+    pub mod http {
+        pub use crate::http::server::HttpServer;
+        pub use crate::http::{Request, Response};
+    }
+    pub mod media {
+        pub use crate::media::test_vectors;
+        pub use crate::media::{AccessUnit, Frame};
+        pub mod fmp4 {
+            pub use crate::media::fmp4::{find_box, parse_box_tree};
+        }
+        pub mod h264 {
+            pub use crate::media::h264::{
+                add_emulation_prevention, find_timestamp_sei, nal_type, parse_sps,
+                timestamp_sei_nal, NAL_SEI,
+            };
+        }
+        pub mod llhls {
+            pub use crate::media::llhls::{Directives, Segmenter, SegmenterConfig, SegmenterEvent};
+        }
+    }
+    pub mod pairing {
+        pub mod bootstrap {
+            pub use crate::pairing::bootstrap::{bootstrap, show_key, KeyBootstrap};
+        }
+    }
+    pub mod pipeline {
+        pub use crate::pipeline::Pipeline;
+    }
+    pub mod preview {
+        pub use crate::preview::{publish, MuxerSink};
+    }
+    pub mod random {
+        pub use crate::random::{hex_id, token_urlsafe};
+    }
+    pub mod runtime {
+        pub use crate::runtime::Runtime;
+    }
+    pub mod stills {
+        pub use crate::stills::atomic::write_atomic;
+        pub use crate::stills::captures::{
+            CaptureRecord, CaptureStatus, CaptureStore, UploadState,
+        };
+        pub use crate::stills::metadata::{ImageMetadata, ImageProperties};
+        pub use crate::stills::STILL_QUALITY;
+        pub mod thumbnail {
+            pub use crate::stills::thumbnail::{MAX_HEIGHT, MAX_WIDTH, QUALITY};
+        }
+    }
+    pub mod upload {
+        pub use crate::upload::s3::key::object_key;
+        pub use crate::upload::s3::S3Sink;
+        pub use crate::upload::{Sink, UploadSettings, Uploads};
+    }
+    pub mod v4l2_cli {
+        pub use crate::v4l2_cli::{capture, encode, probe, Outcome};
+    }
+}

@@ -2,10 +2,10 @@
 
 use std::process::ExitCode;
 
-use picamd::app;
-use picamd::config::{self, Config};
-use picamd::pairing::bootstrap;
-use picamd::v4l2_cli;
+use picamd::internal::app;
+use picamd::internal::config::{self, Config};
+use picamd::internal::pairing::bootstrap;
+use picamd::internal::v4l2_cli;
 
 fn main() -> ExitCode {
     let args: Vec<String> = std::env::args().skip(1).collect();

@@ -7,12 +7,11 @@ use std::net::SocketAddr;
 use std::sync::atomic::{AtomicU32, Ordering};
 use std::sync::Arc;
 
-use picamd::api::routes::Auth;
-use picamd::api::{handle, ROUTES};
-use picamd::config::Config;
-use picamd::http::{Request, Response};
-use picamd::pairing::bootstrap::bootstrap;
-use picamd::runtime::Runtime;
+use picamd::internal::api::{handle, Auth, ROUTES};
+use picamd::internal::config::Config;
+use picamd::internal::http::{Request, Response};
+use picamd::internal::pairing::bootstrap::bootstrap;
+use picamd::internal::runtime::Runtime;
 
 const KEY: &str = "matrix-key-0123456789";
 const PUBLIC: &str = "8.8.8.8:40000";

@@ -6,11 +6,11 @@
 use std::collections::HashMap;
 use std::time::Duration;
 
-use picamd::media::h264;
+use picamd::internal::media::h264;
 
-use picamd::media::test_vectors as tv;
+use picamd::internal::media::test_vectors as tv;
 
-/// Real parameter sets (picamd::media::test_vectors): x264 High 1920x1080 and OpenH264
+/// Real parameter sets (picamd::internal::media::test_vectors): x264 High 1920x1080 and OpenH264
 /// Constrained Baseline 1280x720 (what picamd's own encoder produces).
 pub const SPS_1080P_HIGH: &str = tv::X264_1080P_SPS;
 pub const PPS_1080P_HIGH: &str = tv::X264_1080P_PPS;
@@ -355,9 +355,11 @@ pub fn system_cpu_ticks() -> (u64, u64, u64) {
 
 /// Keys for an in-process runtime: nothing read from or written to disk.
 #[allow(dead_code)]
-pub fn bench_keys(config: &picamd::config::Config) -> picamd::pairing::bootstrap::KeyBootstrap {
-    picamd::pairing::bootstrap::bootstrap(&config.relab, None, false, || {
-        picamd::random::token_urlsafe(32)
+pub fn bench_keys(
+    config: &picamd::internal::config::Config,
+) -> picamd::internal::pairing::bootstrap::KeyBootstrap {
+    picamd::internal::pairing::bootstrap::bootstrap(&config.relab, None, false, || {
+        picamd::internal::random::token_urlsafe(32)
     })
 }
 

@@ -54,6 +54,7 @@ impl KeySet {
         self.keys.len()
     }
 
+    #[cfg(test)]
     pub fn is_empty(&self) -> bool {
         self.keys.is_empty()
     }

@@ -11,10 +11,7 @@ pub mod login_limiter;
 pub mod sessions;
 pub mod state;
 
-pub use check::{check, cookie_value, Access, INVALID_API_KEY, MISSING_CREDENTIALS};
-pub use keys::KeySet;
+pub use check::{cookie_value, Access};
 pub use local_ip::is_local_peer;
-pub use login::{clear_cookie, parse_form, safe_redirect, session_cookie, SESSION_MAX_AGE};
-pub use login_limiter::{too_many_attempts, LoginLimiter, TOO_MANY_ATTEMPTS};
-pub use sessions::{RandomUnavailable, SessionStore, SESSION_TTL};
+pub use sessions::{SessionStore, SESSION_TTL};
 pub use state::{AuthState, ConfiguredKeys, CredentialsCell, InitialAuth};

@@ -18,7 +18,8 @@ pub fn encode_word(unix_us: u64) -> u64 {
 }
 
 /// The capture time, if the checksum matches.
-pub fn decode_word(word: u64) -> Option<u64> {
+#[cfg(test)]
+fn decode_word(word: u64) -> Option<u64> {
     let value = word >> 8;
     (checksum(value) == (word & 0xff) as u8).then_some(value)
 }
@@ -46,7 +47,8 @@ pub fn draw(luma: &mut [u8], width: usize, unix_us: u64) {
     }
 }
 
-/// Reads the barcode back from a luma plane (used by tests and the benchmark).
+/// Reads the barcode back from a luma plane (`www/latency.js` does the same in the browser).
+#[cfg(test)]
 pub fn read(luma: &[u8], width: usize) -> Option<u64> {
     let block = width / BITS;
     if block == 0 || luma.len() < width * ROWS {

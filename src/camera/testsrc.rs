@@ -4,7 +4,7 @@
 
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
-use std::thread::{self, JoinHandle};
+use std::thread;
 use std::time::{Duration, Instant};
 
 use super::adjust::ImageAdjust;
@@ -150,19 +150,6 @@ impl Source for TestSource {
             (ctx.deliver)(Output::Frame(frame))
         });
     }
-}
-
-/// Starts the test camera thread. `adjust` says how to render each frame (the controls);
-/// `deliver` receives every frame; neither may block.
-pub fn spawn(
-    cfg: TestSourceConfig,
-    stop: Arc<AtomicBool>,
-    adjust: impl Fn() -> ImageAdjust + Send + 'static,
-    deliver: impl FnMut(Frame) + Send + 'static,
-) -> std::io::Result<JoinHandle<()>> {
-    thread::Builder::new()
-        .name("testsrc".into())
-        .spawn(move || run(cfg, &stop, adjust, deliver))
 }
 
 /// Paints and delivers frames at the configured rate until `stop`.

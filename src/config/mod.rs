@@ -30,7 +30,6 @@ use std::path::{Path, PathBuf};
 pub use dotenv::parse_dotenv;
 pub use error::ConfigError;
 pub use relab::RelabSettings;
-pub use secret::Secret;
 pub use upload::ImageSink;
 
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -8,6 +8,7 @@
 use std::fmt;
 
 /// Coded slice of a non-IDR picture.
+#[cfg(test)]
 pub const NAL_SLICE: u8 = 1;
 /// Coded slice of an IDR picture.
 pub const NAL_IDR: u8 = 5;

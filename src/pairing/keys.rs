@@ -118,6 +118,7 @@ impl DeviceKey {
     }
 
     /// The 65-byte uncompressed public point, for verifying in tests.
+    #[cfg(test)]
     pub fn public_point(&self) -> &[u8] {
         self.pair.public_key().as_ref()
     }

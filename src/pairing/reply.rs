@@ -42,6 +42,7 @@ impl fmt::Display for TransportError {
 pub type Exchange = Result<BackendReply, TransportError>;
 
 impl BackendReply {
+    #[cfg(test)]
     pub fn new(status: u16, body: &str) -> BackendReply {
         BackendReply {
             status,

@@ -21,4 +21,4 @@ pub mod service;
 pub mod thumbnail;
 pub mod timelapse;
 
-pub use service::{Stills, STILL_QUALITY, STREAM_QUALITY};
+pub use service::{Stills, STILL_QUALITY};

@@ -35,6 +35,7 @@ pub fn disk_percent(path: &Path) -> io::Result<f64> {
 }
 
 /// Bytes an unprivileged writer can still store on the filesystem holding `path`.
+#[cfg(test)]
 pub fn free_bytes(path: &Path) -> io::Result<u64> {
     disk_space(path).map(|s| s.available)
 }

@@ -12,4 +12,3 @@ pub mod snapshot;
 pub mod thermal;
 
 pub use snapshot::{SystemProbe, SystemSnapshot};
-pub use thermal::ThermalState;

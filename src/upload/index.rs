@@ -118,10 +118,12 @@ impl QueueIndex {
         true
     }
 
+    #[cfg(test)]
     pub fn contains(&self, id: &str) -> bool {
         self.created.contains_key(id)
     }
 
+    #[cfg(test)]
     pub fn get(&self, id: &str) -> Option<Pending> {
         let created = *self.created.get(id)?;
         self.entries.get(&(created, id.to_owned())).copied()
@@ -131,6 +133,7 @@ impl QueueIndex {
         self.entries.len()
     }
 
+    #[cfg(test)]
     pub fn is_empty(&self) -> bool {
         self.entries.is_empty()
     }

@@ -39,7 +39,7 @@ use crate::stills::captures::{
 };
 use crate::sync::LockExt;
 use index::{Pending, QueueIndex};
-pub use sink::{Delivered, Sink, SinkError, Upload};
+pub use sink::{Delivered, Sink};
 use stats::{UploadStats, UploadStatus};
 
 /// Subfolder of the capture store for captures given up after the last retry.

@@ -15,9 +15,7 @@ pub const CID_MPEG_VIDEO_H264_PROFILE: u32 = CODEC_BASE + 363;
 /// `V4L2_MPEG_VIDEO_H264_PROFILE_*`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum H264Profile {
-    ConstrainedBaseline = 1,
     Main = 2,
-    High = 4,
 }
 
 /// `V4L2_MPEG_VIDEO_H264_LEVEL_*` values we pick from.

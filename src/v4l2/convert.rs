@@ -15,10 +15,6 @@ pub struct Plane<'a> {
 /// The formats we convert, best (least work) first.
 pub const CONVERTIBLE: [FourCc; 5] = [YU12, YU12M, NV12, NV12M, YUYV];
 
-pub fn can_convert(fourcc: FourCc) -> bool {
-    CONVERTIBLE.contains(&fourcc)
-}
-
 /// Why a captured picture could not be converted; `what` names the format or plane.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum ConvertError {

@@ -62,7 +62,6 @@ impl Handle {
 pub struct Capabilities {
     pub driver: String,
     pub card: String,
-    pub bus_info: String,
     /// The capabilities of this node (`device_caps` when the driver gives it).
     pub caps: u32,
 }
@@ -77,7 +76,6 @@ impl Capabilities {
         Capabilities {
             driver: c_text(&raw.driver),
             card: c_text(&raw.card),
-            bus_info: c_text(&raw.bus_info),
             caps,
         }
     }
@@ -372,14 +370,6 @@ impl Device {
         Ok(out)
     }
 
-    pub fn get_format(&self, buf_type: u32) -> Result<PixFormat, V4l2Error> {
-        let mut raw: v4l2_format = zeroed();
-        raw.type_ = buf_type;
-        // SAFETY: the structure G_FMT expects.
-        unsafe { self.handle.ioctl(ioctl::VIDIOC_G_FMT, &mut raw) }?;
-        Ok(PixFormat::from_raw(&raw))
-    }
-
     /// Sets the format and returns what the driver made of it (it may change the size).
     pub fn set_format(&self, buf_type: u32, format: &PixFormat) -> Result<PixFormat, V4l2Error> {
         let mut raw = format.to_raw(buf_type);
@@ -474,31 +464,6 @@ impl Device {
         raw.controls = list.as_mut_ptr();
         // SAFETY: `controls` points at `count` entries that live across the call.
         unsafe { self.handle.ioctl(ioctl::VIDIOC_S_EXT_CTRLS, &mut raw) }
-    }
-
-    /// Reads one integer control.
-    pub fn get_control(&self, id: u32) -> Result<i64, V4l2Error> {
-        let mut control = v4l2_ext_control {
-            id,
-            size: 0,
-            reserved2: [0],
-            value: v4l2_ext_control_value { value64: 0 },
-        };
-        let mut raw: v4l2_ext_controls = zeroed();
-        raw.which = CTRL_WHICH_CUR_VAL;
-        raw.count = 1;
-        raw.controls = &mut control;
-        // SAFETY: one control that lives across the call.
-        unsafe { self.handle.ioctl(ioctl::VIDIOC_G_EXT_CTRLS, &mut raw) }?;
-        // SAFETY: zero-initialised, so a 32-bit control leaves the upper half zero; sign
-        // extend from the 32-bit member for those.
-        let v64 = unsafe { control.value.value64 };
-        let v32 = unsafe { control.value.value };
-        Ok(if v64 == v32 as u32 as i64 {
-            v32 as i64
-        } else {
-            v64
-        })
     }
 
     pub fn encoder_command(&self, cmd: u32) -> Result<(), V4l2Error> {

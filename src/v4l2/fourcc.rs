@@ -11,6 +11,7 @@ impl FourCc {
     }
 
     /// Parses a four-letter name such as `YUYV`.
+    #[cfg(test)]
     pub fn parse(text: &str) -> Option<FourCc> {
         let bytes: [u8; 4] = text.as_bytes().try_into().ok()?;
         Some(FourCc::new(&bytes))
@@ -52,7 +53,6 @@ pub const NV12M: FourCc = FourCc::new(b"NM12");
 pub const YU12: FourCc = FourCc::new(b"YU12");
 /// YU12 with Y, U and V in three planes of a multi-planar buffer.
 pub const YU12M: FourCc = FourCc::new(b"YM12");
-pub const MJPEG: FourCc = FourCc::new(b"MJPG");
 pub const H264: FourCc = FourCc::new(b"H264");
 pub const FWHT: FourCc = FourCc::new(b"FWHT");
 

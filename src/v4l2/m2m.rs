@@ -13,8 +13,7 @@ use super::queue::{Dequeue, MmapQueue};
 use super::sys::*;
 use crate::media::Frame;
 
-/// The Raspberry Pi's encoder node and its card name.
-pub const BCM2835_ENCODER_PATH: &str = "/dev/video11";
+/// The card name of the Raspberry Pi's encoder node.
 pub const BCM2835_ENCODER_CARD: &str = "bcm2835-codec-encode";
 
 const OUTPUT_BUFFERS: u32 = 4;
@@ -495,7 +494,6 @@ mod tests {
             caps: Capabilities {
                 driver: "d".into(),
                 card: card.into(),
-                bus_info: String::new(),
                 caps,
             },
             coded_formats: coded.to_vec(),

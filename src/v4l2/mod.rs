@@ -15,6 +15,4 @@ pub mod negotiate;
 pub mod queue;
 pub mod sys;
 
-pub use device::{Capabilities, Device, PixFormat};
 pub use error::V4l2Error;
-pub use fourcc::FourCc;

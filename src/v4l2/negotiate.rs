@@ -126,7 +126,10 @@ fn nearest(sizes: &[FrameSizes], width: u32, height: u32) -> Option<(u32, u32)> 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::v4l2::fourcc::{MJPEG, NV12, YU12, YUYV};
+    use crate::v4l2::fourcc::{NV12, YU12, YUYV};
+
+    /// A format the capture path cannot convert.
+    const MJPEG: FourCc = FourCc::new(b"MJPG");
 
     fn discrete(list: &[(u32, u32)]) -> Vec<FrameSizes> {
         list.iter()

@@ -117,10 +117,6 @@ impl MmapQueue {
         self.buffers.len()
     }
 
-    pub fn is_empty(&self) -> bool {
-        self.buffers.is_empty()
-    }
-
     pub fn mplane(&self) -> bool {
         is_mplane(self.buf_type)
     }

@@ -25,12 +25,10 @@ pub const BUF_TYPE_VIDEO_CAPTURE_MPLANE: u32 = 9;
 pub const BUF_TYPE_VIDEO_OUTPUT_MPLANE: u32 = 10;
 
 pub const MEMORY_MMAP: u32 = 1;
-pub const FIELD_ANY: u32 = 0;
 pub const FIELD_NONE: u32 = 1;
 
 pub const FRMSIZE_TYPE_DISCRETE: u32 = 1;
 pub const FRMSIZE_TYPE_CONTINUOUS: u32 = 2;
-pub const FRMSIZE_TYPE_STEPWISE: u32 = 3;
 
 pub const BUF_FLAG_KEYFRAME: u32 = 0x0000_0008;
 pub const BUF_FLAG_ERROR: u32 = 0x0000_0040;
@@ -39,7 +37,6 @@ pub const BUF_FLAG_LAST: u32 = 0x0010_0000;
 pub const ENC_CMD_STOP: u32 = 1;
 
 pub const CTRL_FLAG_DISABLED: u32 = 0x0001;
-pub const CTRL_FLAG_NEXT_CTRL: u32 = 0x8000_0000;
 pub const CTRL_WHICH_CUR_VAL: u32 = 0;
 
 /// The most planes a multi-planar buffer may have (`VIDEO_MAX_PLANES`).

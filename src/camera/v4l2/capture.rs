@@ -32,7 +32,6 @@ pub struct Capture {
     device: Device,
     format: PixFormat,
     mplane: bool,
-    fps: f64,
     started: Instant,
     sequence: u64,
     scratch: Vec<u8>,
@@ -118,7 +117,6 @@ impl Capture {
             device,
             format,
             mplane,
-            fps,
             started: Instant::now(),
             sequence: 0,
             scratch: Vec::new(),
@@ -131,15 +129,6 @@ impl Capture {
 
     pub fn is_mplane(&self) -> bool {
         self.mplane
-    }
-
-    /// The frame rate the driver accepted (0 when it did not say).
-    pub fn fps(&self) -> f64 {
-        self.fps
-    }
-
-    pub fn path(&self) -> &str {
-        self.device.path()
     }
 
     /// The device, for its controls.

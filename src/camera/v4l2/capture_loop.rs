@@ -2,8 +2,7 @@
 //! fails or goes away (unplugged, module removed) reports why and reopens it with backoff.
 
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::Arc;
-use std::thread::{self, JoinHandle};
+use std::thread;
 use std::time::{Duration, Instant};
 
 use super::capture::{Capture, CaptureConfig};
@@ -45,23 +44,10 @@ impl Default for Backoff {
     }
 }
 
-/// Starts the capture thread. `status` gets `Some(error)` when capture fails and `None`
+/// The capture loop, on the calling thread, until `stop` is set. `status` gets `Some(error)` when capture fails and `None`
 /// once frames flow again; `opened` gets the device after every (re)opening and `deliver`
 /// every frame with the device it came from (both to set controls). None may block. Timestamps and
 /// sequence numbers run on across reopenings.
-pub fn spawn(
-    cfg: CaptureConfig,
-    stop: Arc<AtomicBool>,
-    status: impl Fn(Option<String>) + Send + 'static,
-    opened: impl FnMut(&Device) + Send + 'static,
-    deliver: impl FnMut(Frame, &Device) + Send + 'static,
-) -> std::io::Result<JoinHandle<()>> {
-    thread::Builder::new()
-        .name("v4l2-capture".into())
-        .spawn(move || run(&cfg, &stop, status, opened, deliver))
-}
-
-/// The capture loop of [`spawn`], on the calling thread, until `stop` is set.
 pub fn run(
     cfg: &CaptureConfig,
     stop: &AtomicBool,
@@ -125,7 +111,7 @@ fn sleep_unless_stopped(total: Duration, stop: &AtomicBool) {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use std::sync::Mutex;
+    use std::sync::{Arc, Mutex};
 
     #[test]
     fn backoff_doubles_to_two_seconds_and_resets() {
@@ -149,14 +135,16 @@ mod tests {
             format: None,
             buffers: 4,
         };
-        let t = spawn(
-            cfg,
-            Arc::clone(&stop),
-            move |s| seen.lock().unwrap().push(s),
-            |_| panic!("a missing device does not open"),
-            |_, _| panic!("no frames from a missing device"),
-        )
-        .unwrap();
+        let running = Arc::clone(&stop);
+        let t = thread::spawn(move || {
+            run(
+                &cfg,
+                &running,
+                move |s| seen.lock().unwrap().push(s),
+                |_| panic!("a missing device does not open"),
+                |_, _| panic!("no frames from a missing device"),
+            )
+        });
         let deadline = Instant::now() + Duration::from_secs(5);
         while reports.lock().unwrap().len() < 2 && Instant::now() < deadline {
             thread::sleep(Duration::from_millis(20));

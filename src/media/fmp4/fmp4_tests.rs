@@ -1,7 +1,7 @@
 //! Tests of the fMP4 writer and box reader.
 
 use super::super::h264::{nal_type, nal_units, timestamp_sei_nal, NAL_AUD, NAL_PPS, NAL_SPS};
-use super::reader::container_skip;
+use super::reader::{container_skip, BoxNode};
 use super::*;
 use crate::media::test_vectors::*;
 

@@ -13,9 +13,9 @@
 
 mod reader;
 
-pub use reader::{find_box, parse_box_tree, BoxError, BoxNode};
+pub use reader::{find_box, parse_box_tree};
 
-use super::h264::{annexb_to_avcc, avcc_len, parse_sps, H264Error};
+use super::h264::{annexb_to_avcc, avcc_len, parse_sps};
 use super::TIMESCALE;
 
 /// Track ID of the single video track.
@@ -52,7 +52,11 @@ pub struct TrackConfig {
 
 impl TrackConfig {
     /// Builds a config from SPS and PPS NAL units, taking width and height from the SPS.
-    pub fn from_parameter_sets(sps: &[u8], pps: &[u8]) -> Result<TrackConfig, H264Error> {
+    #[cfg(test)]
+    pub fn from_parameter_sets(
+        sps: &[u8],
+        pps: &[u8],
+    ) -> Result<TrackConfig, super::h264::H264Error> {
         let parsed = parse_sps(sps)?;
         // parse_sps caps dimensions at 16,880 pixels, so these never saturate.
         Ok(TrackConfig {

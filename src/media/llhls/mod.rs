@@ -8,8 +8,8 @@ pub mod segmenter;
 pub mod store;
 pub mod timeline;
 
-pub use directives::{DirectiveError, Directives};
+pub use directives::Directives;
 pub use names::HlsFile;
 pub use segmenter::{Segmenter, SegmenterConfig, SegmenterEvent};
 pub use store::{HlsError, HlsStore};
-pub use timeline::{Part, Timeline, TimelineConfig};
+pub use timeline::{Timeline, TimelineConfig};

@@ -29,9 +29,8 @@ use capture::{capture, picture_names, remove_stale_temporaries};
 use retention::next_due_ms;
 use settings::{load_settings, save_settings};
 
-pub use names::{file_name, parse_name, CURRENT};
-pub use retention::plan_retention;
-pub use settings::{InvalidSettings, TimelapseError, TimelapseSettings};
+pub use names::parse_name;
+pub use settings::{TimelapseError, TimelapseSettings};
 
 /// After a failed capture, try again this soon (or at the interval, if shorter).
 const RETRY_S: u64 = 10;

@@ -5,6 +5,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Instant;
 
 use super::capture::free_name;
+use super::names::{file_name, CURRENT};
 use super::*;
 use crate::encode::jpeg::JpegError;
 use crate::stills::atomic::write_atomic;
