@@ -60,7 +60,7 @@ pub enum Ended {
 /// Serves the connection until it ends or `stop` is set; the socket is closed on return.
 pub fn serve(conn: Connected, cx: &Context) -> Ended {
     let (outbox, answers) = Outbox::channel(Arc::clone(cx.waker));
-    let mut link = Link {
+    let mut connection = Connection {
         fd: conn.socket.as_raw_fd(),
         ws: conn.ws,
         socket: conn.socket,
@@ -68,14 +68,15 @@ pub fn serve(conn: Connected, cx: &Context) -> Ended {
         draining: false,
         peer_close: None,
     };
-    let ended = link.run(cx, &answers);
-    if let Err(e) = link.socket.shutdown(Shutdown::Both) {
+    let ended = connection.run(cx, &answers);
+    if let Err(e) = connection.socket.shutdown(Shutdown::Both) {
         debug!("Relay socket shutdown: {e}");
     }
     ended
 }
 
-struct Link {
+/// One open connection: the WebSocket, its socket and what is queued to go out.
+struct Connection {
     ws: Socket,
     socket: TcpStream,
     fd: RawFd,
@@ -86,7 +87,7 @@ struct Link {
     peer_close: Option<String>,
 }
 
-impl Link {
+impl Connection {
     fn run(&mut self, cx: &Context, answers: &Receiver<Outgoing>) -> Ended {
         let mut next_ping = Instant::now();
         let mut last_heard = Instant::now();
