@@ -174,15 +174,7 @@ mod tests {
     use super::*;
     use crate::auth::SESSION_TTL;
 
-    fn relay(camera: &str) -> RelayCredentials {
-        RelayCredentials {
-            backend_url: "wss://relab.example/plugins/rpi-cam/ws/connect".into(),
-            camera_id: camera.into(),
-            auth_scheme: "device_assertion".into(),
-            key_id: "kid".into(),
-            private_key_pem: "PEM".into(),
-        }
-    }
+    use crate::testutil::relay_credentials as relay;
 
     fn state(configured: ConfiguredKeys) -> AuthState {
         AuthState::new(

@@ -91,21 +91,13 @@ pub fn forget(path: &Path) -> Result<Forgotten, CredentialsFileError> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::pairing::credentials::TestDir;
+    use crate::testutil::TempDir;
 
-    fn relay(camera: &str) -> RelayCredentials {
-        RelayCredentials {
-            backend_url: "wss://relab.example/plugins/rpi-cam/ws/connect".into(),
-            camera_id: camera.into(),
-            auth_scheme: "device_assertion".into(),
-            key_id: "kid".into(),
-            private_key_pem: "PEM".into(),
-        }
-    }
+    use crate::testutil::relay_credentials as relay;
 
     #[test]
     fn persist_keeps_the_local_key_and_forget_removes_only_relay_fields() {
-        let dir = TestDir::new("activation-file");
+        let dir = TempDir::new("activation-file");
         let path = dir.join("relay_credentials.json");
         std::fs::write(&path, r#"{"local_api_key": "local_k", "zz": [1]}"#).unwrap();
         persist(&path, &relay("cam-1")).unwrap();
@@ -122,7 +114,7 @@ mod tests {
 
     #[test]
     fn a_file_of_relay_fields_only_is_deleted_and_a_missing_one_is_fine() {
-        let dir = TestDir::new("activation-delete");
+        let dir = TempDir::new("activation-delete");
         let path = dir.join("nested/relay_credentials.json");
         assert_eq!(forget(&path).unwrap(), Forgotten::NoFile);
         persist(&path, &relay("cam-1")).unwrap();

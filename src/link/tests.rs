@@ -12,6 +12,7 @@ use crate::pairing::credentials;
 use crate::pairing::state::PairingStatus;
 use crate::pairing::test_backend::{Canned, Recorded, TestBackend};
 use crate::runtime::{test_runtime, Runtime};
+use crate::testutil::TempDir;
 
 /// Starts the link of `rt` as the daemon does, with the router for the relay.
 fn start_link(rt: &Arc<Runtime>) -> std::io::Result<std::thread::JoinHandle<()>> {
@@ -72,7 +73,7 @@ fn backend(prefix: &'static str) -> TestBackend {
     })
 }
 
-fn runtime_for(backend: &TestBackend) -> (Arc<Runtime>, credentials::TestDir) {
+fn runtime_for(backend: &TestBackend) -> (Arc<Runtime>, TempDir) {
     let url = backend.url();
     test_runtime::runtime(&[
         ("PAIRING_BACKEND_URL", url.as_str()),

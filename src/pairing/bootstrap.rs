@@ -264,7 +264,7 @@ pub fn show_key(settings: &RelabSettings) -> Result<String, BootstrapError> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::pairing::credentials::TestDir;
+    use crate::testutil::TempDir;
     use std::collections::HashMap;
     use std::fs;
 
@@ -501,7 +501,7 @@ mod tests {
         assert!(has_line(&b, Level::Info, "Image sink resolved to local"));
     }
 
-    fn disk_settings(dir: &TestDir, extra: &[(&str, &str)]) -> RelabSettings {
+    fn disk_settings(dir: &TempDir, extra: &[(&str, &str)]) -> RelabSettings {
         let path = dir.join("relab/relay_credentials.json");
         let mut env = vec![("RELAB_CREDENTIALS_FILE", path.to_str().unwrap())];
         env.extend_from_slice(extra);
@@ -510,7 +510,7 @@ mod tests {
 
     #[test]
     fn generated_key_is_merged_into_the_existing_file() {
-        let dir = TestDir::new("bootstrap-merge");
+        let dir = TempDir::new("bootstrap-merge");
         let s = disk_settings(&dir, &[]);
         fs::create_dir_all(s.pairing.credentials_file.parent().unwrap()).unwrap();
         fs::write(
@@ -547,7 +547,7 @@ mod tests {
 
     #[test]
     fn env_key_is_not_written_to_disk() {
-        let dir = TestDir::new("bootstrap-envkey");
+        let dir = TempDir::new("bootstrap-envkey");
         let s = disk_settings(&dir, &[("LOCAL_API_KEY", "local_env")]);
         let b = bootstrap_with(&s, false).unwrap();
         assert_eq!(b.local_api_key, "local_env");
@@ -556,7 +556,7 @@ mod tests {
 
     #[test]
     fn unreadable_file_is_reported_and_replaced() {
-        let dir = TestDir::new("bootstrap-invalid");
+        let dir = TempDir::new("bootstrap-invalid");
         let s = disk_settings(&dir, &[]);
         fs::create_dir_all(s.pairing.credentials_file.parent().unwrap()).unwrap();
         fs::write(&s.pairing.credentials_file, "{broken").unwrap();
@@ -571,7 +571,7 @@ mod tests {
 
     #[test]
     fn persisted_relay_credentials_apply_from_disk() {
-        let dir = TestDir::new("bootstrap-relay");
+        let dir = TempDir::new("bootstrap-relay");
         let s = disk_settings(&dir, &[]);
         credentials::save(&s.pairing.credentials_file, &paired_file(Some("local_k"))).unwrap();
         let b = bootstrap_with(&s, false).unwrap();
@@ -583,7 +583,7 @@ mod tests {
 
     #[test]
     fn save_failure_is_an_error() {
-        let dir = TestDir::new("bootstrap-blocked");
+        let dir = TempDir::new("bootstrap-blocked");
         fs::write(dir.join("relab"), "not a folder").unwrap();
         let s = disk_settings(&dir, &[]);
         let err = bootstrap_with(&s, false).unwrap_err().to_string();
@@ -595,7 +595,7 @@ mod tests {
 
     #[test]
     fn show_key_creates_then_repeats_the_key() {
-        let dir = TestDir::new("bootstrap-showkey");
+        let dir = TempDir::new("bootstrap-showkey");
         let s = disk_settings(&dir, &[]);
         let first = show_key(&s).unwrap();
         assert!(first.starts_with("local_"));

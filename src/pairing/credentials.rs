@@ -274,37 +274,10 @@ pub fn delete(path: &Path) -> io::Result<()> {
     }
 }
 
-/// A fresh folder under the system temp dir, removed on drop.
-#[cfg(test)]
-pub(crate) struct TestDir(pub PathBuf);
-
-#[cfg(test)]
-impl TestDir {
-    pub fn new(label: &str) -> TestDir {
-        let dir = std::env::temp_dir().join(format!(
-            "picamd-test-{label}-{}-{}",
-            std::process::id(),
-            crate::random::hex_id()
-        ));
-        fs::create_dir_all(&dir).expect("create test dir");
-        TestDir(dir)
-    }
-
-    pub fn join(&self, name: &str) -> PathBuf {
-        self.0.join(name)
-    }
-}
-
-#[cfg(test)]
-impl Drop for TestDir {
-    fn drop(&mut self) {
-        let _ = fs::remove_dir_all(&self.0);
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::testutil::TempDir;
     use std::os::unix::fs::PermissionsExt;
 
     /// What the Python plugin writes after pairing plus local key persistence.
@@ -355,7 +328,7 @@ mod tests {
 
     #[test]
     fn round_trips_through_disk_with_mode_0600() {
-        let dir = TestDir::new("creds-roundtrip");
+        let dir = TempDir::new("creds-roundtrip");
         let path = dir.join("nested/relab/relay_credentials.json");
         let mut creds = Credentials {
             local_api_key: Some("local_x".into()),
@@ -448,7 +421,7 @@ mod tests {
 
     #[test]
     fn bad_files_are_errors() {
-        let dir = TestDir::new("creds-bad");
+        let dir = TempDir::new("creds-bad");
         let path = dir.join("relay_credentials.json");
         for (text, what) in [
             ("{not json", "invalid JSON"),
@@ -469,7 +442,7 @@ mod tests {
 
     #[test]
     fn missing_file_loads_as_none_and_leftover_temp_files_never_count() {
-        let dir = TestDir::new("creds-missing");
+        let dir = TempDir::new("creds-missing");
         let path = dir.join("relay_credentials.json");
         assert!(load(&path).unwrap().is_none());
         let leftover = dir.join(".relay_credentials.json.0123456789abcdef.tmp");
@@ -486,7 +459,7 @@ mod tests {
 
     #[test]
     fn delete_removes_the_file_and_tolerates_absence() {
-        let dir = TestDir::new("creds-delete");
+        let dir = TempDir::new("creds-delete");
         let path = dir.join("relay_credentials.json");
         save(&path, &Credentials::default()).unwrap();
         delete(&path).unwrap();
@@ -498,7 +471,7 @@ mod tests {
 
     #[test]
     fn save_reports_an_impossible_path() {
-        let dir = TestDir::new("creds-blocked");
+        let dir = TempDir::new("creds-blocked");
         let blocker = dir.join("file");
         fs::write(&blocker, "x").unwrap();
         assert!(save(&blocker.join("creds.json"), &Credentials::default()).is_err());

@@ -10,8 +10,9 @@ pub(crate) mod test_runtime;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use crate::auth::SESSION_TTL;
-use crate::auth::{AuthState, ConfiguredKeys, CredentialsCell, InitialAuth, SessionStore};
+use crate::auth::{
+    AuthState, ConfiguredKeys, CredentialsCell, InitialAuth, SessionStore, SESSION_TTL,
+};
 use crate::camera::controls::CameraControls;
 use crate::camera::{CameraState, LatestFrame};
 use crate::config::Config;

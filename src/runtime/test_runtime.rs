@@ -6,12 +6,13 @@ use std::sync::Arc;
 use super::Runtime;
 use crate::config::Config;
 use crate::pairing::bootstrap::bootstrap;
-use crate::pairing::credentials::{self, TestDir};
+use crate::pairing::credentials;
+use crate::testutil::TempDir;
 
 /// A runtime with `PAIRING_BACKEND_URL` empty unless `env` sets it. The folder lives as
-/// long as the returned `TestDir`.
-pub fn runtime(env: &[(&str, &str)]) -> (Arc<Runtime>, TestDir) {
-    let dir = TestDir::new("runtime");
+/// long as the returned `TempDir`.
+pub fn runtime(env: &[(&str, &str)]) -> (Arc<Runtime>, TempDir) {
+    let dir = TempDir::new("runtime");
     let mut vars = HashMap::from([
         ("HOME".to_string(), dir.0.display().to_string()),
         ("PAIRING_BACKEND_URL".to_string(), String::new()),

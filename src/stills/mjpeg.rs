@@ -361,31 +361,16 @@ mod tests {
     use super::*;
     use crate::http::server::{Handler, HttpServer};
     use crate::http::Request;
+    use crate::testutil::{sequence_encoder, tiny_frame};
     use std::io::{BufRead, BufReader};
     use std::net::{SocketAddr, TcpStream};
     use std::os::unix::net::UnixStream;
     use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 
-    fn frame(sequence: u64) -> Frame {
-        Frame {
-            width: 2,
-            height: 2,
-            data: Arc::from(vec![0u8; Frame::i420_len(2, 2)]),
-            pts: 0,
-            capture_unix_us: 0,
-            sequence,
-        }
-    }
-
-    /// "JPEG" bytes that say which frame they came from.
-    fn fake_encoder() -> EncodeFn {
-        Arc::new(|f: &Frame| Ok(f.sequence.to_string().into_bytes()))
-    }
-
     /// A 100 fps camera.
     fn running_camera() -> impl Fn() -> Option<Frame> + Send + Sync + 'static {
         let start = Instant::now();
-        move || Some(frame(start.elapsed().as_millis() as u64 / 10))
+        move || Some(tiny_frame(start.elapsed().as_millis() as u64 / 10))
     }
 
     /// A camera the test advances by hand; no frame while the number is 0.
@@ -394,7 +379,7 @@ mod tests {
         let reader = Arc::clone(&sequence);
         let camera = move || match reader.load(Ordering::SeqCst) {
             0 => None,
-            n => Some(frame(n)),
+            n => Some(tiny_frame(n)),
         };
         (sequence, camera)
     }
@@ -470,7 +455,7 @@ mod tests {
 
     #[test]
     fn viewers_get_their_own_rates_from_one_encoder() {
-        let hub = MjpegHub::start(running_camera(), fake_encoder(), 20.0);
+        let hub = MjpegHub::start(running_camera(), sequence_encoder(), 20.0);
         let addr = serve(&hub);
         let watch_for = |fps: &'static str| {
             thread::spawn(move || {
@@ -515,7 +500,7 @@ mod tests {
 
     #[test]
     fn a_viewer_that_leaves_stops_counting_and_encoding_stops() {
-        let hub = MjpegHub::start(running_camera(), fake_encoder(), 15.0);
+        let hub = MjpegHub::start(running_camera(), sequence_encoder(), 15.0);
         let addr = serve(&hub);
         let mut viewer = watch(addr, "15");
         read_part(&mut viewer);
@@ -535,7 +520,7 @@ mod tests {
         let counter = Arc::clone(&looks);
         let camera = move || {
             counter.fetch_add(1, Ordering::SeqCst);
-            Some(frame(counter.load(Ordering::SeqCst) as u64))
+            Some(tiny_frame(counter.load(Ordering::SeqCst) as u64))
         };
         let counter = Arc::clone(&encodes);
         let encoder: EncodeFn = Arc::new(move |f: &Frame| {
@@ -565,7 +550,7 @@ mod tests {
     #[test]
     fn an_unchanged_frame_is_not_encoded_again() {
         let (sequence, camera) = manual_camera();
-        let hub = MjpegHub::start(camera, fake_encoder(), 60.0);
+        let hub = MjpegHub::start(camera, sequence_encoder(), 60.0);
         let mut viewer = viewer_on_socket(&hub, None);
         sequence.store(1, Ordering::SeqCst);
         assert_eq!(read_part(&mut viewer), "1");
@@ -613,7 +598,7 @@ mod tests {
     #[test]
     fn a_slow_viewer_skips_to_the_newest_picture_without_holding_anyone_up() {
         let (sequence, camera) = manual_camera();
-        let hub = MjpegHub::start(camera, fake_encoder(), 60.0);
+        let hub = MjpegHub::start(camera, sequence_encoder(), 60.0);
         let (tx, rx) = crossbeam_channel::bounded(0);
         let body = stream_body(Arc::clone(&hub), None);
         let viewer = thread::spawn(move || body.run(&mut Gated(tx)));
@@ -647,12 +632,12 @@ mod tests {
         }
         let (_, camera) = manual_camera();
         assert_eq!(
-            MjpegHub::start(camera, fake_encoder(), f64::NAN).max_fps(),
+            MjpegHub::start(camera, sequence_encoder(), f64::NAN).max_fps(),
             15.0
         );
         let (_, camera) = manual_camera();
         assert_eq!(
-            MjpegHub::start(camera, fake_encoder(), 1e9).max_fps(),
+            MjpegHub::start(camera, sequence_encoder(), 1e9).max_fps(),
             FPS_LIMIT
         );
     }
@@ -660,7 +645,7 @@ mod tests {
     #[test]
     fn the_response_is_an_uncached_multipart_stream() {
         let (_, camera) = manual_camera();
-        let resp = stream_response(MjpegHub::start(camera, fake_encoder(), 15.0), Some(1.0));
+        let resp = stream_response(MjpegHub::start(camera, sequence_encoder(), 15.0), Some(1.0));
         assert_eq!(resp.status, 200);
         assert_eq!(resp.header("content-type"), Some(CONTENT_TYPE));
         assert_eq!(resp.header("cache-control"), Some("no-store"));

@@ -9,27 +9,12 @@ use super::names::{file_name, CURRENT};
 use super::*;
 use crate::encode::jpeg::JpegError;
 use crate::stills::atomic::write_atomic;
-use crate::testutil::TempDir;
-
-fn frame(sequence: u64) -> Frame {
-    Frame {
-        width: 2,
-        height: 2,
-        data: Arc::from(vec![0u8; Frame::i420_len(2, 2)]),
-        pts: 0,
-        capture_unix_us: 0,
-        sequence,
-    }
-}
-
-fn fake_encoder() -> EncodeFn {
-    Arc::new(|f: &Frame| Ok(f.sequence.to_string().into_bytes()))
-}
+use crate::testutil::{sequence_encoder, tiny_frame, TempDir};
 
 /// A 100 fps camera.
 fn running_camera() -> impl Fn() -> Option<Frame> + Send + Sync + 'static {
     let start = Instant::now();
-    move || Some(frame(start.elapsed().as_millis() as u64 / 10 + 1))
+    move || Some(tiny_frame(start.elapsed().as_millis() as u64 / 10 + 1))
 }
 
 fn wait_for(what: &str, limit: Duration, mut done: impl FnMut() -> bool) {
@@ -69,7 +54,7 @@ fn a_short_run_writes_pictures_current_and_applies_retention() {
         dir.0.clone(),
         settings(1, 2, 60),
         running_camera(),
-        fake_encoder(),
+        sequence_encoder(),
         state.clone(),
     );
     let new_pictures = || {
@@ -119,7 +104,7 @@ fn turning_on_takes_effect_at_once_and_survives_a_restart() {
             dir.0.join("pictures"),
             TimelapseSettings::default(),
             running_camera(),
-            fake_encoder(),
+            sequence_encoder(),
             state.clone(),
         )
     };
@@ -159,7 +144,7 @@ fn errors_are_reported_and_capturing_goes_on() {
     let reader = Arc::clone(&sequence);
     let camera = move || match reader.load(Ordering::SeqCst) {
         0 => None,
-        n => Some(frame(n)),
+        n => Some(tiny_frame(n)),
     };
     let encoder: EncodeFn = Arc::new(|f: &Frame| match f.sequence {
         1 => Err(JpegError::EmptyFrame),
@@ -196,7 +181,7 @@ fn disk_errors_are_reported() {
         not_a_dir,
         settings(1, 10, 600),
         running_camera(),
-        fake_encoder(),
+        sequence_encoder(),
         dir.0.join("state.json"),
     );
     wait_for("the error", Duration::from_secs(1), || {
@@ -227,7 +212,7 @@ fn a_bad_state_file_falls_back_and_stale_temporaries_go() {
         dir.0.clone(),
         settings(0, 7, 600),
         running_camera(),
-        fake_encoder(),
+        sequence_encoder(),
         state.clone(),
     );
     assert_eq!(lapse.settings(), settings(0, 7, 600));
@@ -241,7 +226,7 @@ fn a_bad_state_file_falls_back_and_stale_temporaries_go() {
         dir.0.clone(),
         settings(0, 7, 600),
         running_camera(),
-        fake_encoder(),
+        sequence_encoder(),
         state,
     );
     assert_eq!(
@@ -253,7 +238,7 @@ fn a_bad_state_file_falls_back_and_stale_temporaries_go() {
         dir.0.clone(),
         settings(5, 0, 600),
         running_camera(),
-        fake_encoder(),
+        sequence_encoder(),
         dir.0.join("absent.json"),
     );
     assert_eq!(lapse.settings(), TimelapseSettings::default());
