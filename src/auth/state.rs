@@ -11,6 +11,8 @@ use super::check::{check, Access};
 use super::keys::KeySet;
 use super::login_limiter::LoginLimiter;
 use super::sessions::SessionStore;
+use crate::config::auth::ApiKeys;
+use crate::config::secret::Secret;
 use crate::http::Request;
 use crate::pairing::credentials::RelayCredentials;
 use crate::sync::{LockExt, RwLockExt};
@@ -22,11 +24,11 @@ const RELAY_KEY_BYTES: usize = 32;
 #[derive(Debug, Clone, Default)]
 pub struct ConfiguredKeys {
     /// `AUTHORIZED_API_KEYS`.
-    pub authorized: Vec<String>,
+    pub authorized: ApiKeys,
     /// `LOCAL_MODE_ENABLED`: the local key authenticates.
     pub local_mode: bool,
     /// `LOCAL_RELAY_API_KEY`: the relay-local key to use instead of a fresh one.
-    pub relay_key_seed: String,
+    pub relay_key_seed: Secret,
 }
 
 /// What authenticates at start-up (from the key bootstrap).
@@ -124,7 +126,7 @@ impl AuthState {
         let key = if self.configured.relay_key_seed.is_empty() {
             format!("LOCAL_{}", crate::random::token_urlsafe(RELAY_KEY_BYTES))
         } else {
-            self.configured.relay_key_seed.clone()
+            self.configured.relay_key_seed.expose().to_string()
         };
         let mut current = self.current.write_unpoisoned();
         self.revoke_relay_key(&mut current);
@@ -222,7 +224,7 @@ mod tests {
                 relay_api_key: None,
             },
             ConfiguredKeys {
-                authorized: vec!["LOCAL_seeded".into()],
+                authorized: ApiKeys::new(vec!["LOCAL_seeded".into()]),
                 local_mode: true,
                 relay_key_seed: "LOCAL_seeded".into(),
             },

@@ -60,14 +60,9 @@ impl Runtime {
                 relay_api_key: keys.local_relay_api_key,
             },
             ConfiguredKeys {
-                authorized: relab
-                    .auth
-                    .authorized_api_keys
-                    .iter()
-                    .map(str::to_string)
-                    .collect(),
+                authorized: relab.auth.authorized_api_keys.clone(),
                 local_mode: relab.auth.local_mode_enabled,
-                relay_key_seed: relab.relay.local_relay_api_key.expose().to_string(),
+                relay_key_seed: relab.relay.local_relay_api_key.clone(),
             },
             SessionStore::new(SESSION_TTL, MAX_SESSIONS),
         ));
