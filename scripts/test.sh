@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # The whole test suite: formatting, lints, unit tests, and integration tests against real
-# clients (ffmpeg, ffprobe, headless Chromium). Installs what it needs first.
+# clients (ffmpeg, ffprobe, headless Chromium), then a short run of every fuzz target. Installs
+# what it needs first.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -8,3 +9,4 @@ scripts/install-test-deps.sh
 cargo fmt --all -- --check
 cargo clippy --release --all-targets --quiet -- -D warnings
 cargo test --release -- --test-threads 2
+scripts/fuzz.sh 10

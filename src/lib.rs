@@ -56,6 +56,13 @@ pub mod internal {
             pub use crate::encode::jpeg::{encode_i420, encode_i420_optimized, Exif, JpegOptions};
         }
     }
+    /// The parsers of untrusted input that `fuzz/` drives (and nothing else uses from outside).
+    pub mod fuzz {
+        pub use crate::http::wire::parse_head;
+        pub use crate::relay::envelope::{
+            error_response as envelope_error_response, parse as parse_envelope, Incoming,
+        };
+    }
     pub mod http {
         pub use crate::http::server::HttpServer;
         pub use crate::http::{Request, Response};
@@ -68,8 +75,8 @@ pub mod internal {
         }
         pub mod h264 {
             pub use crate::media::h264::{
-                add_emulation_prevention, find_timestamp_sei, nal_type, parse_sps,
-                timestamp_sei_nal, NAL_SEI,
+                add_emulation_prevention, find_timestamp_sei, nal_type, nal_units, parse_sps,
+                remove_emulation_prevention, timestamp_sei_nal, NAL_SEI,
             };
         }
         pub mod llhls {
