@@ -7,12 +7,12 @@ use std::sync::Arc;
 
 use crate::api::Api;
 use crate::config::Config;
-use crate::http::server::{Handler, HttpServer};
+use crate::http::server::{Handler, HttpServer, Limits};
 use crate::link::{self, LinkServices, LinkSettings};
 use crate::pairing::bootstrap::{self, BootstrapError};
 use crate::pipeline::{Pipeline, PipelineError};
 use crate::runtime::Runtime;
-use crate::system::interfaces;
+use crate::system::{fd_limit, interfaces};
 use crate::{banner, housekeeping};
 
 /// What stopped the daemon from starting; the text is what the operator reads.
@@ -56,14 +56,14 @@ pub fn serve(config: Config) -> Result<(), StartError> {
     std::fs::create_dir_all(&config.data_dir)
         .map_err(|e| StartError::DataDir(config.data_dir.clone(), e))?;
     let listen = config.listen;
-    let max_connections = config.max_connections;
+    let limits = http_limits(&config);
     let keys = bootstrap::bootstrap_from_disk(&config.relab).map_err(StartError::Keys)?;
     for (level, line) in &keys.log {
         log::log!(*level, "{line}");
     }
     let rt = Runtime::new(config, keys).map_err(StartError::Services)?;
     let api: Arc<dyn Handler> = Arc::new(Api::new(Arc::clone(&rt)));
-    let server = HttpServer::start(listen, max_connections, Arc::clone(&api))
+    let server = HttpServer::start_with(listen, limits, Arc::clone(&api))
         .map_err(|e| StartError::Listen(listen, e))?;
     let _pipeline = Pipeline::start(&rt.config, &rt.media).map_err(StartError::Pipeline)?;
     housekeeping::spawn(Arc::clone(&rt.media), Arc::clone(&rt.stills))
@@ -92,4 +92,33 @@ pub fn serve(config: Config) -> Result<(), StartError> {
     log::info!("live preview: {base}/preview/hls/cam-preview/index.m3u8");
     server.join();
     Ok(())
+}
+
+/// The HTTP server's limits: the configured ones, with the connection cap lowered to fit
+/// under the descriptor limit (raised to its hard limit first).
+fn http_limits(config: &Config) -> Limits {
+    let mut limits = Limits::new(config.max_connections);
+    limits.per_address = config.max_connections_per_address;
+    match fd_limit::raise() {
+        Ok(fds) => {
+            log::info!(
+                "file descriptor limit: {} (hard limit {})",
+                fds.soft,
+                fds.hard
+            );
+            let cap = fd_limit::connection_cap(config.max_connections, fds.soft);
+            if cap < config.max_connections {
+                log::warn!(
+                    "--max-connections lowered from {} to {cap}: the descriptor limit is {} \
+                     and {} descriptors are kept for files, the camera and uploads",
+                    config.max_connections,
+                    fds.soft,
+                    fd_limit::RESERVE
+                );
+                limits.max_connections = cap;
+            }
+        }
+        Err(e) => log::warn!("cannot read or raise the file descriptor limit: {e}"),
+    }
+    limits
 }

@@ -22,7 +22,7 @@ use std::time::Instant;
 use routes::{Auth, Match, Route};
 
 use crate::auth::{self, Access};
-use crate::http::server::Handler;
+use crate::http::server::{Admission, Handler, DEFAULT_MAX_BODY};
 use crate::http::{request_id, security_headers, Request, Response};
 use crate::runtime::Runtime;
 
@@ -118,6 +118,7 @@ const fn route(
         pattern,
         auth,
         handler,
+        max_body: DEFAULT_MAX_BODY,
     }
 }
 
@@ -132,8 +133,30 @@ impl Api {
 }
 
 impl Handler for Api {
+    fn admit(&self, req: &Request) -> Admission {
+        admit(&self.rt, req)
+    }
+
     fn handle(&self, req: &Request) -> Response {
         handle(&self.rt, req)
+    }
+}
+
+/// Decides on a request's head alone: a request that is answered without its handler
+/// (404, 405, a redirect, 401/403) is answered now, before its body is read; one that
+/// will run gets its route's body limit. Every route's JSON body is under 4 KiB, so the
+/// default limit (16 KiB) serves them all.
+pub fn admit(rt: &Runtime, req: &Request) -> Admission {
+    let accept = |max_body| Admission::Accept { max_body };
+    if rt.site.cors.preflight(req).is_some() {
+        return accept(DEFAULT_MAX_BODY);
+    }
+    match routes::find(ROUTES, &req.method, &req.path) {
+        Match::Found(route, _) => match authorize(rt, req, route.auth) {
+            Ok(()) => accept(route.max_body),
+            Err(resp) => Admission::Refuse(finish(rt, req, resp)),
+        },
+        Match::WrongMethod(_) | Match::NotFound => Admission::Refuse(handle(rt, req)),
     }
 }
 
@@ -143,7 +166,11 @@ pub fn handle(rt: &Runtime, req: &Request) -> Response {
     if let Some(resp) = rt.site.cors.preflight(req) {
         return resp;
     }
-    let mut resp = route_request(rt, req);
+    finish(rt, req, route_request(rt, req))
+}
+
+/// The middleware every answer passes on its way out.
+fn finish(rt: &Runtime, req: &Request, mut resp: Response) -> Response {
     security_headers::apply(
         &req.path,
         rt.config.relab.http.base_url_is_https(),

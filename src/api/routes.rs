@@ -32,6 +32,8 @@ pub struct Route {
     pub pattern: &'static str,
     pub auth: Auth,
     pub handler: Handler,
+    /// The longest body the route reads; longer ones get 413 before they are read.
+    pub max_body: usize,
 }
 
 /// Values captured from the path.
@@ -122,30 +124,35 @@ mod tests {
             pattern: "/",
             auth: Auth::None,
             handler: ok,
+            max_body: 0,
         },
         Route {
             method: "GET",
             pattern: "/camera/controls",
             auth: Auth::Key,
             handler: ok,
+            max_body: 0,
         },
         Route {
             method: "PATCH",
             pattern: "/camera/controls",
             auth: Auth::Key,
             handler: ok,
+            max_body: 0,
         },
         Route {
             method: "GET",
             pattern: "/captures/{image_id}",
             auth: Auth::Key,
             handler: ok,
+            max_body: 0,
         },
         Route {
             method: "GET",
             pattern: "/preview/hls/{hls_path:path}",
             auth: Auth::Local("x"),
             handler: ok,
+            max_body: 0,
         },
     ];
 

@@ -108,6 +108,8 @@ pub struct Config {
     pub segment_ms: u32,
     pub hls_segments: usize,
     pub max_connections: usize,
+    /// Connections one peer address may hold at once.
+    pub max_connections_per_address: usize,
     /// Serve the web UI from this folder instead of the copy built into the binary.
     pub www_dir: Option<PathBuf>,
     /// The RELab plugin's variables (contract/plugin.md §3).
@@ -178,6 +180,12 @@ pub const SETTINGS: &[(&str, &str, &str, &str)] = &[
         "HTTP connections served at once",
     ),
     (
+        "--max-connections-per-address",
+        "PICAMD_MAX_CONNECTIONS_PER_ADDRESS",
+        "64",
+        "HTTP connections one client address may hold at once",
+    ),
+    (
         "--www-dir",
         "PICAMD_WWW_DIR",
         "",
@@ -245,6 +253,12 @@ impl Config {
         let hls_segments = parse_range("--hls-segments", &get("--hls-segments"), 2, 100)? as usize;
         let max_connections =
             parse_range("--max-connections", &get("--max-connections"), 1, 100_000)? as usize;
+        let max_connections_per_address = parse_range(
+            "--max-connections-per-address",
+            &get("--max-connections-per-address"),
+            1,
+            100_000,
+        )? as usize;
         let www_dir = Some(get("--www-dir"))
             .filter(|d| !d.is_empty())
             .map(PathBuf::from);
@@ -264,6 +278,7 @@ impl Config {
             segment_ms,
             hls_segments,
             max_connections,
+            max_connections_per_address,
             www_dir,
             relab,
         };

@@ -1,6 +1,8 @@
 //! Our own small HTTP/1.1 layer: request and response types that the relay will share, the
 //! wire format, the connection threads, the static web UI and its page templates.
 
+pub mod budget;
+pub mod chunked;
 pub mod cors;
 pub mod date;
 pub mod percent;
@@ -9,8 +11,10 @@ pub mod request_id;
 pub mod response;
 pub mod security_headers;
 pub mod server;
+pub mod slots;
 pub mod static_files;
 pub mod template;
+pub mod throttle;
 pub mod wire;
 
 pub use request::Request;

@@ -5,36 +5,74 @@
 //! streamed body (the MJPEG live view) keeps its connection's thread until it ends or the
 //! client leaves, and the connection closes after it.
 //!
+//! Memory and slots are bounded under abuse: the router admits a request on its head alone
+//! (route, method, auth, the route's body limit) before any body is read, bodies in flight
+//! share one budget, a connection's buffer shrinks back between requests, each peer address
+//! holds at most its share of the slots, and when all are taken the oldest connection that
+//! has not sent a request yet makes room.
+//!
 //! Why not tiny_http (the design's first choice): measured with `cargo bench --bench
 //! segment_latency`, its connection pool left some new connections unserved indefinitely (a
 //! race in its task pool), Nagle's algorithm added ~40 ms to every playlist answer, and the
 //! hand-off from its connection threads to ours cost a thread per waiting request.
 
 use std::io::{self, IoSlice, Read, Write};
-use std::net::{SocketAddr, TcpListener, TcpStream};
+use std::net::{Shutdown, SocketAddr, TcpListener, TcpStream};
 use std::panic::{self, AssertUnwindSafe};
-use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::Arc;
+use std::sync::{Arc, Mutex, PoisonError};
 use std::thread;
 use std::time::{Duration, Instant};
 
+use super::budget::{Budget, Reservation};
+use super::chunked;
 use super::response::StreamBody;
-use super::wire::{self, Head};
+use super::slots::{Refusal, Slots};
+use super::throttle::Throttle;
+use super::wire::{self, Framing, Head, WireError};
 use super::{Body, Request, Response};
 
-/// Bodies larger than this are refused with 413 before they are read.
-pub const MAX_BODY: usize = 1 << 20;
+/// The body limit of a route that sets none: every JSON body the API takes is far smaller.
+pub const DEFAULT_MAX_BODY: usize = 16 * 1024;
 /// How long a kept-alive connection may sit idle between requests.
 const IDLE_TIMEOUT: Duration = Duration::from_secs(75);
-/// How long a client may take to send a request once it has started one.
+/// How long a client may take to send a request once it has started one (and a new
+/// connection its first byte).
 const REQUEST_TIMEOUT: Duration = Duration::from_secs(15);
+/// How long a new connection may take to send its first byte when most slots are taken.
+const CROWDED_FIRST_BYTE: Duration = Duration::from_secs(2);
 /// How long a reply may take to drain into a client that stopped reading.
 const WRITE_TIMEOUT: Duration = Duration::from_secs(30);
 /// Connection threads need little stack: requests are parsed into heap buffers.
 const STACK_SIZE: usize = 256 * 1024;
+/// What an idle connection keeps of its read buffer.
+const IDLE_BUFFER: usize = 4096;
+/// A refused request's body up to this size is read and dropped to keep the connection;
+/// a larger one (or one of unknown size) closes it.
+const SKIP_BODY: usize = 16 * 1024;
+/// At most this many bytes are drained from a refused client before closing.
+const LINGER_BYTES: usize = 8 << 20;
+/// How often a failing `accept` (out of descriptors, most likely) is logged.
+const ACCEPT_LOG_INTERVAL: Duration = Duration::from_secs(5);
+/// How long the accept thread pauses after `accept` failed.
+const ACCEPT_BACKOFF: Duration = Duration::from_millis(100);
+
+/// What the router decides from a request's head alone, before any body is read.
+pub enum Admission {
+    /// Read a body of at most this many bytes, then call [`Handler::handle`].
+    Accept { max_body: usize },
+    /// Answer this without reading the body (and without `100 Continue`).
+    Refuse(Response),
+}
 
 /// What the server calls for every request.
 pub trait Handler: Send + Sync + 'static {
+    /// Decides on the head alone (`req.body` is empty) whether the body is worth reading.
+    fn admit(&self, _req: &Request) -> Admission {
+        Admission::Accept {
+            max_body: DEFAULT_MAX_BODY,
+        }
+    }
+
     fn handle(&self, req: &Request) -> Response;
 }
 
@@ -44,10 +82,33 @@ impl<F: Fn(&Request) -> Response + Send + Sync + 'static> Handler for F {
     }
 }
 
+/// How much the server lets its clients take.
+#[derive(Debug, Clone, Copy)]
+pub struct Limits {
+    /// Connections served at once.
+    pub max_connections: usize,
+    /// Connections one peer address may hold at once.
+    pub per_address: usize,
+    /// Bytes of request bodies in memory at once, across all connections.
+    pub body_budget: usize,
+}
+
+impl Limits {
+    pub fn new(max_connections: usize) -> Limits {
+        Limits {
+            max_connections,
+            per_address: max_connections,
+            body_budget: 8 << 20,
+        }
+    }
+}
+
 pub struct HttpServer {
     addr: SocketAddr,
     acceptor: thread::JoinHandle<()>,
 }
+
+type SharedSlots = Arc<Mutex<Slots<TcpStream>>>;
 
 impl HttpServer {
     /// Binds and starts accepting; at most `max_connections` are served at once.
@@ -56,12 +117,25 @@ impl HttpServer {
         max_connections: usize,
         handler: Arc<H>,
     ) -> io::Result<HttpServer> {
+        HttpServer::start_with(addr, Limits::new(max_connections), handler)
+    }
+
+    /// Binds and starts accepting within `limits`.
+    pub fn start_with<H: Handler + ?Sized>(
+        addr: SocketAddr,
+        limits: Limits,
+        handler: Arc<H>,
+    ) -> io::Result<HttpServer> {
         let listener = TcpListener::bind(addr)?;
         let addr = listener.local_addr()?;
-        let active = Arc::new(AtomicUsize::new(0));
+        let slots = Arc::new(Mutex::new(Slots::new(
+            limits.max_connections,
+            limits.per_address,
+        )));
+        let budget = Budget::new(limits.body_budget);
         let acceptor = thread::Builder::new()
             .name("http-accept".into())
-            .spawn(move || accept_loop(&listener, max_connections.max(1), &handler, &active))?;
+            .spawn(move || accept_loop(&listener, &slots, &budget, &handler))?;
         Ok(HttpServer { addr, acceptor })
     }
 
@@ -75,47 +149,101 @@ impl HttpServer {
     }
 }
 
-/// Decrements the connection count when a connection thread ends, however it ends.
-struct Slot(Arc<AtomicUsize>);
+fn lock(slots: &SharedSlots) -> std::sync::MutexGuard<'_, Slots<TcpStream>> {
+    slots.lock().unwrap_or_else(PoisonError::into_inner)
+}
+
+/// A connection's slot, given back when its thread ends, however it ends.
+struct Slot {
+    id: u64,
+    slots: SharedSlots,
+}
+
+impl Slot {
+    fn mark_requested(&self) {
+        lock(&self.slots).mark_requested(self.id);
+    }
+}
 
 impl Drop for Slot {
     fn drop(&mut self) {
-        self.0.fetch_sub(1, Ordering::SeqCst);
+        lock(&self.slots).release(self.id);
     }
 }
 
 fn accept_loop<H: Handler + ?Sized>(
     listener: &TcpListener,
-    max: usize,
+    slots: &SharedSlots,
+    budget: &Budget,
     handler: &Arc<H>,
-    active: &Arc<AtomicUsize>,
 ) {
+    let mut failures = Throttle::new(ACCEPT_LOG_INTERVAL);
     for stream in listener.incoming() {
         let mut stream = match stream {
             Ok(s) => s,
             Err(e) => {
+                if let Some(n) = failures.hit(Instant::now()) {
+                    log::warn!("accept failed {n} time(s) in the last few seconds: {e}");
+                }
                 // Out of file descriptors, most likely: back off instead of spinning.
-                log::warn!("accept failed: {e}");
-                thread::sleep(Duration::from_millis(50));
+                thread::sleep(ACCEPT_BACKOFF);
                 continue;
             }
         };
-        if active.fetch_add(1, Ordering::SeqCst) >= max {
-            active.fetch_sub(1, Ordering::SeqCst);
-            let busy =
-                Response::detail(503, "Too many connections").with_header("Retry-After", "1");
-            let _ = stream.set_write_timeout(Some(Duration::from_millis(200)));
-            let _ = write_response(&mut stream, &busy, false, false);
+        let Ok(peer) = stream.peer_addr() else {
             continue;
+        };
+        let closer = match stream.try_clone() {
+            Ok(c) => c,
+            Err(e) => {
+                if let Some(n) = failures.hit(Instant::now()) {
+                    log::warn!("accept failed {n} time(s) in the last few seconds: {e}");
+                }
+                continue;
+            }
+        };
+        let granted = lock(slots).admit(peer.ip(), Instant::now(), closer);
+        let granted = match granted {
+            Ok(g) => g,
+            Err(refusal) => {
+                let detail = match refusal {
+                    Refusal::PerAddress => "Too many connections from your address",
+                    Refusal::Full => "Too many connections",
+                };
+                let busy = Response::detail(503, detail).with_header("Retry-After", "1");
+                let _ = stream.set_write_timeout(Some(Duration::from_millis(200)));
+                let _ = write_response(&mut stream, &busy, false, false);
+                let _ = stream.shutdown(Shutdown::Both);
+                continue;
+            }
+        };
+        for old in granted.evicted {
+            log::debug!("closing a silent connection to make room");
+            let _ = old.shutdown(Shutdown::Both);
         }
-        let slot = Slot(Arc::clone(active));
+        let first_byte = if granted.crowded {
+            CROWDED_FIRST_BYTE
+        } else {
+            REQUEST_TIMEOUT
+        };
+        let slot = Slot {
+            id: granted.id,
+            slots: Arc::clone(slots),
+        };
         let handler = Arc::clone(handler);
+        let budget = budget.clone();
         let spawned = thread::Builder::new()
             .name("http-conn".into())
             .stack_size(STACK_SIZE)
             .spawn(move || {
-                let _slot = slot;
-                if let Err(e) = serve_connection(stream, handler.as_ref()) {
+                let conn = Connection {
+                    stream,
+                    peer,
+                    slot,
+                    budget,
+                    first_byte,
+                };
+                if let Err(e) = conn.serve(handler.as_ref()) {
                     log::debug!("connection ended: {e}");
                 }
             });
@@ -125,69 +253,217 @@ fn accept_loop<H: Handler + ?Sized>(
     }
 }
 
-fn serve_connection<H: Handler + ?Sized>(mut stream: TcpStream, handler: &H) -> io::Result<()> {
-    let peer = stream.peer_addr().ok();
-    stream.set_nodelay(true)?;
-    stream.set_write_timeout(Some(WRITE_TIMEOUT))?;
-    let mut buf: Vec<u8> = Vec::with_capacity(4096);
-    let mut first = true;
-    loop {
-        let Some(head) = read_head(&mut stream, &mut buf, first)? else {
-            return Ok(());
+struct Connection {
+    stream: TcpStream,
+    peer: SocketAddr,
+    slot: Slot,
+    budget: Budget,
+    first_byte: Duration,
+}
+
+/// What became of a request's body.
+enum BodyRead {
+    Read(Vec<u8>, Reservation),
+    /// The connection ended or was answered already.
+    Ended,
+}
+
+impl Connection {
+    fn serve<H: Handler + ?Sized>(mut self, handler: &H) -> io::Result<()> {
+        self.stream.set_nodelay(true)?;
+        self.stream.set_write_timeout(Some(WRITE_TIMEOUT))?;
+        let mut buf: Vec<u8> = Vec::with_capacity(IDLE_BUFFER);
+        let mut first = Some(self.first_byte);
+        loop {
+            let Some(head) = read_head(&mut self.stream, &mut buf, first.take())? else {
+                return Ok(());
+            };
+            self.slot.mark_requested();
+            buf.drain(..head.head_len);
+            let Head {
+                mut request,
+                body: framing,
+                keep_alive,
+                expect_continue,
+                ..
+            } = head;
+            request.peer = Some(self.peer);
+            let max_body = match handler.admit(&request) {
+                Admission::Accept { max_body } => max_body,
+                Admission::Refuse(resp) => {
+                    let kept = keep_alive
+                        && !expect_continue
+                        && self.skip_body(&mut buf, framing, &request);
+                    let head_only = request.method == "HEAD";
+                    write_response(&mut self.stream, &resp, kept, head_only)?;
+                    if !kept {
+                        linger(&mut self.stream);
+                        return Ok(());
+                    }
+                    shrink(&mut buf);
+                    continue;
+                }
+            };
+            let body = match self.read_body(&mut buf, framing, max_body, expect_continue)? {
+                BodyRead::Read(body, reservation) => (body, reservation),
+                BodyRead::Ended => return Ok(()),
+            };
+            shrink(&mut buf);
+            let (body, _reservation) = body;
+            request.body = body;
+            let response = dispatch(handler, &request);
+            request.body = Vec::new();
+            let head_only = request.method == "HEAD";
+            write_response(&mut self.stream, &response, keep_alive, head_only)?;
+            if let Body::Stream(body) = response.body {
+                if !head_only {
+                    run_stream(&mut self.stream, body, &request);
+                }
+                return Ok(());
+            }
+            if !keep_alive {
+                return Ok(());
+            }
+        }
+    }
+
+    /// Reads the body of an admitted request within its limit and the global budget; a
+    /// request that fails either is answered here and the connection closes.
+    fn read_body(
+        &mut self,
+        buf: &mut Vec<u8>,
+        framing: Framing,
+        max_body: usize,
+        expect_continue: bool,
+    ) -> io::Result<BodyRead> {
+        let wanted = match framing {
+            Framing::Length(n) if n > max_body => {
+                return self.refuse(&WireError {
+                    status: 413,
+                    detail: "Request body too large",
+                })
+            }
+            Framing::Length(n) => n,
+            Framing::Chunked => max_body,
         };
-        first = false;
-        buf.drain(..head.head_len);
-        if head.expect_continue {
-            stream.write_all(b"HTTP/1.1 100 Continue\r\n\r\n")?;
+        let Some(reservation) = self.budget.reserve(wanted) else {
+            let busy = Response::detail(503, "Too many request bodies in flight, try again")
+                .with_header("Retry-After", "1");
+            write_response(&mut self.stream, &busy, false, false)?;
+            linger(&mut self.stream);
+            return Ok(BodyRead::Ended);
+        };
+        if expect_continue && !framing.is_empty() {
+            self.stream.write_all(b"HTTP/1.1 100 Continue\r\n\r\n")?;
         }
         let deadline = Instant::now() + REQUEST_TIMEOUT;
-        while buf.len() < head.body_len {
-            match fill_before(&mut stream, &mut buf, Some(deadline)) {
-                Ok(0) => return Ok(()),
-                Ok(_) => {}
-                Err(e) if is_timeout(&e) => {
-                    let resp = Response::detail(408, "Request timed out");
-                    return write_response(&mut stream, &resp, false, false);
+        let body = match framing {
+            Framing::Length(n) => {
+                while buf.len() < n {
+                    if !self.fill_or_answer(buf, deadline)? {
+                        return Ok(BodyRead::Ended);
+                    }
                 }
-                Err(e) => return Err(e),
+                buf.drain(..n).collect()
+            }
+            Framing::Chunked => {
+                let mut decoder = chunked::Decoder::new(max_body);
+                loop {
+                    match decoder.feed(buf) {
+                        Ok(used) => drop(buf.drain(..used)),
+                        Err(e) => return self.refuse(&e),
+                    }
+                    if decoder.is_done() {
+                        break decoder.into_body();
+                    }
+                    if !self.fill_or_answer(buf, deadline)? {
+                        return Ok(BodyRead::Ended);
+                    }
+                }
+            }
+        };
+        Ok(BodyRead::Read(body, reservation))
+    }
+
+    /// Reads more before `deadline`; `false` when the client left or was answered 408.
+    fn fill_or_answer(&mut self, buf: &mut Vec<u8>, deadline: Instant) -> io::Result<bool> {
+        match fill_before(&mut self.stream, buf, Some(deadline)) {
+            Ok(0) => Ok(false),
+            Ok(_) => Ok(true),
+            Err(e) if is_timeout(&e) => {
+                let resp = Response::detail(408, "Request timed out");
+                write_response(&mut self.stream, &resp, false, false)?;
+                Ok(false)
+            }
+            Err(e) => Err(e),
+        }
+    }
+
+    fn refuse(&mut self, e: &WireError) -> io::Result<BodyRead> {
+        let resp = Response::detail(e.status, e.detail);
+        write_response(&mut self.stream, &resp, false, false)?;
+        linger(&mut self.stream);
+        Ok(BodyRead::Ended)
+    }
+
+    /// Reads and drops a refused request's body when that is cheap, so the connection can
+    /// serve the next request; `false` when it must close instead.
+    fn skip_body(&mut self, buf: &mut Vec<u8>, framing: Framing, req: &Request) -> bool {
+        let Framing::Length(n) = framing else {
+            return false;
+        };
+        if n > SKIP_BODY {
+            return false;
+        }
+        let deadline = Instant::now() + REQUEST_TIMEOUT;
+        while buf.len() < n {
+            match fill_before(&mut self.stream, buf, Some(deadline)) {
+                Ok(0) | Err(_) => {
+                    log::debug!("{} {}: body not skipped", req.method, req.path);
+                    return false;
+                }
+                Ok(_) => {}
             }
         }
-        let Head {
-            mut request,
-            body_len,
-            keep_alive,
-            ..
-        } = head;
-        request.body = buf.drain(..body_len).collect();
-        request.peer = peer;
-        let response = dispatch(handler, &request);
-        let head_only = request.method == "HEAD";
-        write_response(&mut stream, &response, keep_alive, head_only)?;
-        if let Body::Stream(body) = response.body {
-            if !head_only {
-                run_stream(&mut stream, body, &request);
-            }
-            return Ok(());
-        }
-        if !keep_alive {
-            return Ok(());
-        }
+        buf.drain(..n);
+        true
+    }
+}
+
+/// Gives back what a large request made the buffer grow to, keeping pipelined bytes.
+fn shrink(buf: &mut Vec<u8>) {
+    if buf.capacity() > 2 * IDLE_BUFFER.max(buf.len()) {
+        let mut fresh = Vec::with_capacity(IDLE_BUFFER.max(buf.len()));
+        fresh.extend_from_slice(buf);
+        *buf = fresh;
     }
 }
 
 /// Reads until a whole request head is in `buf`. `None` when the client closed or went idle;
-/// a malformed head is answered here and ends the connection.
-fn read_head(stream: &mut TcpStream, buf: &mut Vec<u8>, first: bool) -> io::Result<Option<Head>> {
+/// a malformed head is answered here and ends the connection. `first_byte` is how long a new
+/// connection may wait before sending anything.
+fn read_head(
+    stream: &mut TcpStream,
+    buf: &mut Vec<u8>,
+    first_byte: Option<Duration>,
+) -> io::Result<Option<Head>> {
     // A request must arrive whole within REQUEST_TIMEOUT of its first byte, however slowly
     // the client trickles it, and a new connection must send one that soon; only a kept-alive
     // connection between requests has the longer idle timeout.
-    let mut deadline = first.then(|| Instant::now() + REQUEST_TIMEOUT);
-    // Bytes already known not to complete a head: parse again only when a head can end,
-    // so a head trickled a byte at a time costs linear, not quadratic, work.
+    let mut started = !buf.is_empty();
+    let mut deadline = if started {
+        Some(Instant::now() + REQUEST_TIMEOUT)
+    } else {
+        first_byte.map(|t| Instant::now() + t)
+    };
+    // Bytes already known not to complete a head: parse again only when a head can end
+    // (or a bare CR makes it malformed), so a head trickled a byte at a time costs linear,
+    // not quadratic, work.
     let mut searched: usize = 0;
     loop {
-        if buf.len() > wire::MAX_HEAD || contains_head_end(&buf[searched.saturating_sub(3)..]) {
-            match wire::parse_head(buf, MAX_BODY) {
+        let fresh = &buf[searched.saturating_sub(3)..];
+        if buf.len() > wire::MAX_HEAD || contains_head_end(fresh) || wire::has_bare_cr(fresh) {
+            match wire::parse_head(buf) {
                 Ok(Some(head)) => return Ok(Some(head)),
                 Ok(None) => {}
                 Err(e) => {
@@ -199,7 +475,8 @@ fn read_head(stream: &mut TcpStream, buf: &mut Vec<u8>, first: bool) -> io::Resu
             }
         }
         searched = buf.len();
-        if deadline.is_none() && !buf.is_empty() {
+        if !started && !buf.is_empty() {
+            started = true;
             deadline = Some(Instant::now() + REQUEST_TIMEOUT);
         }
         match fill_before(stream, buf, deadline) {
@@ -225,10 +502,10 @@ fn contains_head_end(bytes: &[u8]) -> bool {
 /// keeps sending for a moment before closing; closing with unread data would reset the
 /// connection and the client might never see the answer.
 fn linger(stream: &mut TcpStream) {
-    let _ = stream.shutdown(std::net::Shutdown::Write);
+    let _ = stream.shutdown(Shutdown::Write);
     let _ = stream.set_read_timeout(Some(Duration::from_millis(500)));
     let mut sink = [0u8; 8192];
-    let mut budget: usize = 8 * MAX_BODY;
+    let mut budget: usize = LINGER_BYTES;
     while budget > 0 {
         match stream.read(&mut sink) {
             Ok(0) | Err(_) => break,
@@ -236,7 +513,6 @@ fn linger(stream: &mut TcpStream) {
         }
     }
 }
-
 /// Reads more into `buf`, giving up at `deadline` (or after the idle timeout without one).
 fn fill_before(
     stream: &mut TcpStream,
@@ -320,6 +596,7 @@ fn write_response(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::sync::atomic::{AtomicUsize, Ordering};
 
     fn pair() -> (TcpStream, TcpStream) {
         let listener = TcpListener::bind("127.0.0.1:0").unwrap();

@@ -3,7 +3,8 @@
 
 use super::{Request, Response};
 
-/// Longest request head (request line and headers) we accept.
+/// Longest request head (request line and headers) we accept; a longer request line alone
+/// is answered 414.
 pub const MAX_HEAD: usize = 16 * 1024;
 const MAX_HEADERS: usize = 64;
 
@@ -13,9 +14,24 @@ pub struct Head {
     pub request: Request,
     /// Bytes of the head, including the blank line.
     pub head_len: usize,
-    pub body_len: usize,
+    pub body: Framing,
     pub keep_alive: bool,
     pub expect_continue: bool,
+}
+
+/// How the body that follows a head is delimited.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Framing {
+    /// `Content-Length` bytes (0 when the head declares no body).
+    Length(usize),
+    /// `Transfer-Encoding: chunked`, decoded by [`super::chunked::Decoder`].
+    Chunked,
+}
+
+impl Framing {
+    pub fn is_empty(self) -> bool {
+        self == Framing::Length(0)
+    }
 }
 
 /// Why a request cannot be served; the connection closes after the answer.
@@ -29,22 +45,45 @@ fn fail(status: u16, detail: &'static str) -> WireError {
     WireError { status, detail }
 }
 
+/// True when `bytes` hold a CR that is not followed by LF: no head may contain one, so the
+/// request is refused at once instead of waiting for a head end that never comes.
+pub fn has_bare_cr(bytes: &[u8]) -> bool {
+    bytes.windows(2).any(|w| w[0] == b'\r' && w[1] != b'\n')
+}
+
+/// The head is too long: 414 when the request line alone is, else 431.
+fn too_large(buf: &[u8]) -> WireError {
+    let line = buf.iter().position(|&b| b == b'\n').unwrap_or(buf.len());
+    if line > MAX_HEAD {
+        fail(414, "URI too long")
+    } else {
+        fail(431, "Request header fields too large")
+    }
+}
+
 /// Parses a request head from the start of `buf`. `Ok(None)` means more bytes are needed.
-pub fn parse_head(buf: &[u8], max_body: usize) -> Result<Option<Head>, WireError> {
+/// The body's size is checked later, against the limit of the route the head names.
+pub fn parse_head(buf: &[u8]) -> Result<Option<Head>, WireError> {
     let mut headers = [httparse::EMPTY_HEADER; MAX_HEADERS];
     let mut parsed = httparse::Request::new(&mut headers);
-    let head_len = match parsed.parse(buf) {
+    let result = parsed.parse(buf);
+    let scanned = match result {
         Ok(httparse::Status::Complete(n)) => n,
-        Ok(httparse::Status::Partial) if buf.len() > MAX_HEAD => {
-            return Err(fail(431, "Request header fields too large"))
-        }
+        _ => buf.len(),
+    };
+    if has_bare_cr(&buf[..scanned]) {
+        return Err(fail(400, "Malformed request"));
+    }
+    let head_len = match result {
+        Ok(httparse::Status::Complete(n)) => n,
+        Ok(httparse::Status::Partial) if buf.len() > MAX_HEAD => return Err(too_large(buf)),
         Ok(httparse::Status::Partial) => return Ok(None),
         Err(httparse::Error::TooManyHeaders) => return Err(fail(431, "Too many request headers")),
         Err(httparse::Error::Version) => return Err(fail(505, "HTTP version not supported")),
         Err(_) => return Err(fail(400, "Malformed request")),
     };
     if head_len > MAX_HEAD {
-        return Err(fail(431, "Request header fields too large"));
+        return Err(too_large(buf));
     }
     let (Some(method), Some(target), Some(version)) = (parsed.method, parsed.path, parsed.version)
     else {
@@ -58,6 +97,7 @@ pub fn parse_head(buf: &[u8], max_body: usize) -> Result<Option<Head>, WireError
     let mut connection = String::new();
     let mut expect_continue = false;
     let mut saw_length = false;
+    let mut transfer_encoding = String::new();
     for h in parsed.headers.iter() {
         let value =
             std::str::from_utf8(h.value).map_err(|_| fail(400, "Header value is not UTF-8"))?;
@@ -75,7 +115,8 @@ pub fn parse_head(buf: &[u8], max_body: usize) -> Result<Option<Head>, WireError
             saw_length = true;
             body_len = n;
         } else if h.name.eq_ignore_ascii_case("transfer-encoding") {
-            return Err(fail(411, "Send the body with a Content-Length"));
+            transfer_encoding.push(',');
+            transfer_encoding.push_str(&value.to_ascii_lowercase());
         } else if h.name.eq_ignore_ascii_case("connection") {
             connection.push(',');
             connection.push_str(&value.to_ascii_lowercase());
@@ -89,9 +130,26 @@ pub fn parse_head(buf: &[u8], max_body: usize) -> Result<Option<Head>, WireError
             .headers
             .push((h.name.to_string(), value.to_string()));
     }
-    if body_len > max_body {
-        return Err(fail(413, "Request body too large"));
-    }
+    let body = if transfer_encoding.is_empty() {
+        Framing::Length(body_len)
+    } else {
+        // Both framings at once is how requests are smuggled past proxies: refuse it.
+        if saw_length {
+            return Err(fail(400, "Both Content-Length and Transfer-Encoding"));
+        }
+        if version == 0 {
+            return Err(fail(400, "Transfer-Encoding in an HTTP/1.0 request"));
+        }
+        let codings: Vec<&str> = transfer_encoding
+            .split(',')
+            .map(str::trim)
+            .filter(|t| !t.is_empty())
+            .collect();
+        if codings != ["chunked"] {
+            return Err(fail(501, "Only Transfer-Encoding: chunked is supported"));
+        }
+        Framing::Chunked
+    };
     let keep_alive = if version == 0 {
         connection.split(',').any(|t| t.trim() == "keep-alive")
     } else {
@@ -100,7 +158,7 @@ pub fn parse_head(buf: &[u8], max_body: usize) -> Result<Option<Head>, WireError
     Ok(Some(Head {
         request,
         head_len,
-        body_len,
+        body,
         keep_alive,
         expect_continue,
     }))
@@ -123,6 +181,7 @@ pub fn reason(status: u16) -> &'static str {
         408 => "Request Timeout",
         411 => "Length Required",
         413 => "Content Too Large",
+        414 => "URI Too Long",
         417 => "Expectation Failed",
         422 => "Unprocessable Content",
         429 => "Too Many Requests",
@@ -130,6 +189,7 @@ pub fn reason(status: u16) -> &'static str {
         500 => "Internal Server Error",
         502 => "Bad Gateway",
         503 => "Service Unavailable",
+        501 => "Not Implemented",
         505 => "HTTP Version Not Supported",
         _ => "Unknown",
     }
@@ -166,29 +226,29 @@ mod tests {
     use super::*;
     use crate::http::Body;
 
-    const MAX: usize = 1024;
-
     #[test]
     fn parses_heads_incrementally() {
         let raw = b"GET /a?b=1 HTTP/1.1\r\nHost: x\r\nX-Api-Key: k\r\n\r\nrest";
-        assert!(parse_head(&raw[..20], MAX).unwrap().is_none());
-        let head = parse_head(raw, MAX).unwrap().unwrap();
+        assert!(parse_head(&raw[..20]).unwrap().is_none());
+        let head = parse_head(raw).unwrap().unwrap();
         assert_eq!(head.head_len, raw.len() - 4);
         assert_eq!(head.request.path, "/a");
         assert_eq!(head.request.header("x-api-key"), Some("k"));
         assert!(head.keep_alive);
-        let head = parse_head(b"POST / HTTP/1.0\r\nContent-Length: 5\r\n\r\n", MAX)
+        let head = parse_head(b"POST / HTTP/1.0\r\nContent-Length: 5\r\n\r\n")
             .unwrap()
             .unwrap();
         assert!(!head.keep_alive);
-        assert_eq!(head.body_len, 5);
-        let head = parse_head(b"GET / HTTP/1.1\r\nConnection: Close\r\n\r\n", MAX)
+        assert_eq!(head.body, Framing::Length(5));
+        let chunked = b"POST / HTTP/1.1\r\nTransfer-Encoding: Chunked\r\n\r\n";
+        assert_eq!(parse_head(chunked).unwrap().unwrap().body, Framing::Chunked);
+        let head = parse_head(b"GET / HTTP/1.1\r\nConnection: Close\r\n\r\n")
             .unwrap()
             .unwrap();
         assert!(!head.keep_alive);
         let two = b"GET / HTTP/1.1\r\nConnection: close\r\nConnection: x\r\n\r\n";
         assert!(
-            !parse_head(two, MAX).unwrap().unwrap().keep_alive,
+            !parse_head(two).unwrap().unwrap().keep_alive,
             "every Connection header counts"
         );
     }
@@ -205,15 +265,25 @@ mod tests {
                 b"POST / HTTP/1.1\r\nContent-Length: 1\r\nContent-Length: 2\r\n\r\n",
                 400,
             ),
-            (b"POST / HTTP/1.1\r\nContent-Length: 2000\r\n\r\n", 413),
+            (b"POST / HTTP/1.1\r\nTransfer-Encoding: gzip\r\n\r\n", 501),
             (
-                b"POST / HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n",
-                411,
+                b"POST / HTTP/1.1\r\nTransfer-Encoding: gzip, chunked\r\n\r\n",
+                501,
             ),
+            (
+                b"POST / HTTP/1.1\r\nTransfer-Encoding: chunked\r\nContent-Length: 3\r\n\r\n",
+                400,
+            ),
+            (
+                b"POST / HTTP/1.0\r\nTransfer-Encoding: chunked\r\n\r\n",
+                400,
+            ),
+            (b"GET / HTTP/1.1\rHost: x\r\n\r\n", 400),
+            (b"GET / HTTP/1.1\r\nHost: x\ry", 400),
             (b"POST / HTTP/1.1\r\nExpect: magic\r\n\r\n", 417),
         ];
         for (raw, status) in cases {
-            let err = parse_head(raw, MAX).unwrap_err();
+            let err = parse_head(raw).unwrap_err();
             assert_eq!(err.status, *status, "{}", String::from_utf8_lossy(raw));
         }
         let mut many = b"GET / HTTP/1.1\r\n".to_vec();
@@ -221,12 +291,19 @@ mod tests {
             many.extend_from_slice(format!("H{i}: v\r\n").as_bytes());
         }
         many.extend_from_slice(b"\r\n");
-        assert_eq!(parse_head(&many, MAX).unwrap_err().status, 431);
-        let endless_method = vec![b'a'; MAX_HEAD + 10];
-        assert_eq!(parse_head(&endless_method, MAX).unwrap_err().status, 431);
+        assert_eq!(parse_head(&many).unwrap_err().status, 431);
         let mut long = b"GET /".to_vec();
         long.extend(std::iter::repeat_n(b'a', MAX_HEAD + 10));
-        assert_eq!(parse_head(&long, MAX).unwrap_err().status, 431);
+        assert_eq!(parse_head(&long).unwrap_err().status, 414, "a long URL");
+        long.extend_from_slice(b" HTTP/1.1\r\n\r\n");
+        assert_eq!(
+            parse_head(&long).unwrap_err().status,
+            414,
+            "a long URL, whole"
+        );
+        let mut fat = b"GET / HTTP/1.1\r\nX: ".to_vec();
+        fat.extend(std::iter::repeat_n(b'a', MAX_HEAD + 10));
+        assert_eq!(parse_head(&fat).unwrap_err().status, 431, "a long header");
     }
 
     #[test]

@@ -4,6 +4,7 @@
 
 pub mod cpu;
 pub mod disk;
+pub mod fd_limit;
 pub mod interfaces;
 pub mod memory;
 pub mod prometheus;
