@@ -58,6 +58,7 @@ pub mod internal {
     }
     /// The parsers of untrusted input that `fuzz/` drives (and nothing else uses from outside).
     pub mod fuzz {
+        pub use crate::http::chunked::Decoder as ChunkedDecoder;
         pub use crate::http::wire::parse_head;
         pub use crate::relay::envelope::{
             error_response as envelope_error_response, parse as parse_envelope, Incoming,

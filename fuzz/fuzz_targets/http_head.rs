@@ -6,7 +6,7 @@ use libfuzzer_sys::fuzz_target;
 use picamd::internal::fuzz::parse_head;
 
 fuzz_target!(|data: &[u8]| {
-    match parse_head(data, 1 << 20) {
+    match parse_head(data) {
         Ok(Some(head)) => assert!(head.head_len <= data.len()),
         Ok(None) => {}
         Err(e) => assert!((400..600).contains(&e.status), "status {}", e.status),
