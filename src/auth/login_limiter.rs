@@ -1,6 +1,6 @@
 //! Brute-force protection for API keys, per client: `POST /auth/login` (§1.3) and a wrong
 //! `X-API-Key` on any route alike. Any failure (for the login route, any status ≥ 400) is
-//! noted, and once 5 failures have fallen inside a 300 s window the client is refused with 429
+//! noted, and once 5 failures (`LOGIN_MAX_FAILURES`) have fallen inside a 300 s window the client is refused with 429
 //! until 300 s have passed since its last failure. Time is passed in.
 //!
 //! The caller asks [`LoginLimiter::check`] before checking a key and, only when it did check
@@ -29,12 +29,13 @@ pub const WINDOW: Duration = Duration::from_secs(300);
 pub const MAX_TRACKED_IPS: usize = 1000;
 pub const TOO_MANY_ATTEMPTS: &str = "Too many failed login attempts. Try again later.";
 
-/// The most recent failures of one client, oldest first, at most `MAX_FAILURES` of them.
+/// The most recent failures of one client, oldest first, at most `max_failures` of them.
 type Failures = VecDeque<Instant>;
 
 #[derive(Debug)]
 pub struct LoginLimiter {
     max_ips: usize,
+    max_failures: usize,
     failures: HashMap<IpAddr, Failures>,
     /// The clients that found the table full of blocked clients, counted as one.
     overflow: Failures,
@@ -42,7 +43,7 @@ pub struct LoginLimiter {
 
 impl Default for LoginLimiter {
     fn default() -> LoginLimiter {
-        LoginLimiter::new(MAX_TRACKED_IPS)
+        LoginLimiter::new(MAX_TRACKED_IPS, MAX_FAILURES)
     }
 }
 
@@ -54,11 +55,11 @@ pub fn client_of(ip: IpAddr) -> IpAddr {
     }
 }
 
-/// How long `failures` still blocks at `now`; `None` when it does not.
-fn blocked_for(failures: &Failures, now: Instant) -> Option<Duration> {
+/// How long `failures` still blocks at `now` (`max` failures block); `None` when they do not.
+fn blocked_for(failures: &Failures, max: usize, now: Instant) -> Option<Duration> {
     let (&first, &last) = (failures.front()?, failures.back()?);
     let since_last = now.saturating_duration_since(last);
-    let blocked = failures.len() >= MAX_FAILURES
+    let blocked = failures.len() >= max
         && last.saturating_duration_since(first) < WINDOW
         && since_last < WINDOW;
     blocked.then(|| WINDOW - since_last)
@@ -71,17 +72,19 @@ fn is_live(failures: &Failures, now: Instant) -> bool {
         .is_some_and(|&last| now.saturating_duration_since(last) < WINDOW)
 }
 
-fn push(failures: &mut Failures, now: Instant) {
-    if failures.len() >= MAX_FAILURES {
+fn push(failures: &mut Failures, max: usize, now: Instant) {
+    if failures.len() >= max {
         failures.pop_front();
     }
     failures.push_back(now);
 }
 
 impl LoginLimiter {
-    pub fn new(max_ips: usize) -> LoginLimiter {
+    /// Remembers at most `max_ips` clients; `max_failures` within the window block one.
+    pub fn new(max_ips: usize, max_failures: usize) -> LoginLimiter {
         LoginLimiter {
             max_ips: max_ips.max(1),
+            max_failures: max_failures.max(1),
             failures: HashMap::new(),
             overflow: Failures::new(),
         }
@@ -91,13 +94,13 @@ impl LoginLimiter {
     pub fn check(&mut self, ip: IpAddr, now: Instant) -> Result<(), Duration> {
         let client = client_of(ip);
         let Some(failures) = self.failures.get(&client) else {
-            return blocked_for(&self.overflow, now).map_or(Ok(()), Err);
+            return blocked_for(&self.overflow, self.max_failures, now).map_or(Ok(()), Err);
         };
         if !is_live(failures, now) {
             self.failures.remove(&client);
             return Ok(());
         }
-        blocked_for(failures, now).map_or(Ok(()), Err)
+        blocked_for(failures, self.max_failures, now).map_or(Ok(()), Err)
     }
 
     /// Notes the status a key check answered `ip` with (≥ 400 is a failure).
@@ -110,10 +113,11 @@ impl LoginLimiter {
             && self.failures.len() >= self.max_ips
             && !self.make_room(now)
         {
-            push(&mut self.overflow, now);
+            push(&mut self.overflow, self.max_failures, now);
             return;
         }
-        push(self.failures.entry(client).or_default(), now);
+        let max = self.max_failures;
+        push(self.failures.entry(client).or_default(), max, now);
     }
 
     /// How many clients are being remembered.
@@ -125,11 +129,12 @@ impl LoginLimiter {
     /// is room; false when every remembered client is blocked.
     fn make_room(&mut self, now: Instant) -> bool {
         self.failures.retain(|_, f| is_live(f, now));
+        let max = self.max_failures;
         while self.failures.len() >= self.max_ips {
             let oldest_unblocked = self
                 .failures
                 .iter()
-                .filter(|(_, f)| blocked_for(f, now).is_none())
+                .filter(|(_, f)| blocked_for(f, max, now).is_none())
                 .min_by_key(|(_, f)| f.back().copied())
                 .map(|(ip, _)| *ip);
             match oldest_unblocked {
@@ -227,7 +232,7 @@ mod tests {
 
     #[test]
     fn the_table_never_grows_beyond_its_capacity() {
-        let mut limiter = LoginLimiter::new(3);
+        let mut limiter = LoginLimiter::new(3, MAX_FAILURES);
         let t0 = Instant::now();
         for last in 1..=3 {
             limiter.record(ip(last), 403, t0 + u32::from(last) * SEC);
@@ -246,7 +251,7 @@ mod tests {
 
     #[test]
     fn a_blocked_ip_survives_when_the_table_fills() {
-        let mut limiter = LoginLimiter::new(3);
+        let mut limiter = LoginLimiter::new(3, MAX_FAILURES);
         let t0 = Instant::now();
         for _ in 0..5 {
             limiter.record(ip(1), 403, t0 + 100 * SEC);
@@ -279,7 +284,7 @@ mod tests {
 
     #[test]
     fn a_table_full_of_blocked_clients_blocks_the_rest_as_one() {
-        let mut limiter = LoginLimiter::new(2);
+        let mut limiter = LoginLimiter::new(2, MAX_FAILURES);
         let t0 = Instant::now();
         for last in 1..=2 {
             for _ in 0..MAX_FAILURES {
@@ -314,8 +319,18 @@ mod tests {
     }
 
     #[test]
+    fn the_failure_count_is_a_setting() {
+        let mut limiter = LoginLimiter::new(10, 2);
+        let t0 = Instant::now();
+        limiter.record(ip(1), 403, t0);
+        assert_eq!(limiter.check(ip(1), t0), Ok(()));
+        limiter.record(ip(1), 403, t0);
+        assert_eq!(limiter.check(ip(1), t0), Err(300 * SEC));
+    }
+
+    #[test]
     fn stale_entries_are_swept_first() {
-        let mut limiter = LoginLimiter::new(2);
+        let mut limiter = LoginLimiter::new(2, MAX_FAILURES);
         let t0 = Instant::now();
         limiter.record(ip(1), 403, t0 + 10 * SEC);
         limiter.record(ip(2), 403, t0);
