@@ -1,7 +1,7 @@
 //! The key-bearing and local-network routes against browsers on other sites and DNS
 //! rebinding, over real HTTP on loopback: `Host`, `Origin` and `Sec-Fetch-Site` as a browser
-//! would send them, and wrong API keys counted on any route. (Non-local peers cannot be made
-//! on loopback; `tests/auth_matrix.rs` covers them in-process with the peer address set.)
+//! would send them, and wrong API keys counted on any route. (Non-local peers: see
+//! `tests/non_local_peer.rs` and, route by route, `tests/auth_matrix.rs`.)
 
 mod common;
 
