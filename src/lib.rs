@@ -34,7 +34,7 @@ mod v4l2_cli;
 /// private to the crate: this re-exports, per module, only the items those users name.
 pub mod internal {
     pub mod api {
-        pub use crate::api::routes::Auth;
+        pub use crate::api::routes::{Auth, Guard};
         pub use crate::api::{handle, Api, ROUTES};
     }
     pub mod app {

@@ -7,7 +7,7 @@ use std::net::SocketAddr;
 use std::sync::atomic::{AtomicU32, Ordering};
 use std::sync::Arc;
 
-use picamd::internal::api::{handle, Auth, ROUTES};
+use picamd::internal::api::{handle, Auth, Guard, ROUTES};
 use picamd::internal::config::Config;
 use picamd::internal::http::{Request, Response};
 use picamd::internal::pairing::bootstrap::bootstrap;
@@ -16,7 +16,6 @@ use picamd::internal::runtime::Runtime;
 const KEY: &str = "matrix-key-0123456789";
 const PUBLIC: &str = "8.8.8.8:40000";
 const LAN: &str = "192.168.1.20:40000";
-const V6_PUBLIC: &str = "[2001:4860:4860::8888]:40000";
 
 fn runtime() -> Arc<Runtime> {
     static RUNS: AtomicU32 = AtomicU32::new(0);
@@ -60,12 +59,14 @@ fn detail(resp: &Response) -> String {
 #[test]
 fn every_route_enforces_its_auth_class() {
     let rt = runtime();
-    for route in ROUTES {
+    for (i, route) in ROUTES.iter().enumerate() {
         let path = concrete(route.pattern);
         let m = route.method;
         let what = format!("{m} {path}");
         let public_no_key = call(&rt, m, &path, PUBLIC, &[]);
-        let public_wrong_key = call(&rt, m, &path, V6_PUBLIC, &[("X-API-Key", "wrong")]);
+        // Each wrong key from its own /64, so the limiter does not step in.
+        let v6_public = format!("[2001:4860:4860:{i:x}::8888]:40000");
+        let public_wrong_key = call(&rt, m, &path, &v6_public, &[("X-API-Key", "wrong")]);
         let public_right_key = call(&rt, m, &path, PUBLIC, &[("x-api-key", KEY)]);
         let lan_no_key = call(&rt, m, &path, LAN, &[]);
         match route.auth {
@@ -190,4 +191,170 @@ fn relayed_requests_without_a_peer_are_not_local() {
     let mut req = Request::new("GET", "/local-key").unwrap();
     req.peer = None;
     assert_eq!(handle(&rt, &req).status, 403);
+}
+
+fn body_text(resp: &Response) -> String {
+    String::from_utf8_lossy(&resp.body.to_vec()).into_owned()
+}
+
+#[test]
+fn the_setup_page_and_its_key_are_for_the_local_network_only() {
+    let rt = runtime();
+    let key = rt.auth.local_api_key().to_string();
+    for peer in [PUBLIC, "100.64.0.9:1234", "[2001:4860:4860::8888]:1"] {
+        let resp = call(&rt, "GET", "/setup", peer, &[]);
+        assert_eq!(resp.status, 403, "{peer}");
+        assert_eq!(
+            detail(&resp),
+            "The setup page is only available from the local network"
+        );
+        assert!(!body_text(&resp).contains(&key), "{peer}");
+    }
+    let lan = call(&rt, "GET", "/setup", LAN, &[("Host", "localhost:8018")]);
+    assert_eq!(lan.status, 200);
+    assert!(body_text(&lan).contains(&key));
+}
+
+#[test]
+fn same_site_routes_refuse_other_sites_and_grant_them_no_cors() {
+    let rt = runtime();
+    let host = ("Host", "127.0.0.1:8018");
+    for route in ROUTES {
+        let Guard::SameSite(text) = route.guard else {
+            continue;
+        };
+        let path = concrete(route.pattern);
+        let m = route.method;
+        for foreign in [
+            ("Origin", "https://evil.example"),
+            ("Origin", "null"),
+            ("Origin", "http://127.0.0.1:9999"),
+            ("Sec-Fetch-Site", "cross-site"),
+        ] {
+            let resp = call(&rt, m, &path, LAN, &[host, foreign]);
+            assert_eq!(resp.status, 403, "{m} {path} {foreign:?}");
+            assert_eq!(detail(&resp), text);
+        }
+        let own = call(
+            &rt,
+            m,
+            &path,
+            LAN,
+            &[host, ("Origin", "http://127.0.0.1:8018")],
+        );
+        assert!(
+            ![403, 421].contains(&own.status),
+            "{m} {path}: {}",
+            own.status
+        );
+        for resp in [&own, &call(&rt, m, &path, LAN, &[host])] {
+            for name in [
+                "Access-Control-Allow-Origin",
+                "Access-Control-Allow-Private-Network",
+                "Access-Control-Allow-Credentials",
+            ] {
+                assert!(resp.header(name).is_none(), "{m} {path}: {name}");
+            }
+        }
+        let preflight = call(
+            &rt,
+            "OPTIONS",
+            &path,
+            LAN,
+            &[
+                host,
+                ("Origin", "https://evil.example"),
+                ("Access-Control-Request-Method", m),
+                ("Access-Control-Request-Private-Network", "true"),
+            ],
+        );
+        assert_eq!(preflight.status, 403, "preflight {path}");
+        assert!(preflight
+            .header("Access-Control-Allow-Private-Network")
+            .is_none());
+        assert!(preflight.header("Access-Control-Allow-Origin").is_none());
+    }
+    // Other routes keep the plugin's CORS (local mode: `*` and PNA).
+    let health = call(
+        &rt,
+        "GET",
+        "/health",
+        LAN,
+        &[("Origin", "https://x.example")],
+    );
+    assert_eq!(health.header("Access-Control-Allow-Origin"), Some("*"));
+}
+
+#[test]
+fn local_routes_refuse_a_foreign_host() {
+    let rt = runtime();
+    for route in ROUTES.iter().filter(|r| r.guard != Guard::Open) {
+        let path = concrete(route.pattern);
+        for host in [
+            "evil.example",
+            "evil.example:8018",
+            "8.8.8.8:8018",
+            "localhost.evil.example",
+        ] {
+            let resp = call(&rt, route.method, &path, LAN, &[("Host", host)]);
+            assert_eq!(resp.status, 421, "{} {path} Host {host}", route.method);
+            assert!(detail(&resp).contains("DNS rebinding"));
+        }
+        for host in ["localhost:8018", "127.0.0.1", "[::1]:8018"] {
+            let resp = call(&rt, route.method, &path, LAN, &[("Host", host)]);
+            assert_ne!(resp.status, 421, "{} {path} Host {host}", route.method);
+        }
+    }
+}
+
+#[test]
+fn wrong_api_keys_on_any_route_are_rate_limited() {
+    let rt = runtime();
+    let camera = |peer: &str, key: &str| call(&rt, "GET", "/camera", peer, &[("X-API-Key", key)]);
+    for path in [
+        "/camera",
+        "/frame",
+        "/system/telemetry",
+        "/captures",
+        "/timelapse",
+    ] {
+        let resp = call(&rt, "GET", path, PUBLIC, &[("X-API-Key", "guess")]);
+        assert_eq!(resp.status, 403, "{path}");
+    }
+    let blocked = camera(PUBLIC, KEY);
+    assert_eq!(blocked.status, 429, "blocked even with the right key");
+    assert_eq!(
+        detail(&blocked),
+        "Too many failed login attempts. Try again later."
+    );
+    assert!(blocked.header("Retry-After").is_some());
+    assert_eq!(
+        camera(LAN, KEY).status,
+        200,
+        "other addresses are not affected"
+    );
+    // The login form shares the count.
+    let mut login = Request::new("POST", "/auth/login").unwrap();
+    login.peer = Some(PUBLIC.parse().unwrap());
+    login.body = format!("api_key={KEY}").into_bytes();
+    assert_eq!(handle(&rt, &login).status, 429);
+
+    // IPv6: one /64 is one client.
+    for i in 1..=5 {
+        let peer = format!("[2001:db8:aa:bb::{i}]:1");
+        assert_eq!(camera(&peer, "guess").status, 403);
+    }
+    assert_eq!(camera("[2001:db8:aa:bb:ffff::1]:1", KEY).status, 429);
+    assert_eq!(camera("[2001:db8:aa:bc::1]:1", KEY).status, 200);
+
+    // Relayed commands come "from" 127.0.0.1 but are neither counted nor blocked.
+    for _ in 0..5 {
+        assert_eq!(camera("127.0.0.1:5000", "guess").status, 403);
+    }
+    assert_eq!(camera("127.0.0.1:5000", KEY).status, 429);
+    let mut relayed = Request::new("GET", "/camera").unwrap();
+    relayed.peer = Some("127.0.0.1:0".parse().unwrap());
+    relayed.relayed = true;
+    relayed.headers = vec![("X-API-Key".into(), KEY.into())];
+    assert_eq!(handle(&rt, &relayed).status, 200);
 }

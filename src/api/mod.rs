@@ -3,6 +3,7 @@
 
 pub mod camera;
 pub mod captures;
+pub mod guards;
 pub mod health;
 pub mod login;
 pub mod openapi;
@@ -19,8 +20,9 @@ pub mod web;
 use std::sync::Arc;
 use std::time::Instant;
 
-use routes::{Auth, Match, Route};
+use routes::{Auth, Guard, Match, Route};
 
+use crate::auth::login_limiter::too_many_attempts;
 use crate::auth::{self, Access};
 use crate::http::server::{Admission, Handler, DEFAULT_MAX_BODY};
 use crate::http::{request_id, security_headers, Request, Response};
@@ -29,7 +31,13 @@ use crate::runtime::Runtime;
 /// Every route picamd serves. `GET` routes answer `HEAD` too.
 pub const ROUTES: &[Route] = &[
     route("GET", "/", Auth::None, web::landing),
-    route("GET", "/setup", Auth::None, web::setup),
+    guarded(
+        "GET",
+        "/setup",
+        Auth::Local(web::SETUP_LOCAL_ONLY),
+        Guard::SameSite(web::SETUP_CROSS_SITE),
+        web::setup,
+    ),
     route("GET", "/docs", Auth::None, web::docs),
     route("GET", "/openapi.json", Auth::None, openapi::document),
     route("GET", "/favicon.ico", Auth::None, web::favicon),
@@ -40,46 +48,53 @@ pub const ROUTES: &[Route] = &[
     route("POST", "/auth/login", Auth::None, login::login),
     route("POST", "/auth/logout", Auth::None, login::logout),
     route("GET", "/pairing/state", Auth::None, pairing::state),
-    route(
+    guarded(
         "POST",
         "/pairing/code",
         Auth::Local(pairing::CONTROL_LOCAL_ONLY),
+        Guard::SameSite(pairing::CROSS_SITE),
         pairing::new_code,
     ),
-    route(
+    guarded(
         "DELETE",
         "/pairing",
         Auth::Local(pairing::CONTROL_LOCAL_ONLY),
+        Guard::SameSite(pairing::CROSS_SITE),
         pairing::unpair,
     ),
-    route(
+    guarded(
         "GET",
         "/local-key",
         Auth::Local(system::KEY_LOCAL_ONLY),
+        Guard::SameSite(system::KEY_CROSS_SITE),
         system::local_key,
     ),
-    route(
+    guarded(
         "GET",
         "/preview-thumbnail.jpg",
         Auth::Local(stills::THUMBNAIL_LOCAL_ONLY),
+        Guard::SameSite(stills::THUMBNAIL_CROSS_SITE),
         stills::thumbnail,
     ),
-    route(
+    guarded(
         "POST",
         "/preview/start",
         Auth::Local(preview::CONTROL_LOCAL_ONLY),
+        Guard::SameSite(preview::CONTROL_CROSS_SITE),
         preview::start,
     ),
-    route(
+    guarded(
         "POST",
         "/preview/stop",
         Auth::Local(preview::CONTROL_LOCAL_ONLY),
+        Guard::SameSite(preview::CONTROL_CROSS_SITE),
         preview::stop,
     ),
-    route(
+    guarded(
         "GET",
         "/preview/hls/{hls_path:path}",
         Auth::Local(preview::LOCAL_ONLY),
+        Guard::OwnHost,
         preview::hls,
     ),
     route("GET", "/camera", Auth::Key, camera::status),
@@ -113,10 +128,21 @@ const fn route(
     auth: Auth,
     handler: routes::Handler,
 ) -> Route {
+    guarded(method, pattern, auth, Guard::Open, handler)
+}
+
+const fn guarded(
+    method: &'static str,
+    pattern: &'static str,
+    auth: Auth,
+    guard: Guard,
+    handler: routes::Handler,
+) -> Route {
     Route {
         method,
         pattern,
         auth,
+        guard,
         handler,
         max_body: DEFAULT_MAX_BODY,
     }
@@ -152,7 +178,9 @@ pub fn admit(rt: &Runtime, req: &Request) -> Admission {
         return accept(DEFAULT_MAX_BODY);
     }
     match routes::find(ROUTES, &req.method, &req.path) {
-        Match::Found(route, _) => match authorize(rt, req, route.auth) {
+        Match::Found(route, _) => match authorize(rt, req, route.auth)
+            .and_then(|()| guards::check(rt, req, route.guard))
+        {
             Ok(()) => accept(route.max_body),
             Err(resp) => Admission::Refuse(finish(rt, req, resp)),
         },
@@ -163,6 +191,10 @@ pub fn admit(rt: &Runtime, req: &Request) -> Admission {
 /// Answers one request, from the network or from the relay.
 pub fn handle(rt: &Runtime, req: &Request) -> Response {
     // Preflights are answered by the CORS layer alone, as the plugin does.
+    let guard = routes::guard_at(ROUTES, &req.path);
+    if let Some(resp) = guards::refuse_preflight(req, guard) {
+        return resp;
+    }
     if let Some(resp) = rt.site.cors.preflight(req) {
         return resp;
     }
@@ -177,13 +209,18 @@ fn finish(rt: &Runtime, req: &Request, mut resp: Response) -> Response {
         &mut resp,
     );
     resp = resp.with_header("X-Request-ID", &request_id::request_id(req));
-    rt.site.cors.decorate(req, &mut resp);
+    // Same-site routes answer no one else: no CORS or Private Network Access grants.
+    if !matches!(routes::guard_at(ROUTES, &req.path), Guard::SameSite(_)) {
+        rt.site.cors.decorate(req, &mut resp);
+    }
     resp
 }
 
 fn route_request(rt: &Runtime, req: &Request) -> Response {
     match routes::find(ROUTES, &req.method, &req.path) {
-        Match::Found(route, params) => match authorize(rt, req, route.auth) {
+        Match::Found(route, params) => match authorize(rt, req, route.auth)
+            .and_then(|()| guards::check(rt, req, route.guard))
+        {
             Ok(()) => (route.handler)(rt, req, &params),
             Err(resp) => resp,
         },
@@ -216,18 +253,44 @@ fn authorize(rt: &Runtime, req: &Request, needed: Auth) -> Result<(), Response> 
                 Err(Response::detail(403, detail))
             }
         }
-        Auth::Key => {
-            let relab = &rt.config.relab;
-            let access = rt.auth.check(
-                req,
-                &relab.auth.key_name,
-                &relab.auth.session_cookie_name,
-                Instant::now(),
-            );
-            match access {
-                Access::Granted => Ok(()),
-                denied => Err(denied.into_error().expect("denied access has an error")),
+        Auth::Key => check_key(rt, req),
+    }
+}
+
+/// The `authed` check, with wrong keys counted by the login limiter: a client that sent
+/// five wrong keys (here or to `/auth/login`) within 300 s gets 429 for any key it sends,
+/// right or wrong, until its block ends. Relayed commands carry picamd's own relay key and
+/// are neither counted nor blocked (they come "from" 127.0.0.1, which a local process could
+/// otherwise get blocked).
+fn check_key(rt: &Runtime, req: &Request) -> Result<(), Response> {
+    let relab = &rt.config.relab;
+    let now = Instant::now();
+    let sends_key = req
+        .header(&relab.auth.key_name)
+        .is_some_and(|k| !k.is_empty());
+    let limited_ip = req
+        .peer
+        .map(|p| p.ip())
+        .filter(|_| sends_key && !req.relayed);
+    if let Some(ip) = limited_ip {
+        if let Err(retry_after) = rt.auth.login_limiter().check(ip, now) {
+            return Err(too_many_attempts(retry_after));
+        }
+    }
+    let access = rt.auth.check(
+        req,
+        &relab.auth.key_name,
+        &relab.auth.session_cookie_name,
+        now,
+    );
+    match access {
+        Access::Granted => Ok(()),
+        denied => {
+            let resp = denied.into_error().expect("denied access has an error");
+            if let (Some(ip), Access::Invalid) = (limited_ip, denied) {
+                rt.auth.login_limiter().record(ip, resp.status, now);
             }
+            Err(resp)
         }
     }
 }

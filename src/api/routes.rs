@@ -25,12 +25,25 @@ impl Auth {
     }
 }
 
+/// What a route asks of a browser request beyond [`Auth`] (see `http::site_guard`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Guard {
+    /// Anyone `auth` lets in.
+    Open,
+    /// `Host` must name this daemon (DNS rebinding): 421 otherwise.
+    OwnHost,
+    /// `Host` as [`Guard::OwnHost`], and no cross-site request (403 with this detail); the
+    /// answer carries no CORS or Private Network Access grant, and preflights are refused.
+    SameSite(&'static str),
+}
+
 pub type Handler = fn(&Runtime, &Request, &Params) -> Response;
 
 pub struct Route {
     pub method: &'static str,
     pub pattern: &'static str,
     pub auth: Auth,
+    pub guard: Guard,
     pub handler: Handler,
     /// The longest body the route reads; longer ones get 413 before they are read.
     pub max_body: usize,
@@ -54,6 +67,21 @@ pub enum Match<'a> {
     /// The path exists with other methods (for 405 and its `Allow`).
     WrongMethod(String),
     NotFound,
+}
+
+/// The guard of the routes at `path` (any method), the strictest when they differ.
+pub fn guard_at(routes: &[Route], path: &str) -> Guard {
+    let mut guard = Guard::Open;
+    for route in routes {
+        if match_pattern(route.pattern, path).is_some() {
+            guard = match (guard, route.guard) {
+                (_, same @ Guard::SameSite(_)) | (same @ Guard::SameSite(_), _) => same,
+                (Guard::OwnHost, _) | (_, Guard::OwnHost) => Guard::OwnHost,
+                _ => Guard::Open,
+            };
+        }
+    }
+    guard
 }
 
 /// Finds the route for a request. HEAD is served by the GET route.
@@ -123,6 +151,7 @@ mod tests {
             method: "GET",
             pattern: "/",
             auth: Auth::None,
+            guard: Guard::Open,
             handler: ok,
             max_body: 0,
         },
@@ -130,6 +159,7 @@ mod tests {
             method: "GET",
             pattern: "/camera/controls",
             auth: Auth::Key,
+            guard: Guard::Open,
             handler: ok,
             max_body: 0,
         },
@@ -137,6 +167,7 @@ mod tests {
             method: "PATCH",
             pattern: "/camera/controls",
             auth: Auth::Key,
+            guard: Guard::Open,
             handler: ok,
             max_body: 0,
         },
@@ -144,6 +175,7 @@ mod tests {
             method: "GET",
             pattern: "/captures/{image_id}",
             auth: Auth::Key,
+            guard: Guard::Open,
             handler: ok,
             max_body: 0,
         },
@@ -151,6 +183,7 @@ mod tests {
             method: "GET",
             pattern: "/preview/hls/{hls_path:path}",
             auth: Auth::Local("x"),
+            guard: Guard::OwnHost,
             handler: ok,
             max_body: 0,
         },

@@ -8,6 +8,7 @@ use crate::runtime::Runtime;
 use crate::stills::mjpeg;
 
 pub const THUMBNAIL_LOCAL_ONLY: &str = "Preview thumbnail is only available from the local network";
+pub const THUMBNAIL_CROSS_SITE: &str = "Preview thumbnail is not available to another site";
 
 /// The newest frame, full resolution, as a JPEG.
 pub fn frame(rt: &Runtime, _: &Request, _: &Params) -> Response {

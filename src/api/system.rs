@@ -13,6 +13,7 @@ use crate::system::{interfaces, SystemSnapshot};
 use crate::upload::stats::UploadStatus;
 
 pub const KEY_LOCAL_ONLY: &str = "Local key access is only available from the local network";
+pub const KEY_CROSS_SITE: &str = "Local key access is not allowed from another site";
 
 /// `GET /time`: the server clock, for players that measure latency against it.
 pub fn time(_: &Runtime, _: &Request, _: &Params) -> Response {

@@ -9,6 +9,10 @@ use crate::http::{Body, Request, Response};
 use crate::runtime::Runtime;
 use crate::system::interfaces;
 
+pub const SETUP_LOCAL_ONLY: &str = "The setup page is only available from the local network";
+pub const SETUP_CROSS_SITE: &str =
+    "The setup page cannot be opened from another site; type its address into the browser";
+
 /// Files under `www/` that are not served as they are.
 const TEMPLATES: &[&str] = &["setup.html"];
 

@@ -1,17 +1,25 @@
-//! Brute-force protection for `POST /auth/login` (§1.3), per client IP: any response with
-//! status ≥ 400 is a failure, and once 5 failures have fallen inside a 300 s window the IP is
-//! refused with 429 until 300 s have passed since its last failure. Time is passed in.
+//! Brute-force protection for API keys, per client: `POST /auth/login` (§1.3) and a wrong
+//! `X-API-Key` on any route alike. Any failure (for the login route, any status ≥ 400) is
+//! noted, and once 5 failures (`LOGIN_MAX_FAILURES`) have fallen inside a 300 s window the client is refused with 429
+//! until 300 s have passed since its last failure. Time is passed in.
 //!
-//! The caller asks [`LoginLimiter::check`] before running the login route and, only when the
-//! route ran, reports its status with [`LoginLimiter::record`]; the 429s the limiter causes are
-//! not recorded, so a blocked client cannot extend its own block by retrying.
+//! The caller asks [`LoginLimiter::check`] before checking a key and, only when it did check
+//! one, reports the status with [`LoginLimiter::record`]; the 429s the limiter causes are not
+//! recorded, so a blocked client cannot extend its own block by retrying.
 //!
-//! At most `max_ips` addresses are remembered. An address whose last failure is older than the
-//! window can no longer contribute to a block and is swept; if the table is still full, the
-//! address whose last failure is oldest is dropped.
+//! A client is an IPv4 address, or an IPv6 /64 (one host usually holds a whole /64, so
+//! counting single IPv6 addresses would give it 2^64 fresh starts). IPv4-mapped IPv6 is the
+//! IPv4 address it carries.
+//!
+//! At most `max_ips` clients are remembered. When the table is full, clients whose last
+//! failure is older than the window (they can no longer contribute to a block) are swept, then
+//! the unblocked client whose last failure is oldest is dropped. A blocked client is never
+//! dropped: when every remembered client is blocked, the failures of the clients that do not
+//! fit are counted together in one overflow entry, which blocks all of them as one client. So
+//! memory stays bounded and no number of other addresses can release a block.
 
 use std::collections::{HashMap, VecDeque};
-use std::net::IpAddr;
+use std::net::{IpAddr, Ipv6Addr};
 use std::time::{Duration, Instant};
 
 use crate::http::Response;
@@ -21,85 +29,120 @@ pub const WINDOW: Duration = Duration::from_secs(300);
 pub const MAX_TRACKED_IPS: usize = 1000;
 pub const TOO_MANY_ATTEMPTS: &str = "Too many failed login attempts. Try again later.";
 
+/// The most recent failures of one client, oldest first, at most `max_failures` of them.
+type Failures = VecDeque<Instant>;
+
 #[derive(Debug)]
 pub struct LoginLimiter {
     max_ips: usize,
-    /// The most recent failures per IP, oldest first, at most `MAX_FAILURES` of them.
-    failures: HashMap<IpAddr, VecDeque<Instant>>,
+    max_failures: usize,
+    failures: HashMap<IpAddr, Failures>,
+    /// The clients that found the table full of blocked clients, counted as one.
+    overflow: Failures,
 }
 
 impl Default for LoginLimiter {
     fn default() -> LoginLimiter {
-        LoginLimiter::new(MAX_TRACKED_IPS)
+        LoginLimiter::new(MAX_TRACKED_IPS, MAX_FAILURES)
     }
 }
 
+/// The client an address belongs to: the IPv4 address, or the IPv6 address's /64.
+pub fn client_of(ip: IpAddr) -> IpAddr {
+    match ip.to_canonical() {
+        IpAddr::V6(v6) => IpAddr::V6(Ipv6Addr::from(u128::from(v6) & (u128::MAX << 64))),
+        v4 => v4,
+    }
+}
+
+/// How long `failures` still blocks at `now` (`max` failures block); `None` when they do not.
+fn blocked_for(failures: &Failures, max: usize, now: Instant) -> Option<Duration> {
+    let (&first, &last) = (failures.front()?, failures.back()?);
+    let since_last = now.saturating_duration_since(last);
+    let blocked = failures.len() >= max
+        && last.saturating_duration_since(first) < WINDOW
+        && since_last < WINDOW;
+    blocked.then(|| WINDOW - since_last)
+}
+
+/// Whether `failures` can still contribute to a block.
+fn is_live(failures: &Failures, now: Instant) -> bool {
+    failures
+        .back()
+        .is_some_and(|&last| now.saturating_duration_since(last) < WINDOW)
+}
+
+fn push(failures: &mut Failures, max: usize, now: Instant) {
+    if failures.len() >= max {
+        failures.pop_front();
+    }
+    failures.push_back(now);
+}
+
 impl LoginLimiter {
-    pub fn new(max_ips: usize) -> LoginLimiter {
+    /// Remembers at most `max_ips` clients; `max_failures` within the window block one.
+    pub fn new(max_ips: usize, max_failures: usize) -> LoginLimiter {
         LoginLimiter {
             max_ips: max_ips.max(1),
+            max_failures: max_failures.max(1),
             failures: HashMap::new(),
+            overflow: Failures::new(),
         }
     }
 
-    /// `Err(retry_after)` while `ip` is blocked.
+    /// `Err(retry_after)` while `ip`'s client is blocked.
     pub fn check(&mut self, ip: IpAddr, now: Instant) -> Result<(), Duration> {
-        let ip = ip.to_canonical();
-        let Some(failures) = self.failures.get(&ip) else {
-            return Ok(());
+        let client = client_of(ip);
+        let Some(failures) = self.failures.get(&client) else {
+            return blocked_for(&self.overflow, self.max_failures, now).map_or(Ok(()), Err);
         };
-        let (Some(&first), Some(&last)) = (failures.front(), failures.back()) else {
-            self.failures.remove(&ip);
-            return Ok(());
-        };
-        let since_last = now.saturating_duration_since(last);
-        if since_last >= WINDOW {
-            self.failures.remove(&ip);
+        if !is_live(failures, now) {
+            self.failures.remove(&client);
             return Ok(());
         }
-        if failures.len() >= MAX_FAILURES && last.saturating_duration_since(first) < WINDOW {
-            return Err(WINDOW - since_last);
-        }
-        Ok(())
+        blocked_for(failures, self.max_failures, now).map_or(Ok(()), Err)
     }
 
-    /// Notes the status the login route answered `ip` with.
+    /// Notes the status a key check answered `ip` with (≥ 400 is a failure).
     pub fn record(&mut self, ip: IpAddr, status: u16, now: Instant) {
         if status < 400 {
             return;
         }
-        let ip = ip.to_canonical();
-        if !self.failures.contains_key(&ip) && self.failures.len() >= self.max_ips {
-            self.make_room(now);
+        let client = client_of(ip);
+        if !self.failures.contains_key(&client)
+            && self.failures.len() >= self.max_ips
+            && !self.make_room(now)
+        {
+            push(&mut self.overflow, self.max_failures, now);
+            return;
         }
-        let failures = self.failures.entry(ip).or_default();
-        if failures.len() >= MAX_FAILURES {
-            failures.pop_front();
-        }
-        failures.push_back(now);
+        let max = self.max_failures;
+        push(self.failures.entry(client).or_default(), max, now);
     }
 
-    /// How many addresses are being remembered.
+    /// How many clients are being remembered.
     pub fn tracked(&self) -> usize {
         self.failures.len()
     }
 
-    fn make_room(&mut self, now: Instant) {
-        let last_failure = |f: &VecDeque<Instant>| f.back().copied();
-        self.failures.retain(|_, f| {
-            last_failure(f).is_some_and(|last| now.saturating_duration_since(last) < WINDOW)
-        });
+    /// Sweeps stale clients, then drops unblocked ones (oldest last failure first) until there
+    /// is room; false when every remembered client is blocked.
+    fn make_room(&mut self, now: Instant) -> bool {
+        self.failures.retain(|_, f| is_live(f, now));
+        let max = self.max_failures;
         while self.failures.len() >= self.max_ips {
-            let oldest = self
+            let oldest_unblocked = self
                 .failures
                 .iter()
-                .min_by_key(|(_, f)| last_failure(f))
+                .filter(|(_, f)| blocked_for(f, max, now).is_none())
+                .min_by_key(|(_, f)| f.back().copied())
                 .map(|(ip, _)| *ip);
-            match oldest {
+            match oldest_unblocked {
                 Some(ip) => self.failures.remove(&ip),
-                None => break,
+                None => return false,
             };
         }
+        true
     }
 }
 
@@ -189,7 +232,7 @@ mod tests {
 
     #[test]
     fn the_table_never_grows_beyond_its_capacity() {
-        let mut limiter = LoginLimiter::new(3);
+        let mut limiter = LoginLimiter::new(3, MAX_FAILURES);
         let t0 = Instant::now();
         for last in 1..=3 {
             limiter.record(ip(last), 403, t0 + u32::from(last) * SEC);
@@ -208,7 +251,7 @@ mod tests {
 
     #[test]
     fn a_blocked_ip_survives_when_the_table_fills() {
-        let mut limiter = LoginLimiter::new(3);
+        let mut limiter = LoginLimiter::new(3, MAX_FAILURES);
         let t0 = Instant::now();
         for _ in 0..5 {
             limiter.record(ip(1), 403, t0 + 100 * SEC);
@@ -221,8 +264,73 @@ mod tests {
     }
 
     #[test]
+    fn a_thousand_and_one_other_addresses_do_not_release_a_block() {
+        let mut limiter = LoginLimiter::default();
+        let t0 = Instant::now();
+        let victim: IpAddr = "203.0.113.7".parse().unwrap();
+        for _ in 0..MAX_FAILURES {
+            limiter.record(victim, 403, t0);
+        }
+        for i in 0..=MAX_TRACKED_IPS as u32 {
+            let other = IpAddr::V4(Ipv4Addr::from(0x0a00_0000 + i));
+            limiter.record(other, 403, t0 + SEC);
+        }
+        assert!(
+            limiter.check(victim, t0 + 2 * SEC).is_err(),
+            "still blocked"
+        );
+        assert!(limiter.tracked() <= MAX_TRACKED_IPS);
+    }
+
+    #[test]
+    fn a_table_full_of_blocked_clients_blocks_the_rest_as_one() {
+        let mut limiter = LoginLimiter::new(2, MAX_FAILURES);
+        let t0 = Instant::now();
+        for last in 1..=2 {
+            for _ in 0..MAX_FAILURES {
+                limiter.record(ip(last), 403, t0);
+            }
+        }
+        // Five more addresses, one failure each: none fits, all count together.
+        for last in 3..=7 {
+            assert_eq!(limiter.check(ip(last), t0), Ok(()), "{last}");
+            limiter.record(ip(last), 403, t0);
+        }
+        assert_eq!(limiter.tracked(), 2);
+        assert!(limiter.check(ip(1), t0).is_err() && limiter.check(ip(2), t0).is_err());
+        assert_eq!(limiter.check(ip(99), t0 + SEC), Err(299 * SEC));
+        assert_eq!(limiter.check(ip(99), t0 + 300 * SEC), Ok(()));
+    }
+
+    #[test]
+    fn ipv6_clients_are_grouped_by_64() {
+        let mut limiter = LoginLimiter::default();
+        let t0 = Instant::now();
+        for i in 1..=5u16 {
+            let addr = IpAddr::V6(Ipv6Addr::new(0x2001, 0xdb8, 1, 2, i, i, i, i));
+            limiter.record(addr, 403, t0);
+        }
+        let same_64: IpAddr = "2001:db8:1:2:ffff::1".parse().unwrap();
+        let next_64: IpAddr = "2001:db8:1:3::1".parse().unwrap();
+        assert!(limiter.check(same_64, t0).is_err());
+        assert_eq!(limiter.check(next_64, t0), Ok(()));
+        assert_eq!(limiter.tracked(), 1);
+        assert_eq!(client_of(ip(1)), ip(1), "IPv4 addresses stay whole");
+    }
+
+    #[test]
+    fn the_failure_count_is_a_setting() {
+        let mut limiter = LoginLimiter::new(10, 2);
+        let t0 = Instant::now();
+        limiter.record(ip(1), 403, t0);
+        assert_eq!(limiter.check(ip(1), t0), Ok(()));
+        limiter.record(ip(1), 403, t0);
+        assert_eq!(limiter.check(ip(1), t0), Err(300 * SEC));
+    }
+
+    #[test]
     fn stale_entries_are_swept_first() {
-        let mut limiter = LoginLimiter::new(2);
+        let mut limiter = LoginLimiter::new(2, MAX_FAILURES);
         let t0 = Instant::now();
         limiter.record(ip(1), 403, t0 + 10 * SEC);
         limiter.record(ip(2), 403, t0);

@@ -68,6 +68,12 @@ impl AuthState {
         }
     }
 
+    /// Replaces the default login limiter (`LOGIN_MAX_FAILURES`).
+    pub fn with_login_limiter(mut self, limiter: LoginLimiter) -> Self {
+        self.login_limiter = Mutex::new(limiter);
+        self
+    }
+
     /// The direct-access key (`GET /local-key`, `show-key`).
     pub fn local_api_key(&self) -> &str {
         &self.local_api_key

@@ -19,6 +19,8 @@ pub struct AuthSettings {
     pub local_mode_enabled: bool,
     /// `LOCAL_API_KEY`; empty means the credentials file's key or a generated one.
     pub local_api_key: Secret,
+    /// `LOGIN_MAX_FAILURES` (picamd's): wrong keys within 300 s that block a client.
+    pub login_max_failures: usize,
 }
 
 /// A list of API keys whose `Debug` shows only how many there are.

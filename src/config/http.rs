@@ -21,6 +21,13 @@ impl HttpSettings {
         url_parts(&self.base_url).is_some_and(|u| u.scheme == "https")
     }
 
+    /// The host written in `BASE_URL`, lowercased; `None` when it names none.
+    pub fn base_url_host(&self) -> Option<String> {
+        url_parts(&self.base_url)
+            .map(|u| u.host.trim_end_matches('.').to_ascii_lowercase())
+            .filter(|h| !h.is_empty())
+    }
+
     /// The port written in `BASE_URL`, or 8018 when it names none.
     pub fn base_url_port(&self) -> u16 {
         url_parts(&self.base_url)

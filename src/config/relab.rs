@@ -135,6 +135,7 @@ impl RelabSettings {
         let timelapse_keep = v.uint("TIMELAPSE_KEEP", 1000, 1, u64::from(u32::MAX))? as u32;
         let timelapse_max_age_s = v.uint("TIMELAPSE_MAX_AGE_S", 604_800, 1, u64::MAX)?;
         let mjpeg_max_fps = v.float("MJPEG_MAX_FPS", 15.0, 120.0)?;
+        let login_max_failures = v.uint("LOGIN_MAX_FAILURES", 5, 1, 1_000_000)? as usize;
 
         let settings = RelabSettings {
             http: HttpSettings {
@@ -149,6 +150,7 @@ impl RelabSettings {
                 session_cookie_name,
                 local_mode_enabled,
                 local_api_key,
+                login_max_failures,
             },
             camera: CameraSettings {
                 device_num: camera_device_num,

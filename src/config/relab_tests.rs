@@ -38,6 +38,8 @@ const RELAY: [(&str, &str); 4] = [
 fn defaults() {
     let s = load(&[]).unwrap();
     assert_eq!(s.http.base_url, "http://127.0.0.1:8018/");
+    assert_eq!(s.auth.login_max_failures, 5);
+    assert_eq!(s.http.base_url_host().as_deref(), Some("127.0.0.1"));
     assert_eq!(
         s.http.allowed_cors_origins,
         [

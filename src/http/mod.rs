@@ -11,6 +11,7 @@ pub mod request_id;
 pub mod response;
 pub mod security_headers;
 pub mod server;
+pub mod site_guard;
 pub mod slots;
 pub mod static_files;
 pub mod template;

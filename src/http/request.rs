@@ -12,6 +12,8 @@ pub struct Request {
     pub headers: Vec<(String, String)>,
     pub body: Vec<u8>,
     pub peer: Option<SocketAddr>,
+    /// A command the backend sent through the relay (not a network client).
+    pub relayed: bool,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]

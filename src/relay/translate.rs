@@ -46,6 +46,7 @@ pub fn request(cmd: &Command, path: String, auth: Option<(&str, &str)>) -> Reque
         headers,
         body,
         peer: Some(SocketAddr::from((Ipv4Addr::LOCALHOST, 0))),
+        relayed: true,
     }
 }
 

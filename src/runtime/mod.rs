@@ -10,6 +10,7 @@ pub(crate) mod test_runtime;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use crate::auth::login_limiter::{LoginLimiter, MAX_TRACKED_IPS};
 use crate::auth::{
     AuthState, ConfiguredKeys, CredentialsCell, InitialAuth, SessionStore, SESSION_TTL,
 };
@@ -52,20 +53,26 @@ impl Runtime {
         let relab = &config.relab;
         let hibernate = Duration::from_secs(relab.camera.preview_hibernate_after_s);
         let image_path = relab.stills.image_path.clone();
-        let auth = Arc::new(AuthState::new(
-            InitialAuth {
-                authorized_keys: keys.authorized_keys,
-                local_api_key: keys.local_api_key,
-                relay: keys.relay.clone(),
-                relay_api_key: keys.local_relay_api_key,
-            },
-            ConfiguredKeys {
-                authorized: relab.auth.authorized_api_keys.clone(),
-                local_mode: relab.auth.local_mode_enabled,
-                relay_key_seed: relab.relay.local_relay_api_key.clone(),
-            },
-            SessionStore::new(SESSION_TTL, MAX_SESSIONS),
-        ));
+        let auth = Arc::new(
+            AuthState::new(
+                InitialAuth {
+                    authorized_keys: keys.authorized_keys,
+                    local_api_key: keys.local_api_key,
+                    relay: keys.relay.clone(),
+                    relay_api_key: keys.local_relay_api_key,
+                },
+                ConfiguredKeys {
+                    authorized: relab.auth.authorized_api_keys.clone(),
+                    local_mode: relab.auth.local_mode_enabled,
+                    relay_key_seed: relab.relay.local_relay_api_key.clone(),
+                },
+                SessionStore::new(SESSION_TTL, MAX_SESSIONS),
+            )
+            .with_login_limiter(LoginLimiter::new(
+                MAX_TRACKED_IPS,
+                relab.auth.login_max_failures,
+            )),
+        );
         let credentials = CredentialsCell::new(Arc::clone(&auth));
         let media = Arc::new(MediaState {
             hls: Arc::new(HlsStore::new(startup_wait)),

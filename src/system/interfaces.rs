@@ -3,7 +3,7 @@
 
 use std::ffi::CStr;
 use std::io;
-use std::net::Ipv4Addr;
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 
 /// Models 0.5.2 accept at most 16 candidate URLs.
 pub const MAX_CANDIDATE_URLS: usize = 16;
@@ -33,6 +33,17 @@ pub fn candidate_urls(port: u16) -> Vec<String> {
 /// Every (interface name, IPv4 address) pair the kernel reports, loopback included, whether
 /// the interface is up or not (as psutil's `net_if_addrs`).
 pub fn ipv4_addresses() -> io::Result<Vec<(String, Ipv4Addr)>> {
+    Ok(addresses()?
+        .into_iter()
+        .filter_map(|(name, ip)| match ip {
+            IpAddr::V4(v4) => Some((name, v4)),
+            IpAddr::V6(_) => None,
+        })
+        .collect())
+}
+
+/// Every (interface name, IPv4 or IPv6 address) pair the kernel reports.
+pub fn addresses() -> io::Result<Vec<(String, IpAddr)>> {
     let list = IfAddrs::new()?;
     let mut out = Vec::new();
     let mut cur = list.head;
@@ -44,13 +55,18 @@ pub fn ipv4_addresses() -> io::Result<Vec<(String, Ipv4Addr)>> {
             continue;
         }
         // SAFETY: a non-null ifa_addr points to a sockaddr at least as large as its family's.
-        let family = unsafe { (*ifa.ifa_addr).sa_family };
-        if i32::from(family) != libc::AF_INET {
+        let family = i32::from(unsafe { (*ifa.ifa_addr).sa_family });
+        let ip = if family == libc::AF_INET {
+            // SAFETY: AF_INET means the sockaddr is a sockaddr_in.
+            let sin = unsafe { &*(ifa.ifa_addr as *const libc::sockaddr_in) };
+            IpAddr::V4(Ipv4Addr::from(u32::from_be(sin.sin_addr.s_addr)))
+        } else if family == libc::AF_INET6 {
+            // SAFETY: AF_INET6 means the sockaddr is a sockaddr_in6.
+            let sin6 = unsafe { &*(ifa.ifa_addr as *const libc::sockaddr_in6) };
+            IpAddr::V6(Ipv6Addr::from(sin6.sin6_addr.s6_addr))
+        } else {
             continue;
-        }
-        // SAFETY: AF_INET means the sockaddr is a sockaddr_in.
-        let sin = unsafe { &*(ifa.ifa_addr as *const libc::sockaddr_in) };
-        let ip = Ipv4Addr::from(u32::from_be(sin.sin_addr.s_addr));
+        };
         // SAFETY: ifa_name is a NUL-terminated string owned by the list.
         let name = unsafe { CStr::from_ptr(ifa.ifa_name) };
         out.push((name.to_string_lossy().into_owned(), ip));
@@ -124,6 +140,11 @@ pub fn rank(entries: &[(String, Ipv4Addr)], port: u16) -> Vec<String> {
 /// `<hostname>.local`, or None when the hostname cannot be read or the name would not pass
 /// the 0.5.2 models' `^[A-Za-z0-9.-]+$` (at most 253 characters).
 pub fn mdns_name() -> Option<String> {
+    mdns_name_for(&hostname()?)
+}
+
+/// The machine's hostname (gethostname(2)), or None when it cannot be read.
+pub fn hostname() -> Option<String> {
     let mut buf = [0u8; 256];
     // SAFETY: buf is writable for buf.len() bytes.
     if unsafe { libc::gethostname(buf.as_mut_ptr().cast(), buf.len()) } != 0 {
@@ -132,8 +153,7 @@ pub fn mdns_name() -> Option<String> {
     }
     // No NUL means the name was truncated; a partial name is worse than none.
     let end = buf.iter().position(|&b| b == 0)?;
-    let host = std::str::from_utf8(&buf[..end]).ok()?;
-    mdns_name_for(host)
+    std::str::from_utf8(&buf[..end]).ok().map(str::to_string)
 }
 
 /// The mDNS name for a hostname, if it is one the models accept.
