@@ -133,7 +133,7 @@ fn queue(dir: &TempDir, sink: Arc<Scripted>, max_bytes: u64) -> (Arc<CaptureStor
 
 /// Makes the attempt the queue says is due now.
 fn attempt_next(q: &Uploads, sink: &Scripted) -> String {
-    let next = q.index().next(crate::clock::unix_us());
+    let next = q.index().next(crate::clock::mono_us());
     match next {
         Next::Upload(id) => {
             worker::attempt(q, sink, &id);
@@ -202,7 +202,7 @@ fn restart_finds_the_queue_and_sets_aside_what_it_cannot_read() {
     }
     assert!(store.has_image(&id(2)), "local captures stay");
     assert_eq!(q.status().uploaded, 2);
-    assert_eq!(q.index().next(crate::clock::unix_us()), Next::Idle);
+    assert_eq!(q.index().next(crate::clock::mono_us()), Next::Idle);
 }
 
 #[test]
@@ -253,7 +253,7 @@ fn a_down_sink_charges_nothing_and_a_refusal_is_noted_then_given_up() {
     let (store, q) = queue(&dir, sink.clone(), 1 << 20);
     assert_eq!(q.index().get(&id(1)).unwrap().attempts, 1);
     assert!(matches!(
-        q.index().next(crate::clock::unix_us()),
+        q.index().next(crate::clock::mono_us()),
         Next::WaitUntil(_)
     ));
     for _ in 0..2 {
