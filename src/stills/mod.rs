@@ -15,6 +15,7 @@
 pub mod atomic;
 pub mod captures;
 pub mod latest_jpeg;
+mod list_index;
 pub mod metadata;
 pub mod mjpeg;
 pub mod service;

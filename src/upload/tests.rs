@@ -82,6 +82,7 @@ fn save(store: &CaptureStore, n: u8, queued: bool) -> CaptureRecord {
     upload_metadata.insert("product_id".into(), json!(7));
     let image_id = id(n);
     let record = CaptureRecord {
+        seq: None,
         upload: queued.then(|| UploadState {
             sink: "s3".into(),
             destination: format!("rpi-cam/7/{image_id}.jpg"),
