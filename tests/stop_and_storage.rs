@@ -4,8 +4,10 @@
 
 mod common;
 
+use std::net::TcpListener;
 use std::path::{Path, PathBuf};
 use std::process::Command;
+use std::time::{Duration, Instant};
 
 use common::{HttpResponse, Picamd};
 
@@ -127,4 +129,54 @@ fn settings_and_captures_on_a_full_disk_are_507() {
         r#"{"interval_s":60,"keep":5,"max_age_s":3600}"#,
     );
     assert_eq!(r.status, 200, "{}", r.text());
+}
+
+#[test]
+fn sigterm_lets_a_capture_under_way_finish_and_exits_0() {
+    // An S3 endpoint that accepts connections and never answers: the capture's upload
+    // hangs, so `POST /captures` sits in its UPLOAD_WAIT_MS when the signal comes.
+    let silent = TcpListener::bind("127.0.0.1:0").unwrap();
+    let endpoint = format!("http://127.0.0.1:{}", silent.local_addr().unwrap().port());
+    let mut p = Picamd::start_with(
+        &["--resolution", "320x240"],
+        &[
+            ("RUST_LOG", "info"),
+            ("S3_ENDPOINT_URL", &endpoint),
+            ("S3_BUCKET", "b"),
+            ("S3_ACCESS_KEY_ID", "k"),
+            ("S3_SECRET_ACCESS_KEY", "s"),
+            ("UPLOAD_WAIT_MS", "3000"),
+        ],
+        |_| {},
+    );
+    let (port, key) = (p.port, p.local_key());
+    let capture = std::thread::spawn(move || {
+        let headers = [("X-API-Key", key.as_str())];
+        common::request(port, "POST", "/captures", &headers, b"{}")
+    });
+    // The capture is stored (its record is on disk) and now waits for its upload.
+    let captures = p.data_dir.join("images/captures");
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while !std::fs::read_dir(&captures)
+        .map(|d| {
+            d.filter_map(Result::ok)
+                .any(|e| e.path().extension() == Some("json".as_ref()))
+        })
+        .unwrap_or(false)
+    {
+        assert!(Instant::now() < deadline, "no capture stored");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    let status = p.signal_and_wait(libc::SIGTERM, Duration::from_secs(15));
+    let status = status.expect("picamd exits within 15 s of SIGTERM");
+    assert_eq!(status.code(), Some(0), "{status:?}");
+    let answer = capture
+        .join()
+        .unwrap()
+        .expect("the capture under way is answered");
+    assert_eq!(answer.status, 201, "{}", answer.text());
+    assert_eq!(answer.json()["status"], "queued");
+    let log = p.log();
+    assert_eq!(log.matches("picamd stopping (SIGTERM)").count(), 1, "{log}");
+    drop(silent);
 }

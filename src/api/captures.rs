@@ -25,6 +25,7 @@ pub fn create(rt: &Runtime, req: &Request, _: &Params) -> Response {
         }
         Err(resp) => return resp,
     };
+    let _running = rt.stills.captures_in_flight.begin();
     let Some(frame) = rt.media.latest_frame() else {
         return Response::detail(503, rt.media.no_frame_detail());
     };

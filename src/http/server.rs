@@ -12,8 +12,9 @@
 
 use std::io::{self, IoSlice, Read, Write};
 use std::net::{SocketAddr, TcpListener, TcpStream};
+use std::os::fd::AsRawFd;
 use std::panic::{self, AssertUnwindSafe};
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::thread;
 use std::time::{Duration, Instant};
@@ -47,6 +48,9 @@ impl<F: Fn(&Request) -> Response + Send + Sync + 'static> Handler for F {
 pub struct HttpServer {
     addr: SocketAddr,
     acceptor: thread::JoinHandle<()>,
+    /// The accept thread's socket, to wake its `accept` when stopping.
+    listener: TcpListener,
+    stopping: Arc<AtomicBool>,
 }
 
 impl HttpServer {
@@ -59,18 +63,33 @@ impl HttpServer {
         let listener = TcpListener::bind(addr)?;
         let addr = listener.local_addr()?;
         let active = Arc::new(AtomicUsize::new(0));
+        let stopping = Arc::new(AtomicBool::new(false));
+        let ours = listener.try_clone()?;
+        let stop = Arc::clone(&stopping);
         let acceptor = thread::Builder::new()
             .name("http-accept".into())
-            .spawn(move || accept_loop(&listener, max_connections.max(1), &handler, &active))?;
-        Ok(HttpServer { addr, acceptor })
+            .spawn(move || {
+                accept_loop(&listener, max_connections.max(1), &handler, &active, &stop)
+            })?;
+        Ok(HttpServer {
+            addr,
+            acceptor,
+            listener: ours,
+            stopping,
+        })
     }
 
     pub fn local_addr(&self) -> SocketAddr {
         self.addr
     }
 
-    /// Serves until the process ends.
-    pub fn join(self) {
+    /// Stops accepting and closes the listening socket, so new clients are refused;
+    /// connections already open go on.
+    pub fn stop_accepting(self) {
+        self.stopping.store(true, Ordering::SeqCst);
+        // Shutting a listening socket down makes a blocked `accept` return (EINVAL).
+        // SAFETY: the descriptor belongs to `self.listener`, alive here.
+        unsafe { libc::shutdown(self.listener.as_raw_fd(), libc::SHUT_RDWR) };
         let _ = self.acceptor.join();
     }
 }
@@ -89,8 +108,12 @@ fn accept_loop<H: Handler + ?Sized>(
     max: usize,
     handler: &Arc<H>,
     active: &Arc<AtomicUsize>,
+    stopping: &AtomicBool,
 ) {
     for stream in listener.incoming() {
+        if stopping.load(Ordering::SeqCst) {
+            return;
+        }
         let mut stream = match stream {
             Ok(s) => s,
             Err(e) => {
