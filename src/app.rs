@@ -77,7 +77,7 @@ pub fn serve(config: Config) -> Result<(), StartError> {
     housekeeping::spawn(Arc::clone(&rt.media), Arc::clone(&rt.stills))
         .map_err(StartError::Housekeeping)?;
     let addr = server.local_addr();
-    let lan = interfaces::candidate_urls(addr.port());
+    let lan = interfaces::listen_urls(addr);
     let base = lan
         .first()
         .cloned()
@@ -90,7 +90,7 @@ pub fn serve(config: Config) -> Result<(), StartError> {
         uploads: Arc::clone(&rt.uploads),
         handler: api,
         settings: Arc::new(LinkSettings::from_relab(&rt.config.relab)),
-        port: rt.config.listen.port(),
+        listen: addr,
     })
     .map_err(StartError::Link)?;
     log::info!(

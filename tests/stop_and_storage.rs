@@ -180,3 +180,29 @@ fn sigterm_lets_a_capture_under_way_finish_and_exits_0() {
     assert_eq!(log.matches("picamd stopping (SIGTERM)").count(), 1, "{log}");
     drop(silent);
 }
+
+#[test]
+fn on_loopback_the_banner_gives_the_loopback_url_not_lan_urls() {
+    let p = Picamd::start_with(
+        &["--resolution", "320x240"],
+        &[("RUST_LOG", "info")],
+        |_| {},
+    );
+    let own = format!("http://127.0.0.1:{}", p.port);
+    p.wait_for_log("live preview:", Duration::from_secs(10))
+        .unwrap_or_else(|log| panic!("no banner: {log}"));
+    let log = p.log();
+    assert!(log.contains(&format!("  Setup    : {own}/setup")), "{log}");
+    assert!(
+        log.contains(&format!(
+            "live preview: {own}/preview/hls/cam-preview/index.m3u8"
+        )),
+        "{log}"
+    );
+    for line in log.lines().filter(|l| l.contains("http://")) {
+        assert!(
+            line.contains("http://127.0.0.1:"),
+            "only the loopback URL is advertised: {line}"
+        );
+    }
+}
