@@ -53,6 +53,18 @@ pub struct CaptureRecord {
     pub upload: Option<UploadState>,
 }
 
+impl CaptureRecord {
+    /// Where the capture stands among the others, oldest lowest: by sequence number, and
+    /// records without one (from older versions) by time, below every numbered one. The
+    /// order of `GET /captures` and of the upload queue, whatever the wall clock did.
+    pub fn order(&self) -> u128 {
+        match self.seq {
+            Some(seq) => (1u128 << 64) | u128::from(seq),
+            None => u128::from(self.created_unix_us),
+        }
+    }
+}
+
 /// A capture's place in the upload queue.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct UploadState {
@@ -169,12 +181,12 @@ impl CaptureStore {
             match self.read_record(id) {
                 Ok(record) => {
                     max_seq = max_seq.max(record.seq.unwrap_or(0));
-                    index.insert(id, record.seq, record.created_unix_us);
+                    index.insert(id, record.order());
                 }
                 Err(CaptureStoreError::NotFound) => {}
                 Err(e) => {
                     log::warn!("capture {id}: {e}");
-                    index.insert(id, None, 0);
+                    index.insert(id, 0);
                 }
             }
         }
@@ -234,7 +246,7 @@ impl CaptureStore {
         }
         self.index
             .lock_unpoisoned()
-            .insert(image_id, record.seq, record.created_unix_us);
+            .insert(image_id, record.order());
         Ok(())
     }
 

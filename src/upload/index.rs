@@ -89,10 +89,10 @@ struct SinkHealth {
 
 #[derive(Debug)]
 pub struct QueueIndex {
-    /// Keyed by (creation time, id): iteration is oldest first.
-    entries: BTreeMap<(u64, String), Pending>,
-    /// Creation time of each id, to find its key.
-    created: HashMap<String, u64>,
+    /// Keyed by (the capture's order, id): iteration is oldest first.
+    entries: BTreeMap<(u128, String), Pending>,
+    /// The order of each id, to find its key.
+    created: HashMap<String, u128>,
     bytes: u64,
     in_flight: Option<String>,
     schedule: RetrySchedule,
@@ -125,11 +125,13 @@ impl QueueIndex {
     }
 
     /// Adds a capture (new, or found on disk at start-up). Replaces one with the same id.
-    pub fn insert(&mut self, id: &str, created_us: u64, pending: Pending) {
+    /// `order` is the capture record's (by sequence number, so a wall-clock step does not
+    /// put newer captures first).
+    pub fn insert(&mut self, id: &str, order: u128, pending: Pending) {
         self.remove(id);
         self.bytes += pending.bytes;
-        self.created.insert(id.to_owned(), created_us);
-        self.entries.insert((created_us, id.to_owned()), pending);
+        self.created.insert(id.to_owned(), order);
+        self.entries.insert((order, id.to_owned()), pending);
     }
 
     /// Takes a capture out of the queue; false if it was not in it.

@@ -95,7 +95,7 @@ pub struct Uploads {
     /// `POST /captures` requests waiting for their capture's delivery.
     waiters: Mutex<HashMap<String, Sender<Delivered>>>,
     /// Uploaded records still kept, oldest first, by (creation time, id).
-    uploaded: Mutex<BTreeSet<(u64, String)>>,
+    uploaded: Mutex<BTreeSet<(u128, String)>>,
     dead_before: u64,
     wait: Duration,
     pub stats: UploadStats,
@@ -172,7 +172,7 @@ impl Uploads {
                             log::warn!("cannot remove the uploaded JPEG of {id}: {e}");
                         }
                     }
-                    uploaded.push((record.created_unix_us, id));
+                    uploaded.push((record.order(), id));
                 }
                 (CaptureStatus::Queued, Some(state)) => {
                     if !self.store.has_image(&id) {
@@ -182,7 +182,7 @@ impl Uploads {
                     let next_attempt_us = self.due_from_record(state);
                     self.index().insert(
                         &id,
-                        record.created_unix_us,
+                        record.order(),
                         Pending {
                             bytes: record.bytes,
                             attempts: state.attempts,
@@ -298,7 +298,7 @@ impl Uploads {
             .insert(record.image_id.clone(), tx);
         self.index().insert(
             &record.image_id,
-            record.created_unix_us,
+            record.order(),
             Pending {
                 bytes: record.bytes,
                 attempts: state.attempts,

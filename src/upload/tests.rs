@@ -368,3 +368,29 @@ fn without_a_sink_captures_stay_local() {
     assert_eq!(uploads.status().sink, None);
     assert!(store.has_image(&id(1)));
 }
+
+/// The queue goes in the order captures were taken (their sequence numbers), not by their
+/// wall-clock time: after the clock went back, the older capture still goes first. Records
+/// from versions without sequence numbers go before all numbered ones.
+#[test]
+fn the_queue_goes_by_sequence_number_not_by_the_clock() {
+    let dir = TempDir::new("uploads-order");
+    let store = CaptureStore::open(dir.0.clone()).unwrap();
+    let numbered = |n: u8, seq: u64, created_unix_us: u64| {
+        let record = CaptureRecord {
+            seq: Some(seq),
+            created_unix_us,
+            ..save(&store, n, true)
+        };
+        store.update_record(&record).unwrap();
+    };
+    // Taken in the order 3, 1, 2; the clock went back an hour before 1 was taken.
+    numbered(3, 7, 7_200_000_000);
+    numbered(1, 8, 3_600_000_000);
+    numbered(2, 9, 3_700_000_000);
+    save(&store, 4, true); // no sequence number: from an older version
+    let sink = Scripted::with(vec![]);
+    let (_, q) = queue(&dir, sink.clone(), 1 << 20);
+    let order: Vec<String> = (0..4).map(|_| attempt_next(&q, &sink)).collect();
+    assert_eq!(order, [id(4), id(3), id(1), id(2)]);
+}

@@ -124,7 +124,7 @@ pub(super) fn attempt(q: &Uploads, sink: &dyn Sink, id: &str) {
             }
             q.uploaded
                 .lock_unpoisoned()
-                .insert((record.created_unix_us, id.to_owned()));
+                .insert((record.order(), id.to_owned()));
             q.prune_uploaded();
         }
         Err(e) => {
