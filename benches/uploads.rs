@@ -122,6 +122,7 @@ fn record(
     let mut upload_metadata = Map::new();
     upload_metadata.insert("product_id".into(), json!(42));
     CaptureRecord {
+        seq: None,
         upload: queued_for.map(|sink| UploadState {
             sink: sink.name().into(),
             destination: object_key(image_id, &upload_metadata),

@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
 # Installs what the test suite talks to: ffmpeg/ffprobe (HLS clients), Chromium (our player),
+# libfaketime (clock steps),
 # playwright-core (drives Chromium), schemathesis (checks the API against its OpenAPI document),
 # s3s-fs (a real S3 server that checks SigV4, for the upload tests), and the qemu guest of the
 # V4L2 test (scripts/qemu/build.sh).
@@ -13,6 +14,8 @@ SUDO=""
 missing=()
 command -v ffmpeg >/dev/null 2>&1 || missing+=(ffmpeg)
 command -v chromium >/dev/null 2>&1 || missing+=(chromium)
+# libfaketime (tests/clock_steps.rs steps the daemon's wall clock).
+command -v faketime >/dev/null 2>&1 || missing+=(faketime)
 if [ ${#missing[@]} -gt 0 ]; then
   echo "installing ${missing[*]} (apt)"
   $SUDO apt-get update -qq >/dev/null

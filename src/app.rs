@@ -9,6 +9,7 @@ use crate::api::Api;
 use crate::config::Config;
 use crate::http::server::{Handler, HttpServer, Limits};
 use crate::link::{self, LinkServices, LinkSettings};
+use crate::os_signals::StopSignals;
 use crate::pairing::bootstrap::{self, BootstrapError};
 use crate::pipeline::{Pipeline, PipelineError};
 use crate::runtime::Runtime;
@@ -25,6 +26,7 @@ pub enum StartError {
     Pipeline(PipelineError),
     Housekeeping(std::io::Error),
     Link(std::io::Error),
+    Signals(std::io::Error),
 }
 
 impl fmt::Display for StartError {
@@ -45,14 +47,20 @@ impl fmt::Display for StartError {
             StartError::Link(e) => {
                 write!(f, "cannot start the pairing and relay thread: {e}")
             }
+            StartError::Signals(e) => write!(f, "cannot handle SIGTERM and SIGINT: {e}"),
         }
     }
 }
 
 impl std::error::Error for StartError {}
 
-/// Starts the daemon and serves until the HTTP server ends.
+/// Captures under way get this long to finish once SIGTERM or SIGINT came (well inside the
+/// unit's `TimeoutStopSec`).
+const STOP_GRACE: std::time::Duration = std::time::Duration::from_secs(5);
+
+/// Starts the daemon and serves until SIGTERM or SIGINT.
 pub fn serve(config: Config) -> Result<(), StartError> {
+    let mut signals = StopSignals::install().map_err(StartError::Signals)?;
     std::fs::create_dir_all(&config.data_dir)
         .map_err(|e| StartError::DataDir(config.data_dir.clone(), e))?;
     let listen = config.listen;
@@ -69,7 +77,7 @@ pub fn serve(config: Config) -> Result<(), StartError> {
     housekeeping::spawn(Arc::clone(&rt.media), Arc::clone(&rt.stills))
         .map_err(StartError::Housekeeping)?;
     let addr = server.local_addr();
-    let lan = interfaces::candidate_urls(addr.port());
+    let lan = interfaces::listen_urls(addr);
     let base = lan
         .first()
         .cloned()
@@ -82,7 +90,7 @@ pub fn serve(config: Config) -> Result<(), StartError> {
         uploads: Arc::clone(&rt.uploads),
         handler: api,
         settings: Arc::new(LinkSettings::from_relab(&rt.config.relab)),
-        port: rt.config.listen.port(),
+        listen: addr,
     })
     .map_err(StartError::Link)?;
     log::info!(
@@ -90,7 +98,14 @@ pub fn serve(config: Config) -> Result<(), StartError> {
         env!("CARGO_PKG_VERSION")
     );
     log::info!("live preview: {base}/preview/hls/cam-preview/index.m3u8");
-    server.join();
+    let signal = signals.wait();
+    log::info!("picamd stopping ({signal})");
+    server.stop_accepting();
+    let left = rt.stills.captures_in_flight.wait_idle(STOP_GRACE);
+    if left > 0 {
+        log::warn!("{left} captures still under way after {STOP_GRACE:?}; stopping anyway");
+    }
+    // Open connections (MJPEG and HLS viewers) close with the process.
     Ok(())
 }
 

@@ -1,13 +1,21 @@
 //! Wall-clock helpers. The media timeline uses the monotonic clock; wall-clock time is only
 //! carried alongside, for PROGRAM-DATE-TIME, burnt-in clocks and latency measurement.
 
-use std::time::{SystemTime, UNIX_EPOCH};
+use std::sync::OnceLock;
+use std::time::{Instant, SystemTime, UNIX_EPOCH};
 
 /// Now, in µs since the Unix epoch (0 if the clock is set before 1970).
 pub fn unix_us() -> u64 {
     SystemTime::now()
         .duration_since(UNIX_EPOCH)
         .map_or(0, |d| d.as_micros() as u64)
+}
+
+/// Now on the monotonic clock, in µs since the first call in this process: for due times
+/// that must not follow steps of the wall clock (upload retries). Never goes back.
+pub fn mono_us() -> u64 {
+    static ORIGIN: OnceLock<Instant> = OnceLock::new();
+    ORIGIN.get_or_init(Instant::now).elapsed().as_micros() as u64
 }
 
 /// `HH:MM:SS.mmm` (UTC) of a time in µs since the epoch.

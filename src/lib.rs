@@ -14,6 +14,7 @@ mod housekeeping;
 mod http;
 mod link;
 mod media;
+mod os_signals;
 mod pairing;
 mod pipeline;
 mod preview;

@@ -25,6 +25,7 @@ pub fn create(rt: &Runtime, req: &Request, _: &Params) -> Response {
         }
         Err(resp) => return resp,
     };
+    let _running = rt.stills.captures_in_flight.begin();
     let Some(frame) = rt.media.latest_frame() else {
         return Response::detail(503, rt.media.no_frame_detail());
     };
@@ -38,6 +39,7 @@ pub fn create(rt: &Runtime, req: &Request, _: &Params) -> Response {
     let record = CaptureRecord {
         upload: rt.uploads.new_state(&image_id, &upload_metadata, now),
         image_id,
+        seq: Some(rt.stills.captures.next_seq()),
         created_unix_us: now,
         status: CaptureStatus::Queued,
         metadata,
@@ -84,10 +86,11 @@ pub fn list(rt: &Runtime, req: &Request, _: &Params) -> Response {
         Ok(l) => l.map_or(DEFAULT_LIMIT, |l| l as usize),
         Err(resp) => return resp,
     };
-    let captures: Vec<Value> = rt
-        .stills
-        .captures
-        .list_recent(limit)
+    let records = match rt.stills.captures.list_recent(limit) {
+        Ok(records) => records,
+        Err(e) => return store_error(e),
+    };
+    let captures: Vec<Value> = records
         .into_iter()
         .map(|r| {
             json!({
@@ -139,7 +142,8 @@ fn uploaded_elsewhere(rt: &Runtime, id: &str) -> Response {
             status: CaptureStatus::Uploaded,
             ..
         }) => Response::detail(404, "Capture was uploaded; no local copy is kept"),
-        _ => store_error(CaptureStoreError::NotFound),
+        Ok(_) | Err(CaptureStoreError::NotFound) => store_error(CaptureStoreError::NotFound),
+        Err(e) => store_error(e),
     }
 }
 

@@ -36,6 +36,10 @@ pub fn update(rt: &Runtime, req: &Request, _: &Params) -> Response {
 fn error_response(e: &TimelapseError) -> Response {
     match e {
         TimelapseError::Invalid(_) => Response::detail(422, &e.to_string()),
+        TimelapseError::Save { source, .. } if is_disk_full(source) => Response::detail(
+            507,
+            &format!("Not enough storage space to save the timelapse settings: {e}"),
+        ),
         TimelapseError::Save { .. } => {
             Response::detail(500, &format!("Cannot save the timelapse settings: {e}"))
         }
@@ -47,4 +51,8 @@ fn json<T: serde::Serialize>(value: &T) -> Response {
         Ok(v) => Response::json(200, &v),
         Err(e) => Response::detail(500, &e.to_string()),
     }
+}
+
+fn is_disk_full(e: &std::io::Error) -> bool {
+    matches!(e.raw_os_error(), Some(libc::ENOSPC) | Some(libc::EDQUOT))
 }

@@ -35,9 +35,10 @@ pub fn unprocessable(errors: &[FieldError]) -> Response {
     Response::json(422, &json!({ "detail": detail }))
 }
 
-/// The JSON body: `Ok(None)` when there is none (or it is `null`).
+/// The JSON body: `Ok(None)` when there is none (or it is `null`). A body of whitespace
+/// only is not "none" but invalid JSON, as FastAPI has it (422 `json_invalid`).
 pub fn json_body(req: &Request) -> Result<Option<Value>, Response> {
-    if req.body.iter().all(u8::is_ascii_whitespace) {
+    if req.body.is_empty() {
         return Ok(None);
     }
     match serde_json::from_slice::<Value>(&req.body) {
@@ -349,6 +350,11 @@ mod tests {
         let d = detail(&json_body(&req("{bad", "")).unwrap_err());
         assert_eq!(d[0]["type"], "json_invalid");
         assert_eq!(d[0]["loc"][0], "body");
+        for blank in [" ", "\n", " \r\n\t "] {
+            let d = detail(&json_body(&req(blank, "")).unwrap_err());
+            assert_eq!(d[0]["type"], "json_invalid", "{blank:?}");
+            assert_eq!(d[0]["msg"], "JSON decode error");
+        }
         let d = detail(&object_body(&req("[1]", "")).unwrap_err());
         assert_eq!(d[0]["type"], "dict_type");
         assert_eq!(

@@ -18,8 +18,10 @@
 
 use std::io::{self, IoSlice, Read, Write};
 use std::net::{Shutdown, SocketAddr, TcpListener, TcpStream};
+use std::os::fd::AsRawFd;
 use std::panic::{self, AssertUnwindSafe};
-use std::sync::{Arc, Mutex, PoisonError};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
 use std::thread;
 use std::time::{Duration, Instant};
 
@@ -30,6 +32,7 @@ use super::slots::{Refusal, Slots};
 use super::throttle::Throttle;
 use super::wire::{self, Framing, Head, WireError};
 use super::{Body, Request, Response};
+use crate::sync::LockExt;
 
 /// The body limit of a route that sets none: every JSON body the API takes is far smaller.
 pub const DEFAULT_MAX_BODY: usize = 16 * 1024;
@@ -106,6 +109,9 @@ impl Limits {
 pub struct HttpServer {
     addr: SocketAddr,
     acceptor: thread::JoinHandle<()>,
+    /// The accept thread's socket, to wake its `accept` when stopping.
+    listener: TcpListener,
+    stopping: Arc<AtomicBool>,
 }
 
 type SharedSlots = Arc<Mutex<Slots<TcpStream>>>;
@@ -133,24 +139,33 @@ impl HttpServer {
             limits.per_address,
         )));
         let budget = Budget::new(limits.body_budget);
+        let stopping = Arc::new(AtomicBool::new(false));
+        let ours = listener.try_clone()?;
+        let stop = Arc::clone(&stopping);
         let acceptor = thread::Builder::new()
             .name("http-accept".into())
-            .spawn(move || accept_loop(&listener, &slots, &budget, &handler))?;
-        Ok(HttpServer { addr, acceptor })
+            .spawn(move || accept_loop(&listener, &slots, &budget, &handler, &stop))?;
+        Ok(HttpServer {
+            addr,
+            acceptor,
+            listener: ours,
+            stopping,
+        })
     }
 
     pub fn local_addr(&self) -> SocketAddr {
         self.addr
     }
 
-    /// Serves until the process ends.
-    pub fn join(self) {
+    /// Stops accepting and closes the listening socket, so new clients are refused;
+    /// connections already open go on.
+    pub fn stop_accepting(self) {
+        self.stopping.store(true, Ordering::SeqCst);
+        // Shutting a listening socket down makes a blocked `accept` return (EINVAL).
+        // SAFETY: the descriptor belongs to `self.listener`, alive here.
+        unsafe { libc::shutdown(self.listener.as_raw_fd(), libc::SHUT_RDWR) };
         let _ = self.acceptor.join();
     }
-}
-
-fn lock(slots: &SharedSlots) -> std::sync::MutexGuard<'_, Slots<TcpStream>> {
-    slots.lock().unwrap_or_else(PoisonError::into_inner)
 }
 
 /// A connection's slot, given back when its thread ends, however it ends.
@@ -161,13 +176,13 @@ struct Slot {
 
 impl Slot {
     fn mark_requested(&self) {
-        lock(&self.slots).mark_requested(self.id);
+        self.slots.lock_unpoisoned().mark_requested(self.id);
     }
 }
 
 impl Drop for Slot {
     fn drop(&mut self) {
-        lock(&self.slots).release(self.id);
+        self.slots.lock_unpoisoned().release(self.id);
     }
 }
 
@@ -176,9 +191,13 @@ fn accept_loop<H: Handler + ?Sized>(
     slots: &SharedSlots,
     budget: &Budget,
     handler: &Arc<H>,
+    stopping: &AtomicBool,
 ) {
     let mut failures = Throttle::new(ACCEPT_LOG_INTERVAL);
     for stream in listener.incoming() {
+        if stopping.load(Ordering::SeqCst) {
+            return;
+        }
         let mut stream = match stream {
             Ok(s) => s,
             Err(e) => {
@@ -202,7 +221,9 @@ fn accept_loop<H: Handler + ?Sized>(
                 continue;
             }
         };
-        let granted = lock(slots).admit(peer.ip(), Instant::now(), closer);
+        let granted = slots
+            .lock_unpoisoned()
+            .admit(peer.ip(), Instant::now(), closer);
         let granted = match granted {
             Ok(g) => g,
             Err(refusal) => {

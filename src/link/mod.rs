@@ -54,8 +54,8 @@ pub struct LinkServices {
     /// The router relayed commands go through: the same value the HTTP server has.
     pub handler: Arc<dyn Handler>,
     pub settings: Arc<LinkSettings>,
-    /// The port picamd serves on (for the setup page's address in the log).
-    pub port: u16,
+    /// The HTTP server's address, for the setup page's URL in the log.
+    pub listen: std::net::SocketAddr,
 }
 
 /// What the link reads of the settings: no secrets (the relay's come with its credentials).
@@ -168,7 +168,7 @@ impl Link {
         let settings = &self.services.settings;
         let setup = announce::setup_location(
             &settings.base_url,
-            &interfaces::candidate_urls(self.services.port),
+            &interfaces::listen_urls(self.services.listen),
         );
         log::info!(
             "PAIRING MODE | state=awaiting_claim setup={setup} pairing_backend={}",

@@ -89,7 +89,7 @@ impl Run {
     ) -> Run {
         let setup = announce::setup_location(
             &services.settings.base_url,
-            &interfaces::candidate_urls(services.port),
+            &interfaces::listen_urls(services.listen),
         );
         Run {
             services,

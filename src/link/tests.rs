@@ -22,7 +22,7 @@ fn start_link(rt: &Arc<Runtime>) -> std::io::Result<std::thread::JoinHandle<()>>
         uploads: Arc::clone(&rt.uploads),
         handler: Arc::new(Api::new(Arc::clone(rt))),
         settings: Arc::new(LinkSettings::from_relab(&rt.config.relab)),
-        port: rt.config.listen.port(),
+        listen: rt.config.listen,
     })
 }
 

@@ -3,18 +3,26 @@
 //! index over this store: a queued record carries its [`UploadState`], an uploaded one keeps
 //! its record (with the image's URL) but not its JPEG, and entries taken out of the queue go
 //! into subfolders (`dead/`, `corrupt/`), record first.
+//!
+//! `GET /captures` is answered from an in-memory index of the records, in the order of a
+//! sequence number kept in each record (see [`ListIndex`]), so the list neither reads every
+//! record per call nor follows the wall clock when it steps back.
 
 use std::ffi::OsStr;
 use std::fmt;
 use std::fs;
 use std::io;
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Mutex;
 
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 
 use super::atomic::{is_temp_name, sync_dir, write_atomic};
+use super::list_index::ListIndex;
 use super::metadata::ImageMetadata;
+use crate::sync::LockExt;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
@@ -27,6 +35,10 @@ pub enum CaptureStatus {
 pub struct CaptureRecord {
     /// 32 lowercase hex characters.
     pub image_id: String,
+    /// The store's sequence number, rising with every capture, across restarts: the list's
+    /// order. Absent in records written before it existed.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub seq: Option<u64>,
     pub created_unix_us: u64,
     pub status: CaptureStatus,
     pub metadata: ImageMetadata,
@@ -39,6 +51,18 @@ pub struct CaptureRecord {
     /// captures kept locally only.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub upload: Option<UploadState>,
+}
+
+impl CaptureRecord {
+    /// Where the capture stands among the others, oldest lowest: by sequence number, and
+    /// records without one (from older versions) by time, below every numbered one. The
+    /// order of `GET /captures` and of the upload queue, whatever the wall clock did.
+    pub fn order(&self) -> u128 {
+        match self.seq {
+            Some(seq) => (1u128 << 64) | u128::from(seq),
+            None => u128::from(self.created_unix_us),
+        }
+    }
 }
 
 /// A capture's place in the upload queue.
@@ -102,6 +126,8 @@ pub fn is_valid_image_id(id: &str) -> bool {
 
 pub struct CaptureStore {
     dir: PathBuf,
+    index: Mutex<ListIndex>,
+    next_seq: AtomicU64,
 }
 
 impl CaptureStore {
@@ -111,7 +137,11 @@ impl CaptureStore {
     /// that never completed (and was never answered), and is removed.
     pub fn open(dir: PathBuf) -> io::Result<CaptureStore> {
         fs::create_dir_all(&dir)?;
-        let store = CaptureStore { dir };
+        let mut store = CaptureStore {
+            dir,
+            index: Mutex::new(ListIndex::default()),
+            next_seq: AtomicU64::new(1),
+        };
         let mut images = Vec::new();
         for entry in fs::read_dir(&store.dir)? {
             let entry = entry?;
@@ -130,7 +160,44 @@ impl CaptureStore {
                 store.settle_orphan_image(&id)?;
             }
         }
+        store.load_index()?;
         Ok(store)
+    }
+
+    /// Reads every record once, for the list's index and the next sequence number. A record
+    /// that cannot be read now is still indexed (by id alone), so the list reports it rather
+    /// than leave it out.
+    fn load_index(&mut self) -> io::Result<()> {
+        let mut index = ListIndex::default();
+        let mut max_seq = 0;
+        for entry in fs::read_dir(&self.dir)? {
+            let path = PathBuf::from(entry?.file_name());
+            let Some(id) = path.file_stem().and_then(OsStr::to_str) else {
+                continue;
+            };
+            if path.extension() != Some(OsStr::new("json")) || !is_valid_image_id(id) {
+                continue;
+            }
+            match self.read_record(id) {
+                Ok(record) => {
+                    max_seq = max_seq.max(record.seq.unwrap_or(0));
+                    index.insert(id, record.order());
+                }
+                Err(CaptureStoreError::NotFound) => {}
+                Err(e) => {
+                    log::warn!("capture {id}: {e}");
+                    index.insert(id, 0);
+                }
+            }
+        }
+        *self.index.get_mut().unwrap_or_else(|p| p.into_inner()) = index;
+        *self.next_seq.get_mut() = max_seq + 1;
+        Ok(())
+    }
+
+    /// A new sequence number, above every record's in the store.
+    pub fn next_seq(&self) -> u64 {
+        self.next_seq.fetch_add(1, Ordering::Relaxed)
     }
 
     fn settle_orphan_image(&self, image_id: &str) -> io::Result<()> {
@@ -177,6 +244,9 @@ impl CaptureStore {
             let _ = fs::remove_file(&jpg_path);
             return Err(CaptureStoreError::from_write(e));
         }
+        self.index
+            .lock_unpoisoned()
+            .insert(image_id, record.order());
         Ok(())
     }
 
@@ -193,34 +263,36 @@ impl CaptureStore {
         Ok((record, jpg_path))
     }
 
-    /// Up to `limit` records, newest first. Unreadable records, and records whose JPEG is
-    /// gone without having been uploaded, are logged and skipped.
-    pub fn list_recent(&self, limit: usize) -> Vec<CaptureRecord> {
-        let mut records: Vec<CaptureRecord> = self
-            .record_ids()
-            .into_iter()
-            .filter_map(|id| match self.read_record(&id) {
-                Ok(r) if r.status == CaptureStatus::Uploaded || self.has_image(&id) => Some(r),
-                Ok(_) => {
-                    log::warn!("skipping capture {id}: its JPEG is missing");
-                    None
+    /// Up to `limit` records, newest first (by sequence number; records without one, older
+    /// than any with one, by time), read from disk for only as many entries of the index as
+    /// it takes. Corrupt records, and records whose JPEG is gone without having been
+    /// uploaded, are logged and skipped; a record that cannot be read (EMFILE, EIO, a
+    /// permission) is an error, never a shorter list.
+    pub fn list_recent(&self, limit: usize) -> Result<Vec<CaptureRecord>, CaptureStoreError> {
+        let ids = self.index.lock_unpoisoned().newest_first();
+        let mut records = Vec::new();
+        for id in ids {
+            if records.len() >= limit {
+                break;
+            }
+            match self.read_record(&id) {
+                Ok(r) if r.status == CaptureStatus::Uploaded || self.has_image(&id) => {
+                    records.push(r)
                 }
-                Err(e) => {
-                    log::warn!("skipping capture {id}: {e}");
-                    None
+                Ok(_) => log::warn!("skipping capture {id}: its JPEG is missing"),
+                Err(CaptureStoreError::NotFound) => {}
+                Err(CaptureStoreError::Corrupt(why)) => {
+                    log::warn!("skipping capture {id}: {why}")
                 }
-            })
-            .collect();
-        records.sort_by(|a, b| {
-            (b.created_unix_us, &b.image_id).cmp(&(a.created_unix_us, &a.image_id))
-        });
-        records.truncate(limit);
-        records
+                Err(e) => return Err(e),
+            }
+        }
+        Ok(records)
     }
 
-    /// Number of records (not parsed).
+    /// Number of records in the index.
     pub fn count(&self) -> usize {
-        self.record_ids().len()
+        self.index.lock_unpoisoned().len()
     }
 
     /// Replaces a capture's record (durably), leaving its JPEG as it is.
@@ -261,6 +333,7 @@ impl CaptureStore {
             return Err(CaptureStoreError::InvalidId);
         }
         remove_if_present(&self.json_path(image_id))?;
+        self.index.lock_unpoisoned().remove(image_id);
         remove_if_present(&self.jpg_path(image_id))?;
         Ok(sync_dir(&self.dir)?)
     }
@@ -273,6 +346,7 @@ impl CaptureStore {
         }
         let target = self.dir.join(folder);
         fs::create_dir_all(&target)?;
+        self.index.lock_unpoisoned().remove(image_id);
         for path in [self.json_path(image_id), self.jpg_path(image_id)] {
             let name = path.file_name().expect("store paths name a file");
             match fs::rename(&path, target.join(name)) {

@@ -13,6 +13,7 @@ fn record(image_id: &str, created_unix_us: u64) -> CaptureRecord {
     upload_metadata.insert("product_id".into(), Value::from(42));
     CaptureRecord {
         image_id: image_id.into(),
+        seq: None,
         created_unix_us,
         status: CaptureStatus::Queued,
         metadata: ImageMetadata {
@@ -124,18 +125,23 @@ fn lists_newest_first_and_skips_bad_records() {
 
     let created: Vec<u64> = store
         .list_recent(10)
+        .unwrap()
         .iter()
         .map(|r| r.created_unix_us)
         .collect();
     assert_eq!(created, [400, 300, 200, 100]);
     let top: Vec<String> = store
         .list_recent(2)
+        .unwrap()
         .into_iter()
         .map(|r| r.image_id)
         .collect();
     assert_eq!(top, [id(4), id(1)]);
-    assert!(store.list_recent(0).is_empty());
-    assert_eq!(store.count(), 6);
+    assert!(store.list_recent(0).unwrap().is_empty());
+    assert_eq!(store.count(), 4, "the index knows what the store saved");
+    let reopened = CaptureStore::open(dir.0.clone()).unwrap();
+    assert_eq!(reopened.count(), 6, "and, after a restart, what is on disk");
+    assert_eq!(reopened.list_recent(10).unwrap().len(), 4);
     assert!(matches!(
         store.get(&id(5)),
         Err(CaptureStoreError::Corrupt(_))
@@ -155,6 +161,7 @@ fn a_record_without_its_image_is_not_found() {
     ));
     let listed: Vec<String> = store
         .list_recent(5)
+        .unwrap()
         .into_iter()
         .map(|r| r.image_id)
         .collect();
@@ -176,7 +183,7 @@ fn failed_save_leaves_nothing() {
     fs::remove_dir(gone.dir()).unwrap();
     let err = gone.save(&id(2), b"jpeg", &record(&id(2), 1)).unwrap_err();
     assert!(matches!(err, CaptureStoreError::Io(_)), "{err:?}");
-    assert!(gone.list_recent(5).is_empty());
+    assert!(gone.list_recent(5).unwrap().is_empty());
     assert_eq!(gone.count(), 0);
 }
 
@@ -201,7 +208,7 @@ fn uploaded_records_are_listed_without_their_image() {
     store.remove_image(&id(1)).unwrap();
     store.remove_image(&id(1)).unwrap();
     assert!(!store.has_image(&id(1)));
-    assert_eq!(store.list_recent(5), [uploaded.clone()]);
+    assert_eq!(store.list_recent(5).unwrap(), [uploaded.clone()]);
     assert!(matches!(
         store.get(&id(1)),
         Err(CaptureStoreError::NotFound)
@@ -295,4 +302,65 @@ fn status_serialises_lowercase() {
         CaptureStatus::Queued
     );
     assert!(serde_json::from_str::<CaptureStatus>(r#""Queued""#).is_err());
+}
+
+#[test]
+fn sequence_numbers_order_the_list_and_go_on_after_a_restart() {
+    let dir = TempDir::new("captures-seq");
+    let store = CaptureStore::open(dir.0.clone()).unwrap();
+    // Two records from an older version, without a sequence number.
+    for (n, created) in [(1, 5_000), (2, 4_000)] {
+        store
+            .save(&id(n), b"jpeg", &record(&id(n), created))
+            .unwrap();
+    }
+    let save = |store: &CaptureStore, n: u8, created: u64| {
+        let rec = CaptureRecord {
+            seq: Some(store.next_seq()),
+            ..record(&id(n), created)
+        };
+        store.save(&id(n), b"jpeg", &rec).unwrap();
+    };
+    save(&store, 3, 9_000);
+    // The wall clock went back: the next capture's time is older than all others.
+    save(&store, 4, 1_000);
+    let ids = |store: &CaptureStore| -> Vec<String> {
+        let listed = store.list_recent(10).unwrap();
+        listed.into_iter().map(|r| r.image_id).collect()
+    };
+    assert_eq!(ids(&store), [id(4), id(3), id(1), id(2)]);
+
+    let store = CaptureStore::open(dir.0.clone()).unwrap();
+    assert_eq!(
+        ids(&store),
+        [id(4), id(3), id(1), id(2)],
+        "the order is kept"
+    );
+    save(&store, 5, 2_000);
+    assert_eq!(store.read_record(&id(5)).unwrap().seq, Some(3));
+    assert_eq!(ids(&store)[0], id(5), "numbering goes on after a restart");
+    store.move_aside(&id(4), "dead").unwrap();
+    store.remove(&id(1)).unwrap();
+    assert_eq!(ids(&store), [id(5), id(3), id(2)]);
+}
+
+#[test]
+fn a_record_that_cannot_be_read_fails_the_list() {
+    let dir = TempDir::new("captures-unreadable");
+    let store = CaptureStore::open(dir.0.clone()).unwrap();
+    for n in [1, 2] {
+        store
+            .save(&id(n), b"jpeg", &record(&id(n), u64::from(n)))
+            .unwrap();
+    }
+    // A record that cannot be read (EISDIR stands in for EIO, EMFILE, EACCES).
+    fs::remove_file(store.json_path(&id(2))).unwrap();
+    fs::create_dir(store.json_path(&id(2))).unwrap();
+    let err = store.list_recent(10).unwrap_err();
+    assert!(matches!(err, CaptureStoreError::Io(_)), "{err:?}");
+    let reopened = CaptureStore::open(dir.0.clone()).unwrap();
+    assert!(
+        reopened.list_recent(10).is_err(),
+        "also when found at start-up"
+    );
 }

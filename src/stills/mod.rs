@@ -14,7 +14,9 @@
 
 pub mod atomic;
 pub mod captures;
+pub mod in_flight;
 pub mod latest_jpeg;
+mod list_index;
 pub mod metadata;
 pub mod mjpeg;
 pub mod service;

@@ -8,6 +8,7 @@ use std::sync::Arc;
 use crossbeam_channel::{bounded, Receiver, Sender, TrySendError};
 
 use super::captures::CaptureStore;
+use super::in_flight::InFlight;
 use super::latest_jpeg::LatestJpeg;
 use super::metadata::{CameraProperties, CaptureMetadata, ImageMetadata, ImageProperties};
 use super::mjpeg::MjpegHub;
@@ -25,6 +26,8 @@ pub const STREAM_QUALITY: u8 = 75;
 
 pub struct Stills {
     pub captures: Arc<CaptureStore>,
+    /// `POST /captures` under way, which a stop lets finish.
+    pub captures_in_flight: InFlight,
     /// `GET /frame`'s shared JPEG of the newest frame.
     pub latest_jpeg: Arc<LatestJpeg>,
     pub mjpeg: Arc<MjpegHub>,
@@ -78,6 +81,7 @@ impl Stills {
         let (thumbnail_tx, thumbnail_rx) = bounded(1);
         Ok(Stills {
             captures,
+            captures_in_flight: InFlight::default(),
             latest_jpeg,
             mjpeg,
             timelapse,

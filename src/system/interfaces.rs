@@ -3,7 +3,7 @@
 
 use std::ffi::CStr;
 use std::io;
-use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
 
 /// Models 0.5.2 accept at most 16 candidate URLs.
 pub const MAX_CANDIDATE_URLS: usize = 16;
@@ -27,6 +27,17 @@ pub fn candidate_urls(port: u16) -> Vec<String> {
             log::debug!("cannot list network interfaces: {e}");
             Vec::new()
         }
+    }
+}
+
+/// The URLs clients reach a server listening on `listen` at: the candidate LAN URLs when it
+/// listens on every address, else its one address (loopback only: the loopback URL, never
+/// LAN URLs it does not answer on).
+pub fn listen_urls(listen: SocketAddr) -> Vec<String> {
+    if listen.ip().is_unspecified() {
+        candidate_urls(listen.port())
+    } else {
+        vec![format!("http://{listen}")]
     }
 }
 
@@ -172,6 +183,15 @@ pub fn mdns_name_for(host: &str) -> Option<String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_server_on_one_address_is_reached_there_only() {
+        let urls = |addr: &str| listen_urls(addr.parse().unwrap());
+        assert_eq!(urls("127.0.0.1:8018"), ["http://127.0.0.1:8018"]);
+        assert_eq!(urls("[::1]:8018"), ["http://[::1]:8018"]);
+        assert_eq!(urls("192.168.1.20:8018"), ["http://192.168.1.20:8018"]);
+        assert_eq!(urls("0.0.0.0:8018"), candidate_urls(8018));
+    }
 
     fn entry(name: &str, ip: [u8; 4]) -> (String, Ipv4Addr) {
         (name.to_string(), Ipv4Addr::from(ip))

@@ -1,6 +1,9 @@
 //! The upload queue's policy, sans IO: which capture goes next (the oldest that is due), when
 //! to retry, when to give up, what to drop when over quota, and whether the sink itself is
-//! down. Times are microseconds since the Unix epoch, passed in.
+//! down. Times are microseconds on the monotonic clock (`clock::mono_us`), passed in, so a
+//! step of the wall clock neither strands nor bursts retries. Due times kept on disk are wall
+//! clock (they must survive a restart); [`due_from_persisted`] and [`persisted_from_due`]
+//! convert at the boundary.
 //!
 //! Two kinds of failure are told apart. When the sink is unreachable or refuses everyone
 //! (network, 5xx, credentials) no capture is to blame: the sink backs off along the retry
@@ -20,7 +23,32 @@ pub struct Pending {
     pub bytes: u64,
     /// Failed attempts charged to this capture.
     pub attempts: u32,
+    /// Monotonic µs.
     pub next_attempt_us: u64,
+}
+
+/// The monotonic due time of a retry persisted as wall-clock `persisted_unix_us`: the wait
+/// left at `now_unix_us` (none if past), counted from `now_mono_us`. A wait longer than the
+/// schedule's longest means the wall clock went back since it was planned (before a restart):
+/// the retry is due now rather than stranded for as long as the clock stepped.
+pub fn due_from_persisted(
+    persisted_unix_us: u64,
+    now_unix_us: u64,
+    now_mono_us: u64,
+    longest_s: u64,
+) -> u64 {
+    let left = persisted_unix_us.saturating_sub(now_unix_us);
+    let left = if left > longest_s.saturating_mul(US_PER_S) {
+        0
+    } else {
+        left
+    };
+    now_mono_us.saturating_add(left)
+}
+
+/// The wall-clock time to persist (and show) for the monotonic `due_mono_us`.
+pub fn persisted_from_due(due_mono_us: u64, now_mono_us: u64, now_unix_us: u64) -> u64 {
+    now_unix_us.saturating_add(due_mono_us.saturating_sub(now_mono_us))
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -61,10 +89,10 @@ struct SinkHealth {
 
 #[derive(Debug)]
 pub struct QueueIndex {
-    /// Keyed by (creation time, id): iteration is oldest first.
-    entries: BTreeMap<(u64, String), Pending>,
-    /// Creation time of each id, to find its key.
-    created: HashMap<String, u64>,
+    /// Keyed by (the capture's order, id): iteration is oldest first.
+    entries: BTreeMap<(u128, String), Pending>,
+    /// The order of each id, to find its key.
+    created: HashMap<String, u128>,
     bytes: u64,
     in_flight: Option<String>,
     schedule: RetrySchedule,
@@ -97,11 +125,13 @@ impl QueueIndex {
     }
 
     /// Adds a capture (new, or found on disk at start-up). Replaces one with the same id.
-    pub fn insert(&mut self, id: &str, created_us: u64, pending: Pending) {
+    /// `order` is the capture record's (by sequence number, so a wall-clock step does not
+    /// put newer captures first).
+    pub fn insert(&mut self, id: &str, order: u128, pending: Pending) {
         self.remove(id);
         self.bytes += pending.bytes;
-        self.created.insert(id.to_owned(), created_us);
-        self.entries.insert((created_us, id.to_owned()), pending);
+        self.created.insert(id.to_owned(), order);
+        self.entries.insert((order, id.to_owned()), pending);
     }
 
     /// Takes a capture out of the queue; false if it was not in it.
@@ -178,11 +208,9 @@ impl QueueIndex {
                 Next::WaitUntil(self.sink.retry_at_us)
             };
         }
-        let horizon = now_us.saturating_add(self.schedule.longest_s() * US_PER_S);
         let mut earliest: Option<u64> = None;
         for ((_, id), p) in &self.entries {
-            // A retry planned beyond the longest wait means the clock went back: retry now.
-            if p.next_attempt_us <= now_us || p.next_attempt_us > horizon {
+            if p.next_attempt_us <= now_us {
                 self.in_flight = Some(id.clone());
                 return Next::Upload(id.clone());
             }
@@ -421,29 +449,51 @@ mod tests {
     }
 
     #[test]
-    fn a_clock_that_went_back_does_not_strand_retries() {
-        let mut q = QueueIndex::new(RetrySchedule::new(vec![30]), 1000);
+    fn persisted_retries_resume_with_the_wait_left() {
+        const MONO: u64 = 5 * S;
+        assert_eq!(due_from_persisted(T0 + 20 * S, T0, MONO, 30), MONO + 20 * S);
+        assert_eq!(
+            due_from_persisted(T0 - 20 * S, T0, MONO, 30),
+            MONO,
+            "past: now"
+        );
+        assert_eq!(
+            due_from_persisted(T0 + 3600 * S, T0, MONO, 30),
+            MONO,
+            "beyond the longest wait, the clock went back: now, not in an hour"
+        );
+        let due = due_from_persisted(T0 + 20 * S, T0, MONO, 30);
+        assert_eq!(persisted_from_due(due, MONO, T0), T0 + 20 * S);
+        assert_eq!(persisted_from_due(MONO, MONO + S, T0), T0, "past: now");
+    }
+
+    /// Retries and the sink's backoff run on the monotonic clock the worker passes in; what
+    /// the wall clock does meanwhile (stepped back an hour, forward a day) changes nothing.
+    #[test]
+    fn retry_waits_are_monotonic_intervals() {
+        let mut q = QueueIndex::new(RetrySchedule::new(vec![30, 300]), 1000);
+        let mono = 7 * S;
         q.insert(
             "x",
             1,
             Pending {
                 bytes: 1,
-                attempts: 1,
-                next_attempt_us: T0 + 3600 * S,
+                attempts: 0,
+                next_attempt_us: mono,
             },
         );
-        assert_eq!(upload(&mut q, T0), "x");
-        let mut q = QueueIndex::new(RetrySchedule::new(vec![30]), 1000);
-        q.insert(
-            "y",
-            1,
-            Pending {
-                bytes: 1,
-                attempts: 1,
-                next_attempt_us: T0 + 20 * S,
-            },
-        );
-        assert_eq!(q.next(T0), Next::WaitUntil(T0 + 20 * S));
+        assert_eq!(upload(&mut q, mono), "x");
+        let Failed::Retry { retry_at_us, .. } = q.failed("x", mono, Blame::Capture) else {
+            panic!("a retry")
+        };
+        assert_eq!(retry_at_us, mono + 30 * S);
+        assert_eq!(q.next(mono + 29 * S), Next::WaitUntil(mono + 30 * S));
+        assert_eq!(upload(&mut q, mono + 30 * S), "x");
+        let Failed::SinkBackoff { retry_at_us, .. } = q.failed("x", mono + 30 * S, Blame::Sink)
+        else {
+            panic!("a backoff")
+        };
+        assert_eq!(retry_at_us, mono + 60 * S);
     }
 
     #[test]

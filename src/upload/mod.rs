@@ -95,7 +95,7 @@ pub struct Uploads {
     /// `POST /captures` requests waiting for their capture's delivery.
     waiters: Mutex<HashMap<String, Sender<Delivered>>>,
     /// Uploaded records still kept, oldest first, by (creation time, id).
-    uploaded: Mutex<BTreeSet<(u64, String)>>,
+    uploaded: Mutex<BTreeSet<(u128, String)>>,
     dead_before: u64,
     wait: Duration,
     pub stats: UploadStats,
@@ -172,20 +172,21 @@ impl Uploads {
                             log::warn!("cannot remove the uploaded JPEG of {id}: {e}");
                         }
                     }
-                    uploaded.push((record.created_unix_us, id));
+                    uploaded.push((record.order(), id));
                 }
                 (CaptureStatus::Queued, Some(state)) => {
                     if !self.store.has_image(&id) {
                         self.set_aside_corrupt(&id, "its JPEG is missing");
                         continue;
                     }
+                    let next_attempt_us = self.due_from_record(state);
                     self.index().insert(
                         &id,
-                        record.created_unix_us,
+                        record.order(),
                         Pending {
                             bytes: record.bytes,
                             attempts: state.attempts,
-                            next_attempt_us: state.next_attempt_unix_us,
+                            next_attempt_us,
                         },
                     );
                 }
@@ -195,6 +196,17 @@ impl Uploads {
         }
         self.uploaded.lock_unpoisoned().extend(uploaded);
         self.prune_uploaded();
+    }
+
+    /// The monotonic due time of a record's persisted (wall-clock) next attempt.
+    fn due_from_record(&self, state: &UploadState) -> u64 {
+        let longest_s = self.index().schedule().longest_s();
+        index::due_from_persisted(
+            state.next_attempt_unix_us,
+            crate::clock::unix_us(),
+            crate::clock::mono_us(),
+            longest_s,
+        )
     }
 
     /// Moves an unreadable entry to `corrupt/`, with a log line and a count.
@@ -279,17 +291,18 @@ impl Uploads {
     pub fn enqueue(&self, record: &CaptureRecord) -> Option<Receiver<Delivered>> {
         let state = record.upload.as_ref()?;
         self.sink.as_ref()?;
+        let next_attempt_us = self.due_from_record(state);
         let (tx, rx) = crossbeam_channel::bounded(1);
         self.waiters
             .lock_unpoisoned()
             .insert(record.image_id.clone(), tx);
         self.index().insert(
             &record.image_id,
-            record.created_unix_us,
+            record.order(),
             Pending {
                 bytes: record.bytes,
                 attempts: state.attempts,
-                next_attempt_us: state.next_attempt_unix_us,
+                next_attempt_us,
             },
         );
         let _ = self.wake.try_send(());
@@ -311,7 +324,7 @@ impl Uploads {
     /// Connectivity may be back (the relay connected, the device was paired): a sink that is
     /// backing off is tried again at once.
     pub fn nudge(&self) {
-        self.index().nudge(crate::clock::unix_us());
+        self.index().nudge(crate::clock::mono_us());
         let _ = self.wake.try_send(());
     }
 
@@ -343,7 +356,9 @@ impl Uploads {
             dropped: load(&self.stats.dropped),
             corrupt: load(&self.stats.corrupt),
             sink_down,
-            sink_retry_at_us,
+            sink_retry_at_us: sink_retry_at_us.map(|due| {
+                index::persisted_from_due(due, crate::clock::mono_us(), crate::clock::unix_us())
+            }),
             last_error_us: last_error.as_ref().map(|(_, at)| *at),
             last_error: last_error.map(|(m, _)| m),
             last_success_us: (last_success > 0).then_some(last_success),

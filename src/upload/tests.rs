@@ -82,6 +82,7 @@ fn save(store: &CaptureStore, n: u8, queued: bool) -> CaptureRecord {
     upload_metadata.insert("product_id".into(), json!(7));
     let image_id = id(n);
     let record = CaptureRecord {
+        seq: None,
         upload: queued.then(|| UploadState {
             sink: "s3".into(),
             destination: format!("rpi-cam/7/{image_id}.jpg"),
@@ -133,7 +134,7 @@ fn queue(dir: &TempDir, sink: Arc<Scripted>, max_bytes: u64) -> (Arc<CaptureStor
 
 /// Makes the attempt the queue says is due now.
 fn attempt_next(q: &Uploads, sink: &Scripted) -> String {
-    let next = q.index().next(crate::clock::unix_us());
+    let next = q.index().next(crate::clock::mono_us());
     match next {
         Next::Upload(id) => {
             worker::attempt(q, sink, &id);
@@ -202,7 +203,7 @@ fn restart_finds_the_queue_and_sets_aside_what_it_cannot_read() {
     }
     assert!(store.has_image(&id(2)), "local captures stay");
     assert_eq!(q.status().uploaded, 2);
-    assert_eq!(q.index().next(crate::clock::unix_us()), Next::Idle);
+    assert_eq!(q.index().next(crate::clock::mono_us()), Next::Idle);
 }
 
 #[test]
@@ -253,7 +254,7 @@ fn a_down_sink_charges_nothing_and_a_refusal_is_noted_then_given_up() {
     let (store, q) = queue(&dir, sink.clone(), 1 << 20);
     assert_eq!(q.index().get(&id(1)).unwrap().attempts, 1);
     assert!(matches!(
-        q.index().next(crate::clock::unix_us()),
+        q.index().next(crate::clock::mono_us()),
         Next::WaitUntil(_)
     ));
     for _ in 0..2 {
@@ -366,4 +367,30 @@ fn without_a_sink_captures_stay_local() {
     assert!(uploads.enqueue(&record).is_none());
     assert_eq!(uploads.status().sink, None);
     assert!(store.has_image(&id(1)));
+}
+
+/// The queue goes in the order captures were taken (their sequence numbers), not by their
+/// wall-clock time: after the clock went back, the older capture still goes first. Records
+/// from versions without sequence numbers go before all numbered ones.
+#[test]
+fn the_queue_goes_by_sequence_number_not_by_the_clock() {
+    let dir = TempDir::new("uploads-order");
+    let store = CaptureStore::open(dir.0.clone()).unwrap();
+    let numbered = |n: u8, seq: u64, created_unix_us: u64| {
+        let record = CaptureRecord {
+            seq: Some(seq),
+            created_unix_us,
+            ..save(&store, n, true)
+        };
+        store.update_record(&record).unwrap();
+    };
+    // Taken in the order 3, 1, 2; the clock went back an hour before 1 was taken.
+    numbered(3, 7, 7_200_000_000);
+    numbered(1, 8, 3_600_000_000);
+    numbered(2, 9, 3_700_000_000);
+    save(&store, 4, true); // no sequence number: from an older version
+    let sink = Scripted::with(vec![]);
+    let (_, q) = queue(&dir, sink.clone(), 1 << 20);
+    let order: Vec<String> = (0..4).map(|_| attempt_next(&q, &sink)).collect();
+    assert_eq!(order, [id(4), id(3), id(1), id(2)]);
 }

@@ -7,14 +7,14 @@ use std::time::Duration;
 
 use crossbeam_channel::Receiver;
 
-use super::index::{Failed, Next};
+use super::index::{persisted_from_due, Failed, Next};
 use super::sink::{Sink, Upload};
 use super::stats::UploadStats;
 use super::{Uploads, DEAD_FOLDER};
 use crate::stills::captures::{CaptureStatus, CaptureStoreError};
 use crate::sync::LockExt;
 
-/// Longest sleep between looks at the queue (the wall clock may jump meanwhile).
+/// Longest sleep between looks at the queue.
 const MAX_SLEEP: Duration = Duration::from_secs(60);
 
 pub fn spawn(
@@ -34,7 +34,7 @@ fn run(uploads: Weak<Uploads>, sink: Arc<dyn Sink>, wake: Receiver<()>) {
         let Some(queue) = uploads.upgrade() else {
             return;
         };
-        let now = crate::clock::unix_us();
+        let now = crate::clock::mono_us();
         let next = queue.index().next(now);
         let sleep = match next {
             Next::Upload(id) => {
@@ -93,7 +93,8 @@ pub(super) fn attempt(q: &Uploads, sink: &dyn Sink, id: &str) {
         metadata: &record.metadata,
         upload_metadata: &record.upload_metadata,
     });
-    let now = crate::clock::unix_us();
+    let now = crate::clock::mono_us();
+    let now_unix_us = crate::clock::unix_us();
     match result {
         Ok(delivered) => {
             record.status = CaptureStatus::Uploaded;
@@ -109,7 +110,7 @@ pub(super) fn attempt(q: &Uploads, sink: &dyn Sink, id: &str) {
             UploadStats::add(&q.stats.uploaded);
             q.stats
                 .last_success_us
-                .store(now, std::sync::atomic::Ordering::Relaxed);
+                .store(now_unix_us, std::sync::atomic::Ordering::Relaxed);
             if recovered {
                 log::info!(
                     "uploads to {} work again; {} captures queued",
@@ -123,12 +124,12 @@ pub(super) fn attempt(q: &Uploads, sink: &dyn Sink, id: &str) {
             }
             q.uploaded
                 .lock_unpoisoned()
-                .insert((record.created_unix_us, id.to_owned()));
+                .insert((record.order(), id.to_owned()));
             q.prune_uploaded();
         }
         Err(e) => {
             UploadStats::add(&q.stats.failures);
-            q.stats.set_last_error(&e.message, now);
+            q.stats.set_last_error(&e.message, now_unix_us);
             // A request waiting for this capture hears at once that it stays queued.
             q.waiters.lock_unpoisoned().remove(id);
             let outcome = q.index().failed(id, now, e.blame);
@@ -152,7 +153,7 @@ pub(super) fn attempt(q: &Uploads, sink: &dyn Sink, id: &str) {
                     );
                     record.upload = Some(super::UploadState {
                         attempts,
-                        next_attempt_unix_us: retry_at_us,
+                        next_attempt_unix_us: persisted_from_due(retry_at_us, now, now_unix_us),
                         last_error: Some(e.message.clone()),
                         ..state
                     });
@@ -197,10 +198,10 @@ fn note_uploaded(q: &Uploads, record: &crate::stills::captures::CaptureRecord) {
 
 /// The capture failed here, not at the sink (an unreadable file): it uses up an attempt.
 fn failed_locally(q: &Uploads, id: &str, why: &str) {
-    let now = crate::clock::unix_us();
+    let now = crate::clock::mono_us();
     let message = format!("capture {id}: {why}");
     UploadStats::add(&q.stats.failures);
-    q.stats.set_last_error(&message, now);
+    q.stats.set_last_error(&message, crate::clock::unix_us());
     match q.index().failed(id, now, super::index::Blame::Capture) {
         Failed::GaveUp { .. } => {
             log::error!("{message}; giving up");

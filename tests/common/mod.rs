@@ -127,6 +127,25 @@ impl Picamd {
             .to_string()
     }
 
+    /// Sends `signal` to the daemon and waits up to `limit` for it to exit; `None` if it
+    /// is still running then.
+    pub fn signal_and_wait(
+        &mut self,
+        signal: i32,
+        limit: Duration,
+    ) -> Option<std::process::ExitStatus> {
+        // SAFETY: kill(2) on our own child's pid.
+        unsafe { libc::kill(self.child.id() as i32, signal) };
+        let deadline = Instant::now() + limit;
+        while Instant::now() < deadline {
+            if let Ok(Some(status)) = self.child.try_wait() {
+                return Some(status);
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        None
+    }
+
     /// The daemon's process id (to find the programs it runs).
     pub fn pid(&self) -> u32 {
         self.child.id()

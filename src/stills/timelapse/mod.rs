@@ -6,18 +6,20 @@
 //! persisted and win over the environment at the next start.
 //!
 //! This file holds the worker thread and its public handle; `names` (file names),
-//! `retention` (the pure policy), `settings` (limits and the state file) and `capture` (one
+//! `retention` (the pure policy), `schedule` (when the next picture is due, on the
+//! monotonic clock), `settings` (limits and the state file) and `capture` (one
 //! picture on disk) hold the rest.
 
 mod capture;
 mod names;
 mod retention;
+mod schedule;
 mod settings;
 
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Condvar, Mutex};
 use std::thread::{self, JoinHandle};
-use std::time::Duration;
+use std::time::Instant;
 
 use serde::{Deserialize, Serialize};
 
@@ -26,7 +28,7 @@ use crate::clock;
 use crate::media::Frame;
 use crate::sync::{CondvarExt, LockExt};
 use capture::{capture, picture_names, remove_stale_temporaries};
-use retention::next_due_ms;
+use schedule::{first_due, next_due, retry_due, seconds_until};
 use settings::{load_settings, save_settings};
 
 pub use names::parse_name;
@@ -52,7 +54,9 @@ struct State {
     /// Bumped by every update, so a capture already under way does not reschedule with
     /// settings that were replaced meanwhile.
     epoch: u64,
-    next_due_ms: Option<u64>,
+    /// On the monotonic clock; `None` until the worker has planned it.
+    next_due: Option<Instant>,
+    /// Wall clock, from the newest picture's name: only used to plan the first picture.
     last_capture_ms: Option<u64>,
     last_capture: Option<String>,
     last_error: Option<String>,
@@ -111,7 +115,7 @@ impl Timelapse {
             state: Mutex::new(State {
                 settings,
                 epoch: 0,
-                next_due_ms: None,
+                next_due: None,
                 last_capture_ms: newest.map(|((taken, _), _)| taken * 1000),
                 last_capture: newest.map(|(_, n)| n.clone()),
                 last_error,
@@ -156,7 +160,7 @@ impl Timelapse {
         save_settings(&self.shared.state_file, &new)?;
         st.settings = new;
         st.epoch += 1;
-        st.next_due_ms = None;
+        st.next_due = None;
         drop(st);
         self.shared.wake.notify_one();
         Ok(self.status())
@@ -166,9 +170,9 @@ impl Timelapse {
         let st = self.shared.state.lock_unpoisoned();
         let enabled = st.settings.interval_s > 0;
         let next_capture_in_s = enabled.then(|| {
-            let now_ms = clock::unix_us() / 1000;
-            let due = st.next_due_ms.unwrap_or_else(|| first_due_ms(&st, now_ms));
-            due.saturating_sub(now_ms).div_ceil(1000)
+            let now = Instant::now();
+            let due = st.next_due.unwrap_or_else(|| planned_first(&st, now));
+            seconds_until(due, now)
         });
         TimelapseStatus {
             settings: st.settings,
@@ -191,10 +195,9 @@ impl Drop for Timelapse {
     }
 }
 
-fn first_due_ms(st: &State, now_ms: u64) -> u64 {
-    st.last_capture_ms.map_or(now_ms, |last| {
-        next_due_ms(last, st.settings.interval_s, now_ms)
-    })
+fn planned_first(st: &State, now: Instant) -> Instant {
+    let now_wall_ms = clock::unix_us() / 1000;
+    first_due(st.last_capture_ms, st.settings.interval_s, now_wall_ms, now)
 }
 
 fn capture_loop(shared: &Shared, latest: &dyn Fn() -> Option<Frame>, encode: &EncodeFn) {
@@ -210,26 +213,23 @@ fn capture_loop(shared: &Shared, latest: &dyn Fn() -> Option<Frame>, encode: &En
                     st = shared.wake.wait_unpoisoned(st);
                     continue;
                 }
-                let now_ms = clock::unix_us() / 1000;
-                let due = match st.next_due_ms {
+                let now = Instant::now();
+                let due = match st.next_due {
                     Some(due) => due,
                     None => {
-                        let due = first_due_ms(&st, now_ms);
-                        st.next_due_ms = Some(due);
+                        let due = planned_first(&st, now);
+                        st.next_due = Some(due);
                         due
                     }
                 };
-                if due <= now_ms {
+                if due <= now {
                     break (st.settings, st.epoch, due);
                 }
-                st = shared
-                    .wake
-                    .wait_timeout_unpoisoned(st, Duration::from_millis(due - now_ms))
-                    .0;
+                st = shared.wake.wait_timeout_unpoisoned(st, due - now).0;
             }
         };
         let result = capture(&shared.dir, settings, latest, encode, &mut last_frame);
-        let now_ms = clock::unix_us() / 1000;
+        let now = Instant::now();
         let mut st = shared.state.lock_unpoisoned();
         let next = match result {
             Ok(captured) => {
@@ -237,18 +237,18 @@ fn capture_loop(shared: &Shared, latest: &dyn Fn() -> Option<Frame>, encode: &En
                 st.last_capture_ms = Some(captured.taken_ms);
                 st.images = captured.images;
                 st.last_error = None;
-                next_due_ms(due, settings.interval_s, now_ms)
+                next_due(due, settings.interval_s, now)
             }
             Err(e) => {
                 if st.last_error.as_ref() != Some(&e) {
                     log::warn!("timelapse: {e}");
                 }
                 st.last_error = Some(e);
-                now_ms + settings.interval_s.min(RETRY_S) * 1000
+                retry_due(settings.interval_s, RETRY_S, now)
             }
         };
         if st.epoch == epoch {
-            st.next_due_ms = Some(next);
+            st.next_due = Some(next);
         }
     }
 }

@@ -1,5 +1,5 @@
-//! The timelapse's pure policy: which pictures retention deletes, and when the next one is
-//! due. No clock and no files here; the worker passes the time and the directory listing.
+//! The timelapse's retention policy: which pictures to delete. No clock and no files here;
+//! the worker passes the time and the directory listing.
 
 use super::names::parse_name;
 
@@ -21,15 +21,6 @@ pub fn plan_retention(names: &[String], now_unix_s: u64, keep: u32, max_age_s: u
         .take(old + over)
         .map(|(_, n)| n.to_string())
         .collect()
-}
-
-/// When to capture next after a capture at `last_ms`: one interval later, but never in the
-/// past and never more than one interval away (the wall clock may have jumped either way).
-pub(super) fn next_due_ms(last_ms: u64, interval_s: u64, now_ms: u64) -> u64 {
-    let interval_ms = interval_s * 1000;
-    last_ms
-        .saturating_add(interval_ms)
-        .clamp(now_ms, now_ms + interval_ms)
 }
 
 #[cfg(test)]
@@ -116,17 +107,6 @@ mod tests {
                 "20251121-114552-1.jpg",
                 "20251121-114552-2.jpg"
             ])
-        );
-    }
-
-    #[test]
-    fn the_next_picture_is_one_interval_on_within_reason() {
-        assert_eq!(next_due_ms(10_000, 5, 12_000), 15_000);
-        assert_eq!(next_due_ms(10_000, 5, 40_000), 40_000, "late: now");
-        assert_eq!(
-            next_due_ms(900_000, 5, 40_000),
-            45_000,
-            "clock went back: one interval"
         );
     }
 }

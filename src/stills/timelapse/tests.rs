@@ -2,7 +2,7 @@
 
 use std::fs;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use super::capture::free_name;
 use super::names::{file_name, CURRENT};
