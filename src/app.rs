@@ -100,11 +100,15 @@ pub fn serve(config: Config) -> Result<(), StartError> {
     log::info!("live preview: {base}/preview/hls/cam-preview/index.m3u8");
     let signal = signals.wait();
     log::info!("picamd stopping ({signal})");
-    server.stop_accepting();
+    let answering = server.stop_accepting();
+    let deadline = std::time::Instant::now() + STOP_GRACE;
+    // Relayed captures too; then the answers being written, so a capture that finished is
+    // also answered.
     let left = rt.stills.captures_in_flight.wait_idle(STOP_GRACE);
     if left > 0 {
         log::warn!("{left} captures still under way after {STOP_GRACE:?}; stopping anyway");
     }
+    answering.wait_idle(deadline.saturating_duration_since(std::time::Instant::now()));
     // Open connections (MJPEG and HLS viewers) close with the process.
     Ok(())
 }

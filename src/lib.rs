@@ -12,6 +12,7 @@ mod encode;
 mod fanout;
 mod housekeeping;
 mod http;
+mod in_flight;
 mod link;
 mod media;
 mod os_signals;

@@ -32,6 +32,7 @@ use super::slots::{Refusal, Slots};
 use super::throttle::Throttle;
 use super::wire::{self, Framing, Head, WireError};
 use super::{Body, Request, Response};
+use crate::in_flight::InFlight;
 use crate::sync::LockExt;
 
 /// The body limit of a route that sets none: every JSON body the API takes is far smaller.
@@ -112,6 +113,8 @@ pub struct HttpServer {
     /// The accept thread's socket, to wake its `accept` when stopping.
     listener: TcpListener,
     stopping: Arc<AtomicBool>,
+    /// Requests between their head and the end of their answer (streams excluded).
+    answering: Arc<InFlight>,
 }
 
 type SharedSlots = Arc<Mutex<Slots<TcpStream>>>;
@@ -140,16 +143,19 @@ impl HttpServer {
         )));
         let budget = Budget::new(limits.body_budget);
         let stopping = Arc::new(AtomicBool::new(false));
+        let answering = Arc::new(InFlight::default());
         let ours = listener.try_clone()?;
         let stop = Arc::clone(&stopping);
+        let work = Arc::clone(&answering);
         let acceptor = thread::Builder::new()
             .name("http-accept".into())
-            .spawn(move || accept_loop(&listener, &slots, &budget, &handler, &stop))?;
+            .spawn(move || accept_loop(&listener, &slots, &budget, &handler, &stop, &work))?;
         Ok(HttpServer {
             addr,
             acceptor,
             listener: ours,
             stopping,
+            answering,
         })
     }
 
@@ -158,13 +164,15 @@ impl HttpServer {
     }
 
     /// Stops accepting and closes the listening socket, so new clients are refused;
-    /// connections already open go on.
-    pub fn stop_accepting(self) {
+    /// connections already open go on. Returns what counts the answers still being made
+    /// (streams excluded), for the caller to wait on.
+    pub fn stop_accepting(self) -> Arc<InFlight> {
         self.stopping.store(true, Ordering::SeqCst);
         // Shutting a listening socket down makes a blocked `accept` return (EINVAL).
         // SAFETY: the descriptor belongs to `self.listener`, alive here.
         unsafe { libc::shutdown(self.listener.as_raw_fd(), libc::SHUT_RDWR) };
         let _ = self.acceptor.join();
+        self.answering
     }
 }
 
@@ -192,6 +200,7 @@ fn accept_loop<H: Handler + ?Sized>(
     budget: &Budget,
     handler: &Arc<H>,
     stopping: &AtomicBool,
+    answering: &Arc<InFlight>,
 ) {
     let mut failures = Throttle::new(ACCEPT_LOG_INTERVAL);
     for stream in listener.incoming() {
@@ -253,6 +262,7 @@ fn accept_loop<H: Handler + ?Sized>(
         };
         let handler = Arc::clone(handler);
         let budget = budget.clone();
+        let answering = Arc::clone(answering);
         let spawned = thread::Builder::new()
             .name("http-conn".into())
             .stack_size(STACK_SIZE)
@@ -263,6 +273,7 @@ fn accept_loop<H: Handler + ?Sized>(
                     slot,
                     budget,
                     first_byte,
+                    answering,
                 };
                 if let Err(e) = conn.serve(handler.as_ref()) {
                     log::debug!("connection ended: {e}");
@@ -280,6 +291,7 @@ struct Connection {
     slot: Slot,
     budget: Budget,
     first_byte: Duration,
+    answering: Arc<InFlight>,
 }
 
 /// What became of a request's body.
@@ -332,10 +344,12 @@ impl Connection {
             shrink(&mut buf);
             let (body, _reservation) = body;
             request.body = body;
+            let answering = self.answering.begin();
             let response = dispatch(handler, &request);
             request.body = Vec::new();
             let head_only = request.method == "HEAD";
             write_response(&mut self.stream, &response, keep_alive, head_only)?;
+            drop(answering);
             if let Body::Stream(body) = response.body {
                 if !head_only {
                     run_stream(&mut self.stream, body, &request);

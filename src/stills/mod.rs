@@ -14,7 +14,6 @@
 
 pub mod atomic;
 pub mod captures;
-pub mod in_flight;
 pub mod latest_jpeg;
 mod list_index;
 pub mod metadata;

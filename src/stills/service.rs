@@ -8,7 +8,6 @@ use std::sync::Arc;
 use crossbeam_channel::{bounded, Receiver, Sender, TrySendError};
 
 use super::captures::CaptureStore;
-use super::in_flight::InFlight;
 use super::latest_jpeg::LatestJpeg;
 use super::metadata::{CameraProperties, CaptureMetadata, ImageMetadata, ImageProperties};
 use super::mjpeg::MjpegHub;
@@ -17,6 +16,7 @@ use super::timelapse::{Timelapse, TimelapseSettings};
 use crate::camera::{CameraState, LatestFrame};
 use crate::config::stills::StillsSettings;
 use crate::encode::jpeg::{self, Exif, JpegOptions};
+use crate::in_flight::InFlight;
 use crate::media::Frame;
 
 /// JPEG quality of stills and `/frame` (the plugin's).

@@ -1,4 +1,5 @@
-//! Counts work under way (captures being taken and stored), so a stop can let it finish.
+//! Counts work under way (captures being taken, HTTP answers being written), so a stop can let
+//! it finish.
 
 use std::sync::{Condvar, Mutex};
 use std::time::{Duration, Instant};
