@@ -167,3 +167,41 @@ fn other_sites_and_rebinding_get_nothing_and_key_guessing_is_limited() {
     );
     assert!(blocked.header("Retry-After").is_some());
 }
+
+/// A page on another site can neither post keys to `/auth/login` nor, with forms the login
+/// refuses as malformed (422), use up its visitor's allowance of failures.
+#[test]
+fn another_site_cannot_log_in_or_lock_its_visitor_out() {
+    let cam = Picamd::start(&[]);
+    let key = cam.local_key();
+    let host = format!("127.0.0.1:{}", cam.port);
+    let foreign = [
+        ("Host", host.as_str()),
+        ("Origin", "https://evil.example"),
+        ("Sec-Fetch-Site", "cross-site"),
+        ("Content-Type", "application/x-www-form-urlencoded"),
+    ];
+    let resp = raw(&cam, "POST", "/auth/login", &foreign);
+    assert_eq!(resp.status, 403, "{}", resp.text());
+    assert_no_grants(&resp, "cross-site login");
+    // Malformed same-site logins (no api_key field) are 422 and are not failures.
+    for _ in 0..8 {
+        let resp = raw(
+            &cam,
+            "POST",
+            "/auth/login",
+            &[
+                ("Host", host.as_str()),
+                ("Content-Type", "application/x-www-form-urlencoded"),
+            ],
+        );
+        assert_eq!(resp.status, 422, "{}", resp.text());
+    }
+    let resp = raw(
+        &cam,
+        "GET",
+        "/camera",
+        &[("Host", host.as_str()), ("X-API-Key", &key)],
+    );
+    assert_eq!(resp.status, 200, "not locked out: {}", resp.text());
+}

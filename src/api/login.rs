@@ -12,6 +12,9 @@ use crate::auth::{cookie_value, Access};
 use crate::http::{Request, Response};
 use crate::runtime::Runtime;
 
+/// Logging in is for the camera's own pages: another site's form cannot post keys here.
+pub const CROSS_SITE: &str = "Cross-site login requests are not allowed.";
+
 pub fn login(rt: &Runtime, req: &Request, _: &Params) -> Response {
     let now = Instant::now();
     let ip = req.peer.map(|p| p.ip());
@@ -22,7 +25,9 @@ pub fn login(rt: &Runtime, req: &Request, _: &Params) -> Response {
         }
     }
     let resp = attempt(rt, req, now);
-    if let Some(ip) = ip {
+    // Only a key that was checked and refused counts: a malformed form (422) says nothing
+    // about guessing, and counting it would let any page lock its visitor out.
+    if let Some(ip) = ip.filter(|_| matches!(resp.status, 401 | 403)) {
         let mut limiter = rt.auth.login_limiter();
         limiter.record(ip, resp.status, now);
     }

@@ -45,7 +45,13 @@ pub const ROUTES: &[Route] = &[
     route("GET", "/time", Auth::None, system::time),
     route("GET", "/health", Auth::None, health::health),
     route("GET", "/metrics", Auth::None, system::metrics),
-    route("POST", "/auth/login", Auth::None, login::login),
+    guarded(
+        "POST",
+        "/auth/login",
+        Auth::None,
+        Guard::SameSite(login::CROSS_SITE),
+        login::login,
+    ),
     route("POST", "/auth/logout", Auth::None, login::logout),
     route("GET", "/pairing/state", Auth::None, pairing::state),
     guarded(

@@ -16,12 +16,16 @@
 //! the unblocked client whose last failure is oldest is dropped. A blocked client is never
 //! dropped: when every remembered client is blocked, the failures of the clients that do not
 //! fit are counted together in one overflow entry, which blocks all of them as one client. So
-//! memory stays bounded and no number of other addresses can release a block.
+//! memory stays bounded and no number of other addresses can release a block. Local-network
+//! peers are never put in the overflow: otherwise strangers who fill the table with blocked
+//! addresses could lock the LAN out; a local peer that does not fit is not limited until there
+//! is room again.
 
 use std::collections::{HashMap, VecDeque};
 use std::net::{IpAddr, Ipv6Addr};
 use std::time::{Duration, Instant};
 
+use super::local_ip::is_local_peer;
 use crate::http::Response;
 
 pub const MAX_FAILURES: usize = 5;
@@ -94,6 +98,9 @@ impl LoginLimiter {
     pub fn check(&mut self, ip: IpAddr, now: Instant) -> Result<(), Duration> {
         let client = client_of(ip);
         let Some(failures) = self.failures.get(&client) else {
+            if is_local_peer(Some(ip)) {
+                return Ok(());
+            }
             return blocked_for(&self.overflow, self.max_failures, now).map_or(Ok(()), Err);
         };
         if !is_live(failures, now) {
@@ -113,7 +120,9 @@ impl LoginLimiter {
             && self.failures.len() >= self.max_ips
             && !self.make_room(now)
         {
-            push(&mut self.overflow, self.max_failures, now);
+            if !is_local_peer(Some(ip)) {
+                push(&mut self.overflow, self.max_failures, now);
+            }
             return;
         }
         let max = self.max_failures;
@@ -284,22 +293,49 @@ mod tests {
 
     #[test]
     fn a_table_full_of_blocked_clients_blocks_the_rest_as_one() {
+        // Strangers: addresses that are not on the local network (CGNAT space).
+        let stranger = |last: u8| IpAddr::V4(Ipv4Addr::new(100, 64, 1, last));
         let mut limiter = LoginLimiter::new(2, MAX_FAILURES);
         let t0 = Instant::now();
         for last in 1..=2 {
             for _ in 0..MAX_FAILURES {
-                limiter.record(ip(last), 403, t0);
+                limiter.record(stranger(last), 403, t0);
             }
         }
         // Five more addresses, one failure each: none fits, all count together.
         for last in 3..=7 {
-            assert_eq!(limiter.check(ip(last), t0), Ok(()), "{last}");
-            limiter.record(ip(last), 403, t0);
+            assert_eq!(limiter.check(stranger(last), t0), Ok(()), "{last}");
+            limiter.record(stranger(last), 403, t0);
         }
         assert_eq!(limiter.tracked(), 2);
-        assert!(limiter.check(ip(1), t0).is_err() && limiter.check(ip(2), t0).is_err());
-        assert_eq!(limiter.check(ip(99), t0 + SEC), Err(299 * SEC));
-        assert_eq!(limiter.check(ip(99), t0 + 300 * SEC), Ok(()));
+        assert!(limiter.check(stranger(1), t0).is_err() && limiter.check(stranger(2), t0).is_err());
+        assert_eq!(limiter.check(stranger(99), t0 + SEC), Err(299 * SEC));
+        assert_eq!(limiter.check(stranger(99), t0 + 300 * SEC), Ok(()));
+    }
+
+    #[test]
+    fn strangers_filling_the_table_cannot_lock_out_the_lan() {
+        let mut limiter = LoginLimiter::new(2, MAX_FAILURES);
+        let t0 = Instant::now();
+        for last in 1..=7u8 {
+            for _ in 0..MAX_FAILURES {
+                limiter.record(IpAddr::V4(Ipv4Addr::new(100, 64, 2, last)), 403, t0);
+            }
+        }
+        let outsider = IpAddr::V4(Ipv4Addr::new(100, 64, 3, 1));
+        assert!(
+            limiter.check(outsider, t0).is_err(),
+            "strangers share the overflow"
+        );
+        for lan in [ip(10), IpAddr::V4(Ipv4Addr::LOCALHOST)] {
+            assert_eq!(limiter.check(lan, t0), Ok(()), "{lan}");
+            limiter.record(lan, 403, t0);
+            assert_eq!(
+                limiter.check(lan, t0),
+                Ok(()),
+                "{lan} is not counted with them"
+            );
+        }
     }
 
     #[test]

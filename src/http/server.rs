@@ -55,6 +55,8 @@ const IDLE_BUFFER: usize = 4096;
 const SKIP_BODY: usize = 16 * 1024;
 /// At most this many bytes are drained from a refused client before closing.
 const LINGER_BYTES: usize = 8 << 20;
+/// The longest a refused connection is drained before it is closed.
+const LINGER_TIME: Duration = Duration::from_secs(2);
 /// How often a failing `accept` (out of descriptors, most likely) is logged.
 const ACCEPT_LOG_INTERVAL: Duration = Duration::from_secs(5);
 /// How long the accept thread pauses after `accept` failed.
@@ -541,7 +543,9 @@ fn linger(stream: &mut TcpStream) {
     let _ = stream.set_read_timeout(Some(Duration::from_millis(500)));
     let mut sink = [0u8; 8192];
     let mut budget: usize = LINGER_BYTES;
-    while budget > 0 {
+    // A client that trickles bytes must not keep its slot: the whole linger is bounded.
+    let deadline = Instant::now() + LINGER_TIME;
+    while budget > 0 && Instant::now() < deadline {
         match stream.read(&mut sink) {
             Ok(0) | Err(_) => break,
             Ok(n) => budget = budget.saturating_sub(n),

@@ -46,9 +46,10 @@ pub fn raise() -> io::Result<FdLimit> {
     })
 }
 
-/// The connection cap that fits under `soft` descriptors with [`RESERVE`] kept back.
+/// The connection cap that fits under `soft` descriptors with [`RESERVE`] kept back. Each
+/// connection holds two: its socket and the clone the server keeps to close it.
 pub fn connection_cap(wanted: usize, soft: u64) -> usize {
-    let room = soft.saturating_sub(RESERVE).max(1);
+    let room = (soft.saturating_sub(RESERVE) / 2).max(1);
     wanted.min(usize::try_from(room).unwrap_or(usize::MAX))
 }
 
@@ -57,8 +58,8 @@ mod tests {
     use super::*;
 
     #[test]
-    fn the_cap_keeps_a_reserve() {
-        assert_eq!(connection_cap(1024, 1024), 960);
+    fn the_cap_keeps_a_reserve_and_counts_two_descriptors_a_connection() {
+        assert_eq!(connection_cap(1024, 1024), 480);
         assert_eq!(connection_cap(1024, 65536), 1024);
         assert_eq!(connection_cap(10, 100), 10);
         assert_eq!(connection_cap(100, 10), 1);
