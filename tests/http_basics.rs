@@ -100,7 +100,7 @@ fn keep_alive_pipelining_and_connection_limit() {
     // Expect: 100-continue gets its interim answer before the body is sent.
     stream
         .write_all(
-            b"POST /auth/login HTTP/1.1\r\nHost: x\r\nContent-Length: 2\r\nExpect: 100-continue\r\n\r\n",
+            b"POST /auth/login HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Length: 2\r\nExpect: 100-continue\r\n\r\n",
         )
         .unwrap();
     let interim = common::read_response(&mut reader, true).unwrap();
