@@ -9,7 +9,7 @@ mod common;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
-use common::{HttpResponse, Picamd};
+use common::Picamd;
 
 /// libfaketime's multi-threaded build, wherever the distribution put it.
 fn libfaketime() -> Option<PathBuf> {
@@ -17,15 +17,6 @@ fn libfaketime() -> Option<PathBuf> {
     lib.filter_map(Result::ok)
         .map(|e| e.path().join("faketime/libfaketimeMT.so.1"))
         .find(|p| p.is_file())
-}
-
-fn authed(p: &Picamd, method: &str, path: &str, body: &str) -> HttpResponse {
-    let key = p.local_key();
-    let headers = [
-        ("X-API-Key", key.as_str()),
-        ("Content-Type", "application/json"),
-    ];
-    p.request(method, path, &headers, body.as_bytes())
 }
 
 fn real_unix_s() -> i64 {
@@ -79,13 +70,13 @@ fn wait_for_pictures(p: &Picamd, before: usize, more: usize, what: &str) {
 }
 
 fn capture(p: &Picamd) -> String {
-    let r = authed(p, "POST", "/captures", "{}");
+    let r = p.authed("POST", "/captures", "{}");
     assert_eq!(r.status, 201, "{}", r.text());
     r.json()["image_id"].as_str().unwrap().to_string()
 }
 
 fn listed(p: &Picamd) -> Vec<String> {
-    let list = authed(p, "GET", "/captures", "").json();
+    let list = p.authed("GET", "/captures", "").json();
     let captures = list["captures"].as_array().unwrap();
     captures
         .iter()
@@ -122,8 +113,7 @@ fn clock_steps_neither_stop_the_timelapse_nor_reorder_captures() {
         ],
         |_| {},
     );
-    let set = authed(
-        &p,
+    let set = p.authed(
         "PUT",
         "/timelapse",
         r#"{"interval_s":1,"keep":1000,"max_age_s":31536000}"#,
@@ -182,7 +172,7 @@ fn clock_steps_neither_stop_the_timelapse_nor_reorder_captures() {
 }
 
 fn upload_failures(p: &Picamd) -> u64 {
-    let telemetry = authed(p, "GET", "/system/telemetry", "").json();
+    let telemetry = p.authed("GET", "/system/telemetry", "").json();
     telemetry["uploads"]["failures"].as_u64().unwrap()
 }
 

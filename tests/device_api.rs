@@ -9,17 +9,8 @@ use std::net::TcpStream;
 use std::os::unix::fs::PermissionsExt;
 use std::time::{Duration, Instant};
 
-use common::{HttpResponse, Picamd};
+use common::Picamd;
 use serde_json::{json, Value};
-
-fn authed(p: &Picamd, method: &str, path: &str, body: &str) -> HttpResponse {
-    let key = p.local_key();
-    let mut headers = vec![("X-API-Key", key.as_str())];
-    if !body.is_empty() {
-        headers.push(("Content-Type", "application/json"));
-    }
-    p.request(method, path, &headers, body.as_bytes())
-}
 
 fn mean_luma(jpeg: &[u8]) -> f64 {
     let mut decoder = jpeg_decoder::Decoder::new(jpeg);
@@ -35,23 +26,22 @@ fn mean_luma(jpeg: &[u8]) -> f64 {
 #[test]
 fn camera_controls_and_focus_change_the_picture() {
     let p = Picamd::start(&["--resolution", "320x240"]);
-    let status = authed(&p, "GET", "/camera", "");
+    let status = p.authed("GET", "/camera", "");
     assert_eq!(status.status, 200);
     assert_eq!(
         status.json(),
         json!({"current_mode": "video", "stream": null})
     );
 
-    let view = authed(&p, "GET", "/camera/controls", "").json();
+    let view = p.authed("GET", "/camera/controls", "").json();
     assert_eq!(view["supported"], true);
     assert_eq!(
         view["controls"]["AfMode"]["options"],
         json!(["manual", "auto", "continuous"])
     );
-    let before = mean_luma(&authed(&p, "GET", "/frame", "").body);
+    let before = mean_luma(&p.authed("GET", "/frame", "").body);
 
-    let patched = authed(
-        &p,
+    let patched = p.authed(
         "PATCH",
         "/camera/controls",
         r#"{"controls":{"Brightness":0.4,"ExposureTime":10000}}"#,
@@ -60,11 +50,10 @@ fn camera_controls_and_focus_change_the_picture() {
     assert_eq!(patched.json()["values"]["Brightness"], 0.4);
     // The next frames are rendered with the new settings.
     std::thread::sleep(Duration::from_millis(300));
-    let after = mean_luma(&authed(&p, "GET", "/frame", "").body);
+    let after = mean_luma(&p.authed("GET", "/frame", "").body);
     assert!(after > before + 30.0, "brighter: {before:.1} → {after:.1}");
 
-    let unknown = authed(
-        &p,
+    let unknown = p.authed(
         "PATCH",
         "/camera/controls",
         r#"{"controls":{"Zoom":2,"Alpha":1}}"#,
@@ -74,25 +63,22 @@ fn camera_controls_and_focus_change_the_picture() {
         unknown.json()["detail"],
         "Unknown camera controls: Alpha, Zoom"
     );
-    let empty = authed(&p, "PATCH", "/camera/controls", r#"{"controls":{}}"#);
+    let empty = p.authed("PATCH", "/camera/controls", r#"{"controls":{}}"#);
     assert_eq!(empty.status, 422);
-    let range = authed(
-        &p,
+    let range = p.authed(
         "PATCH",
         "/camera/controls",
         r#"{"controls":{"Contrast":99}}"#,
     );
     assert_eq!(range.status, 422);
-    let af = authed(
-        &p,
+    let af = p.authed(
         "PATCH",
         "/camera/controls",
         r#"{"controls":{"AfMode":"sideways"}}"#,
     );
     assert_eq!(af.json()["detail"], "Unsupported AfMode value: sideways");
 
-    let focus = authed(
-        &p,
+    let focus = p.authed(
         "PUT",
         "/camera/focus",
         r#"{"mode":"manual","lens_position":1.5}"#,
@@ -100,8 +86,7 @@ fn camera_controls_and_focus_change_the_picture() {
     assert_eq!(focus.status, 200);
     assert_eq!(focus.json()["values"]["LensPosition"], 1.5);
     assert_eq!(focus.json()["values"]["AfMode"], "manual");
-    let bad = authed(
-        &p,
+    let bad = p.authed(
         "PUT",
         "/camera/focus",
         r#"{"mode":"sideways","lens_position":-1}"#,
@@ -118,8 +103,7 @@ fn camera_controls_and_focus_change_the_picture() {
 #[test]
 fn captures_are_stored_durably_listed_and_served() {
     let p = Picamd::start(&["--resolution", "640x360"]);
-    let resp = authed(
-        &p,
+    let resp = p.authed(
         "POST",
         "/captures",
         r#"{"product_id":99,"description":"rear view"}"#,
@@ -156,38 +140,38 @@ fn captures_are_stored_durably_listed_and_served() {
         serde_json::from_slice(&std::fs::read(dir.join(format!("{id}.json"))).unwrap()).unwrap();
     assert_eq!(record["upload_metadata"]["description"], "rear view");
 
-    let served = authed(&p, "GET", &format!("/captures/{id}"), "");
+    let served = p.authed("GET", &format!("/captures/{id}"), "");
     assert_eq!(served.status, 200);
     assert_eq!(served.header("Content-Type"), Some("image/jpeg"));
     assert_eq!(served.body, jpeg);
     let exif = served.body.windows(4).any(|w| w == b"Exif");
     assert!(exif, "EXIF present");
 
-    let list = authed(&p, "GET", "/captures?limit=5", "").json();
+    let list = p.authed("GET", "/captures?limit=5", "").json();
     assert_eq!(list["captures"][0]["image_id"], id.as_str());
     assert_eq!(list["captures"][0]["bytes"], jpeg.len());
 
     // Bad input: clean errors, nothing stored.
     for (body, status) in [("[1,2]", 422), ("{oops", 422), ("\"text\"", 422)] {
-        let r = authed(&p, "POST", "/captures", body);
+        let r = p.authed("POST", "/captures", body);
         assert_eq!(r.status, status, "{body}");
     }
-    assert_eq!(authed(&p, "POST", "/captures", "null").status, 201);
+    assert_eq!(p.authed("POST", "/captures", "null").status, 201);
     for bad in ["..", "ABCDEF0123456789ABCDEF0123456789", "xyz", "%2e%2e"] {
         assert_eq!(
-            authed(&p, "GET", &format!("/captures/{bad}"), "").status,
+            p.authed("GET", &format!("/captures/{bad}"), "").status,
             422,
             "{bad}"
         );
     }
     assert_eq!(
-        authed(&p, "GET", "/captures/../../etc/passwd", "").status,
+        p.authed("GET", "/captures/../../etc/passwd", "").status,
         404
     );
-    let missing = authed(&p, "GET", "/captures/0123456789abcdef0123456789abcdef", "");
+    let missing = p.authed("GET", "/captures/0123456789abcdef0123456789abcdef", "");
     assert_eq!(missing.status, 404);
-    assert_eq!(authed(&p, "GET", "/captures?limit=0", "").status, 422);
-    assert_eq!(authed(&p, "GET", "/captures?limit=abc", "").status, 422);
+    assert_eq!(p.authed("GET", "/captures?limit=0", "").status, 422);
+    assert_eq!(p.authed("GET", "/captures?limit=abc", "").status, 422);
     let count = std::fs::read_dir(&dir).unwrap().count();
     assert_eq!(count, 4, "two captures, two files each");
 
@@ -239,7 +223,7 @@ fn health_metrics_telemetry_and_local_access() {
     assert_eq!(ones, 1);
     assert!(text.ends_with('\n'));
 
-    let t = authed(&p, "GET", "/system/telemetry", "").json();
+    let t = p.authed("GET", "/system/telemetry", "").json();
     for field in [
         "cpu_percent",
         "mem_percent",
@@ -253,7 +237,7 @@ fn health_metrics_telemetry_and_local_access() {
     assert!(t["preview_fps"].as_f64().unwrap() > 20.0);
     assert_eq!(p.get("/system/telemetry").status, 401);
 
-    let access = authed(&p, "GET", "/system/local-access", "").json();
+    let access = p.authed("GET", "/system/local-access", "").json();
     assert_eq!(access["local_api_key"], p.local_key().as_str());
     assert!(access["candidate_urls"].is_array());
 
@@ -437,18 +421,17 @@ fn mjpeg_streams_to_several_viewers_with_their_own_rates() {
         fast
     });
     assert!(fast < Duration::from_secs(3), "10 fps viewer: {fast:?}");
-    assert_eq!(authed(&p, "GET", "/stream.mjpg?fps=0", "").status, 422);
-    assert_eq!(authed(&p, "GET", "/stream.mjpg?fps=abc", "").status, 422);
+    assert_eq!(p.authed("GET", "/stream.mjpg?fps=0", "").status, 422);
+    assert_eq!(p.authed("GET", "/stream.mjpg?fps=abc", "").status, 422);
     assert_eq!(p.get("/stream.mjpg").status, 401);
 }
 
 #[test]
 fn timelapse_captures_on_schedule_and_keeps_its_settings() {
     let p = Picamd::start(&["--resolution", "320x240"]);
-    let status = authed(&p, "GET", "/timelapse", "").json();
+    let status = p.authed("GET", "/timelapse", "").json();
     assert_eq!(status["enabled"], false);
-    let set = authed(
-        &p,
+    let set = p.authed(
         "PUT",
         "/timelapse",
         r#"{"interval_s":1,"keep":2,"max_age_s":3600}"#,
@@ -464,7 +447,7 @@ fn timelapse_captures_on_schedule_and_keeps_its_settings() {
     assert!(names.contains(&"current.jpg".to_string()), "{names:?}");
     let pictures = names.iter().filter(|n| n.as_str() != "current.jpg").count();
     assert_eq!(pictures, 2, "retention keeps 2: {names:?}");
-    let bad = authed(&p, "PUT", "/timelapse", r#"{"interval_s":-1,"keep":0}"#);
+    let bad = p.authed("PUT", "/timelapse", r#"{"interval_s":-1,"keep":0}"#);
     assert_eq!(bad.status, 422);
     assert_eq!(bad.json()["detail"].as_array().unwrap().len(), 3);
     let saved = std::fs::read_to_string(p.data_dir.join("timelapse.json")).unwrap();

@@ -16,20 +16,11 @@ use std::path::Path;
 use std::process::Command;
 use std::time::{Duration, Instant};
 
-use common::{HttpResponse, Picamd, PLAYLIST};
+use common::{Picamd, PLAYLIST};
 
 const PIPE: &str = "pipe:ffmpeg -hide_banner -loglevel error -re -f lavfi \
                     -i testsrc=size=640x360:rate=30 -c:v libx264 -preset ultrafast \
                     -tune zerolatency -g 30 -f h264 -";
-
-fn authed(p: &Picamd, method: &str, path: &str, body: &str) -> HttpResponse {
-    let key = p.local_key();
-    let mut headers = vec![("X-API-Key", key.as_str())];
-    if !body.is_empty() {
-        headers.push(("Content-Type", "application/json"));
-    }
-    p.request(method, path, &headers, body.as_bytes())
-}
 
 /// (pid, command name) of every process below `root`.
 fn descendants(root: u32) -> Vec<(u32, String)> {
@@ -152,18 +143,17 @@ fn pipe_source_streams_the_commands_h264_and_restarts_it() {
         "{log}"
     );
 
-    let frame = authed(&p, "GET", "/frame", "");
+    let frame = p.authed("GET", "/frame", "");
     assert_eq!(frame.status, 503);
     assert_eq!(
         frame.json()["detail"],
         "Stills need a raw source: the pipe source delivers H.264 only"
     );
 
-    let capture = authed(&p, "POST", "/captures", r#"{"product_id":1}"#);
+    let capture = p.authed("POST", "/captures", r#"{"product_id":1}"#);
     assert_eq!(capture.status, 503, "{}", capture.text());
     // A pipe has no focus motor picamd could drive.
-    let focus = authed(
-        &p,
+    let focus = p.authed(
         "PUT",
         "/camera/focus",
         r#"{"mode":"manual","lens_position":1}"#,
@@ -175,10 +165,9 @@ fn pipe_source_streams_the_commands_h264_and_restarts_it() {
     );
 
     // Nor controls: none are offered, so none can be set to no effect.
-    let controls = authed(&p, "GET", "/camera/controls", "");
+    let controls = p.authed("GET", "/camera/controls", "");
     assert_eq!(controls.status, 200);
-    let patch = authed(
-        &p,
+    let patch = p.authed(
         "PATCH",
         "/camera/controls",
         r#"{"controls":{"Brightness":0.3}}"#,
@@ -271,11 +260,11 @@ fn rpicam_source_through_a_stand_in_rpicam_vid() {
     assert!(run.ends_with("--autofocus-mode continuous -o -"), "{run}");
 
     // Raw frames: stills work, and the preview is our encoder's.
-    let frame = authed(&p, "GET", "/frame", "");
+    let frame = p.authed("GET", "/frame", "");
     assert_eq!(frame.status, 200);
     assert_eq!(frame.header("Content-Type"), Some("image/jpeg"));
 
-    let capture = authed(&p, "POST", "/captures", r#"{"product_id":1}"#);
+    let capture = p.authed("POST", "/captures", r#"{"product_id":1}"#);
     assert_eq!(capture.status, 201, "{}", capture.text());
     assert!(
         capture.text().contains(r#""Model":"imx708""#),
@@ -292,8 +281,7 @@ fn rpicam_source_through_a_stand_in_rpicam_vid() {
     );
 
     // A control that rpicam-vid takes as an option restarts it with the new value.
-    let patched = authed(
-        &p,
+    let patched = p.authed(
         "PATCH",
         "/camera/controls",
         r#"{"controls":{"Brightness":0.3}}"#,

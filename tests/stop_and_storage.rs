@@ -9,22 +9,13 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::{Duration, Instant};
 
-use common::{HttpResponse, Picamd};
-
-fn authed(p: &Picamd, method: &str, path: &str, body: &str) -> HttpResponse {
-    let key = p.local_key();
-    let headers = [
-        ("X-API-Key", key.as_str()),
-        ("Content-Type", "application/json"),
-    ];
-    p.request(method, path, &headers, body.as_bytes())
-}
+use common::Picamd;
 
 #[test]
 fn a_blank_capture_body_is_invalid_json() {
     let p = Picamd::start(&["--resolution", "320x240"]);
     for blank in [" ", "\r\n", " \t\n "] {
-        let r = authed(&p, "POST", "/captures", blank);
+        let r = p.authed("POST", "/captures", blank);
         assert_eq!(r.status, 422, "{blank:?}: {}", r.text());
         let detail = &r.json()["detail"][0];
         assert_eq!(detail["type"], "json_invalid", "{}", r.text());
@@ -32,11 +23,11 @@ fn a_blank_capture_body_is_invalid_json() {
         assert_eq!(detail["msg"], "JSON decode error");
     }
     assert_eq!(
-        authed(&p, "POST", "/captures", "").status,
+        p.authed("POST", "/captures", "").status,
         201,
         "no body at all"
     );
-    let listed = authed(&p, "GET", "/captures", "").json();
+    let listed = p.authed("GET", "/captures", "").json();
     assert_eq!(listed["captures"].as_array().unwrap().len(), 1);
 }
 
@@ -45,22 +36,22 @@ fn a_capture_store_that_cannot_be_read_is_a_server_error_not_an_empty_list() {
     let p = Picamd::start(&["--resolution", "320x240"]);
     let mut ids = Vec::new();
     for _ in 0..2 {
-        let r = authed(&p, "POST", "/captures", "{}");
+        let r = p.authed("POST", "/captures", "{}");
         assert_eq!(r.status, 201, "{}", r.text());
         ids.push(r.json()["image_id"].as_str().unwrap().to_string());
     }
-    let listed = authed(&p, "GET", "/captures", "").json();
+    let listed = p.authed("GET", "/captures", "").json();
     assert_eq!(listed["captures"].as_array().unwrap().len(), 2);
     // The newest record can no longer be read (a directory in its place gives EISDIR, as
     // EIO, EMFILE or EACCES would give their own error).
     let record = p.data_dir.join(format!("images/captures/{}.json", ids[1]));
     std::fs::remove_file(&record).unwrap();
     std::fs::create_dir(&record).unwrap();
-    let r = authed(&p, "GET", "/captures", "");
+    let r = p.authed("GET", "/captures", "");
     assert_eq!(r.status, 500, "{}", r.text());
     let detail = r.json()["detail"].as_str().unwrap().to_string();
     assert!(detail.contains("capture store"), "{detail}");
-    let r = authed(&p, "GET", &format!("/captures/{}", ids[1]), "");
+    let r = p.authed("GET", &format!("/captures/{}", ids[1]), "");
     assert_eq!(r.status, 500, "{}", r.text());
 }
 
@@ -107,8 +98,7 @@ fn settings_and_captures_on_a_full_disk_are_507() {
         return;
     };
     let filler = fill(&p.data_dir);
-    let r = authed(
-        &p,
+    let r = p.authed(
         "PUT",
         "/timelapse",
         r#"{"interval_s":60,"keep":5,"max_age_s":3600}"#,
@@ -119,11 +109,10 @@ fn settings_and_captures_on_a_full_disk_are_507() {
         detail.starts_with("Not enough storage space to save the timelapse settings"),
         "{detail}"
     );
-    assert_eq!(authed(&p, "POST", "/captures", "{}").status, 507);
-    assert_eq!(authed(&p, "GET", "/timelapse", "").json()["enabled"], false);
+    assert_eq!(p.authed("POST", "/captures", "{}").status, 507);
+    assert_eq!(p.authed("GET", "/timelapse", "").json()["enabled"], false);
     std::fs::remove_file(filler).unwrap();
-    let r = authed(
-        &p,
+    let r = p.authed(
         "PUT",
         "/timelapse",
         r#"{"interval_s":60,"keep":5,"max_age_s":3600}"#,

@@ -155,6 +155,16 @@ impl Picamd {
         format!("http://127.0.0.1:{}{path}", self.port)
     }
 
+    /// A request with the local key (and a JSON content type when there is a body).
+    pub fn authed(&self, method: &str, path: &str, body: &str) -> HttpResponse {
+        let key = self.local_key();
+        let mut headers = vec![("X-API-Key", key.as_str())];
+        if !body.is_empty() {
+            headers.push(("Content-Type", "application/json"));
+        }
+        self.request(method, path, &headers, body.as_bytes())
+    }
+
     pub fn get(&self, path: &str) -> HttpResponse {
         self.request("GET", path, &[], b"")
     }
