@@ -68,7 +68,7 @@ fn static_files_errors_and_abuse() {
         &b"\x00\x01\x02garbage\r\n\r\n"[..],
         b"GET\r\n\r\n",
         b"GET / HTTP/9.9\r\n\r\n",
-        b"GET /%zz HTTP/1.1\r\n\r\n",
+        b"GET /%zz HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n",
     ] {
         let mut s = TcpStream::connect(("127.0.0.1", cam.port)).unwrap();
         s.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
@@ -111,20 +111,33 @@ fn keep_alive_pipelining_and_connection_limit() {
         422
     );
 
-    // With three connections open (ours and two kept alive after a request), a fourth is
-    // turned away politely. (Connections that never sent a request would make room.)
-    let kept_alive = || {
+    // With every slot taken, the connection idle the longest (ours, kept alive) makes room.
+    let key = cam.local_key();
+    // A closed connection's slot is given back just after its answer is written.
+    let settle = || std::thread::sleep(Duration::from_millis(200));
+    settle();
+    let streaming = || {
         let mut s = TcpStream::connect(("127.0.0.1", cam.port)).unwrap();
-        s.write_all(b"GET /time HTTP/1.1\r\n\r\n").unwrap();
+        let head =
+            format!("GET /stream.mjpg HTTP/1.1\r\nHost: 127.0.0.1\r\nX-API-Key: {key}\r\n\r\n");
+        s.write_all(head.as_bytes()).unwrap();
         let mut r = BufReader::new(s.try_clone().unwrap());
-        assert_eq!(common::read_response(&mut r, false).unwrap().status, 200);
+        let resp = common::read_response(&mut r, true).unwrap();
+        assert_eq!(resp.status, 200, "{:?}", resp.headers);
         s
     };
-    let _idle1 = kept_alive();
-    let _idle2 = kept_alive();
+    let _busy1 = streaming();
+    let _busy2 = streaming();
+    let fourth = common::request(cam.port, "GET", "/time", &[], b"").unwrap();
+    assert_eq!(fourth.status, 200);
+    let mut byte = [0u8; 1];
+    assert_eq!(stream.read(&mut byte).unwrap_or(0), 0, "ours was closed");
+    // With every slot's request in progress, a newcomer is turned away politely.
+    settle();
+    let busy3 = streaming();
     let busy = common::request(cam.port, "GET", "/time", &[], b"").unwrap();
     assert_eq!(busy.status, 503);
-    drop(_idle1);
+    drop(busy3);
     std::thread::sleep(Duration::from_millis(100));
     let mut ok = None;
     for _ in 0..20 {

@@ -1,6 +1,7 @@
 //! The HTTP server under abuse (issue 12): memory stays bounded however many clients send
 //! large bodies, requests that will be refused are answered on their head, one address
-//! cannot take every slot, silent connections make room, and the descriptor limit is raised.
+//! cannot take every slot, silent and idle kept-alive connections make room, and the
+//! descriptor limit is raised.
 //! Peers at 127.0.0.2 and 127.0.0.3 stand in for other clients (all of 127/8 is loopback).
 
 mod common;
@@ -93,7 +94,9 @@ fn memory_stays_bounded_under_many_large_bodies() {
             std::thread::spawn(move || {
                 let mut s = connect(port);
                 let path = ["/nope", "/auth/login", "/captures"][i % 3];
-                let head = format!("POST {path} HTTP/1.1\r\nContent-Length: 1048576\r\n\r\n");
+                let head = format!(
+                    "POST {path} HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Length: 1048576\r\n\r\n"
+                );
                 let body = vec![b'x'; 1 << 20];
                 // The server may answer and close before taking it all.
                 let _ = s
@@ -126,23 +129,23 @@ fn refused_requests_are_answered_on_their_head() {
     // Nobody sends the megabyte: the answer comes on the head, with no 100 Continue.
     for (head, status) in [
         (
-            "POST /nope HTTP/1.1\r\nContent-Length: 1048576\r\nExpect: 100-continue\r\n\r\n".to_string(),
+            "POST /nope HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Length: 1048576\r\nExpect: 100-continue\r\n\r\n".to_string(),
             404,
         ),
         (
-            "PUT /time HTTP/1.1\r\nContent-Length: 1048576\r\nExpect: 100-continue\r\n\r\n".to_string(),
+            "PUT /time HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Length: 1048576\r\nExpect: 100-continue\r\n\r\n".to_string(),
             405,
         ),
         (
-            "POST /captures HTTP/1.1\r\nContent-Length: 1048576\r\nExpect: 100-continue\r\n\r\n".to_string(),
+            "POST /captures HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Length: 1048576\r\nExpect: 100-continue\r\n\r\n".to_string(),
             401,
         ),
         (
-            format!("POST /captures HTTP/1.1\r\nX-API-Key: {key}\r\nContent-Length: 1048576\r\nExpect: 100-continue\r\n\r\n"),
+            format!("POST /captures HTTP/1.1\r\nHost: 127.0.0.1\r\nX-API-Key: {key}\r\nContent-Length: 1048576\r\nExpect: 100-continue\r\n\r\n"),
             413,
         ),
         (
-            "POST /auth/login HTTP/1.1\r\nContent-Length: 16385\r\n\r\n".to_string(),
+            "POST /auth/login HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Length: 16385\r\n\r\n".to_string(),
             413,
         ),
     ] {
@@ -153,7 +156,7 @@ fn refused_requests_are_answered_on_their_head() {
     }
     // A small refused body is skipped and the connection serves the next request.
     let mut s = connect(cam.port);
-    s.write_all(b"POST /nope HTTP/1.1\r\nContent-Length: 5\r\n\r\nhelloGET /time HTTP/1.1\r\n\r\n")
+    s.write_all(b"POST /nope HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Length: 5\r\n\r\nhelloGET /time HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n")
         .unwrap();
     let mut reader = BufReader::new(s);
     assert_eq!(read_response(&mut reader, false).unwrap().status, 404);
@@ -162,7 +165,7 @@ fn refused_requests_are_answered_on_their_head() {
     let mut s = connect(cam.port);
     let body = format!("api_key={key}");
     let head = format!(
-        "POST /auth/login HTTP/1.1\r\nContent-Type: application/x-www-form-urlencoded\r\nContent-Length: {}\r\nExpect: 100-continue\r\n\r\n",
+        "POST /auth/login HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/x-www-form-urlencoded\r\nContent-Length: {}\r\nExpect: 100-continue\r\n\r\n",
         body.len()
     );
     s.write_all(head.as_bytes()).unwrap();
@@ -181,7 +184,7 @@ fn wire_edge_cases() {
     let body = format!("api_key={key}");
     let (a, b) = body.split_at(5);
     let raw = format!(
-        "POST /auth/login HTTP/1.1\r\nContent-Type: application/x-www-form-urlencoded\r\nTransfer-Encoding: chunked\r\n\r\n{:x};ext=1\r\n{a}\r\n{:x}\r\n{b}\r\n0\r\n\r\n",
+        "POST /auth/login HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/x-www-form-urlencoded\r\nTransfer-Encoding: chunked\r\n\r\n{:x};ext=1\r\n{a}\r\n{:x}\r\n{b}\r\n0\r\n\r\n",
         a.len(),
         b.len()
     );
@@ -189,8 +192,10 @@ fn wire_edge_cases() {
     assert!(resp.header("set-cookie").is_some(), "{}", resp.status);
     // Within the route's limit.
     let mut s = connect(cam.port);
-    s.write_all(b"POST /auth/login HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n")
-        .unwrap();
+    s.write_all(
+        b"POST /auth/login HTTP/1.1\r\nHost: 127.0.0.1\r\nTransfer-Encoding: chunked\r\n\r\n",
+    )
+    .unwrap();
     let chunk = format!("{:x}\r\n{}\r\n", 4096, "x".repeat(4096));
     let mut status = None;
     for _ in 0..8 {
@@ -209,9 +214,25 @@ fn wire_edge_cases() {
     assert_eq!(ask(&mut s, b"GET / HTTP/1.1\rHost: x\r\n\r\n").status, 400);
     assert!(started.elapsed() < Duration::from_secs(10));
     // A URL over 16 KiB.
-    let long = format!("GET /{} HTTP/1.1\r\n\r\n", "a".repeat(17 * 1024));
+    let long = format!(
+        "GET /{} HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n",
+        "a".repeat(17 * 1024)
+    );
     assert_eq!(ask(&mut connect(cam.port), long.as_bytes()).status, 414);
 }
+
+/// Opens an MJPEG stream from `from` and reads its head: a connection with a request in
+/// progress for as long as it stays open.
+fn streaming_from(from: Ipv4Addr, cam: &Picamd, key: &str) -> TcpStream {
+    let mut s = connect_from(from, cam.port);
+    let head = format!("GET /stream.mjpg HTTP/1.1\r\nHost: 127.0.0.1\r\nX-API-Key: {key}\r\n\r\n");
+    s.write_all(head.as_bytes()).unwrap();
+    let resp = read_response(&mut BufReader::new(&mut s), true).unwrap();
+    assert_eq!(resp.status, 200, "stream from {from}");
+    s
+}
+
+const TIME: &[u8] = b"GET /time HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n";
 
 #[test]
 fn one_address_cannot_take_every_slot() {
@@ -223,33 +244,48 @@ fn one_address_cannot_take_every_slot() {
         "--max-connections-per-address",
         "3",
     ]);
+    let key = cam.local_key();
     let ip = |last| Ipv4Addr::new(127, 0, 0, last);
-    // Three silent connections from one address fill its share.
-    let mut silent: Vec<TcpStream> = (0..3).map(|_| connect_from(ip(2), cam.port)).collect();
-    std::thread::sleep(Duration::from_millis(200));
+    // An address whose three connections all have a request in progress gets no fourth.
+    let _streams: Vec<TcpStream> = (0..3).map(|_| streaming_from(ip(2), &cam, &key)).collect();
     let mut extra = connect_from(ip(2), cam.port);
     let resp = read_response(&mut BufReader::new(&mut extra), false).unwrap();
     assert_eq!(resp.status, 503);
     assert_eq!(resp.header("retry-after"), Some("1"));
-    // Others are still served; with every slot taken, the oldest connection that has not
-    // sent a request makes room for a newcomer.
-    silent.extend((0..2).map(|_| connect_from(ip(3), cam.port)));
-    let _busy: Vec<TcpStream> = (0..3)
-        .map(|_| {
-            let mut s = connect(cam.port);
-            assert_eq!(ask(&mut s, b"GET /time HTTP/1.1\r\n\r\n").status, 200);
-            s
-        })
-        .collect();
-    let mut newcomer = connect_from(ip(4), cam.port);
-    let resp = ask(&mut newcomer, b"GET /time HTTP/1.1\r\n\r\n");
-    assert_eq!(resp.status, 200, "the ninth connection got a slot");
+    // An address at its share with silent connections gives up its own oldest one.
+    let mut silent: Vec<TcpStream> = (0..3).map(|_| connect_from(ip(3), cam.port)).collect();
+    std::thread::sleep(Duration::from_millis(200));
+    let mut kept_alive = connect_from(ip(3), cam.port);
+    assert_eq!(
+        ask(&mut kept_alive, TIME).status,
+        200,
+        "a fourth from 127.0.0.3"
+    );
     assert!(
         closed_within(&mut silent[0], Duration::from_secs(5)),
-        "the oldest silent connection was closed"
+        "127.0.0.3's oldest silent connection was closed"
     );
+    drop(silent);
+    std::thread::sleep(Duration::from_millis(200));
+    // With every slot taken, the connection idle the longest makes room, even one that is
+    // kept alive between requests.
+    let mut later = connect_from(ip(4), cam.port);
+    assert_eq!(ask(&mut later, TIME).status, 200);
+    let _more: Vec<TcpStream> = (0..3).map(|_| streaming_from(ip(5), &cam, &key)).collect();
+    let mut newcomer = connect_from(ip(6), cam.port);
+    assert_eq!(
+        ask(&mut newcomer, TIME).status,
+        200,
+        "the ninth connection got a slot"
+    );
+    assert!(
+        closed_within(&mut kept_alive, Duration::from_secs(5)),
+        "the kept-alive connection idle the longest was closed"
+    );
+    let mut still = connect(cam.port);
+    assert_eq!(ask(&mut still, TIME).status, 200);
     // Near the cap, a new connection has 2 s, not 15 s, to send its first byte.
-    let mut quiet = connect_from(ip(4), cam.port);
+    let mut quiet = connect_from(ip(7), cam.port);
     assert!(
         closed_within(&mut quiet, Duration::from_secs(10)),
         "a silent connection near the cap is closed early"

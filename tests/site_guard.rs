@@ -205,3 +205,67 @@ fn another_site_cannot_log_in_or_lock_its_visitor_out() {
     );
     assert_eq!(resp.status, 200, "not locked out: {}", resp.text());
 }
+
+/// Sends `head` as written and reads the answer.
+fn exact(cam: &Picamd, head: &str) -> HttpResponse {
+    let mut stream = TcpStream::connect(("127.0.0.1", cam.port)).expect("connect");
+    stream
+        .set_read_timeout(Some(Duration::from_secs(30)))
+        .unwrap();
+    stream.write_all(head.as_bytes()).unwrap();
+    read_response(&mut BufReader::new(stream), false).expect("response")
+}
+
+/// The Host check cannot be side-stepped: an HTTP/1.1 request needs exactly one `Host`, a
+/// second `Host` or `Sec-Fetch-Site` cannot hide the first, and an absolute-form target's
+/// authority is what counts (RFC 9112 §3.2).
+#[test]
+fn the_host_check_reads_one_unambiguous_host() {
+    let cam = Picamd::start(&[]);
+    let key = cam.local_key();
+    let port = cam.port;
+    let own = format!("127.0.0.1:{port}");
+    let evil = format!("evil.example:{port}");
+    let refused = [
+        ("GET /local-key HTTP/1.1\r\nConnection: close\r\n\r\n".to_string(), 400),
+        (
+            format!("GET /local-key HTTP/1.1\r\nHost: {own}\r\nHost: {evil}\r\nConnection: close\r\n\r\n"),
+            400,
+        ),
+        (
+            format!("GET /local-key HTTP/1.1\r\nHost: {evil}\r\nHost: {own}\r\nConnection: close\r\n\r\n"),
+            400,
+        ),
+        (
+            format!("GET /local-key HTTP/1.1\r\nHost: {own}\r\nSec-Fetch-Site: same-origin\r\nSec-Fetch-Site: cross-site\r\nConnection: close\r\n\r\n"),
+            400,
+        ),
+        (
+            format!("GET /local-key HTTP/1.1\r\nHost: {own}\r\nOrigin: http://{own}\r\nOrigin: https://evil.example\r\nConnection: close\r\n\r\n"),
+            400,
+        ),
+        (
+            format!("GET http://{evil}/local-key HTTP/1.1\r\nHost: {own}\r\nConnection: close\r\n\r\n"),
+            421,
+        ),
+        (
+            format!("GET http:///local-key HTTP/1.1\r\nHost: {own}\r\nConnection: close\r\n\r\n"),
+            400,
+        ),
+    ];
+    for (head, status) in &refused {
+        let resp = exact(&cam, head);
+        assert_eq!(resp.status, *status, "{head:?}: {}", resp.text());
+        assert!(!resp.text().contains(&key), "{head:?}");
+    }
+    let absolute = exact(
+        &cam,
+        &format!(
+            "GET http://{own}/local-key HTTP/1.1\r\nHost: {evil}\r\nConnection: close\r\n\r\n"
+        ),
+    );
+    assert_eq!(absolute.status, 200, "the target's authority is ours");
+    assert_eq!(absolute.text(), key);
+    let old_tool = exact(&cam, "GET /local-key HTTP/1.0\r\n\r\n");
+    assert_eq!(old_tool.status, 200, "HTTP/1.0 needs no Host");
+}

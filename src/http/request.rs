@@ -23,11 +23,19 @@ impl Request {
     /// Builds a request from a method and a request target (`/path?query`, or absolute-form).
     pub fn new(method: &str, target: &str) -> Result<Request, BadTarget> {
         // Absolute-form (`http://host/path`) is what proxies send; anything else must be a path.
+        let origin_form;
         let target = match ["http://", "https://"]
             .iter()
             .find_map(|s| target.strip_prefix(s))
         {
-            Some(rest) => rest.find('/').map_or("/", |j| &rest[j..]),
+            Some(rest) => match rest.find(['/', '?']) {
+                Some(j) if rest[j..].starts_with('?') => {
+                    origin_form = format!("/{}", &rest[j..]);
+                    origin_form.as_str()
+                }
+                Some(j) => &rest[j..],
+                None => "/",
+            },
             None => target,
         };
         let (raw_path, query) = target.split_once('?').unwrap_or((target, ""));
@@ -92,6 +100,8 @@ mod tests {
         assert_eq!(Request::new("GET", "http://h:1/p?q").unwrap().path, "/p");
         assert_eq!(Request::new("GET", "http://h").unwrap().path, "/");
         assert_eq!(Request::new("GET", "https://h/p").unwrap().path, "/p");
+        let r = Request::new("GET", "http://h:1?a=b").unwrap();
+        assert_eq!((r.path.as_str(), r.query.as_str()), ("/", "a=b"));
         let r = Request::new("GET", "/p?cb=http://x/y").unwrap();
         assert_eq!(
             (r.path.as_str(), r.query.as_str()),

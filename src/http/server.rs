@@ -8,8 +8,8 @@
 //! Memory and slots are bounded under abuse: the router admits a request on its head alone
 //! (route, method, auth, the route's body limit) before any body is read, bodies in flight
 //! share one budget, a connection's buffer shrinks back between requests, each peer address
-//! holds at most its share of the slots, and when all are taken the oldest connection that
-//! has not sent a request yet makes room.
+//! holds at most its share of the slots, and when all are taken (or a peer's share is) the
+//! connection that has waited longest without a request in progress makes room.
 //!
 //! Why not tiny_http (the design's first choice): measured with `cargo bench --bench
 //! segment_latency`, its connection pool left some new connections unserved indefinitely (a
@@ -185,8 +185,14 @@ struct Slot {
 }
 
 impl Slot {
-    fn mark_requested(&self) {
-        self.slots.lock_unpoisoned().mark_requested(self.id);
+    fn mark_busy(&self) {
+        self.slots.lock_unpoisoned().mark_busy(self.id);
+    }
+
+    fn mark_idle(&self) {
+        self.slots
+            .lock_unpoisoned()
+            .mark_idle(self.id, Instant::now());
     }
 }
 
@@ -313,7 +319,7 @@ impl Connection {
             let Some(head) = read_head(&mut self.stream, &mut buf, first.take())? else {
                 return Ok(());
             };
-            self.slot.mark_requested();
+            self.slot.mark_busy();
             buf.drain(..head.head_len);
             let Head {
                 mut request,
@@ -336,6 +342,7 @@ impl Connection {
                         return Ok(());
                     }
                     shrink(&mut buf);
+                    self.between_requests(&buf);
                     continue;
                 }
             };
@@ -361,6 +368,15 @@ impl Connection {
             if !keep_alive {
                 return Ok(());
             }
+            self.between_requests(&buf);
+        }
+    }
+
+    /// A kept-alive connection that holds no part of a next request may give its slot up
+    /// to a newcomer, like one that never sent a request.
+    fn between_requests(&self, buf: &[u8]) {
+        if buf.is_empty() {
+            self.slot.mark_idle();
         }
     }
 
@@ -722,7 +738,7 @@ mod tests {
         assert_eq!(runs.load(Ordering::SeqCst), 1);
         let answer = exchange(
             &server,
-            "GET /missing HTTP/1.1\r\nConnection: close\r\n\r\n",
+            "GET /missing HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n",
         );
         assert!(
             answer.starts_with("HTTP/1.1 404"),
@@ -733,7 +749,7 @@ mod tests {
     #[test]
     fn head_requests_do_not_run_the_stream() {
         let (server, runs, _) = stream_server();
-        let answer = exchange(&server, "HEAD /finite HTTP/1.1\r\n\r\n");
+        let answer = exchange(&server, "HEAD /finite HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n");
         assert!(answer.starts_with("HTTP/1.1 200 OK\r\n"), "{answer}");
         assert!(answer.ends_with("Connection: close\r\n\r\n"), "{answer}");
         assert_eq!(runs.load(Ordering::SeqCst), 0);
@@ -743,7 +759,9 @@ mod tests {
     fn a_stream_ends_when_its_client_goes_away() {
         let (server, _, ended) = stream_server();
         let mut client = TcpStream::connect(server.local_addr()).unwrap();
-        client.write_all(b"GET /endless HTTP/1.1\r\n\r\n").unwrap();
+        client
+            .write_all(b"GET /endless HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n")
+            .unwrap();
         let mut first = [0u8; 64];
         assert!(client.read(&mut first).unwrap() > 0);
         drop(client);

@@ -6,8 +6,9 @@
 //!   name it thinks it is talking to). So `Host` must name this daemon: `localhost`, a
 //!   loopback or own interface address, the machine's hostname, `<hostname>.local` (Avahi) or
 //!   `BASE_URL`'s host; compared without the port, case-insensitively, ignoring a trailing
-//!   dot. A request without `Host` (HTTP/1.0 tools, relayed commands) is not from a browser
-//!   and passes.
+//!   dot. The port is not compared: a rebinding page uses the camera's own port anyway, and a
+//!   port forward legitimately changes it. A request without `Host` (HTTP/1.0 tools, relayed
+//!   commands; HTTP/1.1 requires one, see `wire.rs`) is not from a browser and passes.
 //! - **Cross-site.** A request is cross-site when it says `Sec-Fetch-Site: cross-site`, or
 //!   carries an `Origin` that is not the daemon's own: own means `http://` or `https://`
 //!   followed by exactly the request's `Host` (host and port as sent). `Origin: null` and an

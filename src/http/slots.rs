@@ -1,8 +1,10 @@
-//! Connection slots, sans-IO: who holds them, a cap per peer address, and which connection
-//! gives its slot up when all are taken (the oldest that has not sent a request yet). The
-//! server keeps one of these behind a mutex; `C` is what closes an evicted connection.
+//! Connection slots, sans-IO: who holds them, a cap per peer (an IPv4 address, or an IPv6
+//! /64, which one host usually holds whole), and which connection gives its slot up when all
+//! are taken: the one that has waited longest without a request in progress, whether it never
+//! sent one or is kept alive between requests. The server keeps one of these behind a mutex;
+//! `C` is what closes an evicted connection.
 
-use std::net::IpAddr;
+use std::net::{IpAddr, Ipv6Addr};
 use std::time::Instant;
 
 /// Why a new connection gets no slot.
@@ -10,7 +12,7 @@ use std::time::Instant;
 pub enum Refusal {
     /// Its address already holds its share.
     PerAddress,
-    /// Every slot is taken by a connection that has sent a request.
+    /// Every slot is taken by a connection with a request in progress.
     Full,
 }
 
@@ -27,10 +29,22 @@ pub struct Granted<C> {
 
 struct Entry<C> {
     id: u64,
-    ip: IpAddr,
-    since: Instant,
-    requested: bool,
+    peer: IpAddr,
+    /// When it was admitted, or last finished an answer.
+    waiting_since: Instant,
+    busy: bool,
     closer: C,
+}
+
+/// The unit the per-peer cap counts: the address, or for IPv6 its /64.
+fn peer_of(ip: IpAddr) -> IpAddr {
+    match ip.to_canonical() {
+        IpAddr::V6(v6) => {
+            let s = v6.segments();
+            IpAddr::V6(Ipv6Addr::new(s[0], s[1], s[2], s[3], 0, 0, 0, 0))
+        }
+        v4 => v4,
+    }
 }
 
 pub struct Slots<C> {
@@ -55,31 +69,27 @@ impl<C> Slots<C> {
         self.entries.len()
     }
 
-    /// Gives a slot to a connection from `ip`, evicting the oldest silent one when full.
+    /// Gives a slot to a connection from `ip`, evicting the longest-waiting idle one when
+    /// full (the peer's own first when it is at its cap).
     pub fn admit(&mut self, ip: IpAddr, now: Instant, closer: C) -> Result<Granted<C>, Refusal> {
-        let ip = ip.to_canonical();
-        if self.entries.iter().filter(|e| e.ip == ip).count() >= self.per_address {
-            return Err(Refusal::PerAddress);
-        }
+        let peer = peer_of(ip);
         let mut evicted = Vec::new();
-        if self.entries.len() >= self.max {
-            let oldest_silent = self
-                .entries
-                .iter()
-                .enumerate()
-                .filter(|(_, e)| !e.requested)
-                .min_by_key(|(_, e)| e.since)
-                .map(|(i, _)| i)
-                .ok_or(Refusal::Full)?;
-            evicted.push(self.entries.swap_remove(oldest_silent).closer);
+        if self.entries.iter().filter(|e| e.peer == peer).count() >= self.per_address {
+            let own = self
+                .longest_idle(|e| e.peer == peer)
+                .ok_or(Refusal::PerAddress)?;
+            evicted.push(self.entries.swap_remove(own).closer);
+        } else if self.entries.len() >= self.max {
+            let any = self.longest_idle(|_| true).ok_or(Refusal::Full)?;
+            evicted.push(self.entries.swap_remove(any).closer);
         }
         let id = self.next_id;
         self.next_id += 1;
         self.entries.push(Entry {
             id,
-            ip,
-            since: now,
-            requested: false,
+            peer,
+            waiting_since: now,
+            busy: false,
             closer,
         });
         Ok(Granted {
@@ -89,10 +99,27 @@ impl<C> Slots<C> {
         })
     }
 
-    /// The connection has sent a whole request head: it is no longer evicted for others.
-    pub fn mark_requested(&mut self, id: u64) {
+    fn longest_idle(&self, which: impl Fn(&Entry<C>) -> bool) -> Option<usize> {
+        self.entries
+            .iter()
+            .enumerate()
+            .filter(|(_, e)| !e.busy && which(e))
+            .min_by_key(|(_, e)| e.waiting_since)
+            .map(|(i, _)| i)
+    }
+
+    /// The connection has sent a whole request head: it is not evicted until answered.
+    pub fn mark_busy(&mut self, id: u64) {
         if let Some(e) = self.entries.iter_mut().find(|e| e.id == id) {
-            e.requested = true;
+            e.busy = true;
+        }
+    }
+
+    /// The connection answered and waits for its next request: it may be evicted again.
+    pub fn mark_idle(&mut self, id: u64, now: Instant) {
+        if let Some(e) = self.entries.iter_mut().find(|e| e.id == id) {
+            e.busy = false;
+            e.waiting_since = now;
         }
     }
 
@@ -112,17 +139,57 @@ mod tests {
     }
 
     #[test]
-    fn caps_each_address() {
+    fn caps_each_peer() {
         let now = Instant::now();
         let mut slots = Slots::new(10, 2);
-        slots.admit(ip("10.0.0.1"), now, ()).unwrap();
-        slots.admit(ip("::ffff:10.0.0.1"), now, ()).unwrap();
+        for a in ["10.0.0.1", "::ffff:10.0.0.1"] {
+            let id = slots.admit(ip(a), now, ()).unwrap().id;
+            slots.mark_busy(id);
+        }
         assert_eq!(
             slots.admit(ip("10.0.0.1"), now, ()).unwrap_err(),
             Refusal::PerAddress,
             "IPv4-mapped addresses count as the same peer"
         );
         slots.admit(ip("10.0.0.2"), now, ()).unwrap();
+        for a in ["2001:db8:1:2::1", "2001:db8:1:2:ffff::9"] {
+            let id = slots.admit(ip(a), now, ()).unwrap().id;
+            slots.mark_busy(id);
+        }
+        assert_eq!(
+            slots.admit(ip("2001:db8:1:2::77"), now, ()).unwrap_err(),
+            Refusal::PerAddress,
+            "an IPv6 /64 is one peer"
+        );
+        slots.admit(ip("2001:db8:1:3::1"), now, ()).unwrap();
+    }
+
+    #[test]
+    fn a_peer_at_its_cap_gives_up_its_own_idle_connection() {
+        let t0 = Instant::now();
+        let mut slots = Slots::new(10, 2);
+        let first = slots.admit(ip("10.0.0.1"), t0, "first").unwrap().id;
+        let second = slots.admit(ip("10.0.0.1"), t0, "second").unwrap().id;
+        slots.admit(ip("10.0.0.2"), t0, "other").unwrap();
+        slots.mark_busy(first);
+        slots.mark_busy(second);
+        slots.mark_idle(first, t0 + Duration::from_secs(5));
+        let third = slots.admit(ip("10.0.0.1"), t0 + Duration::from_secs(6), "third");
+        assert_eq!(third.unwrap().evicted, vec!["first"], "not another peer's");
+    }
+
+    #[test]
+    fn kept_alive_connections_between_requests_make_room() {
+        let t0 = Instant::now();
+        let mut slots = Slots::new(2, 10);
+        let a = slots.admit(ip("10.0.0.1"), t0, "a").unwrap().id;
+        let b = slots.admit(ip("10.0.0.2"), t0, "b").unwrap().id;
+        slots.mark_busy(a);
+        slots.mark_busy(b);
+        slots.mark_idle(b, t0 + Duration::from_secs(1));
+        slots.mark_idle(a, t0 + Duration::from_secs(2));
+        let c = slots.admit(ip("10.0.0.3"), t0 + Duration::from_secs(3), "c");
+        assert_eq!(c.unwrap().evicted, vec!["b"], "idle the longest");
     }
 
     #[test]
@@ -130,7 +197,7 @@ mod tests {
         let t0 = Instant::now();
         let mut slots = Slots::new(3, 10);
         let busy = slots.admit(ip("10.0.0.1"), t0, "busy").unwrap().id;
-        slots.mark_requested(busy);
+        slots.mark_busy(busy);
         slots
             .admit(ip("10.0.0.2"), t0 + Duration::from_secs(1), "old")
             .unwrap();
@@ -148,7 +215,7 @@ mod tests {
         slots.admit(ip("10.0.0.5"), t0, "x").unwrap();
         let mut all_busy = Slots::<()>::new(1, 1);
         let id = all_busy.admit(ip("10.0.0.1"), t0, ()).unwrap().id;
-        all_busy.mark_requested(id);
+        all_busy.mark_busy(id);
         assert_eq!(
             all_busy.admit(ip("10.0.0.2"), t0, ()).unwrap_err(),
             Refusal::Full

@@ -45,6 +45,25 @@ fn fail(status: u16, detail: &'static str) -> WireError {
     WireError { status, detail }
 }
 
+/// Headers whose second copy could make two checks read different values (the `Host` check
+/// and the router, the cross-site check and the browser): a request with two is refused.
+const SINGLE_VALUED: [&str; 5] = [
+    "Host",
+    "Origin",
+    "Sec-Fetch-Site",
+    "X-API-Key",
+    "Authorization",
+];
+
+/// The authority of an absolute-form request target (`http://host:port/path`).
+fn absolute_form_authority(target: &str) -> Option<&str> {
+    let rest = ["http://", "https://"]
+        .iter()
+        .find_map(|scheme| target.strip_prefix(scheme))?;
+    let end = rest.find(['/', '?']).unwrap_or(rest.len());
+    Some(&rest[..end])
+}
+
 /// True when `bytes` hold a CR that is not followed by LF: no head may contain one, so the
 /// request is refused at once instead of waiting for a head end that never comes.
 pub fn has_bare_cr(bytes: &[u8]) -> bool {
@@ -93,6 +112,7 @@ pub fn parse_head(buf: &[u8]) -> Result<Option<Head>, WireError> {
         status: 400,
         detail: e.0,
     })?;
+    let mut hosts = 0usize;
     let mut body_len = 0usize;
     let mut connection = String::new();
     let mut expect_continue = false;
@@ -126,9 +146,30 @@ pub fn parse_head(buf: &[u8]) -> Result<Option<Head>, WireError> {
             }
             expect_continue = true;
         }
+        if h.name.eq_ignore_ascii_case("host") {
+            hosts += 1;
+        }
+        if SINGLE_VALUED.iter().any(|n| h.name.eq_ignore_ascii_case(n))
+            && request.header(h.name).is_some()
+        {
+            return Err(fail(400, "A header that must appear once appears twice"));
+        }
         request
             .headers
             .push((h.name.to_string(), value.to_string()));
+    }
+    if let Some(authority) = absolute_form_authority(target) {
+        // RFC 9112 §3.2.2: the target's authority replaces whatever `Host` says, so the
+        // Host check sees the name the request is really for.
+        if authority.is_empty() {
+            return Err(fail(400, "The request target names no host"));
+        }
+        request
+            .headers
+            .retain(|(n, _)| !n.eq_ignore_ascii_case("host"));
+        request.headers.push(("Host".into(), authority.into()));
+    } else if hosts == 0 && version == 1 {
+        return Err(fail(400, "An HTTP/1.1 request needs a Host header"));
     }
     let body = if transfer_encoding.is_empty() {
         Framing::Length(body_len)
@@ -241,13 +282,14 @@ mod tests {
             .unwrap();
         assert!(!head.keep_alive);
         assert_eq!(head.body, Framing::Length(5));
-        let chunked = b"POST / HTTP/1.1\r\nTransfer-Encoding: Chunked\r\n\r\n";
+        let chunked = b"POST / HTTP/1.1\r\nHost: 127.0.0.1\r\nTransfer-Encoding: Chunked\r\n\r\n";
         assert_eq!(parse_head(chunked).unwrap().unwrap().body, Framing::Chunked);
-        let head = parse_head(b"GET / HTTP/1.1\r\nConnection: Close\r\n\r\n")
+        let head = parse_head(b"GET / HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: Close\r\n\r\n")
             .unwrap()
             .unwrap();
         assert!(!head.keep_alive);
-        let two = b"GET / HTTP/1.1\r\nConnection: close\r\nConnection: x\r\n\r\n";
+        let two =
+            b"GET / HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\nConnection: x\r\n\r\n";
         assert!(
             !parse_head(two).unwrap().unwrap().keep_alive,
             "every Connection header counts"
@@ -255,24 +297,62 @@ mod tests {
     }
 
     #[test]
+    fn one_unambiguous_host() {
+        let host = |raw: &[u8]| {
+            parse_head(raw).map(|h| h.unwrap().request.header("Host").map(str::to_owned))
+        };
+        assert_eq!(host(b"GET / HTTP/1.0\r\n\r\n"), Ok(None));
+        assert_eq!(host(b"GET / HTTP/1.1\r\n\r\n").unwrap_err().status, 400);
+        assert_eq!(
+            host(b"GET / HTTP/1.1\r\nHost: a\r\nhost: b\r\n\r\n")
+                .unwrap_err()
+                .status,
+            400
+        );
+        assert_eq!(
+            host(b"GET http://b:1/x HTTP/1.1\r\nHost: a\r\n\r\n"),
+            Ok(Some("b:1".into())),
+            "the target's authority wins"
+        );
+        assert_eq!(
+            host(b"GET http://b?q HTTP/1.0\r\n\r\n"),
+            Ok(Some("b".into()))
+        );
+        assert_eq!(
+            host(b"GET http:///x HTTP/1.1\r\nHost: a\r\n\r\n")
+                .unwrap_err()
+                .status,
+            400
+        );
+        for name in ["Origin", "Sec-Fetch-Site", "X-API-Key", "authorization"] {
+            let raw = format!("GET / HTTP/1.1\r\nHost: a\r\n{name}: 1\r\n{name}: 2\r\n\r\n");
+            assert_eq!(
+                parse_head(raw.as_bytes()).unwrap_err().status,
+                400,
+                "{name}"
+            );
+        }
+    }
+
+    #[test]
     fn rejects_bad_heads() {
         let cases: &[(&[u8], u16)] = &[
             (b"GARBAGE\r\n\r\n", 400),
             (b"GET / HTTP/2.0\r\n\r\n", 505),
-            (b"GET /%zz HTTP/1.1\r\n\r\n", 400),
-            (b"POST / HTTP/1.1\r\nContent-Length: -1\r\n\r\n", 400),
-            (b"POST / HTTP/1.1\r\nContent-Length: +5\r\n\r\n", 400),
+            (b"GET /%zz HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n", 400),
+            (b"POST / HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Length: -1\r\n\r\n", 400),
+            (b"POST / HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Length: +5\r\n\r\n", 400),
             (
-                b"POST / HTTP/1.1\r\nContent-Length: 1\r\nContent-Length: 2\r\n\r\n",
+                b"POST / HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Length: 1\r\nContent-Length: 2\r\n\r\n",
                 400,
             ),
-            (b"POST / HTTP/1.1\r\nTransfer-Encoding: gzip\r\n\r\n", 501),
+            (b"POST / HTTP/1.1\r\nHost: 127.0.0.1\r\nTransfer-Encoding: gzip\r\n\r\n", 501),
             (
-                b"POST / HTTP/1.1\r\nTransfer-Encoding: gzip, chunked\r\n\r\n",
+                b"POST / HTTP/1.1\r\nHost: 127.0.0.1\r\nTransfer-Encoding: gzip, chunked\r\n\r\n",
                 501,
             ),
             (
-                b"POST / HTTP/1.1\r\nTransfer-Encoding: chunked\r\nContent-Length: 3\r\n\r\n",
+                b"POST / HTTP/1.1\r\nHost: 127.0.0.1\r\nTransfer-Encoding: chunked\r\nContent-Length: 3\r\n\r\n",
                 400,
             ),
             (
@@ -281,13 +361,13 @@ mod tests {
             ),
             (b"GET / HTTP/1.1\rHost: x\r\n\r\n", 400),
             (b"GET / HTTP/1.1\r\nHost: x\ry", 400),
-            (b"POST / HTTP/1.1\r\nExpect: magic\r\n\r\n", 417),
+            (b"POST / HTTP/1.1\r\nHost: 127.0.0.1\r\nExpect: magic\r\n\r\n", 417),
         ];
         for (raw, status) in cases {
             let err = parse_head(raw).unwrap_err();
             assert_eq!(err.status, *status, "{}", String::from_utf8_lossy(raw));
         }
-        let mut many = b"GET / HTTP/1.1\r\n".to_vec();
+        let mut many = b"GET / HTTP/1.1\r\nHost: 127.0.0.1\r\n".to_vec();
         for i in 0..100 {
             many.extend_from_slice(format!("H{i}: v\r\n").as_bytes());
         }
@@ -296,13 +376,13 @@ mod tests {
         let mut long = b"GET /".to_vec();
         long.extend(std::iter::repeat_n(b'a', MAX_HEAD + 10));
         assert_eq!(parse_head(&long).unwrap_err().status, 414, "a long URL");
-        long.extend_from_slice(b" HTTP/1.1\r\n\r\n");
+        long.extend_from_slice(b" HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n");
         assert_eq!(
             parse_head(&long).unwrap_err().status,
             414,
             "a long URL, whole"
         );
-        let mut fat = b"GET / HTTP/1.1\r\nX: ".to_vec();
+        let mut fat = b"GET / HTTP/1.1\r\nHost: 127.0.0.1\r\nX: ".to_vec();
         fat.extend(std::iter::repeat_n(b'a', MAX_HEAD + 10));
         assert_eq!(parse_head(&fat).unwrap_err().status, 431, "a long header");
     }
