@@ -111,7 +111,7 @@ fn captures_arrive_in_the_bucket_with_their_key_and_bytes() {
     let keys: Vec<&str> = objects.iter().map(|(k, _)| k.as_str()).collect();
     let mut expected = vec![
         format!("rpi-cam/42/{first}.jpg"),
-        format!("rpi-cam/.._x_y/{odd}.jpg"),
+        format!("rpi-cam/x-y/{odd}.jpg"),
         format!("rpi-cam/unsorted/{unsorted}.jpg"),
     ];
     expected.sort();

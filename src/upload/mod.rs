@@ -1,7 +1,7 @@
 //! Uploads that are never lost. A capture is durable in the capture store before
 //! `POST /captures` answers; the upload queue is an index over that store (no second copy of
-//! the JPEG), drained oldest first by one worker thread into the sink (S3 now; the RELab
-//! backend next), with retries, a quota, and restart where it stopped.
+//! the JPEG), drained oldest first by one worker thread into the sink (S3 or the RELab
+//! backend), with retries, a quota, and restart where it stopped.
 //!
 //! - [`index`]: the queue's policy, sans IO (order, retries, giving up, quota, sink outages);
 //! - the retry schedule and the settings are `config`'s ([`crate::config::retry`],
