@@ -8,6 +8,7 @@ pub mod auth;
 pub mod backend;
 pub mod camera;
 pub mod compat;
+pub mod deprecated;
 mod dotenv;
 pub mod error;
 pub mod http;

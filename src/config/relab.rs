@@ -14,14 +14,18 @@ use super::auth::{ApiKeys, AuthSettings};
 use super::backend::{BackendSettings, DEFAULT_PAIRING_BACKEND_URL};
 use super::camera::CameraSettings;
 use super::compat::CompatSettings;
+use super::deprecated::Deprecated;
 use super::error::ConfigError;
 use super::http::HttpSettings;
 use super::pairing::PairingSettings;
 use super::pairing_api::{ApiPrefix, PollMethod};
 use super::relay::{RelaySettings, DEFAULT_RELAY_AUTH_SCHEME};
 use super::s3::S3Settings;
-use super::stills::StillsSettings;
-use super::upload::{CaptureUploadSettings, ImageSink, DEFAULT_QUEUE_MAX_MB};
+use super::stills::{StillsSettings, DEFAULT_MAX_CAPTURE_FILE_BYTES, DEFAULT_MAX_CAPTURE_PIXELS};
+use super::upload::{
+    CaptureUploadSettings, ImageSink, DEFAULT_QUEUE_DEAD_MAX_ENTRIES,
+    DEFAULT_QUEUE_MAX_PENDING_BYTES, DEFAULT_QUEUE_MAX_PENDING_ENTRIES,
+};
 use super::url::{check_relay_url, is_http_url};
 use super::vars::{is_debug_truthy, Vars};
 
@@ -45,6 +49,8 @@ pub struct RelabSettings {
     pub pairing: PairingSettings,
     pub relay: RelaySettings,
     pub compat: CompatSettings,
+    /// Deprecated names that were set (start-up warns about each).
+    pub deprecated: Deprecated,
 }
 
 impl RelabSettings {
@@ -90,11 +96,39 @@ impl RelabSettings {
             v.string("S3_PUBLIC_URL_TEMPLATE", "{endpoint}/{bucket}/{key}");
         let s3_addressing_style = v.addressing_style()?;
         let upload_retry_schedule = v.retry_schedule()?;
-        let upload_queue_max_mb = v.uint(
-            "UPLOAD_QUEUE_MAX_MB",
-            DEFAULT_QUEUE_MAX_MB,
+        let upload_queue_max_mb = v
+            .get("UPLOAD_QUEUE_MAX_MB")
+            .map(|_| v.uint("UPLOAD_QUEUE_MAX_MB", 0, 1, u64::MAX >> 20))
+            .transpose()?;
+        let upload_queue_max_pending_entries = v.uint(
+            "UPLOAD_QUEUE_MAX_PENDING_ENTRIES",
+            DEFAULT_QUEUE_MAX_PENDING_ENTRIES,
+            0,
+            u64::MAX,
+        )?;
+        let upload_queue_max_pending_bytes = v.uint(
+            "UPLOAD_QUEUE_MAX_PENDING_BYTES",
+            DEFAULT_QUEUE_MAX_PENDING_BYTES,
+            0,
+            u64::MAX,
+        )?;
+        let upload_queue_dead_max_entries = v.uint(
+            "UPLOAD_QUEUE_DEAD_MAX_ENTRIES",
+            DEFAULT_QUEUE_DEAD_MAX_ENTRIES,
+            0,
+            u64::MAX,
+        )?;
+        let max_capture_pixels = v.uint(
+            "MAX_CAPTURE_PIXELS",
+            DEFAULT_MAX_CAPTURE_PIXELS,
             1,
-            u64::MAX >> 20,
+            u64::MAX,
+        )?;
+        let max_capture_file_bytes = v.uint(
+            "MAX_CAPTURE_FILE_BYTES",
+            DEFAULT_MAX_CAPTURE_FILE_BYTES,
+            1,
+            u64::MAX,
         )?;
         let upload_wait_ms = v.uint("UPLOAD_WAIT_MS", 2000, 0, 60_000)?;
         let auth_key_name = v.string("AUTH_KEY_NAME", "X-API-Key");
@@ -162,6 +196,8 @@ impl RelabSettings {
                 timelapse_keep,
                 timelapse_max_age_s,
                 mjpeg_max_fps,
+                max_capture_pixels,
+                max_capture_file_bytes,
             },
             upload: CaptureUploadSettings {
                 image_sink,
@@ -175,7 +211,10 @@ impl RelabSettings {
                     addressing: s3_addressing_style,
                 },
                 retry_schedule: upload_retry_schedule,
+                max_pending_entries: upload_queue_max_pending_entries,
+                max_pending_bytes: upload_queue_max_pending_bytes,
                 queue_max_mb: upload_queue_max_mb,
+                dead_max_entries: upload_queue_dead_max_entries,
                 wait_ms: upload_wait_ms,
             },
             backend: BackendSettings {
@@ -214,6 +253,9 @@ impl RelabSettings {
                 otel_enabled,
                 otel_service_name,
                 otel_exporter_otlp_endpoint,
+            },
+            deprecated: Deprecated {
+                upload_queue_max_mb,
             },
         };
         settings.validate()?;

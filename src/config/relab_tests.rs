@@ -429,7 +429,21 @@ fn upload_settings() {
     let s = load(&[]).unwrap();
     assert_eq!(s.upload.s3.addressing, AddressingStyle::Path);
     assert_eq!(s.upload.retry_schedule.delays_s(), [30, 300, 1800, 7200]);
-    assert_eq!((s.upload.queue_max_mb, s.upload.wait_ms), (1024, 2000));
+    assert_eq!((s.upload.queue_max_mb, s.upload.wait_ms), (None, 2000));
+    assert!(s.deprecated.warnings().is_empty());
+    assert_eq!(
+        (
+            s.upload.max_pending_entries,
+            s.upload.max_pending_bytes(),
+            s.upload.dead_max_entries
+        ),
+        (500, 2 << 30, 500),
+        "upstream's defaults"
+    );
+    assert_eq!(
+        (s.stills.max_capture_pixels, s.stills.max_capture_file_bytes),
+        (20_000_000, 10 << 20)
+    );
     let s = load(&[
         ("S3_ADDRESSING_STYLE", "Virtual"),
         ("UPLOAD_RETRY_SCHEDULE_S", "1,2"),
@@ -439,7 +453,38 @@ fn upload_settings() {
     .unwrap();
     assert_eq!(s.upload.s3.addressing, AddressingStyle::Virtual);
     assert_eq!(s.upload.retry_schedule.delays_s(), [1, 2]);
-    assert_eq!((s.upload.queue_max_mb, s.upload.wait_ms), (5, 0));
+    assert_eq!((s.upload.queue_max_mb, s.upload.wait_ms), (Some(5), 0));
+    assert_eq!(s.upload.max_pending_bytes(), 5 << 20, "the lower cap wins");
+    assert_eq!(s.deprecated.upload_queue_max_mb, Some(5), "warned about");
+    let s = load(&[
+        ("UPLOAD_QUEUE_MAX_PENDING_ENTRIES", "0"),
+        ("UPLOAD_QUEUE_MAX_PENDING_BYTES", "1000"),
+        ("UPLOAD_QUEUE_MAX_MB", "5"),
+        ("UPLOAD_QUEUE_DEAD_MAX_ENTRIES", "3"),
+        ("MAX_CAPTURE_PIXELS", "921600"),
+        ("MAX_CAPTURE_FILE_BYTES", "65536"),
+    ])
+    .unwrap();
+    assert_eq!(
+        (
+            s.upload.max_pending_entries,
+            s.upload.max_pending_bytes(),
+            s.upload.dead_max_entries
+        ),
+        (0, 1000, 3)
+    );
+    assert_eq!(
+        (s.stills.max_capture_pixels, s.stills.max_capture_file_bytes),
+        (921_600, 65_536)
+    );
+    for name in [
+        "UPLOAD_QUEUE_MAX_PENDING_ENTRIES",
+        "UPLOAD_QUEUE_MAX_PENDING_BYTES",
+        "UPLOAD_QUEUE_DEAD_MAX_ENTRIES",
+    ] {
+        assert!(error(&[(name, "-1")]).contains(name));
+    }
+    assert!(error(&[("MAX_CAPTURE_PIXELS", "0")]).contains("MAX_CAPTURE_PIXELS"));
     assert!(error(&[("S3_ADDRESSING_STYLE", "dns")]).contains("path or virtual"));
     assert!(error(&[("UPLOAD_RETRY_SCHEDULE_S", "30,0")])
         .starts_with("invalid UPLOAD_RETRY_SCHEDULE_S"));
