@@ -10,6 +10,7 @@
 use std::collections::HashMap;
 use std::path::Path;
 
+use super::app_env::AppEnv;
 use super::auth::{ApiKeys, AuthSettings};
 use super::backend::{BackendSettings, DEFAULT_PAIRING_BACKEND_URL};
 use super::camera::CameraSettings;
@@ -26,7 +27,7 @@ use super::upload::{
     CaptureUploadSettings, ImageSink, DEFAULT_QUEUE_DEAD_MAX_ENTRIES,
     DEFAULT_QUEUE_MAX_PENDING_BYTES, DEFAULT_QUEUE_MAX_PENDING_ENTRIES,
 };
-use super::url::{check_relay_url, is_http_url};
+use super::url::{check_endpoint_transport, check_relay_url, is_http_url, is_loopback_url};
 use super::vars::{is_debug_truthy, Vars};
 
 const DEFAULT_CORS_ORIGINS: &[&str] = &[
@@ -49,6 +50,8 @@ pub struct RelabSettings {
     pub pairing: PairingSettings,
     pub relay: RelaySettings,
     pub compat: CompatSettings,
+    /// `APP_ENV`.
+    pub app_env: AppEnv,
     /// Deprecated names that were set (start-up warns about each).
     pub deprecated: Deprecated,
 }
@@ -134,6 +137,11 @@ impl RelabSettings {
         let auth_key_name = v.string("AUTH_KEY_NAME", "X-API-Key");
         let auth_cookie_secure = v.opt_bool("AUTH_COOKIE_SECURE")?;
         let session_cookie_name = v.string("SESSION_COOKIE_NAME", "relab_session");
+        let app_env = match v.get("APP_ENV") {
+            None => AppEnv::Production,
+            Some(raw) => AppEnv::parse(raw)
+                .ok_or_else(|| ConfigError::invalid("APP_ENV", raw, "development or production"))?,
+        };
         let debug = v.get("DEBUG").is_some_and(is_debug_truthy);
         let otel_enabled = v.bool("OTEL_ENABLED", false)?;
         let otel_service_name = v.string("OTEL_SERVICE_NAME", "relab-rpi-cam-plugin");
@@ -155,7 +163,7 @@ impl RelabSettings {
         let relay_reconnect_max_s = v.seconds("RELAY_RECONNECT_MAX_S", 60.0)?;
         let relay_max_concurrent_commands =
             v.uint("RELAY_MAX_CONCURRENT_COMMANDS", 8, 1, 1024)? as u32;
-        let allow_plaintext_relay = v.bool("ALLOW_PLAINTEXT_RELAY", false)?;
+        let deprecated_allow_plaintext_relay = v.opt_bool("ALLOW_PLAINTEXT_RELAY")?;
         let pairing_backend_url = v.string("PAIRING_BACKEND_URL", DEFAULT_PAIRING_BACKEND_URL);
         let pairing_register_timeout_retry_s =
             v.uint("PAIRING_REGISTER_TIMEOUT_RETRY_S", 1, 1, u64::MAX)?;
@@ -221,6 +229,7 @@ impl RelabSettings {
                 url: pairing_backend_url,
                 api_prefix: pairing_api_prefix,
                 poll_method: pairing_poll_method,
+                development: app_env.is_development(),
             },
             pairing: PairingSettings {
                 register_timeout_retry_s: pairing_register_timeout_retry_s,
@@ -237,7 +246,8 @@ impl RelabSettings {
                 reconnect_min_s: relay_reconnect_min_s,
                 reconnect_max_s: relay_reconnect_max_s,
                 max_concurrent_commands: relay_max_concurrent_commands,
-                allow_plaintext: allow_plaintext_relay,
+                allow_plaintext: app_env.is_development()
+                    || deprecated_allow_plaintext_relay == Some(true),
             },
             compat: CompatSettings {
                 templates_path,
@@ -254,7 +264,9 @@ impl RelabSettings {
                 otel_service_name,
                 otel_exporter_otlp_endpoint,
             },
+            app_env,
             deprecated: Deprecated {
+                allow_plaintext_relay: deprecated_allow_plaintext_relay,
                 upload_queue_max_mb,
             },
         };
@@ -273,6 +285,24 @@ impl RelabSettings {
         let backend_url = &self.backend.url;
         if !backend_url.is_empty() && !is_http_url(backend_url) {
             return Err(ConfigError::BadPairingBackendUrl(backend_url.clone()));
+        }
+        let development = self.app_env.is_development();
+        // The plugin allows plain http here only on loopback; picamd also in development.
+        if backend_url.to_ascii_lowercase().starts_with("http://")
+            && !is_loopback_url(backend_url)
+            && !development
+        {
+            return Err(ConfigError::PairingBackendNotHttps);
+        }
+        check_endpoint_transport(&self.upload.s3.endpoint_url, "S3_ENDPOINT_URL", development)
+            .map_err(ConfigError::Transport)?;
+        if self.compat.otel_enabled {
+            check_endpoint_transport(
+                &self.compat.otel_exporter_otlp_endpoint,
+                "OTEL_EXPORTER_OTLP_ENDPOINT",
+                development,
+            )
+            .map_err(ConfigError::Transport)?;
         }
         if self.compat.camera_backend != "picamera2" {
             return Err(ConfigError::UnsupportedCameraBackend(

@@ -33,15 +33,13 @@ fn runtime(extra_env: &[(&str, &str)]) -> Arc<Runtime> {
     let run = RUNS.fetch_add(1, Ordering::Relaxed);
     let dir = std::env::temp_dir().join(format!("picamd-relay-{}-{run}", std::process::id()));
     let _ = std::fs::remove_dir_all(&dir);
-    let mut env: HashMap<String, String> = [
-        ("PAIRING_BACKEND_URL", ""),
-        ("ALLOW_PLAINTEXT_RELAY", "true"),
-    ]
-    .iter()
-    .chain(&[("LOCAL_RELAY_API_KEY", RELAY_KEY)])
-    .chain(extra_env)
-    .map(|(k, v)| (k.to_string(), v.to_string()))
-    .collect();
+    let mut env: HashMap<String, String> =
+        [("PAIRING_BACKEND_URL", ""), ("APP_ENV", "development")]
+            .iter()
+            .chain(&[("LOCAL_RELAY_API_KEY", RELAY_KEY)])
+            .chain(extra_env)
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect();
     env.insert("HOME".into(), dir.display().to_string());
     let args = vec!["--data-dir".to_string(), dir.display().to_string()];
     let config = Config::from_sources(&args, &env, &HashMap::new()).expect("config");
@@ -562,7 +560,7 @@ fn a_forbidden_handshake_is_logged_and_backs_off_a_minute() {
 
 #[test]
 fn start_refuses_unusable_credentials() {
-    let rt = runtime(&[("ALLOW_PLAINTEXT_RELAY", "false")]);
+    let rt = runtime(&[("APP_ENV", "production")]);
     let err = |creds: RelayCredentials| start(&rt, creds).err().expect("refused").to_string();
     let good = credentials("wss://relab.example/plugins/rpi-cam/ws/connect");
     assert!(err(RelayCredentials {
@@ -574,7 +572,7 @@ fn start_refuses_unusable_credentials() {
         backend_url: "ws://relab.example/ws".into(),
         ..good.clone()
     })
-    .contains("ALLOW_PLAINTEXT_RELAY"));
+    .contains("APP_ENV=development"));
     assert!(err(RelayCredentials {
         backend_url: "https://relab.example/ws".into(),
         ..good.clone()
