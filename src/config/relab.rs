@@ -163,6 +163,8 @@ impl RelabSettings {
         let relay_reconnect_max_s = v.seconds("RELAY_RECONNECT_MAX_S", 60.0)?;
         let relay_max_concurrent_commands =
             v.uint("RELAY_MAX_CONCURRENT_COMMANDS", 8, 1, 1024)? as u32;
+        let relay_max_pending_commands =
+            v.uint("RELAY_MAX_PENDING_COMMANDS", 32, 1, 65_536)? as u32;
         let deprecated_allow_plaintext_relay = v.opt_bool("ALLOW_PLAINTEXT_RELAY")?;
         let pairing_backend_url = v.string("PAIRING_BACKEND_URL", DEFAULT_PAIRING_BACKEND_URL);
         let pairing_register_timeout_retry_s =
@@ -246,6 +248,7 @@ impl RelabSettings {
                 reconnect_min_s: relay_reconnect_min_s,
                 reconnect_max_s: relay_reconnect_max_s,
                 max_concurrent_commands: relay_max_concurrent_commands,
+                max_pending_commands: relay_max_pending_commands,
                 allow_plaintext: app_env.is_development()
                     || deprecated_allow_plaintext_relay == Some(true),
             },

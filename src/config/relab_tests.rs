@@ -384,6 +384,14 @@ fn complete_relay_env_is_accepted() {
 }
 
 #[test]
+fn relay_pending_commands() {
+    assert_eq!(load(&[]).unwrap().relay.max_pending_commands, 32);
+    let s = load(&[("RELAY_MAX_PENDING_COMMANDS", "4")]).unwrap();
+    assert_eq!(s.relay.max_pending_commands, 4);
+    assert!(error(&[("RELAY_MAX_PENDING_COMMANDS", "0")]).contains("RELAY_MAX_PENDING_COMMANDS"));
+}
+
+#[test]
 fn app_env_rules_transport() {
     let s = load(&[]).unwrap();
     assert_eq!(s.app_env, AppEnv::Production);
