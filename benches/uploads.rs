@@ -31,7 +31,7 @@ use picamd::internal::media::Frame;
 use picamd::internal::stills::{
     CaptureRecord, CaptureStatus, CaptureStore, ImageMetadata, ImageProperties, UploadState,
 };
-use picamd::internal::upload::{object_key, S3Sink, Sink, UploadSettings, Uploads};
+use picamd::internal::upload::{object_key, Limits, S3Sink, Sink, UploadSettings, Uploads};
 use s3_server::S3Server;
 use serde_json::{json, Map, Value};
 
@@ -164,7 +164,11 @@ fn s3_sink(s3: &S3Server, bucket: &str) -> S3Sink {
 fn settings() -> UploadSettings {
     UploadSettings {
         schedule: RetrySchedule::default(),
-        max_bytes: 8 << 30,
+        limits: Limits {
+            max_entries: u64::MAX,
+            max_bytes: 8 << 30,
+        },
+        dead_max_entries: 500,
         wait: Duration::ZERO,
     }
 }
@@ -190,9 +194,9 @@ fn save_and_enqueue(jpeg: &[u8], runs: usize) -> Summary {
         let id = picamd::internal::random::hex_id();
         let rec = record(&id, i as u64, jpeg, Some(sink.as_ref()));
         let t = Instant::now();
-        uploads.make_room(rec.bytes);
+        let room = uploads.reserve(rec.bytes).expect("room");
         store.save(&id, jpeg, &rec).expect("save");
-        uploads.enqueue(&rec);
+        uploads.enqueue(&rec, Some(room));
         times.push(ms(t.elapsed()));
     }
     drop(uploads);

@@ -65,6 +65,9 @@ pub fn serve(config: Config) -> Result<(), StartError> {
         .map_err(|e| StartError::DataDir(config.data_dir.clone(), e))?;
     let listen = config.listen;
     let limits = http_limits(&config);
+    for line in config.relab.deprecated.warnings() {
+        log::warn!("{line}");
+    }
     let keys = bootstrap::bootstrap_from_disk(&config.relab).map_err(StartError::Keys)?;
     for (level, line) in &keys.log {
         log::log!(*level, "{line}");

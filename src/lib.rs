@@ -115,6 +115,7 @@ pub mod internal {
         }
     }
     pub mod upload {
+        pub use crate::upload::index::Limits;
         pub use crate::upload::s3::key::object_key;
         pub use crate::upload::s3::S3Sink;
         pub use crate::upload::{Sink, UploadSettings, Uploads};

@@ -1,8 +1,8 @@
 //! Uploads to a real S3 server (s3s-fs, which verifies SigV4): captures arrive under the
 //! right key with the right bytes, in path and virtual-host style; nothing is lost or
-//! duplicated when the server goes away, when picamd is killed mid-burst, when the queue
-//! reaches its quota or the disk fills up; corrupt entries are set aside; wrong credentials
-//! are named in the log and the telemetry, retried, and drained once fixed.
+//! duplicated when the server goes away, when picamd is killed mid-burst, when the queue is
+//! full (the next capture is refused) or the disk fills up; corrupt entries are set aside;
+//! wrong credentials are named in the log and the telemetry, retried, and drained once fixed.
 
 mod common;
 mod s3_server;
@@ -111,7 +111,7 @@ fn captures_arrive_in_the_bucket_with_their_key_and_bytes() {
     let keys: Vec<&str> = objects.iter().map(|(k, _)| k.as_str()).collect();
     let mut expected = vec![
         format!("rpi-cam/42/{first}.jpg"),
-        format!("rpi-cam/.._x_y/{odd}.jpg"),
+        format!("rpi-cam/x-y/{odd}.jpg"),
         format!("rpi-cam/unsorted/{unsorted}.jpg"),
     ];
     expected.sort();
@@ -314,48 +314,57 @@ fn kill_9_during_a_burst_loses_and_duplicates_nothing() {
     );
 }
 
+/// With the sink down the queue fills; the capture beyond its limit is refused with 507 and
+/// nothing already answered 201 is dropped: every one arrives once the sink is back.
 #[test]
-fn the_quota_drops_the_oldest_with_a_log_line_and_keeps_the_rest() {
+fn a_full_queue_refuses_the_next_capture_and_delivers_every_answered_one() {
     let mut s3 = S3Server::stopped();
     let p = start(
-        &s3.env("quota"),
+        &s3.env("full"),
         &[
-            ("UPLOAD_QUEUE_MAX_MB", "1"),
+            ("UPLOAD_QUEUE_MAX_PENDING_ENTRIES", "3"),
             ("UPLOAD_WAIT_MS", "0"),
             ("UPLOAD_RETRY_SCHEDULE_S", "1"),
         ],
-        &["--resolution", "1920x1080"],
+        &["--resolution", "640x360"],
     );
-    let mut answered = Vec::new();
-    while metric(&p, "picamd_upload_dropped_total") < 3.0 {
-        assert!(answered.len() < 200, "the quota never dropped anything");
-        answered.push(capture_expecting(&p, r#"{"product_id": 1}"#, "queued"));
-    }
-    let log = p.log();
-    let dropped: Vec<String> = log
-        .lines()
-        .filter(|l| l.contains("WARN") && l.contains("upload queue full (UPLOAD_QUEUE_MAX_MB=1)"))
-        .map(|l| {
-            l.split("dropped capture ")
-                .nth(1)
-                .unwrap()
-                .split(' ')
-                .next()
-                .unwrap()
-                .to_string()
-        })
+    let answered: BTreeSet<String> = (0..3)
+        .map(|_| capture_expecting(&p, r#"{"product_id": 1}"#, "queued"))
         .collect();
-    assert_eq!(dropped.len(), 3, "{log}");
-    assert_eq!(dropped, answered[..3], "the oldest go first");
+    let (code, json) = capture(&p, r#"{"product_id": 1}"#);
+    assert_eq!(code, 507, "{json}");
+    assert_eq!(json["detail"], "Upload queue is full: 3 pending entries");
     let t = telemetry_uploads(&p);
-    assert_eq!(t["dropped"], 3);
-    assert!(t["queue_bytes"].as_u64().unwrap() <= 1 << 20, "{t}");
-    assert_eq!(t["queue_depth"], answered.len() - 3);
+    assert_eq!(
+        (t["refused"].as_u64(), t["queue_depth"].as_u64()),
+        (Some(1), Some(3)),
+        "{t}"
+    );
+    assert_eq!(metric(&p, "picamd_upload_refused_total"), 1.0);
+    assert!(
+        p.log().contains("capture refused: Upload queue is full"),
+        "{}",
+        p.log()
+    );
 
     s3.resume();
-    let kept: BTreeSet<String> = answered[3..].iter().cloned().collect();
-    let objects = s3.wait_for_objects("quota", kept.len(), Duration::from_secs(30));
-    assert_eq!(ids(&objects), kept);
+    let objects = s3.wait_for_objects("full", answered.len(), Duration::from_secs(30));
+    assert_eq!(
+        ids(&objects),
+        answered,
+        "every 201 capture arrives, none twice"
+    );
+    wait_until("the queue to drain", Duration::from_secs(10), || {
+        telemetry_uploads(&p)["queue_depth"] == 0
+    });
+    assert_eq!(capture(&p, r#"{"product_id": 1}"#).0, 201, "room again");
+    // The body is bounded as the plugin bounds it.
+    let (code, json) = capture(&p, &format!(r#"{{"description": "{}"}}"#, "x".repeat(1025)));
+    assert_eq!(code, 422, "{json}");
+    assert_eq!(
+        json["detail"][0]["msg"],
+        "Value error, upload_metadata strings may be at most 1024 characters"
+    );
 }
 
 /// A small tmpfs mounted for the test, unmounted on drop.

@@ -4,9 +4,11 @@
 use serde_json::{json, Map, Value};
 
 use super::routes::Params;
+use super::upload_metadata;
 use super::validation::{json_body, query_integer, unprocessable, FieldError};
 use crate::http::{Body, Request, Response};
 use crate::runtime::Runtime;
+use crate::stills::capture_limits::{check_bytes, check_pixels};
 use crate::stills::captures::{is_valid_image_id, CaptureRecord, CaptureStatus, CaptureStoreError};
 
 const DEFAULT_LIMIT: usize = 50;
@@ -25,15 +27,34 @@ pub fn create(rt: &Runtime, req: &Request, _: &Params) -> Response {
         }
         Err(resp) => return resp,
     };
+    if let Err(e) = upload_metadata::check(&upload_metadata) {
+        return unprocessable(&[FieldError::new(
+            e.kind(),
+            &["body"],
+            e.to_string(),
+            Value::Object(upload_metadata),
+        )]);
+    }
+    let limits = &rt.config.relab.stills;
     let _running = rt.stills.captures_in_flight.begin();
     let Some(frame) = rt.media.latest_frame() else {
         return Response::detail(503, rt.media.no_frame_detail());
     };
+    // Over a capture limit the plugin answers 500 with its message (a setting, not the
+    // request, is at fault).
+    if let Err(e) = check_pixels(frame.width, frame.height, limits.max_capture_pixels) {
+        log::error!("capture refused: {e}");
+        return Response::detail(500, &e.to_string());
+    }
     let metadata = rt.stills.image_metadata(&frame);
     let jpeg = match rt.stills.encode_still(&frame) {
         Ok(j) => j,
         Err(e) => return Response::detail(500, &format!("Failed to encode the capture: {e}")),
     };
+    if let Err(e) = check_bytes(jpeg.len(), limits.max_capture_file_bytes) {
+        log::error!("capture refused: {e}");
+        return Response::detail(500, &e.to_string());
+    }
     let image_id = crate::random::hex_id();
     let now = crate::clock::unix_us();
     let record = CaptureRecord {
@@ -47,9 +68,15 @@ pub fn create(rt: &Runtime, req: &Request, _: &Params) -> Response {
         image_url: None,
         bytes: jpeg.len() as u64,
     };
-    if record.upload.is_some() {
-        rt.uploads.make_room(record.bytes);
-    }
+    // A full queue refuses this capture; every capture it holds was answered 201 and stays.
+    let reservation = if record.upload.is_some() {
+        match rt.uploads.reserve(record.bytes) {
+            Ok(r) => Some(r),
+            Err(full) => return Response::detail(507, &full.to_string()),
+        }
+    } else {
+        None
+    };
     if let Err(e) = rt.stills.captures.save(&record.image_id, &jpeg, &record) {
         return store_error(e);
     }
@@ -63,7 +90,7 @@ pub fn create(rt: &Runtime, req: &Request, _: &Params) -> Response {
     // answer only says whether it already has.
     let delivered = rt
         .uploads
-        .enqueue(&record)
+        .enqueue(&record, reservation)
         .and_then(|rx| rt.uploads.await_delivery(&record.image_id, rx));
     let (image_id, status, image_url) = match delivered {
         Some(d) => (d.image_id, CaptureStatus::Uploaded, d.image_url),

@@ -14,6 +14,7 @@ pub mod setup_page;
 pub mod stills;
 pub mod system;
 pub mod timelapse;
+pub mod upload_metadata;
 pub mod validation;
 pub mod web;
 

@@ -204,7 +204,7 @@ fn upload_metrics(u: &UploadStatus) -> Vec<Metric> {
         ),
         gauge(
             "picamd_upload_queue_max_bytes",
-            "The upload queue's quota (UPLOAD_QUEUE_MAX_MB).",
+            "The upload queue's byte limit (UPLOAD_QUEUE_MAX_PENDING_BYTES).",
             u.queue_max_bytes as f64,
         ),
         counter(
@@ -233,9 +233,14 @@ fn upload_metrics(u: &UploadStatus) -> Vec<Metric> {
             u.dead_entries as f64,
         ),
         counter(
-            "picamd_upload_dropped_total",
-            "Queued captures deleted to stay under UPLOAD_QUEUE_MAX_MB.",
-            u.dropped,
+            "picamd_upload_refused_total",
+            "Captures refused with 507 because the upload queue was full.",
+            u.refused,
+        ),
+        counter(
+            "picamd_upload_pruned_total",
+            "Dead letters deleted beyond UPLOAD_QUEUE_DEAD_MAX_ENTRIES.",
+            u.pruned,
         ),
         counter(
             "picamd_upload_corrupt_total",
@@ -267,12 +272,14 @@ fn upload_telemetry(u: &UploadStatus) -> Value {
         "sink": u.sink,
         "queue_depth": u.queue_depth,
         "queue_bytes": u.queue_bytes,
+        "queue_max_entries": u.queue_max_entries,
         "queue_max_bytes": u.queue_max_bytes,
         "uploaded": u.uploaded,
         "failures": u.failures,
         "retries": u.retries,
         "dead": u.dead_entries,
-        "dropped": u.dropped,
+        "refused": u.refused,
+        "pruned": u.pruned,
         "corrupt": u.corrupt,
         "sink_down": u.sink_down,
         "next_retry_at": time(u.sink_retry_at_us),

@@ -13,4 +13,6 @@ pub struct BackendSettings {
     pub api_prefix: ApiPrefix,
     /// `PAIRING_POLL_METHOD` (picamd's): GET or POST polling, `auto` by default.
     pub poll_method: PollMethod,
+    /// `APP_ENV=development`: media URLs the backend answers with may be plain http.
+    pub development: bool,
 }

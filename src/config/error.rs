@@ -5,7 +5,7 @@ use std::fmt;
 
 use super::retry::ScheduleError;
 use super::s3::S3SettingsError;
-use super::url::RelayUrlError;
+use super::url::{RelayUrlError, TransportError};
 
 #[derive(Debug, Clone, PartialEq)]
 pub enum ConfigError {
@@ -41,6 +41,10 @@ pub enum ConfigError {
     },
     /// `PAIRING_BACKEND_URL` is neither empty nor an http(s) URL with a host.
     BadPairingBackendUrl(String),
+    /// `PAIRING_BACKEND_URL` is plain http to a host that is not loopback, in production.
+    PairingBackendNotHttps,
+    /// An endpoint (`S3_ENDPOINT_URL`, `OTEL_EXPORTER_OTLP_ENDPOINT`) plugin 0.6 refuses.
+    Transport(TransportError),
     /// `CAMERA_BACKEND` other than `picamera2`.
     UnsupportedCameraBackend(String),
     /// A header or cookie name that is not an HTTP token.
@@ -115,6 +119,10 @@ impl fmt::Display for ConfigError {
                 f,
                 "PAIRING_BACKEND_URL must be empty or an http:// or https:// URL with a host, got {value:?}"
             ),
+            ConfigError::PairingBackendNotHttps => f.write_str(
+                "PAIRING_BACKEND_URL must use https unless it points at a loopback development host (or APP_ENV=development).",
+            ),
+            ConfigError::Transport(e) => e.fmt(f),
             ConfigError::UnsupportedCameraBackend(value) => write!(
                 f,
                 "CAMERA_BACKEND must be picamera2, got {value:?} (picamd picks its camera with --source)"

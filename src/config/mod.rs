@@ -4,10 +4,12 @@
 //! `retry`, `backend`, `pairing`, `relay`, `compat`). This module is a leaf: it imports nothing
 //! else from the crate but `media::TIMESCALE`.
 
+pub mod app_env;
 pub mod auth;
 pub mod backend;
 pub mod camera;
 pub mod compat;
+pub mod deprecated;
 mod dotenv;
 pub mod error;
 pub mod http;

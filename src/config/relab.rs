@@ -10,19 +10,24 @@
 use std::collections::HashMap;
 use std::path::Path;
 
+use super::app_env::AppEnv;
 use super::auth::{ApiKeys, AuthSettings};
 use super::backend::{BackendSettings, DEFAULT_PAIRING_BACKEND_URL};
 use super::camera::CameraSettings;
 use super::compat::CompatSettings;
+use super::deprecated::Deprecated;
 use super::error::ConfigError;
 use super::http::HttpSettings;
 use super::pairing::PairingSettings;
 use super::pairing_api::{ApiPrefix, PollMethod};
 use super::relay::{RelaySettings, DEFAULT_RELAY_AUTH_SCHEME};
 use super::s3::S3Settings;
-use super::stills::StillsSettings;
-use super::upload::{CaptureUploadSettings, ImageSink, DEFAULT_QUEUE_MAX_MB};
-use super::url::{check_relay_url, is_http_url};
+use super::stills::{StillsSettings, DEFAULT_MAX_CAPTURE_FILE_BYTES, DEFAULT_MAX_CAPTURE_PIXELS};
+use super::upload::{
+    CaptureUploadSettings, ImageSink, DEFAULT_QUEUE_DEAD_MAX_ENTRIES,
+    DEFAULT_QUEUE_MAX_PENDING_BYTES, DEFAULT_QUEUE_MAX_PENDING_ENTRIES,
+};
+use super::url::{check_endpoint_transport, check_relay_url, is_http_url, is_loopback_url};
 use super::vars::{is_debug_truthy, Vars};
 
 const DEFAULT_CORS_ORIGINS: &[&str] = &[
@@ -45,6 +50,10 @@ pub struct RelabSettings {
     pub pairing: PairingSettings,
     pub relay: RelaySettings,
     pub compat: CompatSettings,
+    /// `APP_ENV`.
+    pub app_env: AppEnv,
+    /// Deprecated names that were set (start-up warns about each).
+    pub deprecated: Deprecated,
 }
 
 impl RelabSettings {
@@ -90,16 +99,49 @@ impl RelabSettings {
             v.string("S3_PUBLIC_URL_TEMPLATE", "{endpoint}/{bucket}/{key}");
         let s3_addressing_style = v.addressing_style()?;
         let upload_retry_schedule = v.retry_schedule()?;
-        let upload_queue_max_mb = v.uint(
-            "UPLOAD_QUEUE_MAX_MB",
-            DEFAULT_QUEUE_MAX_MB,
+        let upload_queue_max_mb = v
+            .get("UPLOAD_QUEUE_MAX_MB")
+            .map(|_| v.uint("UPLOAD_QUEUE_MAX_MB", 0, 1, u64::MAX >> 20))
+            .transpose()?;
+        let upload_queue_max_pending_entries = v.uint(
+            "UPLOAD_QUEUE_MAX_PENDING_ENTRIES",
+            DEFAULT_QUEUE_MAX_PENDING_ENTRIES,
+            0,
+            u64::MAX,
+        )?;
+        let upload_queue_max_pending_bytes = v.uint(
+            "UPLOAD_QUEUE_MAX_PENDING_BYTES",
+            DEFAULT_QUEUE_MAX_PENDING_BYTES,
+            0,
+            u64::MAX,
+        )?;
+        let upload_queue_dead_max_entries = v.uint(
+            "UPLOAD_QUEUE_DEAD_MAX_ENTRIES",
+            DEFAULT_QUEUE_DEAD_MAX_ENTRIES,
+            0,
+            u64::MAX,
+        )?;
+        let max_capture_pixels = v.uint(
+            "MAX_CAPTURE_PIXELS",
+            DEFAULT_MAX_CAPTURE_PIXELS,
             1,
-            u64::MAX >> 20,
+            u64::MAX,
+        )?;
+        let max_capture_file_bytes = v.uint(
+            "MAX_CAPTURE_FILE_BYTES",
+            DEFAULT_MAX_CAPTURE_FILE_BYTES,
+            1,
+            u64::MAX,
         )?;
         let upload_wait_ms = v.uint("UPLOAD_WAIT_MS", 2000, 0, 60_000)?;
         let auth_key_name = v.string("AUTH_KEY_NAME", "X-API-Key");
         let auth_cookie_secure = v.opt_bool("AUTH_COOKIE_SECURE")?;
         let session_cookie_name = v.string("SESSION_COOKIE_NAME", "relab_session");
+        let app_env = match v.get("APP_ENV") {
+            None => AppEnv::Production,
+            Some(raw) => AppEnv::parse(raw)
+                .ok_or_else(|| ConfigError::invalid("APP_ENV", raw, "development or production"))?,
+        };
         let debug = v.get("DEBUG").is_some_and(is_debug_truthy);
         let otel_enabled = v.bool("OTEL_ENABLED", false)?;
         let otel_service_name = v.string("OTEL_SERVICE_NAME", "relab-rpi-cam-plugin");
@@ -121,7 +163,9 @@ impl RelabSettings {
         let relay_reconnect_max_s = v.seconds("RELAY_RECONNECT_MAX_S", 60.0)?;
         let relay_max_concurrent_commands =
             v.uint("RELAY_MAX_CONCURRENT_COMMANDS", 8, 1, 1024)? as u32;
-        let allow_plaintext_relay = v.bool("ALLOW_PLAINTEXT_RELAY", false)?;
+        let relay_max_pending_commands =
+            v.uint("RELAY_MAX_PENDING_COMMANDS", 32, 1, 65_536)? as u32;
+        let deprecated_allow_plaintext_relay = v.opt_bool("ALLOW_PLAINTEXT_RELAY")?;
         let pairing_backend_url = v.string("PAIRING_BACKEND_URL", DEFAULT_PAIRING_BACKEND_URL);
         let pairing_register_timeout_retry_s =
             v.uint("PAIRING_REGISTER_TIMEOUT_RETRY_S", 1, 1, u64::MAX)?;
@@ -162,6 +206,8 @@ impl RelabSettings {
                 timelapse_keep,
                 timelapse_max_age_s,
                 mjpeg_max_fps,
+                max_capture_pixels,
+                max_capture_file_bytes,
             },
             upload: CaptureUploadSettings {
                 image_sink,
@@ -175,13 +221,17 @@ impl RelabSettings {
                     addressing: s3_addressing_style,
                 },
                 retry_schedule: upload_retry_schedule,
+                max_pending_entries: upload_queue_max_pending_entries,
+                max_pending_bytes: upload_queue_max_pending_bytes,
                 queue_max_mb: upload_queue_max_mb,
+                dead_max_entries: upload_queue_dead_max_entries,
                 wait_ms: upload_wait_ms,
             },
             backend: BackendSettings {
                 url: pairing_backend_url,
                 api_prefix: pairing_api_prefix,
                 poll_method: pairing_poll_method,
+                development: app_env.is_development(),
             },
             pairing: PairingSettings {
                 register_timeout_retry_s: pairing_register_timeout_retry_s,
@@ -198,7 +248,9 @@ impl RelabSettings {
                 reconnect_min_s: relay_reconnect_min_s,
                 reconnect_max_s: relay_reconnect_max_s,
                 max_concurrent_commands: relay_max_concurrent_commands,
-                allow_plaintext: allow_plaintext_relay,
+                max_pending_commands: relay_max_pending_commands,
+                allow_plaintext: app_env.is_development()
+                    || deprecated_allow_plaintext_relay == Some(true),
             },
             compat: CompatSettings {
                 templates_path,
@@ -214,6 +266,11 @@ impl RelabSettings {
                 otel_enabled,
                 otel_service_name,
                 otel_exporter_otlp_endpoint,
+            },
+            app_env,
+            deprecated: Deprecated {
+                allow_plaintext_relay: deprecated_allow_plaintext_relay,
+                upload_queue_max_mb,
             },
         };
         settings.validate()?;
@@ -231,6 +288,24 @@ impl RelabSettings {
         let backend_url = &self.backend.url;
         if !backend_url.is_empty() && !is_http_url(backend_url) {
             return Err(ConfigError::BadPairingBackendUrl(backend_url.clone()));
+        }
+        let development = self.app_env.is_development();
+        // The plugin allows plain http here only on loopback; picamd also in development.
+        if backend_url.to_ascii_lowercase().starts_with("http://")
+            && !is_loopback_url(backend_url)
+            && !development
+        {
+            return Err(ConfigError::PairingBackendNotHttps);
+        }
+        check_endpoint_transport(&self.upload.s3.endpoint_url, "S3_ENDPOINT_URL", development)
+            .map_err(ConfigError::Transport)?;
+        if self.compat.otel_enabled {
+            check_endpoint_transport(
+                &self.compat.otel_exporter_otlp_endpoint,
+                "OTEL_EXPORTER_OTLP_ENDPOINT",
+                development,
+            )
+            .map_err(ConfigError::Transport)?;
         }
         if self.compat.camera_backend != "picamera2" {
             return Err(ConfigError::UnsupportedCameraBackend(

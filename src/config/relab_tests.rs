@@ -3,6 +3,7 @@
 use std::path::Path;
 
 use super::*;
+use crate::config::app_env::AppEnv;
 use crate::config::s3::AddressingStyle;
 use crate::config::url::is_loopback_url;
 use crate::config::vars::parse_list;
@@ -378,8 +379,84 @@ fn complete_relay_env_is_accepted() {
     assert!(s.relay.env_complete());
     let mut plain = RELAY.to_vec();
     plain[0] = ("RELAY_BACKEND_URL", "ws://127.0.0.1:8000/ws");
-    plain.push(("ALLOW_PLAINTEXT_RELAY", "true"));
+    plain.push(("APP_ENV", "development"));
     assert!(load(&plain).unwrap().relay.env_complete());
+}
+
+#[test]
+fn relay_pending_commands() {
+    assert_eq!(load(&[]).unwrap().relay.max_pending_commands, 32);
+    let s = load(&[("RELAY_MAX_PENDING_COMMANDS", "4")]).unwrap();
+    assert_eq!(s.relay.max_pending_commands, 4);
+    assert!(error(&[("RELAY_MAX_PENDING_COMMANDS", "0")]).contains("RELAY_MAX_PENDING_COMMANDS"));
+}
+
+#[test]
+fn app_env_rules_transport() {
+    let s = load(&[]).unwrap();
+    assert_eq!(s.app_env, AppEnv::Production);
+    assert!(!s.relay.allow_plaintext && !s.backend.development);
+    assert!(error(&[("APP_ENV", "dev")]).contains("development or production"));
+    assert!(error(&[("APP_ENV", "Development")]).contains("APP_ENV"));
+    let s = load(&[("APP_ENV", "development")]).unwrap();
+    assert!(s.relay.allow_plaintext && s.backend.development);
+    assert!(s.deprecated.warnings().is_empty());
+
+    // ws:// relay URLs: development only, or the deprecated switch (which start-up warns about).
+    let mut relay = RELAY.to_vec();
+    relay[0] = ("RELAY_BACKEND_URL", "ws://relab.example/ws");
+    assert!(error(&relay).contains(
+        "uses unencrypted ws://. Set APP_ENV=development for local development, or switch to wss://."
+    ));
+    relay.push(("ALLOW_PLAINTEXT_RELAY", "true"));
+    let s = load(&relay).unwrap();
+    assert!(s.relay.allow_plaintext);
+    assert_eq!(s.deprecated.allow_plaintext_relay, Some(true));
+    assert!(s.deprecated.warnings()[0].contains("APP_ENV=development"));
+
+    // PAIRING_BACKEND_URL: https, loopback, or (picamd) development.
+    for ok in [
+        "https://api.example",
+        "http://127.0.0.1:8001",
+        "http://localhost",
+    ] {
+        assert!(load(&[("PAIRING_BACKEND_URL", ok)]).is_ok(), "{ok}");
+    }
+    assert_eq!(
+        error(&[("PAIRING_BACKEND_URL", "http://192.168.1.5:8000")]),
+        "PAIRING_BACKEND_URL must use https unless it points at a loopback development host (or APP_ENV=development)."
+    );
+    assert!(load(&[
+        ("PAIRING_BACKEND_URL", "http://192.168.1.5:8000"),
+        ("APP_ENV", "development")
+    ])
+    .is_ok());
+
+    // S3_ENDPOINT_URL and (when enabled) the OTLP endpoint: https, loopback or development.
+    let s3 = |endpoint: &'static str| {
+        vec![
+            ("S3_ENDPOINT_URL", endpoint),
+            ("S3_BUCKET", "b"),
+            ("S3_ACCESS_KEY_ID", "id"),
+            ("S3_SECRET_ACCESS_KEY", "secret"),
+        ]
+    };
+    assert!(load(&s3("http://127.0.0.1:9000")).is_ok(), "loopback");
+    assert_eq!(
+        error(&s3("http://minio.lan:9000")),
+        "S3_ENDPOINT_URL must use https unless it points at loopback or APP_ENV=development."
+    );
+    let mut dev = s3("http://minio.lan:9000");
+    dev.push(("APP_ENV", "development"));
+    assert!(load(&dev).is_ok());
+    let otel = |enabled| {
+        vec![
+            ("OTEL_ENABLED", enabled),
+            ("OTEL_EXPORTER_OTLP_ENDPOINT", "http://collector.lan:4318"),
+        ]
+    };
+    assert!(load(&otel("false")).is_ok());
+    assert!(error(&otel("true")).starts_with("OTEL_EXPORTER_OTLP_ENDPOINT must use https"));
 }
 
 #[test]
@@ -403,7 +480,7 @@ fn partial_relay_env_is_refused() {
 fn relay_url_scheme_is_checked() {
     let mut relay = RELAY.to_vec();
     relay[0] = ("RELAY_BACKEND_URL", "ws://relab.example/ws");
-    assert!(error(&relay).contains("ALLOW_PLAINTEXT_RELAY"));
+    assert!(error(&relay).contains("APP_ENV=development"));
     for bad in [
         "https://relab.example/ws",
         "http://relab.example/ws",
@@ -429,7 +506,21 @@ fn upload_settings() {
     let s = load(&[]).unwrap();
     assert_eq!(s.upload.s3.addressing, AddressingStyle::Path);
     assert_eq!(s.upload.retry_schedule.delays_s(), [30, 300, 1800, 7200]);
-    assert_eq!((s.upload.queue_max_mb, s.upload.wait_ms), (1024, 2000));
+    assert_eq!((s.upload.queue_max_mb, s.upload.wait_ms), (None, 2000));
+    assert!(s.deprecated.warnings().is_empty());
+    assert_eq!(
+        (
+            s.upload.max_pending_entries,
+            s.upload.max_pending_bytes(),
+            s.upload.dead_max_entries
+        ),
+        (500, 2 << 30, 500),
+        "upstream's defaults"
+    );
+    assert_eq!(
+        (s.stills.max_capture_pixels, s.stills.max_capture_file_bytes),
+        (20_000_000, 10 << 20)
+    );
     let s = load(&[
         ("S3_ADDRESSING_STYLE", "Virtual"),
         ("UPLOAD_RETRY_SCHEDULE_S", "1,2"),
@@ -439,7 +530,38 @@ fn upload_settings() {
     .unwrap();
     assert_eq!(s.upload.s3.addressing, AddressingStyle::Virtual);
     assert_eq!(s.upload.retry_schedule.delays_s(), [1, 2]);
-    assert_eq!((s.upload.queue_max_mb, s.upload.wait_ms), (5, 0));
+    assert_eq!((s.upload.queue_max_mb, s.upload.wait_ms), (Some(5), 0));
+    assert_eq!(s.upload.max_pending_bytes(), 5 << 20, "the lower cap wins");
+    assert_eq!(s.deprecated.upload_queue_max_mb, Some(5), "warned about");
+    let s = load(&[
+        ("UPLOAD_QUEUE_MAX_PENDING_ENTRIES", "0"),
+        ("UPLOAD_QUEUE_MAX_PENDING_BYTES", "1000"),
+        ("UPLOAD_QUEUE_MAX_MB", "5"),
+        ("UPLOAD_QUEUE_DEAD_MAX_ENTRIES", "3"),
+        ("MAX_CAPTURE_PIXELS", "921600"),
+        ("MAX_CAPTURE_FILE_BYTES", "65536"),
+    ])
+    .unwrap();
+    assert_eq!(
+        (
+            s.upload.max_pending_entries,
+            s.upload.max_pending_bytes(),
+            s.upload.dead_max_entries
+        ),
+        (0, 1000, 3)
+    );
+    assert_eq!(
+        (s.stills.max_capture_pixels, s.stills.max_capture_file_bytes),
+        (921_600, 65_536)
+    );
+    for name in [
+        "UPLOAD_QUEUE_MAX_PENDING_ENTRIES",
+        "UPLOAD_QUEUE_MAX_PENDING_BYTES",
+        "UPLOAD_QUEUE_DEAD_MAX_ENTRIES",
+    ] {
+        assert!(error(&[(name, "-1")]).contains(name));
+    }
+    assert!(error(&[("MAX_CAPTURE_PIXELS", "0")]).contains("MAX_CAPTURE_PIXELS"));
     assert!(error(&[("S3_ADDRESSING_STYLE", "dns")]).contains("path or virtual"));
     assert!(error(&[("UPLOAD_RETRY_SCHEDULE_S", "30,0")])
         .starts_with("invalid UPLOAD_RETRY_SCHEDULE_S"));
@@ -462,7 +584,7 @@ fn s3_endpoint_is_checked_when_s3_is_the_sink() {
     };
     assert!(error(&with("minio.local:9000", &[])).contains("S3_ENDPOINT_URL"));
     assert!(error(&with(
-        "http://10.0.0.2:9000",
+        "https://10.0.0.2:9000",
         &[("S3_ADDRESSING_STYLE", "virtual")]
     ))
     .contains("virtual-host addressing needs a host name"));
@@ -484,17 +606,17 @@ fn image_sink_rules() {
     assert_eq!(
         error(&[
             ("IMAGE_SINK", "s3"),
-            ("S3_ENDPOINT_URL", "http://minio.local:9000"),
+            ("S3_ENDPOINT_URL", "https://minio.local:9000"),
             ("S3_SECRET_ACCESS_KEY", "secret"),
         ]),
         "IMAGE_SINK=s3 requires S3_BUCKET, S3_ACCESS_KEY_ID."
     );
-    assert!(error(&[("S3_ENDPOINT_URL", "http://minio.local:9000")])
+    assert!(error(&[("S3_ENDPOINT_URL", "https://minio.local:9000")])
         .starts_with("IMAGE_SINK=auto chose s3"));
     assert!(error(&[("IMAGE_SINK", "ftp")]).contains("IMAGE_SINK"));
 
     let s3 = [
-        ("S3_ENDPOINT_URL", "http://minio.local:9000"),
+        ("S3_ENDPOINT_URL", "https://minio.local:9000"),
         ("S3_BUCKET", "rpi-cam"),
         ("S3_ACCESS_KEY_ID", "id"),
         ("S3_SECRET_ACCESS_KEY", "secret"),

@@ -27,6 +27,8 @@ pub struct RelaySettings {
     pub reconnect_max_s: f64,
     /// `RELAY_MAX_CONCURRENT_COMMANDS`.
     pub max_concurrent_commands: u32,
+    /// `RELAY_MAX_PENDING_COMMANDS` (plugin 0.6): commands running and waiting at most.
+    pub max_pending_commands: u32,
     /// `ALLOW_PLAINTEXT_RELAY`: whether `ws://` relay URLs are accepted.
     pub allow_plaintext: bool,
 }

@@ -1,4 +1,5 @@
-//! What the stills side reads: where images live, the timelapse and the MJPEG limit.
+//! What the stills side reads: where images live, the capture limits, the timelapse and the
+//! MJPEG limit.
 
 use std::path::PathBuf;
 
@@ -13,4 +14,13 @@ pub struct StillsSettings {
     /// Timelapse stills older than this are deleted.
     pub timelapse_max_age_s: u64,
     pub mjpeg_max_fps: f64,
+    /// `MAX_CAPTURE_PIXELS`: a capture with more pixels is refused.
+    pub max_capture_pixels: u64,
+    /// `MAX_CAPTURE_FILE_BYTES`: a capture whose JPEG is larger is refused.
+    pub max_capture_file_bytes: u64,
 }
+
+/// Upstream's `MAX_CAPTURE_PIXELS`.
+pub const DEFAULT_MAX_CAPTURE_PIXELS: u64 = 20_000_000;
+/// Upstream's `MAX_CAPTURE_FILE_BYTES` (10 MiB).
+pub const DEFAULT_MAX_CAPTURE_FILE_BYTES: u64 = 10 << 20;

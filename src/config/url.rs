@@ -4,7 +4,53 @@
 use std::fmt;
 use std::net::IpAddr;
 
-/// Checks a relay WebSocket URL: empty, `wss://…`, or `ws://…` when plaintext is allowed.
+/// Checks an http(s) endpoint as plugin 0.6 does (`validate_endpoint_transport`): empty, or
+/// http(s) with a host, and https unless the host is loopback or `development` is set.
+/// `name` names the setting (or the backend answer's field) in the error.
+pub fn check_endpoint_transport(
+    value: &str,
+    name: &'static str,
+    development: bool,
+) -> Result<(), TransportError> {
+    if value.is_empty() {
+        return Ok(());
+    }
+    match url_parts(value) {
+        Some(u) if u.scheme == "https" && !u.host.is_empty() => Ok(()),
+        Some(u) if u.scheme == "http" && !u.host.is_empty() => {
+            if development || is_loopback_url(value) {
+                Ok(())
+            } else {
+                Err(TransportError::NotHttps(name))
+            }
+        }
+        _ => Err(TransportError::NotHttp(name)),
+    }
+}
+
+/// An endpoint [`check_endpoint_transport`] refuses; the texts are the plugin's.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum TransportError {
+    NotHttp(&'static str),
+    NotHttps(&'static str),
+}
+
+impl fmt::Display for TransportError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            TransportError::NotHttp(name) => write!(f, "{name} must use http or https."),
+            TransportError::NotHttps(name) => write!(
+                f,
+                "{name} must use https unless it points at loopback or APP_ENV=development."
+            ),
+        }
+    }
+}
+
+impl std::error::Error for TransportError {}
+
+/// Checks a relay WebSocket URL: empty, `wss://…`, or `ws://…` when plaintext is allowed
+/// (`APP_ENV=development`, or the deprecated `ALLOW_PLAINTEXT_RELAY`).
 pub fn check_relay_url(url: &str, allow_plaintext: bool) -> Result<(), RelayUrlError> {
     if url.is_empty() {
         return Ok(());
@@ -25,7 +71,7 @@ pub fn check_relay_url(url: &str, allow_plaintext: bool) -> Result<(), RelayUrlE
 /// A relay URL [`check_relay_url`] refuses; each variant holds the URL.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum RelayUrlError {
-    /// `ws://` while `ALLOW_PLAINTEXT_RELAY` is off.
+    /// `ws://` outside `APP_ENV=development`.
     Plaintext(String),
     /// Not `wss://` or `ws://` with a host.
     NotWebSocket(String),
@@ -36,7 +82,7 @@ impl fmt::Display for RelayUrlError {
         match self {
             RelayUrlError::Plaintext(url) => write!(
                 f,
-                "RELAY_BACKEND_URL {url:?} uses unencrypted ws://; switch to wss:// or set ALLOW_PLAINTEXT_RELAY=true."
+                "RELAY_BACKEND_URL {url:?} uses unencrypted ws://. Set APP_ENV=development for local development, or switch to wss://."
             ),
             RelayUrlError::NotWebSocket(url) => write!(
                 f,
@@ -48,7 +94,7 @@ impl fmt::Display for RelayUrlError {
 
 impl std::error::Error for RelayUrlError {}
 
-/// Whether a URL's host is `localhost` or a loopback address.
+/// Whether a URL's host is `localhost` or a loopback address (`[::1]` too).
 pub fn is_loopback_url(url: &str) -> bool {
     let Some(u) = url_parts(url) else {
         return false;
@@ -113,4 +159,32 @@ pub(crate) fn url_parts(url: &str) -> Option<UrlParts<'_>> {
         host,
         port,
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn endpoints_are_https_unless_loopback_or_development() {
+        let ok = |v, dev| check_endpoint_transport(v, "S3_ENDPOINT_URL", dev);
+        for fine in [
+            "",
+            "https://s3.example",
+            "http://127.0.0.1:9000",
+            "http://localhost:9000/x",
+            "http://[::1]:9000",
+        ] {
+            assert_eq!(ok(fine, false), Ok(()), "{fine}");
+        }
+        assert_eq!(
+            ok("http://minio.lan:9000", false).unwrap_err().to_string(),
+            "S3_ENDPOINT_URL must use https unless it points at loopback or APP_ENV=development."
+        );
+        assert_eq!(ok("http://minio.lan:9000", true), Ok(()));
+        assert_eq!(
+            ok("ftp://x", true).unwrap_err().to_string(),
+            "S3_ENDPOINT_URL must use http or https."
+        );
+    }
 }

@@ -183,7 +183,7 @@ impl Link {
         {
             log::warn!(
                 "PAIRING_BACKEND_URL is plain http://, so the backend will likely hand out a ws:// relay URL, \
-                 which needs ALLOW_PLAINTEXT_RELAY=true"
+                 which needs APP_ENV=development"
             );
         }
         self.start_pairing();

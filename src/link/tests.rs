@@ -78,7 +78,7 @@ fn runtime_for(backend: &TestBackend) -> (Arc<Runtime>, TempDir) {
     test_runtime::runtime(&[
         ("PAIRING_BACKEND_URL", url.as_str()),
         ("PAIRING_POLL_INTERVAL_S", "1"),
-        ("ALLOW_PLAINTEXT_RELAY", "true"),
+        ("APP_ENV", "development"),
     ])
 }
 

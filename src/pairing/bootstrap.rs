@@ -464,8 +464,11 @@ mod tests {
             (b.relay.clone(), b.local_relay_api_key.clone()),
             (None, None)
         );
-        assert!(has_line(&b, Level::Warn, "ALLOW_PLAINTEXT_RELAY"));
+        assert!(has_line(&b, Level::Warn, "APP_ENV=development"));
 
+        let b = run(&settings(&[("APP_ENV", "development")]), Some(&file), false);
+        assert!(b.relay.is_some());
+        // The deprecated switch still works.
         let b = run(
             &settings(&[("ALLOW_PLAINTEXT_RELAY", "true")]),
             Some(&file),

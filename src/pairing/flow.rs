@@ -33,7 +33,7 @@ pub const ERROR_API_NOT_FOUND: &str =
 pub const ERROR_RETRYING: &str = "Pairing failed — retrying…";
 pub const ERROR_UNREACHABLE: &str = "Pairing backend unreachable — retrying…";
 pub const ERROR_PLAINTEXT_RELAY: &str =
-    "The backend gave an unencrypted ws:// relay URL; set ALLOW_PLAINTEXT_RELAY=true to accept it, then pair again.";
+    "The backend gave an unencrypted ws:// relay URL; set APP_ENV=development to accept it, then pair again.";
 
 pub struct FlowSettings {
     pub api: BackendApi,

@@ -461,7 +461,7 @@ fn a_plaintext_relay_url_needs_permission() {
     let body = r#"{"status":"paired","camera_id":"c","ws_url":"ws://127.0.0.1:8001/plugins/rpi-cam/ws/connect","key_id":"k"}"#;
     let mut f = registered("ABC234");
     assert_eq!(f.poll_outcome(reply(200, body), NOW), Next::Stop);
-    assert!(has(&lines(&mut f), "ALLOW_PLAINTEXT_RELAY"));
+    assert!(has(&lines(&mut f), "APP_ENV=development"));
     assert_eq!(f.view().error.as_deref(), Some(ERROR_PLAINTEXT_RELAY));
 
     let mut f = PairingFlow::new(FlowSettings {

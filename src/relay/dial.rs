@@ -35,7 +35,7 @@ pub struct Endpoint {
 #[derive(Debug)]
 pub enum EndpointError {
     NotAUrl(String, InvalidUri),
-    /// `ws://` without `ALLOW_PLAINTEXT_RELAY`.
+    /// `ws://` outside `APP_ENV=development`.
     Plaintext(String),
     NotWebSocket(String),
     NoHost(String),
@@ -47,7 +47,7 @@ impl std::fmt::Display for EndpointError {
             EndpointError::NotAUrl(url, e) => write!(f, "relay URL {url:?} is not a URL: {e}"),
             EndpointError::Plaintext(url) => write!(
                 f,
-                "relay URL {url:?} uses unencrypted ws://; use wss:// or set ALLOW_PLAINTEXT_RELAY=true"
+                "relay URL {url:?} uses unencrypted ws://. Set APP_ENV=development for local development, or switch to wss://."
             ),
             EndpointError::NotWebSocket(url) => {
                 write!(f, "relay URL {url:?} must start with wss://")
@@ -209,7 +209,7 @@ mod tests {
         assert!(Endpoint::new("ws://h/ws", "c", false)
             .unwrap_err()
             .to_string()
-            .contains("ALLOW_PLAINTEXT_RELAY"));
+            .contains("APP_ENV=development"));
         for bad in ["https://h/ws", "h/ws", "", "wss://"] {
             assert!(Endpoint::new(bad, "c", true).is_err(), "{bad}");
         }

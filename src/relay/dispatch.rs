@@ -18,9 +18,6 @@ use super::translate;
 use crate::http::server::Handler;
 use crate::http::{Request, Response};
 
-/// Commands waiting for a worker, beyond those running, before new ones get 429.
-pub const QUEUE: usize = 64;
-
 #[derive(Debug)]
 pub struct Job {
     pub id: String,
@@ -28,7 +25,7 @@ pub struct Job {
     pub outbox: Outbox,
 }
 
-/// Every worker is busy and the queue is full.
+/// `RELAY_MAX_PENDING_COMMANDS` commands are running or waiting already.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Full;
 
@@ -42,6 +39,8 @@ struct Shared {
     counters: Arc<Counters>,
     /// Set when the relay stops: queued commands are dropped instead of run.
     cancelled: AtomicBool,
+    /// Commands running and waiting at most (the plugin's `len(pending) >= limit` refuses).
+    max_pending: u64,
 }
 
 thread_local! {
@@ -57,14 +56,15 @@ impl Dispatcher {
     pub fn start(
         handler: Arc<dyn Handler>,
         workers: usize,
-        queue: usize,
+        max_pending: usize,
         counters: Arc<Counters>,
     ) -> io::Result<Dispatcher> {
-        let (jobs, rx) = crossbeam_channel::bounded(queue);
+        let (jobs, rx) = crossbeam_channel::bounded(max_pending.max(1));
         let shared = Arc::new(Shared {
             handler,
             counters,
             cancelled: AtomicBool::new(false),
+            max_pending: max_pending as u64,
         });
         for i in 0..workers.max(1) {
             let (rx, shared) = (rx.clone(), Arc::clone(&shared));
@@ -75,10 +75,13 @@ impl Dispatcher {
         Ok(Dispatcher { jobs, shared })
     }
 
-    /// Queues a command; `Err` when workers and queue are all taken.
+    /// Queues a command; `Err` when `max_pending` are running or waiting already.
     pub fn submit(&self, job: Job) -> Result<(), Full> {
         let in_flight = &self.shared.counters.in_flight;
-        in_flight.fetch_add(1, Ordering::SeqCst);
+        if in_flight.fetch_add(1, Ordering::SeqCst) >= self.shared.max_pending {
+            in_flight.fetch_sub(1, Ordering::SeqCst);
+            return Err(Full);
+        }
         self.jobs.try_send(job).map_err(|_| {
             in_flight.fetch_sub(1, Ordering::SeqCst);
             Full
@@ -152,7 +155,8 @@ mod tests {
             })
         };
         let counters = Arc::new(Counters::default());
-        let d = Dispatcher::start(handler, 2, 3, Arc::clone(&counters)).unwrap();
+        // Two workers, five pending in all (running included), as RELAY_MAX_PENDING_COMMANDS.
+        let d = Dispatcher::start(handler, 2, 5, Arc::clone(&counters)).unwrap();
         let (outbox, rx) = Outbox::channel(Arc::new(Waker::new().unwrap()));
         assert!(d.submit(job("b1", "/block", &outbox)).is_ok());
         assert!(d.submit(job("b2", "/block", &outbox)).is_ok());

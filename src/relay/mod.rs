@@ -53,6 +53,8 @@ pub struct RelayOptions {
     pub reconnect_max_s: f64,
     /// Relayed commands run at once.
     pub max_concurrent_commands: u32,
+    /// `RELAY_MAX_PENDING_COMMANDS`: running and waiting at most; beyond, 429.
+    pub max_pending_commands: u32,
     /// Accept a `ws://` relay URL.
     pub allow_plaintext: bool,
     /// The header relayed commands carry the relay key in (`AUTH_KEY_NAME`).
@@ -65,6 +67,7 @@ impl RelayOptions {
             reconnect_min_s: relab.relay.reconnect_min_s,
             reconnect_max_s: relab.relay.reconnect_max_s,
             max_concurrent_commands: relab.relay.max_concurrent_commands,
+            max_pending_commands: relab.relay.max_pending_commands,
             allow_plaintext: relab.relay.allow_plaintext,
             key_header: relab.auth.key_name.clone(),
         }
@@ -152,7 +155,7 @@ impl Relay {
         let dispatcher = Dispatcher::start(
             Arc::clone(&hooks.handler),
             workers,
-            dispatch::QUEUE,
+            options.max_pending_commands as usize,
             Arc::clone(&counters),
         )
         .map_err(|e| RelayStartError::Thread("start the relay workers", e))?;

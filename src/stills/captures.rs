@@ -370,6 +370,47 @@ impl CaptureStore {
             .count()
     }
 
+    /// The ids in the subfolder `folder` (from a record, a JPEG or both) with the time the
+    /// newer of the two was last written, in µs since the epoch.
+    pub fn ids_in(&self, folder: &str) -> Vec<(String, u64)> {
+        let Ok(entries) = fs::read_dir(self.dir.join(folder)) else {
+            return Vec::new();
+        };
+        let mut found: std::collections::BTreeMap<String, u64> = Default::default();
+        for entry in entries.filter_map(Result::ok) {
+            let path = PathBuf::from(entry.file_name());
+            let (Some(id), Some(ext)) =
+                (path.file_stem().and_then(OsStr::to_str), path.extension())
+            else {
+                continue;
+            };
+            if !is_valid_image_id(id) || !(ext == "json" || ext == "jpg") {
+                continue;
+            }
+            let modified = entry
+                .metadata()
+                .and_then(|m| m.modified())
+                .ok()
+                .and_then(|t| t.duration_since(std::time::UNIX_EPOCH).ok())
+                .map_or(0, |d| d.as_micros() as u64);
+            let at = found.entry(id.to_owned()).or_default();
+            *at = (*at).max(modified);
+        }
+        found.into_iter().collect()
+    }
+
+    /// Deletes capture `image_id` from the subfolder `folder` (record, then JPEG, durably);
+    /// missing files are not an error.
+    pub fn remove_in(&self, folder: &str, image_id: &str) -> Result<(), CaptureStoreError> {
+        if !is_valid_image_id(image_id) {
+            return Err(CaptureStoreError::InvalidId);
+        }
+        let dir = self.dir.join(folder);
+        remove_if_present(&dir.join(format!("{image_id}.json")))?;
+        remove_if_present(&dir.join(format!("{image_id}.jpg")))?;
+        Ok(sync_dir(&dir)?)
+    }
+
     /// The record alone, whether or not its JPEG is still here.
     pub fn read_record(&self, image_id: &str) -> Result<CaptureRecord, CaptureStoreError> {
         if !is_valid_image_id(image_id) {

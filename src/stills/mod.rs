@@ -13,6 +13,7 @@
 //! the moment for a small shared `Worker<State>` helper.
 
 pub mod atomic;
+pub mod capture_limits;
 pub mod captures;
 pub mod latest_jpeg;
 mod list_index;

@@ -1,6 +1,6 @@
 //! The upload queue's policy, sans IO: which capture goes next (the oldest that is due), when
-//! to retry, when to give up, what to drop when over quota, and whether the sink itself is
-//! down. Times are microseconds on the monotonic clock (`clock::mono_us`), passed in, so a
+//! to retry, when to give up, whether a new capture still fits (a full queue refuses the new
+//! capture and never drops a queued one), and whether the sink itself is down. Times are microseconds on the monotonic clock (`clock::mono_us`), passed in, so a
 //! step of the wall clock neither strands nor bursts retries. Due times kept on disk are wall
 //! clock (they must survive a restart); [`due_from_persisted`] and [`persisted_from_due`]
 //! convert at the boundary.
@@ -12,6 +12,7 @@
 //! that capture alone backs off and, after the schedule's last step, is given up.
 
 use std::collections::{BTreeMap, HashMap};
+use std::fmt;
 
 use crate::config::retry::RetrySchedule;
 
@@ -81,6 +82,37 @@ pub enum Failed {
     GaveUp { attempts: u32 },
 }
 
+/// How much the queue may hold (`UPLOAD_QUEUE_MAX_PENDING_ENTRIES`, `…_BYTES`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Limits {
+    pub max_entries: u64,
+    /// JPEG bytes.
+    pub max_bytes: u64,
+}
+
+/// Why a new capture does not fit; the texts are the plugin's `UploadQueueFullError`'s.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum QueueFull {
+    Entries { pending: u64 },
+    Bytes { would_hold: u64 },
+}
+
+impl fmt::Display for QueueFull {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            QueueFull::Entries { pending } => {
+                write!(f, "Upload queue is full: {pending} pending entries")
+            }
+            QueueFull::Bytes { would_hold } => write!(
+                f,
+                "Upload queue is full: {would_hold} bytes would exceed limit"
+            ),
+        }
+    }
+}
+
+impl std::error::Error for QueueFull {}
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 struct SinkHealth {
     consecutive_failures: u32,
@@ -94,21 +126,24 @@ pub struct QueueIndex {
     /// The order of each id, to find its key.
     created: HashMap<String, u128>,
     bytes: u64,
+    /// Room promised to captures being saved, not yet inserted: (entries, bytes).
+    reserved: (u64, u64),
     in_flight: Option<String>,
     schedule: RetrySchedule,
-    max_bytes: u64,
+    limits: Limits,
     sink: SinkHealth,
 }
 
 impl QueueIndex {
-    pub fn new(schedule: RetrySchedule, max_bytes: u64) -> QueueIndex {
+    pub fn new(schedule: RetrySchedule, limits: Limits) -> QueueIndex {
         QueueIndex {
             entries: BTreeMap::new(),
             created: HashMap::new(),
             bytes: 0,
+            reserved: (0, 0),
             in_flight: None,
             schedule,
-            max_bytes,
+            limits,
             sink: SinkHealth {
                 consecutive_failures: 0,
                 retry_at_us: 0,
@@ -120,8 +155,8 @@ impl QueueIndex {
         &self.schedule
     }
 
-    pub fn max_bytes(&self) -> u64 {
-        self.max_bytes
+    pub fn limits(&self) -> Limits {
+        self.limits
     }
 
     /// Adds a capture (new, or found on disk at start-up). Replaces one with the same id.
@@ -177,22 +212,33 @@ impl QueueIndex {
         self.sink.consecutive_failures > 0
     }
 
-    /// The oldest captures to drop so that `incoming` more bytes fit under the quota, taken
-    /// out of the queue (the one in flight is never chosen). The caller deletes their files.
-    pub fn make_room(&mut self, incoming: u64) -> Vec<String> {
-        let mut victims = Vec::new();
-        while self.bytes + incoming > self.max_bytes {
-            let oldest = self
-                .entries
-                .keys()
-                .map(|(_, id)| id)
-                .find(|id| self.in_flight.as_deref() != Some(id.as_str()))
-                .cloned();
-            let Some(id) = oldest else { break };
-            self.remove(&id);
-            victims.push(id);
+    /// Promises room for one more capture of `incoming` bytes, or says why there is none:
+    /// the queue holds its most entries already (the plugin's `len(pending) >= max`), or the
+    /// bytes would go over. Entries found on disk beyond the limits are kept; only new ones
+    /// are refused. [`QueueIndex::release`] gives the room back when the capture is inserted
+    /// or abandoned.
+    pub fn reserve(&mut self, incoming: u64) -> Result<(), QueueFull> {
+        let pending = self.entries.len() as u64 + self.reserved.0;
+        if pending >= self.limits.max_entries {
+            return Err(QueueFull::Entries { pending });
         }
-        victims
+        let would_hold = self
+            .bytes
+            .saturating_add(self.reserved.1)
+            .saturating_add(incoming);
+        if would_hold > self.limits.max_bytes {
+            return Err(QueueFull::Bytes { would_hold });
+        }
+        self.reserved = (self.reserved.0 + 1, self.reserved.1 + incoming);
+        Ok(())
+    }
+
+    /// Gives back what [`QueueIndex::reserve`] promised for `incoming` bytes.
+    pub fn release(&mut self, incoming: u64) {
+        self.reserved = (
+            self.reserved.0.saturating_sub(1),
+            self.reserved.1.saturating_sub(incoming),
+        );
     }
 
     /// The next thing to do at `now_us`. While the sink backs off nothing is due; otherwise
@@ -318,7 +364,13 @@ mod tests {
     }
 
     fn index() -> QueueIndex {
-        let mut q = QueueIndex::new(RetrySchedule::new(vec![30, 300, 1800, 7200]), 1000);
+        let mut q = QueueIndex::new(
+            RetrySchedule::new(vec![30, 300, 1800, 7200]),
+            Limits {
+                max_entries: 5,
+                max_bytes: 1000,
+            },
+        );
         q.insert("b", 20, pending(100));
         q.insert("a", 10, pending(100));
         q.insert("c", 30, pending(100));
@@ -471,7 +523,13 @@ mod tests {
     /// the wall clock does meanwhile (stepped back an hour, forward a day) changes nothing.
     #[test]
     fn retry_waits_are_monotonic_intervals() {
-        let mut q = QueueIndex::new(RetrySchedule::new(vec![30, 300]), 1000);
+        let mut q = QueueIndex::new(
+            RetrySchedule::new(vec![30, 300]),
+            Limits {
+                max_entries: 5,
+                max_bytes: 1000,
+            },
+        );
         let mono = 7 * S;
         q.insert(
             "x",
@@ -497,16 +555,47 @@ mod tests {
     }
 
     #[test]
-    fn quota_drops_the_oldest_but_never_the_one_in_flight() {
+    fn a_full_queue_refuses_the_new_capture_and_keeps_every_queued_one() {
+        // Three queued of 100 bytes; at most 5 entries and 1000 bytes.
         let mut q = index();
-        assert!(q.make_room(700).is_empty(), "exactly full fits");
-        assert_eq!(q.make_room(701), ["a"]);
-        assert_eq!((q.len(), q.bytes()), (2, 200));
-        assert_eq!(upload(&mut q, T0), "b");
-        assert_eq!(q.make_room(1000), ["c"]);
-        assert_eq!(q.make_room(1000), Vec::<String>::new(), "b is in flight");
-        assert!(q.contains("b"));
-        assert_eq!(q.max_bytes(), 1000);
+        assert_eq!(q.reserve(701), Err(QueueFull::Bytes { would_hold: 1001 }));
+        assert_eq!(q.reserve(700), Ok(()), "exactly full fits");
+        q.release(700);
+        q.reserve(100).unwrap();
+        q.reserve(100).unwrap();
+        assert_eq!(
+            q.reserve(1),
+            Err(QueueFull::Entries { pending: 5 }),
+            "reserved room counts"
+        );
+        assert_eq!((q.len(), q.bytes()), (3, 300), "nothing was dropped");
+        q.insert("d", 40, pending(100));
+        q.release(100);
+        assert_eq!(q.reserve(1), Err(QueueFull::Entries { pending: 5 }));
+        q.release(100);
+        q.reserve(1).unwrap();
+        assert_eq!(
+            QueueFull::Entries { pending: 500 }.to_string(),
+            "Upload queue is full: 500 pending entries"
+        );
+        assert_eq!(
+            QueueFull::Bytes { would_hold: 9 }.to_string(),
+            "Upload queue is full: 9 bytes would exceed limit"
+        );
+    }
+
+    #[test]
+    fn entries_beyond_the_limits_are_kept_and_zero_refuses_everything() {
+        let mut q = QueueIndex::new(
+            RetrySchedule::new(vec![30]),
+            Limits {
+                max_entries: 0,
+                max_bytes: 0,
+            },
+        );
+        q.insert("found-on-disk", 1, pending(100));
+        assert_eq!(q.len(), 1);
+        assert_eq!(q.reserve(0), Err(QueueFull::Entries { pending: 1 }));
     }
 
     #[test]

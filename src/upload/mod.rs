@@ -1,15 +1,18 @@
 //! Uploads that are never lost. A capture is durable in the capture store before
 //! `POST /captures` answers; the upload queue is an index over that store (no second copy of
-//! the JPEG), drained oldest first by one worker thread into the sink (S3 now; the RELab
-//! backend next), with retries, a quota, and restart where it stopped.
+//! the JPEG), drained oldest first by one worker thread into the sink (S3 or the RELab
+//! backend), with retries, limits (a full queue refuses new captures), and restart where it
+//! stopped.
 //!
-//! - [`index`]: the queue's policy, sans IO (order, retries, giving up, quota, sink outages);
+//! - [`index`]: the queue's policy, sans IO (order, retries, giving up, limits, sink outages);
+//! - [`dead_letters`]: which dead letters go beyond their limit, sans IO;
 //! - the retry schedule and the settings are `config`'s ([`crate::config::retry`],
 //!   [`crate::config::upload`]);
 //! - [`worker`]: one attempt against the store and the sink, and the thread's loop;
 //! - [`sink`]: what a sink implements; [`s3`]: the S3 sink; [`http`]: the shared client.
 
 pub mod backend;
+pub mod dead_letters;
 pub mod http;
 pub mod index;
 pub mod s3;
@@ -38,7 +41,8 @@ use crate::stills::captures::{
     CaptureRecord, CaptureStatus, CaptureStore, CaptureStoreError, UploadState,
 };
 use crate::sync::LockExt;
-use index::{Pending, QueueIndex};
+use dead_letters::DeadLetter;
+use index::{Limits, Pending, QueueFull, QueueIndex};
 pub use sink::{Delivered, Sink};
 use stats::{UploadStats, UploadStatus};
 
@@ -72,7 +76,11 @@ impl UploadSettings {
     pub fn from_relab(upload: &CaptureUploadSettings) -> UploadSettings {
         UploadSettings {
             schedule: upload.retry_schedule.clone(),
-            max_bytes: upload.queue_max_mb << 20,
+            limits: Limits {
+                max_entries: upload.max_pending_entries,
+                max_bytes: upload.max_pending_bytes(),
+            },
+            dead_max_entries: upload.dead_max_entries,
             wait: Duration::from_millis(upload.wait_ms),
         }
     }
@@ -81,10 +89,25 @@ impl UploadSettings {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct UploadSettings {
     pub schedule: RetrySchedule,
-    /// The queue's quota, in bytes of JPEG.
-    pub max_bytes: u64,
+    /// How much may wait for upload; a capture beyond it is refused.
+    pub limits: Limits,
+    /// Dead letters kept (`dead/` and `corrupt/` together).
+    pub dead_max_entries: u64,
     /// How long `POST /captures` waits for its capture's upload before answering `queued`.
     pub wait: Duration,
+}
+
+/// Room in the queue promised to one capture while it is saved: [`Uploads::enqueue`] takes
+/// it; dropped unused (the save failed), it is given back.
+pub struct Reservation<'a> {
+    uploads: &'a Uploads,
+    bytes: u64,
+}
+
+impl Drop for Reservation<'_> {
+    fn drop(&mut self) {
+        self.uploads.index().release(self.bytes);
+    }
 }
 
 pub struct Uploads {
@@ -96,7 +119,7 @@ pub struct Uploads {
     waiters: Mutex<HashMap<String, Sender<Delivered>>>,
     /// Uploaded records still kept, oldest first, by (creation time, id).
     uploaded: Mutex<BTreeSet<(u128, String)>>,
-    dead_before: u64,
+    dead_max_entries: u64,
     wait: Duration,
     pub stats: UploadStats,
 }
@@ -112,10 +135,10 @@ impl Uploads {
         let (wake, wake_rx) = crossbeam_channel::bounded(1);
         let answer_wait = sink.as_ref().map_or(Duration::ZERO, |s| s.answer_wait());
         let uploads = Arc::new(Uploads {
-            dead_before: store.count_in(DEAD_FOLDER) as u64,
+            dead_max_entries: settings.dead_max_entries,
             store,
             sink,
-            index: Mutex::new(QueueIndex::new(settings.schedule, settings.max_bytes)),
+            index: Mutex::new(QueueIndex::new(settings.schedule, settings.limits)),
             wake,
             waiters: Mutex::new(HashMap::new()),
             uploaded: Mutex::new(BTreeSet::new()),
@@ -123,18 +146,20 @@ impl Uploads {
             stats: UploadStats::default(),
         });
         uploads.recover();
-        let (queued, bytes, max_bytes, schedule) = {
+        uploads.prune_dead_letters();
+        let (queued, bytes, limits, schedule) = {
             let index = uploads.index();
             let s = index.schedule().to_string();
-            (index.len(), index.bytes(), index.max_bytes(), s)
+            (index.len(), index.bytes(), index.limits(), s)
         };
         match &uploads.sink {
             Some(sink) => {
                 log::info!(
-                    "uploads go to {}; {queued} captures queued ({} of {} MB), retries after {schedule}",
+                    "uploads go to {}; {queued} of {} captures queued ({} of {} MB), retries after {schedule}",
                     sink.describe(),
+                    limits.max_entries,
                     bytes.div_ceil(1 << 20),
-                    max_bytes >> 20,
+                    limits.max_bytes >> 20,
                 );
                 worker::spawn(Arc::downgrade(&uploads), Arc::clone(sink), wake_rx)?;
             }
@@ -222,6 +247,46 @@ impl Uploads {
                 log::error!("capture {image_id} cannot be uploaded ({why}) nor moved aside: {e}")
             }
         }
+        self.prune_dead_letters();
+    }
+
+    /// Deletes the oldest dead letters beyond `UPLOAD_QUEUE_DEAD_MAX_ENTRIES`, each with a
+    /// warning and a count: the one place a capture is deleted without being uploaded.
+    fn prune_dead_letters(&self) {
+        let letters: Vec<DeadLetter> = [DEAD_FOLDER, CORRUPT_FOLDER]
+            .into_iter()
+            .flat_map(|folder| {
+                self.store
+                    .ids_in(folder)
+                    .into_iter()
+                    .map(move |(image_id, modified_unix_us)| DeadLetter {
+                        folder,
+                        image_id,
+                        modified_unix_us,
+                    })
+            })
+            .collect();
+        for letter in dead_letters::to_prune(letters, self.dead_max_entries) {
+            let DeadLetter {
+                folder, image_id, ..
+            } = &letter;
+            match self.store.remove_in(folder, image_id) {
+                Ok(()) => {
+                    UploadStats::add(&self.stats.pruned);
+                    log::warn!(
+                        "dead letter {image_id} deleted from {folder}/, never uploaded: more than UPLOAD_QUEUE_DEAD_MAX_ENTRIES={} kept",
+                        self.dead_max_entries
+                    );
+                }
+                Err(e) => log::error!("cannot delete dead letter {image_id} from {folder}/: {e}"),
+            }
+        }
+    }
+
+    /// A capture was moved to `dead/`.
+    pub(crate) fn dead_lettered(&self) {
+        UploadStats::add(&self.stats.dead);
+        self.prune_dead_letters();
     }
 
     /// Drops the oldest records beyond [`UPLOADED_RECORDS_KEPT`].
@@ -260,35 +325,38 @@ impl Uploads {
         })
     }
 
-    /// Makes room under the quota for a capture of `bytes`, before it is saved: the oldest
-    /// queued captures are deleted, each with a warning and a count.
-    pub fn make_room(&self, bytes: u64) {
-        let (victims, max_bytes) = {
+    /// Room in the queue for a capture of `bytes`, taken before it is saved; a full queue
+    /// refuses it (counted and logged) and keeps every capture it holds.
+    pub fn reserve(&self, bytes: u64) -> Result<Reservation<'_>, QueueFull> {
+        let (reserved, limits) = {
             let mut index = self.index();
-            (index.make_room(bytes), index.max_bytes())
+            (index.reserve(bytes), index.limits())
         };
-        for id in victims {
-            UploadStats::add(&self.stats.dropped);
-            let taken = self
-                .store
-                .read_record(&id)
-                .map(|r| crate::clock::rfc3339_ms(r.created_unix_us))
-                .unwrap_or_else(|_| "at an unknown time".into());
-            match self.store.remove(&id) {
-                Ok(()) => log::warn!(
-                    "upload queue full (UPLOAD_QUEUE_MAX_MB={}): dropped capture {id} taken {taken}, never uploaded",
-                    max_bytes >> 20
-                ),
-                Err(e) => log::error!(
-                    "upload queue full: capture {id} dropped from the queue but not deleted: {e}"
-                ),
+        match reserved {
+            Ok(()) => Ok(Reservation {
+                uploads: self,
+                bytes,
+            }),
+            Err(full) => {
+                UploadStats::add(&self.stats.refused);
+                log::warn!(
+                    "capture refused: {full} (UPLOAD_QUEUE_MAX_PENDING_ENTRIES={}, UPLOAD_QUEUE_MAX_PENDING_BYTES={})",
+                    limits.max_entries,
+                    limits.max_bytes
+                );
+                Err(full)
             }
         }
     }
 
-    /// Queues a saved capture (one with an upload state; others are ignored) and wakes the
-    /// worker. The receiver gets the delivery, for [`Uploads::await_delivery`].
-    pub fn enqueue(&self, record: &CaptureRecord) -> Option<Receiver<Delivered>> {
+    /// Queues a saved capture (one with an upload state; others are ignored) into the room
+    /// `reservation` holds for it, and wakes the worker. The receiver gets the delivery, for
+    /// [`Uploads::await_delivery`].
+    pub fn enqueue(
+        &self,
+        record: &CaptureRecord,
+        reservation: Option<Reservation<'_>>,
+    ) -> Option<Receiver<Delivered>> {
         let state = record.upload.as_ref()?;
         self.sink.as_ref()?;
         let next_attempt_us = self.due_from_record(state);
@@ -296,7 +364,12 @@ impl Uploads {
         self.waiters
             .lock_unpoisoned()
             .insert(record.image_id.clone(), tx);
-        self.index().insert(
+        let mut index = self.index();
+        if let Some(reservation) = reservation {
+            index.release(reservation.bytes);
+            std::mem::forget(reservation);
+        }
+        index.insert(
             &record.image_id,
             record.order(),
             Pending {
@@ -329,31 +402,32 @@ impl Uploads {
     }
 
     pub fn status(&self) -> UploadStatus {
-        let (queue_depth, queue_bytes, queue_max_bytes, sink_down, sink_retry_at_us) = {
+        let (queue_depth, queue_bytes, limits, sink_down, sink_retry_at_us) = {
             let index = self.index();
             (
                 index.len(),
                 index.bytes(),
-                index.max_bytes(),
+                index.limits(),
                 index.sink_down(),
                 index.sink_retry_at_us(),
             )
         };
         let load = |c: &std::sync::atomic::AtomicU64| c.load(Ordering::Relaxed);
         let last_error = self.stats.last_error();
-        let dead = load(&self.stats.dead);
         let last_success = load(&self.stats.last_success_us);
         UploadStatus {
             sink: self.sink_name(),
             queue_depth,
             queue_bytes,
-            queue_max_bytes,
+            queue_max_entries: limits.max_entries,
+            queue_max_bytes: limits.max_bytes,
             uploaded: load(&self.stats.uploaded),
             failures: load(&self.stats.failures),
             retries: load(&self.stats.retries),
-            dead,
-            dead_entries: self.dead_before + dead,
-            dropped: load(&self.stats.dropped),
+            dead: load(&self.stats.dead),
+            dead_entries: self.store.count_in(DEAD_FOLDER) as u64,
+            refused: load(&self.stats.refused),
+            pruned: load(&self.stats.pruned),
             corrupt: load(&self.stats.corrupt),
             sink_down,
             sink_retry_at_us: sink_retry_at_us.map(|due| {

@@ -1,4 +1,4 @@
-//! Where captures go: the interface every sink implements (S3 now, the RELab backend next).
+//! Where captures go: the interface every sink implements (S3 and the RELab backend).
 
 use std::fmt;
 use std::time::Duration;

@@ -13,8 +13,10 @@ pub struct UploadStats {
     pub retries: AtomicU64,
     /// Captures given up (moved to `dead/`) in this run.
     pub dead: AtomicU64,
-    /// Captures dropped to keep the queue under its quota, in this run.
-    pub dropped: AtomicU64,
+    /// Captures refused (507) because the queue was full, in this run.
+    pub refused: AtomicU64,
+    /// Dead letters deleted beyond `UPLOAD_QUEUE_DEAD_MAX_ENTRIES`, in this run.
+    pub pruned: AtomicU64,
     /// Queue entries moved to `corrupt/` in this run.
     pub corrupt: AtomicU64,
     pub last_success_us: AtomicU64,
@@ -43,14 +45,16 @@ pub struct UploadStatus {
     pub sink: Option<&'static str>,
     pub queue_depth: usize,
     pub queue_bytes: u64,
+    pub queue_max_entries: u64,
     pub queue_max_bytes: u64,
     pub uploaded: u64,
     pub failures: u64,
     pub retries: u64,
     pub dead: u64,
-    /// Captures in `dead/`, from this run and earlier ones.
+    /// Captures in `dead/` now, from this run and earlier ones.
     pub dead_entries: u64,
-    pub dropped: u64,
+    pub refused: u64,
+    pub pruned: u64,
     pub corrupt: u64,
     /// The last attempt failed because of the sink.
     pub sink_down: bool,

@@ -1,6 +1,7 @@
 //! The queue over a real capture store, with a scripted sink: recovery after a restart,
-//! delivery, both kinds of failure, giving up, the quota, corrupt entries, and the worker
-//! thread answering a waiting request.
+//! delivery, both kinds of failure, giving up, the limits (refusing, never dropping), dead
+//! letters pruned beyond theirs, corrupt entries, and the worker thread answering a waiting
+//! request.
 
 use std::collections::VecDeque;
 use std::fs;
@@ -9,7 +10,7 @@ use std::time::Duration;
 
 use serde_json::{json, Map, Value};
 
-use super::index::Next;
+use super::index::{Limits, Next, QueueFull};
 use super::sink::{Delivered, Sink, SinkError, Upload};
 use super::{worker, UploadSettings, Uploads, CORRUPT_FOLDER, DEAD_FOLDER};
 use crate::config::retry::RetrySchedule;
@@ -71,7 +72,11 @@ fn id(n: u8) -> String {
 fn settings(max_bytes: u64) -> UploadSettings {
     UploadSettings {
         schedule: RetrySchedule::new(vec![30, 300]),
-        max_bytes,
+        limits: Limits {
+            max_entries: 500,
+            max_bytes,
+        },
+        dead_max_entries: 500,
         wait: Duration::from_secs(5),
     }
 }
@@ -114,13 +119,17 @@ fn save(store: &CaptureStore, n: u8, queued: bool) -> CaptureRecord {
 fn queue(dir: &TempDir, sink: Arc<Scripted>, max_bytes: u64) -> (Arc<CaptureStore>, Uploads) {
     let store = Arc::new(CaptureStore::open(dir.0.clone()).unwrap());
     let (wake, _) = crossbeam_channel::bounded(1);
+    let settings = settings(max_bytes);
     let uploads = Uploads {
-        dead_before: 0,
+        dead_max_entries: 2,
         store: Arc::clone(&store),
         sink: Some(sink),
         index: Mutex::new(super::QueueIndex::new(
-            settings(max_bytes).schedule,
-            max_bytes,
+            settings.schedule,
+            Limits {
+                max_entries: 3,
+                ..settings.limits
+            },
         )),
         wake,
         waiters: Mutex::default(),
@@ -279,23 +288,83 @@ fn a_down_sink_charges_nothing_and_a_refusal_is_noted_then_given_up() {
 }
 
 #[test]
-fn the_quota_drops_the_oldest_with_their_files() {
-    let dir = TempDir::new("uploads-quota");
+fn a_full_queue_refuses_new_captures_and_keeps_every_queued_one() {
+    let dir = TempDir::new("uploads-full");
     let sink = Scripted::with(vec![]);
-    let (store, q) = queue(&dir, sink, 250);
+    let (store, q) = queue(&dir, sink.clone(), 250);
     for n in 1..=2 {
         let r = save(&store, n, true);
-        q.make_room(r.bytes);
-        q.enqueue(&r);
+        let room = q.reserve(r.bytes).unwrap();
+        q.enqueue(&r, Some(room));
     }
-    q.make_room(100);
-    let r = save(&store, 3, true);
-    q.enqueue(&r);
-    assert_eq!(q.status().dropped, 1);
+    assert_eq!(
+        q.reserve(100).err(),
+        Some(QueueFull::Bytes { would_hold: 300 })
+    );
+    {
+        let _unused = q.reserve(50).unwrap();
+        assert!(q.reserve(1).is_err(), "three entries at most, one promised");
+    }
+    let room = q
+        .reserve(1)
+        .expect("an unused reservation gives its room back");
+    drop(room);
+    assert_eq!(q.status().refused, 2);
     assert_eq!(q.index().len(), 2);
-    assert!(store.read_record(&id(1)).is_err());
-    assert!(!store.has_image(&id(1)));
-    assert!(store.has_image(&id(2)) && store.has_image(&id(3)));
+    for n in 1..=2 {
+        assert!(store.has_image(&id(n)) && store.read_record(&id(n)).is_ok());
+    }
+    // Once the queue drains, captures fit again.
+    attempt_next(&q, &sink);
+    assert!(q.reserve(100).is_ok());
+}
+
+#[test]
+fn dead_letters_beyond_their_limit_are_deleted_oldest_first() {
+    let dir = TempDir::new("uploads-dead-prune");
+    let store = CaptureStore::open(dir.0.clone()).unwrap();
+    for n in [1, 2] {
+        save(&store, n, true);
+        store.move_aside(&id(n), DEAD_FOLDER).unwrap();
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    save(&store, 3, true);
+    store.move_aside(&id(3), CORRUPT_FOLDER).unwrap();
+    std::thread::sleep(Duration::from_millis(20));
+    save(&store, 4, true);
+    // Three dead letters at start-up, two kept: the oldest goes.
+    let sink = Scripted::with(vec![
+        Err(SinkError::capture("refused")),
+        Err(SinkError::capture("refused")),
+        Err(SinkError::capture("refused")),
+    ]);
+    let (store, q) = queue(&dir, sink.clone(), 1 << 20);
+    q.prune_dead_letters();
+    let aside = |folder| {
+        let mut ids: Vec<String> = store.ids_in(folder).into_iter().map(|(i, _)| i).collect();
+        ids.sort();
+        ids
+    };
+    assert_eq!(aside(DEAD_FOLDER), [id(2)]);
+    assert_eq!(aside(CORRUPT_FOLDER), [id(3)]);
+    assert_eq!(q.status().pruned, 1);
+    // Capture 4 is given up after its three tries: it is the newest dead letter, 2 goes.
+    for _ in 0..3 {
+        q.index().nudge(u64::MAX);
+        let next = q.index().next(u64::MAX);
+        let Next::Upload(next) = next else {
+            panic!("{next:?}")
+        };
+        worker::attempt(&q, &*sink, &next);
+    }
+    assert_eq!(aside(DEAD_FOLDER), [id(4)]);
+    assert_eq!(aside(CORRUPT_FOLDER), [id(3)]);
+    assert_eq!((q.status().pruned, q.status().dead_entries), (2, 1));
+    assert!(!dir
+        .0
+        .join(DEAD_FOLDER)
+        .join(format!("{}.jpg", id(2)))
+        .exists());
 }
 
 #[test]
@@ -305,7 +374,7 @@ fn an_entry_spoilt_while_queued_is_set_aside_and_the_rest_go_on() {
     let (store, q) = queue(&dir, sink.clone(), 1 << 20);
     for n in 1..=3 {
         let r = save(&store, n, true);
-        q.enqueue(&r);
+        q.enqueue(&r, None);
     }
     fs::write(dir.0.join(format!("{}.json", id(1))), b"\0\0garbage").unwrap();
     fs::remove_file(dir.0.join(format!("{}.jpg", id(2)))).unwrap();
@@ -329,18 +398,18 @@ fn the_worker_answers_a_waiting_request() {
     let mut upload_metadata = Map::new();
     upload_metadata.insert("product_id".into(), json!("a/b"));
     let state = uploads.new_state(&id(9), &upload_metadata, 0).unwrap();
-    assert_eq!(state.destination, format!("rpi-cam/a_b/{}.jpg", id(9)));
+    assert_eq!(state.destination, format!("rpi-cam/a-b/{}.jpg", id(9)));
     let mut record = save(&store, 9, true);
     record.upload = Some(state);
     store.update_record(&record).unwrap();
-    let rx = uploads.enqueue(&record).unwrap();
+    let rx = uploads.enqueue(&record, None).unwrap();
     let delivered = uploads
         .await_delivery(&id(9), rx)
         .expect("delivered in time");
     assert_eq!(delivered.image_id, id(9));
     assert_eq!(
         delivered.image_url.as_deref(),
-        Some(format!("http://s3.test/b/rpi-cam/a_b/{}.jpg", id(9)).as_str())
+        Some(format!("http://s3.test/b/rpi-cam/a-b/{}.jpg", id(9)).as_str())
     );
     assert_eq!(uploads.status().uploaded, 1);
     assert!(uploads.status().last_success_us.is_some());
@@ -364,7 +433,7 @@ fn without_a_sink_captures_stay_local() {
     let uploads = Uploads::start(Arc::clone(&store), None, settings(1 << 20)).unwrap();
     assert!(uploads.new_state(&id(1), &Map::new(), 0).is_none());
     let record = save(&store, 1, false);
-    assert!(uploads.enqueue(&record).is_none());
+    assert!(uploads.enqueue(&record, None).is_none());
     assert_eq!(uploads.status().sink, None);
     assert!(store.has_image(&id(1)));
 }

@@ -208,7 +208,7 @@ fn failed_locally(q: &Uploads, id: &str, why: &str) {
             if let Err(e) = q.store.move_aside(id, DEAD_FOLDER) {
                 log::error!("capture {id} cannot be moved aside either: {e}");
             }
-            UploadStats::add(&q.stats.dead);
+            q.dead_lettered();
         }
         _ => log::warn!("{message}; will retry"),
     }
@@ -216,7 +216,6 @@ fn failed_locally(q: &Uploads, id: &str, why: &str) {
 
 fn give_up(q: &Uploads, record: &crate::stills::captures::CaptureRecord, attempts: u32, why: &str) {
     let id = &record.image_id;
-    UploadStats::add(&q.stats.dead);
     if let Err(e) = q.store.update_record(record) {
         log::warn!("cannot note the last error of capture {id}: {e}");
     }
@@ -229,6 +228,7 @@ fn give_up(q: &Uploads, record: &crate::stills::captures::CaptureRecord, attempt
             "capture {id} given up after {attempts} attempts ({why}) but not moved aside: {e}"
         ),
     }
+    q.dead_lettered();
 }
 
 fn seconds_until(at_us: u64, now_us: u64) -> u64 {

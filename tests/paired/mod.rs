@@ -19,7 +19,7 @@ pub fn start_daemon(backend: &str, more: &[(&str, &str)]) -> Picamd {
     let mut env = vec![
         ("PAIRING_BACKEND_URL", backend),
         ("PAIRING_POLL_INTERVAL_S", "1"),
-        ("ALLOW_PLAINTEXT_RELAY", "true"),
+        ("APP_ENV", "development"),
         ("RELAY_RECONNECT_MIN_S", min.as_str()),
         ("RUST_LOG", "info"),
     ];

@@ -17,6 +17,7 @@ use super::http::{agent, body_text};
 use super::sink::{Delivered, Sink, SinkError, Upload};
 use crate::auth::CredentialsCell;
 use crate::config::backend::BackendSettings;
+use crate::config::url::check_endpoint_transport;
 use crate::pairing::backend_api::BackendApi;
 use crate::pairing::clock_skew::{self, SkewReading};
 use crate::pairing::credentials::RelayCredentials;
@@ -93,7 +94,14 @@ impl Sink for BackendSink {
         };
         let text = body_text(&mut resp, ACK_LIMIT);
         if (200..300).contains(&status) {
-            return ack(&text, api.base()).map_err(|why| SinkError::sink(failed(why)));
+            let delivered = ack(&text, api.base()).map_err(|why| SinkError::sink(failed(why)))?;
+            // The backend stored the image but names it by an insecure URL: charged to the
+            // capture, so retries (each storing it again) end with the schedule.
+            if let Some(url) = &delivered.image_url {
+                check_endpoint_transport(url, "image_url", self.backend.development)
+                    .map_err(|e| SinkError::capture(failed(format!("{e} Got {url:?}."))))?;
+            }
+            return Ok(delivered);
         }
         let snippet: String = text.chars().take(ERROR_BODY_CHARS).collect();
         let message = failed(format!("HTTP {status}: {snippet}{skew}"));

@@ -14,6 +14,7 @@ use serde_json::Value;
 use super::multipart::Form;
 use crate::auth::CredentialsCell;
 use crate::config::backend::BackendSettings;
+use crate::config::url::check_endpoint_transport;
 use crate::pairing::backend_api::BackendApi;
 use crate::pairing::credentials::RelayCredentials;
 use crate::upload::http::{agent, body_text};
@@ -104,9 +105,13 @@ impl Worker {
             return Err(format!("{url}: HTTP {status}: {text}"));
         }
         let ack: Value = serde_json::from_str(&text).map_err(|e| format!("{url}: {e}"))?;
-        ack.get("preview_thumbnail_url")
+        let media = ack
+            .get("preview_thumbnail_url")
             .and_then(Value::as_str)
             .map(str::to_owned)
-            .ok_or_else(|| format!("{url}: no preview_thumbnail_url in {text}"))
+            .ok_or_else(|| format!("{url}: no preview_thumbnail_url in {text}"))?;
+        check_endpoint_transport(&media, "preview_thumbnail_url", self.backend.development)
+            .map_err(|e| format!("{url}: {e} Got {media:?}."))?;
+        Ok(media)
     }
 }
