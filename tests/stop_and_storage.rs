@@ -1,9 +1,11 @@
 //! Robustness of the stores and of the process against the spawned binary: a blank capture
 //! body, a capture store that cannot be read, a full disk under `PUT /timelapse`, a clean stop
-//! on SIGTERM, and the start-up banner when listening on loopback only.
+//! on SIGTERM (refusing new requests on kept-alive connections), and the start-up banner when
+//! listening on loopback only.
 
 mod common;
 
+use std::io::{BufReader, Write};
 use std::net::TcpListener;
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -139,6 +141,7 @@ fn sigterm_lets_a_capture_under_way_finish_and_exits_0() {
         |_| {},
     );
     let (port, key) = (p.port, p.local_key());
+    let key_again = key.clone();
     let capture = std::thread::spawn(move || {
         let headers = [("X-API-Key", key.as_str())];
         common::request(port, "POST", "/captures", &headers, b"{}")
@@ -156,7 +159,30 @@ fn sigterm_lets_a_capture_under_way_finish_and_exits_0() {
         assert!(Instant::now() < deadline, "no capture stored");
         std::thread::sleep(Duration::from_millis(20));
     }
-    let status = p.signal_and_wait(libc::SIGTERM, Duration::from_secs(15));
+    // A connection kept alive from before the stop may not start a new capture.
+    let mut kept = std::net::TcpStream::connect(("127.0.0.1", port)).unwrap();
+    kept.set_read_timeout(Some(Duration::from_secs(10)))
+        .unwrap();
+    let mut reader = BufReader::new(kept.try_clone().unwrap());
+    kept.write_all(b"GET /time HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n")
+        .unwrap();
+    assert_eq!(
+        common::read_response(&mut reader, false).unwrap().status,
+        200
+    );
+    // SAFETY: kill(2) on our own child's pid.
+    unsafe { libc::kill(p.pid() as i32, libc::SIGTERM) };
+    std::thread::sleep(Duration::from_millis(300));
+    let another = format!(
+        "POST /captures HTTP/1.1\r\nHost: 127.0.0.1\r\nX-API-Key: {}\r\nContent-Length: 2\r\n\r\n{{}}",
+        key_again
+    );
+    kept.write_all(another.as_bytes()).unwrap();
+    let refused = common::read_response(&mut reader, false).unwrap();
+    assert_eq!(refused.status, 503, "{}", refused.text());
+    assert_eq!(refused.json()["detail"], "picamd is stopping");
+    assert_eq!(refused.header("connection"), Some("close"));
+    let status = p.signal_and_wait(0, Duration::from_secs(15));
     let status = status.expect("picamd exits within 15 s of SIGTERM");
     assert_eq!(status.code(), Some(0), "{status:?}");
     let answer = capture

@@ -182,9 +182,35 @@ fn store_error(e: CaptureStoreError) -> Response {
             "Not enough storage space for the capture: free space in the image directory",
         ),
         CaptureStoreError::InvalidId => Response::detail(422, &e.to_string()),
+        CaptureStoreError::OutOfDescriptors => {
+            log::warn!("capture store: {e}");
+            Response::detail(
+                503,
+                "The camera is serving too many clients; try again shortly",
+            )
+            .with_header("Retry-After", "1")
+        }
         other => {
             log::error!("capture store: {other}");
             Response::detail(500, &other.to_string())
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn store_errors_get_their_status() {
+        let status = |e| store_error(e).status;
+        assert_eq!(status(CaptureStoreError::NotFound), 404);
+        assert_eq!(status(CaptureStoreError::DiskFull), 507);
+        assert_eq!(status(CaptureStoreError::InvalidId), 422);
+        let busy = store_error(CaptureStoreError::OutOfDescriptors);
+        assert_eq!(busy.status, 503, "passing: the client may retry");
+        assert_eq!(busy.header("Retry-After"), Some("1"));
+        let eio = std::io::Error::from_raw_os_error(libc::EIO);
+        assert_eq!(status(CaptureStoreError::Io(eio)), 500);
     }
 }

@@ -207,7 +207,7 @@ fn accept_loop<H: Handler + ?Sized>(
     slots: &SharedSlots,
     budget: &Budget,
     handler: &Arc<H>,
-    stopping: &AtomicBool,
+    stopping: &Arc<AtomicBool>,
     answering: &Arc<InFlight>,
 ) {
     let mut failures = Throttle::new(ACCEPT_LOG_INTERVAL);
@@ -271,6 +271,7 @@ fn accept_loop<H: Handler + ?Sized>(
         let handler = Arc::clone(handler);
         let budget = budget.clone();
         let answering = Arc::clone(answering);
+        let stopping = Arc::clone(stopping);
         let spawned = thread::Builder::new()
             .name("http-conn".into())
             .stack_size(STACK_SIZE)
@@ -282,6 +283,7 @@ fn accept_loop<H: Handler + ?Sized>(
                     budget,
                     first_byte,
                     answering,
+                    stopping,
                 };
                 if let Err(e) = conn.serve(handler.as_ref()) {
                     log::debug!("connection ended: {e}");
@@ -300,6 +302,7 @@ struct Connection {
     budget: Budget,
     first_byte: Duration,
     answering: Arc<InFlight>,
+    stopping: Arc<AtomicBool>,
 }
 
 /// What became of a request's body.
@@ -315,6 +318,7 @@ impl Connection {
         self.stream.set_write_timeout(Some(WRITE_TIMEOUT))?;
         let mut buf: Vec<u8> = Vec::with_capacity(IDLE_BUFFER);
         let mut first = Some(self.first_byte);
+        let in_flight = Arc::clone(&self.answering);
         loop {
             let Some(head) = read_head(&mut self.stream, &mut buf, first.take())? else {
                 return Ok(());
@@ -329,6 +333,17 @@ impl Connection {
                 ..
             } = head;
             request.peer = Some(self.peer);
+            // Counted before the check, so a stop either sees this request under way and
+            // waits for its answer, or this request sees the stop.
+            let answering = in_flight.begin();
+            if self.stopping.load(Ordering::SeqCst) {
+                let resp =
+                    Response::detail(503, "picamd is stopping").with_header("Retry-After", "5");
+                write_response(&mut self.stream, &resp, false, request.method == "HEAD")?;
+                drop(answering);
+                linger(&mut self.stream);
+                return Ok(());
+            }
             let max_body = match handler.admit(&request) {
                 Admission::Accept { max_body } => max_body,
                 Admission::Refuse(resp) => {
@@ -353,7 +368,6 @@ impl Connection {
             shrink(&mut buf);
             let (body, _reservation) = body;
             request.body = body;
-            let answering = self.answering.begin();
             let response = dispatch(handler, &request);
             request.body = Vec::new();
             let head_only = request.method == "HEAD";

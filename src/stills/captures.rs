@@ -87,6 +87,9 @@ pub enum CaptureStoreError {
     NotFound,
     /// No space or quota left (the API answers 507).
     DiskFull,
+    /// The process or system is out of file descriptors (EMFILE, ENFILE): passing, so the
+    /// API answers 503 with `Retry-After`.
+    OutOfDescriptors,
     /// A record that does not parse.
     Corrupt(String),
     Io(io::Error),
@@ -101,6 +104,7 @@ impl fmt::Display for CaptureStoreError {
             CaptureStoreError::IdMismatch => write!(f, "record image_id differs from the image id"),
             CaptureStoreError::NotFound => write!(f, "capture not found"),
             CaptureStoreError::DiskFull => write!(f, "not enough storage space for the capture"),
+            CaptureStoreError::OutOfDescriptors => write!(f, "out of file descriptors"),
             CaptureStoreError::Corrupt(why) => write!(f, "capture record unreadable: {why}"),
             CaptureStoreError::Io(e) => write!(f, "capture store I/O error: {e}"),
         }
@@ -113,6 +117,7 @@ impl From<io::Error> for CaptureStoreError {
     fn from(e: io::Error) -> Self {
         match e.raw_os_error() {
             Some(libc::ENOSPC) | Some(libc::EDQUOT) => CaptureStoreError::DiskFull,
+            Some(libc::EMFILE) | Some(libc::ENFILE) => CaptureStoreError::OutOfDescriptors,
             _ if e.kind() == io::ErrorKind::NotFound => CaptureStoreError::NotFound,
             _ => CaptureStoreError::Io(e),
         }

@@ -364,3 +364,13 @@ fn a_record_that_cannot_be_read_fails_the_list() {
         "also when found at start-up"
     );
 }
+
+#[test]
+fn running_out_of_descriptors_is_its_own_error() {
+    for errno in [libc::EMFILE, libc::ENFILE] {
+        let e = CaptureStoreError::from(io::Error::from_raw_os_error(errno));
+        assert!(matches!(e, CaptureStoreError::OutOfDescriptors), "{errno}");
+    }
+    let eio = CaptureStoreError::from(io::Error::from_raw_os_error(libc::EIO));
+    assert!(matches!(eio, CaptureStoreError::Io(_)));
+}
