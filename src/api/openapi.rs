@@ -50,6 +50,28 @@ mod tests {
     }
 
     #[test]
+    fn every_operation_lists_the_statuses_the_http_layer_answers() {
+        let doc: Value = serde_json::from_str(DOCUMENT).expect("openapi.json is JSON");
+        for (path, item) in doc["paths"].as_object().expect("paths") {
+            for (method, op) in item.as_object().expect("path item") {
+                if method == "parameters" {
+                    continue;
+                }
+                let mut wanted = vec!["400", "408", "414", "431", "503"];
+                if ["post", "put", "patch"].contains(&method.as_str()) {
+                    wanted.extend(["413", "417"]);
+                }
+                for status in wanted {
+                    assert!(
+                        op["responses"].get(status).is_some(),
+                        "{method} {path} does not list {status}"
+                    );
+                }
+            }
+        }
+    }
+
+    #[test]
     fn every_served_route_is_described_and_every_described_route_is_served() {
         let (served, described) = (served(), described());
         let undocumented: Vec<_> = served.difference(&described).collect();
