@@ -100,6 +100,13 @@ fn every_route_enforces_its_auth_class() {
                     public_right_key.status
                 );
                 assert_eq!(lan_no_key.status, 401, "{what}: the LAN needs a key too");
+                let bearer = format!("Bearer {KEY}");
+                let with_bearer = call(&rt, m, &path, PUBLIC, &[("Authorization", &bearer)]);
+                assert!(
+                    ![401, 403].contains(&with_bearer.status),
+                    "{what} with the key as a bearer token: {}",
+                    with_bearer.status
+                );
             }
         }
         for r in [&public_no_key, &public_wrong_key, &public_right_key] {
@@ -219,6 +226,8 @@ fn the_setup_page_and_its_key_are_for_the_local_network_only() {
 fn same_site_routes_refuse_other_sites_and_grant_them_no_cors() {
     let rt = runtime();
     let host = ("Host", "127.0.0.1:8018");
+    // With the key, so keyed routes get as far as their guard.
+    let key = ("X-API-Key", KEY);
     for route in ROUTES {
         let Guard::SameSite(text) = route.guard else {
             continue;
@@ -231,7 +240,7 @@ fn same_site_routes_refuse_other_sites_and_grant_them_no_cors() {
             ("Origin", "http://127.0.0.1:9999"),
             ("Sec-Fetch-Site", "cross-site"),
         ] {
-            let resp = call(&rt, m, &path, LAN, &[host, foreign]);
+            let resp = call(&rt, m, &path, LAN, &[host, key, foreign]);
             assert_eq!(resp.status, 403, "{m} {path} {foreign:?}");
             assert_eq!(detail(&resp), text);
         }
@@ -240,14 +249,14 @@ fn same_site_routes_refuse_other_sites_and_grant_them_no_cors() {
             m,
             &path,
             LAN,
-            &[host, ("Origin", "http://127.0.0.1:8018")],
+            &[host, key, ("Origin", "http://127.0.0.1:8018")],
         );
         assert!(
             ![403, 421].contains(&own.status),
             "{m} {path}: {}",
             own.status
         );
-        for resp in [&own, &call(&rt, m, &path, LAN, &[host])] {
+        for resp in [&own, &call(&rt, m, &path, LAN, &[host, key])] {
             for name in [
                 "Access-Control-Allow-Origin",
                 "Access-Control-Allow-Private-Network",
@@ -263,6 +272,7 @@ fn same_site_routes_refuse_other_sites_and_grant_them_no_cors() {
             LAN,
             &[
                 host,
+                key,
                 ("Origin", "https://evil.example"),
                 ("Access-Control-Request-Method", m),
                 ("Access-Control-Request-Private-Network", "true"),
@@ -288,6 +298,7 @@ fn same_site_routes_refuse_other_sites_and_grant_them_no_cors() {
 #[test]
 fn local_routes_refuse_a_foreign_host() {
     let rt = runtime();
+    let key = ("X-API-Key", KEY);
     for route in ROUTES.iter().filter(|r| r.guard != Guard::Open) {
         let path = concrete(route.pattern);
         for host in [
@@ -296,12 +307,12 @@ fn local_routes_refuse_a_foreign_host() {
             "8.8.8.8:8018",
             "localhost.evil.example",
         ] {
-            let resp = call(&rt, route.method, &path, LAN, &[("Host", host)]);
+            let resp = call(&rt, route.method, &path, LAN, &[("Host", host), key]);
             assert_eq!(resp.status, 421, "{} {path} Host {host}", route.method);
             assert!(detail(&resp).contains("DNS rebinding"));
         }
         for host in ["localhost:8018", "127.0.0.1", "[::1]:8018"] {
-            let resp = call(&rt, route.method, &path, LAN, &[("Host", host)]);
+            let resp = call(&rt, route.method, &path, LAN, &[("Host", host), key]);
             assert_ne!(resp.status, 421, "{} {path} Host {host}", route.method);
         }
     }

@@ -195,7 +195,7 @@ fn health_metrics_telemetry_and_local_access() {
     );
     assert!(h["fps"].as_f64().unwrap() > 20.0, "{h}");
 
-    let metrics = p.get("/metrics");
+    let metrics = p.authed("GET", "/metrics", "");
     assert_eq!(
         metrics.header("Content-Type"),
         Some("text/plain; version=0.0.4; charset=utf-8")
@@ -457,7 +457,7 @@ fn timelapse_captures_on_schedule_and_keeps_its_settings() {
 #[test]
 fn preview_stop_start_and_wake_on_request() {
     let p = Picamd::start(&[]);
-    assert_eq!(p.request("POST", "/preview/stop", &[], b"").status, 204);
+    assert_eq!(p.authed("POST", "/preview/stop", "").status, 204);
     // The session ends once no frames arrive for two seconds.
     std::thread::sleep(Duration::from_millis(2600));
     let health = p.get("/health").json();
@@ -468,5 +468,5 @@ fn preview_stop_start_and_wake_on_request() {
     assert_eq!(playlist.status, 200);
     assert!(started.elapsed() < Duration::from_secs(5));
     assert_eq!(p.get("/health").json()["preview"], "running");
-    assert_eq!(p.request("POST", "/preview/start", &[], b"").status, 204);
+    assert_eq!(p.authed("POST", "/preview/start", "").status, 204);
 }

@@ -155,6 +155,22 @@ fn a_public_peer_gets_neither_the_key_nor_unlimited_guesses() {
         )
     );
 
+    // The plugin's liveness probe answers the local network only.
+    assert_eq!(
+        ns.curl(LOOPBACK, "/healthz", &[]),
+        (
+            200,
+            r#"{"status":"ok","service":"relab-rpi-cam"}"#.to_string()
+        )
+    );
+    assert_eq!(
+        ns.curl(CLIENT, "/healthz", &[]),
+        (
+            403,
+            r#"{"detail":"Liveness is only available from the local network"}"#.to_string()
+        )
+    );
+
     // Key guessing from the public address is limited on any keyed route.
     for path in [
         "/camera",

@@ -72,7 +72,7 @@ fn pairs_with_a_code_and_serves_commands_through_the_relay() {
         json!({"status": "paired", "relay_enabled": true})
     );
 
-    let metrics = cam.get("/metrics").text();
+    let metrics = cam.authed("GET", "/metrics", "").text();
     assert!(metrics.contains("picamd_relay_connected 1"), "{metrics}");
     assert!(
         metrics.contains("picamd_relay_connects_total 1"),
@@ -338,7 +338,7 @@ fn unpairing_cleans_up_and_pairs_again() {
     let old_code_count = peer.registered_codes().len();
 
     // Unpair from /setup (a LAN browser).
-    let resp = cam.request("DELETE", "/pairing", &[], b"");
+    let resp = cam.authed("DELETE", "/pairing", "");
     assert_eq!(resp.status, 204);
     let deadline = Instant::now() + Duration::from_secs(10);
     while !peer.self_unpaired().contains(&first) {
@@ -406,7 +406,7 @@ fn pairs_with_the_v1_backend_and_post_polling() {
     let cam = start_paired_daemon(&peer);
     let camera_id = pair(&peer, &cam);
     assert_eq!(relay(&peer, &camera_id, "GET", "/camera", None).status, 200);
-    assert_eq!(cam.request("DELETE", "/pairing", &[], b"").status, 204);
+    assert_eq!(cam.authed("DELETE", "/pairing", "").status, 204);
     let deadline = Instant::now() + Duration::from_secs(10);
     while !peer.self_unpaired().contains(&camera_id) {
         assert!(

@@ -109,7 +109,11 @@ fn other_sites_and_rebinding_get_nothing_and_key_guessing_is_limited() {
             &cam,
             "POST",
             path,
-            &[("Host", &own_host), ("Origin", "https://evil.example")],
+            &[
+                ("Host", &own_host),
+                ("Origin", "https://evil.example"),
+                ("X-API-Key", &key),
+            ],
         );
         assert_eq!(resp.status, 403, "{path}");
         assert_eq!(
@@ -120,7 +124,11 @@ fn other_sites_and_rebinding_get_nothing_and_key_guessing_is_limited() {
             &cam,
             "POST",
             path,
-            &[("Host", &own_host), ("Origin", &own_origin)],
+            &[
+                ("Host", &own_host),
+                ("Origin", &own_origin),
+                ("X-API-Key", &key),
+            ],
         );
         assert_eq!(own.status, 204, "{path} from the camera's own page");
     }

@@ -132,7 +132,7 @@ fn captures_wait_out_a_backend_refusing_uploads_and_arrive_once() {
         (1..=5).map(|i| json!(i)).collect::<Vec<_>>(),
         "in order"
     );
-    let metrics = cam.get("/metrics").text();
+    let metrics = cam.authed("GET", "/metrics", "").text();
     assert!(metrics.contains("picamd_upload_queue_depth 0"), "{metrics}");
 }
 
@@ -170,7 +170,7 @@ fn a_capture_the_backend_refuses_is_given_up_after_its_retries_and_counted() {
         .unwrap_or_else(|log| panic!("not given up:\n{log}"));
     let dead = cam.data_dir.join(format!("images/captures/dead/{id}.jpg"));
     assert!(dead.exists(), "kept in dead/, not deleted");
-    let metrics = cam.get("/metrics").text();
+    let metrics = cam.authed("GET", "/metrics", "").text();
     assert!(metrics.contains("picamd_upload_dead_total 1"), "{metrics}");
     assert_eq!(peer.uploads().len(), 1);
 }

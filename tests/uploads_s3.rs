@@ -57,7 +57,7 @@ fn telemetry_uploads(p: &Picamd) -> Value {
 }
 
 fn metric(p: &Picamd, name: &str) -> f64 {
-    let text = p.get("/metrics").text();
+    let text = p.authed("GET", "/metrics", "").text();
     text.lines()
         .find_map(|l| l.strip_prefix(name)?.strip_prefix(' ')?.parse().ok())
         .unwrap_or_else(|| panic!("no {name} in /metrics:\n{text}"))

@@ -110,7 +110,9 @@ let newCodeAskedAt = null;
 
 async function send(method, path) {
   try {
-    const r = await fetch(path, { method });
+    // Pairing control needs the key (plugin 0.4+); this page shows it to local peers only.
+    const key = document.getElementById('local-api-key')?.textContent.trim();
+    const r = await fetch(path, { method, headers: key ? { 'X-API-Key': key } : {} });
     if (r.ok) return null;
     let detail = '';
     try {

@@ -458,8 +458,9 @@ impl Daemon {
 
     /// Its counters from `GET /metrics` (name → value; labelled series are skipped).
     pub fn metrics(&self) -> std::io::Result<HashMap<String, f64>> {
+        let key = self.local_key();
         let mut conn = HttpConn::connect(self.addr(), Duration::from_secs(10))?;
-        let answer = conn.request("GET", "/metrics", &[], b"")?;
+        let answer = conn.request("GET", "/metrics", &[("X-API-Key", key.as_str())], b"")?;
         if answer.status != 200 {
             return Err(std::io::Error::other(format!(
                 "/metrics: HTTP {}",

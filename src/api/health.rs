@@ -1,10 +1,20 @@
-//! `GET /health`: 200 while frames flow from the camera, 503 with the reason when not.
+//! `GET /health`: 200 while frames flow from the camera, 503 with the reason when not; and
+//! `GET /healthz`, the plugin's liveness probe (the process answers), for the local network.
 
 use serde_json::json;
 
 use super::routes::Params;
 use crate::http::{Request, Response};
 use crate::runtime::Runtime;
+
+pub const LIVENESS_LOCAL_ONLY: &str = "Liveness is only available from the local network";
+
+/// The plugin's liveness answer (what the RELab app probes LAN candidates with before it
+/// holds a key): only that the daemon answers, not whether the camera delivers.
+pub fn healthz(_: &Runtime, _: &Request, _: &Params) -> Response {
+    Response::json(200, &json!({"status": "ok", "service": "relab-rpi-cam"}))
+        .with_header("Cache-Control", "no-store")
+}
 
 /// Frames older than this mean the camera has stalled (a few frame intervals, at least 2 s).
 fn stall_ms(fps: f64) -> u64 {

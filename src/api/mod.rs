@@ -45,7 +45,13 @@ pub const ROUTES: &[Route] = &[
     route("GET", "/static/{file:path}", Auth::None, web::static_file),
     route("GET", "/time", Auth::None, system::time),
     route("GET", "/health", Auth::None, health::health),
-    route("GET", "/metrics", Auth::None, system::metrics),
+    route(
+        "GET",
+        "/healthz",
+        Auth::Local(health::LIVENESS_LOCAL_ONLY),
+        health::healthz,
+    ),
+    route("GET", "/metrics", Auth::Key, system::metrics),
     guarded(
         "POST",
         "/auth/login",
@@ -58,14 +64,14 @@ pub const ROUTES: &[Route] = &[
     guarded(
         "POST",
         "/pairing/code",
-        Auth::Local(pairing::CONTROL_LOCAL_ONLY),
+        Auth::Key,
         Guard::SameSite(pairing::CROSS_SITE),
         pairing::new_code,
     ),
     guarded(
         "DELETE",
         "/pairing",
-        Auth::Local(pairing::CONTROL_LOCAL_ONLY),
+        Auth::Key,
         Guard::SameSite(pairing::CROSS_SITE),
         pairing::unpair,
     ),
@@ -86,14 +92,14 @@ pub const ROUTES: &[Route] = &[
     guarded(
         "POST",
         "/preview/start",
-        Auth::Local(preview::CONTROL_LOCAL_ONLY),
+        Auth::Key,
         Guard::SameSite(preview::CONTROL_CROSS_SITE),
         preview::start,
     ),
     guarded(
         "POST",
         "/preview/stop",
-        Auth::Local(preview::CONTROL_LOCAL_ONLY),
+        Auth::Key,
         Guard::SameSite(preview::CONTROL_CROSS_SITE),
         preview::stop,
     ),
@@ -272,9 +278,7 @@ fn authorize(rt: &Runtime, req: &Request, needed: Auth) -> Result<(), Response> 
 fn check_key(rt: &Runtime, req: &Request) -> Result<(), Response> {
     let relab = &rt.config.relab;
     let now = Instant::now();
-    let sends_key = req
-        .header(&relab.auth.key_name)
-        .is_some_and(|k| !k.is_empty());
+    let sends_key = auth::check::presented_key(req, &relab.auth.key_name).is_some();
     let limited_ip = req
         .peer
         .map(|p| p.ip())

@@ -14,7 +14,6 @@ use crate::http::{Request, Response};
 use crate::link::LinkCommand;
 use crate::runtime::Runtime;
 
-pub const CONTROL_LOCAL_ONLY: &str = "Pairing control is only available from the local network";
 pub const CROSS_SITE: &str = "Pairing control is not allowed from another site";
 pub const BUSY: &str = "Pairing is busy; try again in a moment";
 

@@ -13,7 +13,6 @@ use crate::runtime::Runtime;
 
 pub const HLS_ROOT: &str = "/preview/hls/";
 pub const LOCAL_ONLY: &str = "HLS preview is only available from the local network";
-pub const CONTROL_LOCAL_ONLY: &str = "Preview control is only available from the local network";
 pub const CONTROL_CROSS_SITE: &str = "Preview control is not allowed from another site";
 const STREAM: &str = "cam-preview/";
 const IMMUTABLE: &str = "public, max-age=31536000, immutable";

@@ -39,7 +39,7 @@ pub fn check(
     sessions: &mut SessionStore,
     now: Instant,
 ) -> Access {
-    if let Some(key) = req.header(key_header_name).filter(|k| !k.is_empty()) {
+    if let Some(key) = presented_key(req, key_header_name) {
         return if keys.contains(key) {
             Access::Granted
         } else {
@@ -50,6 +50,18 @@ pub fn check(
         Some(token) if sessions.is_valid(token, now) => Access::Granted,
         _ => Access::Missing,
     }
+}
+
+/// The API key a request presents: the key header, or else `Authorization: Bearer <key>`
+/// (what Prometheus sends for a scrape job's `authorization` credentials).
+pub fn presented_key<'a>(req: &'a Request, key_header_name: &str) -> Option<&'a str> {
+    if let Some(key) = req.header(key_header_name).filter(|k| !k.is_empty()) {
+        return Some(key);
+    }
+    let credentials = req.header("Authorization")?.trim();
+    let (scheme, token) = credentials.split_once(' ')?;
+    let token = token.trim();
+    (scheme.eq_ignore_ascii_case("bearer") && !token.is_empty()).then_some(token)
 }
 
 /// The value of cookie `name`, looking through every `Cookie` header in order; the first match
