@@ -248,6 +248,21 @@ export class LLHLSPlayer extends EventTarget {
     }
   }
 
+  /** Appends the init segment of a new encoder session to the same SourceBuffer. */
+  async _switchInit(mapUri, signal) {
+    const initBuf = await this._fetchBytes(mapUri, signal, 4000);
+    const codec = this._pickCodec(parseInit(initBuf).codec);
+    if (codec !== this.stats.codec) {
+      if (!this.sb.changeType) throw new ResetError('codec changed', { retryNow: true });
+      await this.sbQueue; // changeType is synchronous: no append may be running
+      this.sb.changeType(`video/mp4; codecs="${codec}"`);
+      this.stats.codec = codec;
+    }
+    await this._append(initBuf, signal);
+    this.mapUri = mapUri;
+    this.stats.discontinuities = (this.stats.discontinuities || 0) + 1;
+  }
+
   _pickCodec(parsed) {
     const ok = (c) => c && MediaSourceImpl.isTypeSupported(`video/mp4; codecs="${c}"`);
     if (ok(parsed)) return parsed;
@@ -261,8 +276,6 @@ export class LLHLSPlayer extends EventTarget {
     let failures = 0;
     let unavailable = 0;
     for (;;) {
-      if (pl.mapUri !== this.mapUri) throw new ResetError('stream restarted', { retryNow: true });
-
       // Which parts to append: those after `last`, or from the live edge when (re)starting.
       let todo;
       const pos = last ? pl.parts.findIndex((p) => comparePartKeys(p, last) === 0) : -1;
@@ -297,6 +310,9 @@ export class LLHLSPlayer extends EventTarget {
           // Retry once, on a fresh request (the first may have timed out or raced a restart).
           data = await this._fetchBytes(todo[i].uri, signal, 5000);
         }
+        // A restarted encoder (EXT-X-DISCONTINUITY + a new MAP): its media time continues
+        // where the last session ended, so appending the new init is all it takes.
+        if (todo[i].mapUri && todo[i].mapUri !== this.mapUri) await this._switchInit(todo[i].mapUri, signal);
         await this._append(data, signal);
         this.stats.partsFetched++;
         this.stats.bytes += data.byteLength;
@@ -349,7 +365,6 @@ export class LLHLSPlayer extends EventTarget {
           if (isAbort(e2) || signal.aborted) throw e2;
           return pl; // keep the old one; the loop retries the blocking reload
         });
-        if (pl.mapUri !== this.mapUri) throw new ResetError('stream restarted', { retryNow: true });
         if (last && !pl.parts.some((p) => comparePartKeys(p, last) === 0) && pl.parts.length &&
             comparePartKeys(pl.parts[pl.parts.length - 1], last) < 0) {
           last = null; // the playlist went backwards: restarted stream with the same MAP?
