@@ -113,7 +113,8 @@ fn gstreamer_starts_on_a_cold_preview() {
             Some(f.next()?? * 3600.0 + f.next()?? * 60.0 + f.next()??)
         })
         .collect();
-    let span = pts.iter().copied().fold(0.0, f64::max) - pts.iter().copied().fold(f64::MAX, f64::min);
+    let span =
+        pts.iter().copied().fold(0.0, f64::max) - pts.iter().copied().fold(f64::MAX, f64::min);
     assert!(
         span > 3.0,
         "GStreamer received {} buffers spanning {span:.2} s",

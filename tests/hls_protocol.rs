@@ -263,7 +263,10 @@ fn wait_for_segment(cam: &Picamd, msn: u64) -> String {
         if last >= msn {
             return text;
         }
-        assert!(Instant::now() < deadline, "segment {msn} never came: {text}");
+        assert!(
+            Instant::now() < deadline,
+            "segment {msn} never came: {text}"
+        );
         let _ = cam.get(&format!("{PLAYLIST}?_HLS_msn={}", last + 1));
     }
 }
@@ -304,7 +307,10 @@ fn program_dates_follow_extinf_across_a_stall() {
         .map(|s| s.extinf_ms)
         .sum();
     assert_eq!(b.date_ms - a.date_ms, media, "{segments:#?}");
-    assert!(media >= 5_000, "the 1.2 s stall was kept: {media} ms over {segments:#?}");
+    assert!(
+        media >= 5_000,
+        "the 1.2 s stall was kept: {media} ms over {segments:#?}"
+    );
 }
 
 /// The encoder stops (POST /preview/stop), then a waiting viewer wakes it: the same playlist
@@ -321,13 +327,23 @@ fn a_preview_restart_continues_the_playlist() {
     let stopped = cam.get(&format!("{PLAYLIST}?_HLS_msn=0")).text();
     let (hint, msn, part) = preload_hint(&stopped);
     let last = listed_segments(&stopped).last().unwrap().msn;
-    assert_eq!((msn, part), (last + 1, 0), "the hint names the next session's first part");
-    assert!(cam.get("/health").json()["preview"] == "running", "that request woke it");
+    assert_eq!(
+        (msn, part),
+        (last + 1, 0),
+        "the hint names the next session's first part"
+    );
+    assert!(
+        cam.get("/health").json()["preview"] == "running",
+        "that request woke it"
+    );
 
     let text = cam
         .get(&format!("{PLAYLIST}?_HLS_msn={msn}&_HLS_part=0"))
         .text();
-    assert!(text.contains(&format!("URI=\"{hint}\",INDEPENDENT=YES")), "{text}");
+    assert!(
+        text.contains(&format!("URI=\"{hint}\",INDEPENDENT=YES")),
+        "{text}"
+    );
     let after = cam.get(&format!("{PLAYLIST}?_HLS_msn={}", msn + 1)).text();
     let segments = listed_segments(&after);
     check_dates(&segments);
@@ -339,12 +355,20 @@ fn a_preview_restart_continues_the_playlist() {
     assert!(position("#EXT-X-DISCONTINUITY") < position(&format!("URI=\"{hint}\"")));
     // Everything from before the restart is still there.
     for old in &before {
-        assert!(segments.iter().any(|s| s.uri == old.uri), "{} left", old.uri);
+        assert!(
+            segments.iter().any(|s| s.uri == old.uri),
+            "{} left",
+            old.uri
+        );
         let resp = cam.get(&format!("/preview/hls/cam-preview/{}", old.uri));
         assert_eq!(resp.status, 200, "{}", old.uri);
     }
     for map in [&segments[0].map, &segments[new].map] {
         let init = cam.get(&format!("/preview/hls/cam-preview/{map}"));
-        assert_eq!((init.status, &init.body[4..8]), (200, &b"ftyp"[..]), "{map}");
+        assert_eq!(
+            (init.status, &init.body[4..8]),
+            (200, &b"ftyp"[..]),
+            "{map}"
+        );
     }
 }

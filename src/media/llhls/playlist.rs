@@ -40,8 +40,7 @@ fn skipped_segments(listed: &[&Segment], skip_until: u64) -> usize {
     let mut skipped = 0;
     for seg in listed {
         let same_session = seg.session.number == first.session.number;
-        if !seg.complete || !same_session || remaining.saturating_sub(seg.duration()) < skip_until
-        {
+        if !seg.complete || !same_session || remaining.saturating_sub(seg.duration()) < skip_until {
             break;
         }
         remaining -= seg.duration();

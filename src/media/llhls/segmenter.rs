@@ -590,10 +590,7 @@ mod tests {
         let parts = part_times(&events);
         for pair in parts.windows(2) {
             let step = pair[1].3 - pair[0].3;
-            assert!(
-                step.abs_diff(us(u64::from(pair[0].1))) <= 1,
-                "{parts:?}"
-            );
+            assert!(step.abs_diff(us(u64::from(pair[0].1))) <= 1, "{parts:?}");
         }
         for p in &parts {
             assert!(p.3.abs_diff(p.2) <= 33_334 + 4_500, "{p:?}");

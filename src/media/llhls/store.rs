@@ -414,13 +414,19 @@ mod tests {
             thread::spawn(move || store.playlist(&Directives::default()))
         };
         thread::sleep(Duration::from_millis(30));
-        assert!(!waiter.is_finished(), "one segment is not enough to start on");
+        assert!(
+            !waiter.is_finished(),
+            "one segment is not enough to start on"
+        );
         let blocking = Directives {
             msn: Some(0),
             part: None,
             skip: false,
         };
-        assert!(store.playlist(&blocking).is_ok(), "blocking requests are unchanged");
+        assert!(
+            store.playlist(&blocking).is_ok(),
+            "blocking requests are unchanged"
+        );
         for i in 0..5 {
             push(&store, i == 0);
         }

@@ -22,7 +22,7 @@ fn config(window_segments: usize) -> TimelineConfig {
 }
 
 fn au(frame: u64, jitter_us: u64) -> Arc<AccessUnit> {
-    let keyframe = frame % 30 == 0;
+    let keyframe = frame.is_multiple_of(30);
     let (sps, pps) = (hex(OPENH264_720P_SPS), hex(OPENH264_720P_PPS));
     let slice = [if keyframe { 0x65 } else { 0x41 }, 0x88, 0x84];
     let nals: Vec<&[u8]> = if keyframe {
@@ -196,7 +196,10 @@ fn a_session_restart_continues_the_playlist() {
     // Once the old session's segments left the playlist, the sequence number says so.
     s.push((18_061..18_300).map(|f| (f, 0)));
     let later = s.playlist(false);
-    assert!(later.contains("#EXT-X-DISCONTINUITY-SEQUENCE:1\n"), "{later}");
+    assert!(
+        later.contains("#EXT-X-DISCONTINUITY-SEQUENCE:1\n"),
+        "{later}"
+    );
     assert!(!later.contains("#EXT-X-DISCONTINUITY\n"));
     assert!(later.contains("#EXT-X-MAP:URI=\"s-init-1.mp4\"\n"));
 }
@@ -214,7 +217,10 @@ fn a_delta_update_keeps_the_discontinuity() {
     // The discontinuity is on the third listed segment; the 6 s skip boundary lies four
     // segments beyond it.
     let delta = s.playlist(true);
-    assert!(delta.contains("#EXT-X-SKIP:SKIPPED-SEGMENTS=2\n"), "{delta}");
+    assert!(
+        delta.contains("#EXT-X-SKIP:SKIPPED-SEGMENTS=2\n"),
+        "{delta}"
+    );
     assert!(
         delta.contains("#EXT-X-SKIP:SKIPPED-SEGMENTS=2\n#EXT-X-DISCONTINUITY\n#EXT-X-MAP:URI=\"s-init-1.mp4\"\n"),
         "{delta}"

@@ -12,12 +12,12 @@ use tungstenite::protocol::frame::coding::CloseCode;
 use tungstenite::protocol::CloseFrame;
 use tungstenite::Message;
 
-use crate::media::llhls::NewPart;
 use super::{Relay, RelayHooks, RelayOptions, RelayStartError, RelayStatus};
 use crate::api::Api;
 use crate::base64;
 use crate::config::Config;
 use crate::http::Request;
+use crate::media::llhls::NewPart;
 use crate::media::llhls::TimelineConfig;
 use crate::pairing::bootstrap::KeyBootstrap;
 use crate::pairing::credentials::RelayCredentials;
@@ -100,17 +100,17 @@ fn wait_for(relay: &Relay, what: &str, done: impl Fn(&RelayStatus) -> bool) -> R
 /// Publishes `count` parts of different sizes (some beyond 64 KiB) and returns their
 /// relay paths and bytes.
 fn publish_parts(rt: &Runtime, count: usize) -> Vec<(String, Vec<u8>)> {
-    rt.media.hls.start_session(
-        Arc::from(&b"init"[..]),
-        "avc1.42c01f".into(),
-        |first_msn| TimelineConfig {
-            prefix: "rt".into(),
-            part_target: 18_000,
-            segment_target: 90_000,
-            window_segments: 7,
-            first_msn,
-        },
-    );
+    rt.media
+        .hls
+        .start_session(Arc::from(&b"init"[..]), "avc1.42c01f".into(), |first_msn| {
+            TimelineConfig {
+                prefix: "rt".into(),
+                part_target: 18_000,
+                segment_target: 90_000,
+                window_segments: 7,
+                first_msn,
+            }
+        });
     (0..count)
         .map(|i| {
             let len = 100 + (i * 7919) % 150_000;
@@ -119,7 +119,8 @@ fn publish_parts(rt: &Runtime, count: usize) -> Vec<(String, Vec<u8>)> {
                 .media
                 .hls
                 .update(|tl| {
-                    let part = tl.push_part(NewPart::at(18_000, i % 5 == 0, Arc::from(&data[..]), 0));
+                    let part =
+                        tl.push_part(NewPart::at(18_000, i % 5 == 0, Arc::from(&data[..]), 0));
                     if i % 5 == 4 {
                         tl.close_segment();
                     }
