@@ -281,9 +281,10 @@ fn a_cold_playlist_lists_two_segments() {
     check_part_durations(&text);
 }
 
-/// The whole daemon stops for 1.2 s (SIGSTOP) and goes on: media time keeps the capture
-/// clock's pace, so dates still step by exactly EXTINF and the listed durations add up to the
-/// time that passed.
+/// The whole daemon stops for 1.2 s (SIGSTOP) and goes on: dates still step by exactly
+/// EXTINF across the stall (media time keeps up to half a segment of it; the segmenter's unit
+/// tests check how much), no part outgrows PART-TARGET, and the listed durations add up to
+/// the dates' span.
 #[test]
 fn program_dates_follow_extinf_across_a_stall() {
     let cam = Picamd::start(&[]);
@@ -299,17 +300,17 @@ fn program_dates_follow_extinf_across_a_stall() {
     let segments = listed_segments(&text);
     check_dates(&segments);
     assert!(segments.iter().all(|s| !s.discontinuity), "{text}");
-    // Media time spans what the wall clock saw: the stall stayed on the timeline.
     let from = segments.iter().position(|s| s.msn == first).unwrap();
     let (a, b) = (&segments[from], segments.last().unwrap());
     let media: i64 = segments[from..segments.len() - 1]
         .iter()
         .map(|s| s.extinf_ms)
         .sum();
-    assert_eq!(b.date_ms - a.date_ms, media, "{segments:#?}");
+    // Each date and EXTINF is rounded to the millisecond.
+    let slack = (segments.len() - from) as i64;
     assert!(
-        media >= 5_000,
-        "the 1.2 s stall was kept: {media} ms over {segments:#?}"
+        (b.date_ms - a.date_ms - media).abs() <= slack,
+        "{segments:#?}"
     );
 }
 

@@ -5,8 +5,10 @@
 // (_HLS_msn/_HLS_part) for the next part while the preload-hinted part is already being fetched.
 // A controller on a timer keeps the playhead a small margin behind the buffered end (playbackRate
 // 1.1 to catch up, 0.95 to rebuild margin after a stall, a jump when far behind), skips gaps and
-// trims old media. Any fatal condition (MAP URI change, video.error, repeated HTTP failures) ends
-// the session; the run loop then builds a new one with backoff.
+// trims old media. A new encoder session (EXT-X-DISCONTINUITY with a new EXT-X-MAP) continues
+// the same media timeline, so its init is appended to the same SourceBuffer before its first
+// part. Any fatal condition (video.error, repeated HTTP failures) ends the session; the run loop
+// then builds a new one with backoff.
 //
 // Events (EventTarget): 'status' {detail: {state, text}}.
 
@@ -292,6 +294,11 @@ export class LLHLSPlayer extends EventTarget {
         }
         if (start < 0) start = pl.parts.findIndex((p) => p.index === 0);
         todo = start >= 0 ? pl.parts.slice(start) : [];
+        // A new init we did not reach part by part (the daemon restarted: new names, and media
+        // time starts again) needs a new MediaSource; within a playlist it is appended in place.
+        if (this.started && todo.length && todo[0].mapUri !== this.mapUri) {
+          throw new ResetError('stream restarted', { retryNow: true });
+        }
       }
 
       // Fetch in parallel, append in order. (A rejection is handled when its turn comes; the

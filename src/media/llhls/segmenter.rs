@@ -11,7 +11,8 @@
 //! a gap at a part boundary (the part before it is already out) makes the next part start
 //! where the last one ended, its first sample lasting longer. No sample outlasts the
 //! PART-TARGET budget, so a stall longer than a part is caught up over the next few frames,
-//! each shown for at most a part.
+//! each shown for at most a part. A stall keeps at most half a segment on the timeline (see
+//! `push`): beyond that the segment holding it would outgrow TARGETDURATION.
 //!
 //! Segments start on an IDR once the current one is at least half a segment long. A new
 //! SPS/PPS, or [`Segmenter::end_session`], starts a new session with a new init segment; its
@@ -150,6 +151,15 @@ impl Segmenter {
             self.shift_timeline(dts, last + fd);
             dts = last + fd;
         }
+        // A stall keeps at most half a segment on the media timeline; the rest is closed up.
+        // Segments start on the encoder's IDRs, which follow the capture clock, so a longer
+        // gap would make the segment that holds it longer than TARGETDURATION allows.
+        let max_gap = u64::from(self.cfg.segment_target()) / 2;
+        let expected = self.pending.last().map(|p| p.dts + fd).or(self.part_end);
+        if let Some(expected) = expected.filter(|&e| dts > e + max_gap) {
+            self.shift_timeline(dts, expected + max_gap);
+            dts = expected + max_gap;
+        }
 
         let part_target = u64::from(self.cfg.part_target());
         // Encoders cut on the segment grid; frames dropped before the encoder make a segment
@@ -163,8 +173,12 @@ impl Segmenter {
             } else if open + fd > part_target {
                 self.close_part(Some(dts), events);
             }
-        } else if au.keyframe && self.segment_ticks > 0 && self.segment_ticks >= cut_at {
-            self.end_segment(events);
+        } else if au.keyframe && self.segment_ticks > 0 {
+            // The gap since the last part is the new segment's if it is cut here.
+            let gap = self.part_end.map_or(0, |end| dts.saturating_sub(end));
+            if self.segment_ticks + gap >= cut_at {
+                self.end_segment(events);
+            }
         }
         // A new part continues exactly where the last one ended: a jump in decode time at a
         // part boundary would make MSE players drop everything up to the next IDR. A gap
@@ -572,6 +586,28 @@ mod tests {
         let capture = last.2 - first.2;
         assert!(
             media.abs_diff(capture) <= 33_334,
+            "media {media} µs, capture {capture} µs"
+        );
+    }
+
+    /// A 3 s stall keeps half a segment (0.5 s) on the media timeline: the rest is closed
+    /// up, decode time stays continuous, and no part outgrows PART-TARGET.
+    #[test]
+    fn a_long_stall_keeps_half_a_segment() {
+        let mut run = Run::new();
+        let frames = (0..47).chain(137..200);
+        let events: Vec<SegmenterEvent> = run.push(frames).into_iter().flatten().collect();
+        let parts = part_times(&events);
+        for pair in parts.windows(2) {
+            assert_eq!(pair[0].0 + u64::from(pair[0].1), pair[1].0, "{parts:?}");
+        }
+        assert!(parts.iter().all(|p| p.1 <= 18_000), "{parts:?}");
+        let (first, last) = (parts[0], parts[parts.len() - 1]);
+        let media = us(last.0 - first.0);
+        let capture = last.2 - first.2;
+        let closed_up = 3_000_000 - 500_000;
+        assert!(
+            media.abs_diff(capture - closed_up) <= 33_334,
             "media {media} µs, capture {capture} µs"
         );
     }

@@ -18,7 +18,7 @@ use crate::sync::LockExt;
 pub enum HlsError {
     /// The request can never be satisfied as asked (HTTP 400).
     BadRequest(String),
-    /// No such resource in the current session (HTTP 404).
+    /// No such resource on the live timeline (HTTP 404).
     NotFound,
     /// Blocked longer than the spec allows, or the stream is not running (HTTP 503).
     Unavailable(String),
@@ -205,7 +205,7 @@ impl HlsStore {
     /// The init segment of encoder session `session`, while any of its segments is retained.
     pub fn init(&self, prefix: &str, session: u64) -> Result<Arc<[u8]>, HlsError> {
         let state = self.state.lock_unpoisoned();
-        live_session(&state, prefix)?
+        live_timeline(&state, prefix)?
             .timeline
             .session_init(session)
             .cloned()
@@ -215,7 +215,7 @@ impl HlsStore {
     /// A complete segment, as its parts' bytes in order.
     pub fn segment(&self, prefix: &str, msn: u64) -> Result<Vec<Arc<[u8]>>, HlsError> {
         let state = self.state.lock_unpoisoned();
-        live_session(&state, prefix)?
+        live_timeline(&state, prefix)?
             .timeline
             .segment(msn)
             .ok_or(HlsError::NotFound)
@@ -227,7 +227,7 @@ impl HlsStore {
         let mut state = self.state.lock_unpoisoned();
         let mut parked = None;
         loop {
-            let tl = &live_session(&state, prefix)?.timeline;
+            let tl = &live_timeline(&state, prefix)?.timeline;
             if let Some(part) = tl.part(msn, index) {
                 return Ok(part);
             }
@@ -255,7 +255,7 @@ impl HlsStore {
     }
 }
 
-fn live_session<'a>(state: &'a State, prefix: &str) -> Result<&'a Live, HlsError> {
+fn live_timeline<'a>(state: &'a State, prefix: &str) -> Result<&'a Live, HlsError> {
     state
         .live
         .as_ref()
