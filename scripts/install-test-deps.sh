@@ -27,8 +27,8 @@ if [ ${#missing[@]} -gt 0 ]; then
     "${missing[@]}" >/dev/null
 fi
 
-if [ ! -d tests/browser/node_modules/playwright-core ]; then
-  echo "installing playwright-core (npm)"
+if [ ! -d tests/browser/node_modules/playwright-core ] || [ ! -d tests/browser/node_modules/shaka-player ]; then
+  echo "installing playwright-core, hls.js and shaka-player (npm)"
   (cd tests/browser && npm ci --silent --no-audit --no-fund >/dev/null)
 fi
 
