@@ -1,5 +1,7 @@
 //! Start to first playable playlist: spawn picamd, poll the playlist until it answers 200 with
-//! a complete segment, repeat. Target: one GOP (the segment duration) + 0.5 s.
+//! a complete segment, repeat. The first plain playlist answer waits for two complete
+//! segments (GStreamer 1.22 cannot start on one), so this is about two GOPs since issue 13.
+//! Target (design): one GOP (the segment duration) + 0.5 s.
 //!
 //!     cargo bench --bench startup [-- --runs N]
 
@@ -15,7 +17,8 @@ fn playlist_ready(port: u16) -> bool {
         return false;
     };
     let _ = s.set_read_timeout(Some(Duration::from_secs(10)));
-    let req = format!("GET {PLAYLIST} HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n");
+    let req =
+        format!("GET {PLAYLIST} HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\nConnection: close\r\n\r\n");
     if s.write_all(req.as_bytes()).is_err() {
         return false;
     }
@@ -51,10 +54,12 @@ fn main() {
         // The first request may arrive before the socket is bound; the server holds a request
         // that arrives before the first segment until that segment exists.
         while !playlist_ready(port) {
-            assert!(
-                started.elapsed() < Duration::from_secs(20),
-                "no playlist after 20 s"
-            );
+            if started.elapsed() > Duration::from_secs(20) {
+                // Do not leave the daemon running behind a failed bench.
+                let _ = child.kill();
+                let _ = child.wait();
+                panic!("no playlist after 20 s");
+            }
             std::thread::sleep(Duration::from_millis(5));
         }
         let elapsed = started.elapsed();
@@ -70,6 +75,6 @@ fn main() {
     times.sort_by(f64::total_cmp);
     let median = times[times.len() / 2];
     let max = times[times.len() - 1];
-    println!("start to first playable playlist (1280x720 30 fps, 1 s GOP): median {median:.0} ms, max {max:.0} ms; target <= 1500 ms");
+    println!("start to first playable playlist (1280x720 30 fps, 1 s GOP): median {median:.0} ms, max {max:.0} ms; target <= 1500 ms (not met since issue 13: two segments)");
     println!("{{\"bench\":\"startup\",\"runs\":{runs},\"median_ms\":{median:.1},\"max_ms\":{max:.1},\"target_ms\":1500}}");
 }

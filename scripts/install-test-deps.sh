@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# Installs what the test suite talks to: ffmpeg/ffprobe (HLS clients), Chromium (our player),
+# Installs what the test suite talks to: ffmpeg/ffprobe and GStreamer (HLS clients), Chromium
+# (our player),
 # libfaketime (clock steps),
 # playwright-core (drives Chromium), schemathesis (checks the API against its OpenAPI document),
 # s3s-fs (a real S3 server that checks SigV4, for the upload tests), and the qemu guest of the
@@ -14,6 +15,9 @@ SUDO=""
 missing=()
 command -v ffmpeg >/dev/null 2>&1 || missing+=(ffmpeg)
 command -v chromium >/dev/null 2>&1 || missing+=(chromium)
+# GStreamer 1.22 on bookworm: hlsdemux2 is in -good, h264parse in -bad (tests/hls_clients.rs).
+command -v gst-launch-1.0 >/dev/null 2>&1 ||
+  missing+=(gstreamer1.0-tools gstreamer1.0-plugins-good gstreamer1.0-plugins-bad)
 # libfaketime (tests/clock_steps.rs steps the daemon's wall clock).
 command -v faketime >/dev/null 2>&1 || missing+=(faketime)
 if [ ${#missing[@]} -gt 0 ]; then
@@ -23,8 +27,8 @@ if [ ${#missing[@]} -gt 0 ]; then
     "${missing[@]}" >/dev/null
 fi
 
-if [ ! -d tests/browser/node_modules/playwright-core ]; then
-  echo "installing playwright-core (npm)"
+if [ ! -d tests/browser/node_modules/playwright-core ] || [ ! -d tests/browser/node_modules/shaka-player ]; then
+  echo "installing playwright-core, hls.js and shaka-player (npm)"
   (cd tests/browser && npm ci --silent --no-audit --no-fund >/dev/null)
 fi
 

@@ -37,6 +37,33 @@ fn web_player_plays_with_low_latency() {
     assert!(result["first_frame_ms"].as_f64().unwrap() < 5000.0);
 }
 
+/// The encoder session restarts under a playing page (preview stopped, then woken by the
+/// page's own requests): our player appends the new init at the discontinuity and plays on
+/// in the same MediaSource, without a reset.
+#[test]
+fn web_player_plays_across_an_encoder_restart() {
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/browser");
+    assert!(dir.join("node_modules/playwright-core").is_dir());
+    let cam = Picamd::start(&[]);
+    let out = Command::new("node")
+        .current_dir(&dir)
+        .args(["play.mjs", &cam.url("/"), "--seconds", "3", "--restart"])
+        .output()
+        .expect("node runs");
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    println!("{stdout}");
+    assert!(
+        out.status.success(),
+        "browser playback failed:\n{stdout}\n{stderr}"
+    );
+    let result: serde_json::Value =
+        serde_json::from_str(stdout.lines().last().unwrap_or("")).unwrap();
+    let restart = &result["restart"];
+    assert_eq!(restart["player_sessions"], 0, "no reset: {restart}");
+    assert_eq!(restart["discontinuities"], 1, "{restart}");
+}
+
 /// The API reference renders every operation of our own /openapi.json in Chromium, under
 /// the real CSP, and its "Try it" form really calls the API.
 #[test]

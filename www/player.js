@@ -5,8 +5,10 @@
 // (_HLS_msn/_HLS_part) for the next part while the preload-hinted part is already being fetched.
 // A controller on a timer keeps the playhead a small margin behind the buffered end (playbackRate
 // 1.1 to catch up, 0.95 to rebuild margin after a stall, a jump when far behind), skips gaps and
-// trims old media. Any fatal condition (MAP URI change, video.error, repeated HTTP failures) ends
-// the session; the run loop then builds a new one with backoff.
+// trims old media. A new encoder session (EXT-X-DISCONTINUITY with a new EXT-X-MAP) continues
+// the same media timeline, so its init is appended to the same SourceBuffer before its first
+// part. Any fatal condition (video.error, repeated HTTP failures) ends the session; the run loop
+// then builds a new one with backoff.
 //
 // Events (EventTarget): 'status' {detail: {state, text}}.
 
@@ -248,6 +250,21 @@ export class LLHLSPlayer extends EventTarget {
     }
   }
 
+  /** Appends the init segment of a new encoder session to the same SourceBuffer. */
+  async _switchInit(mapUri, signal) {
+    const initBuf = await this._fetchBytes(mapUri, signal, 4000);
+    const codec = this._pickCodec(parseInit(initBuf).codec);
+    if (codec !== this.stats.codec) {
+      if (!this.sb.changeType) throw new ResetError('codec changed', { retryNow: true });
+      await this.sbQueue; // changeType is synchronous: no append may be running
+      this.sb.changeType(`video/mp4; codecs="${codec}"`);
+      this.stats.codec = codec;
+    }
+    await this._append(initBuf, signal);
+    this.mapUri = mapUri;
+    this.stats.discontinuities = (this.stats.discontinuities || 0) + 1;
+  }
+
   _pickCodec(parsed) {
     const ok = (c) => c && MediaSourceImpl.isTypeSupported(`video/mp4; codecs="${c}"`);
     if (ok(parsed)) return parsed;
@@ -261,8 +278,6 @@ export class LLHLSPlayer extends EventTarget {
     let failures = 0;
     let unavailable = 0;
     for (;;) {
-      if (pl.mapUri !== this.mapUri) throw new ResetError('stream restarted', { retryNow: true });
-
       // Which parts to append: those after `last`, or from the live edge when (re)starting.
       let todo;
       const pos = last ? pl.parts.findIndex((p) => comparePartKeys(p, last) === 0) : -1;
@@ -279,6 +294,11 @@ export class LLHLSPlayer extends EventTarget {
         }
         if (start < 0) start = pl.parts.findIndex((p) => p.index === 0);
         todo = start >= 0 ? pl.parts.slice(start) : [];
+        // A new init we did not reach part by part (the daemon restarted: new names, and media
+        // time starts again) needs a new MediaSource; within a playlist it is appended in place.
+        if (this.started && todo.length && todo[0].mapUri !== this.mapUri) {
+          throw new ResetError('stream restarted', { retryNow: true });
+        }
       }
 
       // Fetch in parallel, append in order. (A rejection is handled when its turn comes; the
@@ -297,6 +317,9 @@ export class LLHLSPlayer extends EventTarget {
           // Retry once, on a fresh request (the first may have timed out or raced a restart).
           data = await this._fetchBytes(todo[i].uri, signal, 5000);
         }
+        // A restarted encoder (EXT-X-DISCONTINUITY + a new MAP): its media time continues
+        // where the last session ended, so appending the new init is all it takes.
+        if (todo[i].mapUri && todo[i].mapUri !== this.mapUri) await this._switchInit(todo[i].mapUri, signal);
         await this._append(data, signal);
         this.stats.partsFetched++;
         this.stats.bytes += data.byteLength;
@@ -349,7 +372,6 @@ export class LLHLSPlayer extends EventTarget {
           if (isAbort(e2) || signal.aborted) throw e2;
           return pl; // keep the old one; the loop retries the blocking reload
         });
-        if (pl.mapUri !== this.mapUri) throw new ResetError('stream restarted', { retryNow: true });
         if (last && !pl.parts.some((p) => comparePartKeys(p, last) === 0) && pl.parts.length &&
             comparePartKeys(pl.parts[pl.parts.length - 1], last) < 0) {
           last = null; // the playlist went backwards: restarted stream with the same MAP?

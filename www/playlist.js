@@ -2,10 +2,12 @@
 //
 // parseMediaPlaylist(text, baseUrl) returns
 //   { version, targetDuration, partTarget, partHoldBack, canBlockReload, mediaSequence,
-//     mapUri, segments: [{ msn, uri, duration, parts }], parts: [{ msn, index, uri, duration,
-//     independent, gap }], preloadHint: { type, uri } | null, endList }
-// `parts` is every listed part in playlist order. All URIs are absolute. A trailing segment that
-// has parts but no EXTINF yet (the one being written) appears in `segments` with uri === null.
+//     mapUri, segments: [{ msn, uri, duration, parts, mapUri }], parts: [{ msn, index, uri,
+//     duration, independent, gap, mapUri }], preloadHint: { type, uri } | null, endList }
+// `parts` is every listed part in playlist order; each part and segment names the init segment
+// (EXT-X-MAP) in effect for it, and `mapUri` is the last one (a restarted encoder adds a new one
+// behind EXT-X-DISCONTINUITY). All URIs are absolute. A trailing segment that has parts but no
+// EXTINF yet (the one being written) appears in `segments` with uri === null.
 
 /** Parses an attribute list (`A=1,B="x,y",C=YES`) into a plain object. */
 export function parseAttributes(s) {
@@ -51,7 +53,7 @@ export function parseMediaPlaylist(text, baseUrl) {
     const line = raw.trim();
     if (!line) continue;
     if (!line.startsWith('#')) {
-      pl.segments.push({ msn: msnNow(), uri: abs(line), duration: extinf, parts: curParts });
+      pl.segments.push({ msn: msnNow(), uri: abs(line), duration: extinf, parts: curParts, mapUri: pl.mapUri });
       curParts = [];
       extinf = null;
       continue;
@@ -87,6 +89,7 @@ export function parseMediaPlaylist(text, baseUrl) {
           duration: num(a.DURATION, 0),
           independent: a.INDEPENDENT === 'YES',
           gap: a.GAP === 'YES',
+          mapUri: pl.mapUri,
         };
         curParts.push(part);
         pl.parts.push(part);
@@ -101,7 +104,7 @@ export function parseMediaPlaylist(text, baseUrl) {
     }
   }
   if (curParts.length) {
-    pl.segments.push({ msn: msnNow(), uri: null, duration: null, parts: curParts });
+    pl.segments.push({ msn: msnNow(), uri: null, duration: null, parts: curParts, mapUri: pl.mapUri });
   }
   return pl;
 }

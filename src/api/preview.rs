@@ -64,7 +64,9 @@ pub fn hls(rt: &Runtime, req: &Request, params: &Params) -> Response {
                 Err(e) => error(e),
             },
         },
-        HlsFile::Init { prefix } => media(rt.media.hls.init(&prefix).map(Body::Shared)),
+        HlsFile::Init { prefix, session } => {
+            media(rt.media.hls.init(&prefix, session).map(Body::Shared))
+        }
         HlsFile::Segment { prefix, msn } => {
             media(rt.media.hls.segment(&prefix, msn).map(Body::Chunks))
         }

@@ -9,9 +9,8 @@ use std::time::Duration;
 
 use crossbeam_channel::{Receiver, RecvTimeoutError};
 
-use crate::media::llhls::{
-    HlsStore, Segmenter, SegmenterConfig, SegmenterEvent, Timeline, TimelineConfig,
-};
+use crate::media::llhls::NewPart;
+use crate::media::llhls::{HlsStore, Segmenter, SegmenterConfig, SegmenterEvent, TimelineConfig};
 use crate::media::AccessUnit;
 
 /// What the muxer counts.
@@ -30,7 +29,7 @@ pub struct MuxerSink {
     pub window_segments: usize,
 }
 
-/// A fresh per-session prefix: eight hex digits that differ between runs.
+/// A fresh prefix for a new timeline: eight hex digits that differ between runs.
 pub fn session_prefix() -> String {
     let mut h = RandomState::new().build_hasher();
     h.write_u64(crate::clock::unix_us());
@@ -53,15 +52,15 @@ pub fn publish(sink: &MuxerSink, seg: &Segmenter, events: &mut Vec<SegmenterEven
                     apply(sink, std::mem::take(&mut rest));
                 }
                 log::info!("preview session: {width}x{height} {codec}");
-                let cfg = TimelineConfig {
-                    prefix: session_prefix(),
-                    part_target: seg.config().part_target(),
-                    segment_target: seg.config().segment_target(),
-                    window_segments: sink.window_segments,
-                    first_msn: first_msn(&sink.hls, seg),
-                };
+                let cfg = seg.config();
                 sink.hls
-                    .start_session(Timeline::new(cfg, Arc::from(init), codec));
+                    .start_session(Arc::from(init), codec, |floor| TimelineConfig {
+                        prefix: session_prefix(),
+                        part_target: cfg.part_target(),
+                        segment_target: cfg.segment_target(),
+                        window_segments: sink.window_segments,
+                        first_msn: first_msn(cfg, floor),
+                    });
             }
             other => rest.push(other),
         }
@@ -73,11 +72,11 @@ pub fn publish(sink: &MuxerSink, seg: &Segmenter, events: &mut Vec<SegmenterEven
 
 /// Sequence numbers must only grow on the same playlist URL, also across restarts of the
 /// daemon: start from the wall clock in segment units, and above anything this process
-/// already published (in case the clock stepped back).
-fn first_msn(hls: &HlsStore, seg: &Segmenter) -> u64 {
-    let segment_us = u64::from(seg.config().segment_target()) * 1_000_000 / 90_000;
+/// already published (`floor`, in case the clock stepped back).
+fn first_msn(cfg: &SegmenterConfig, floor: u64) -> u64 {
+    let segment_us = u64::from(cfg.segment_target()) * 1_000_000 / 90_000;
     let from_clock = crate::clock::unix_us() / segment_us.max(1);
-    from_clock.max(hls.msn_floor())
+    from_clock.max(floor)
 }
 
 fn apply(sink: &MuxerSink, events: Vec<SegmenterEvent>) {
@@ -90,8 +89,15 @@ fn apply(sink: &MuxerSink, events: Vec<SegmenterEvent>) {
                     independent,
                     data,
                     capture_unix_us,
+                    program_date_us,
                 } => {
-                    tl.push_part(duration, independent, data, capture_unix_us);
+                    tl.push_part(NewPart {
+                        duration,
+                        independent,
+                        data,
+                        capture_unix_us,
+                        program_date_us,
+                    });
                     counters.parts_published.fetch_add(1, Ordering::Relaxed);
                 }
                 SegmenterEvent::SegmentEnd => {
@@ -132,13 +138,12 @@ pub fn spawn_muxer(
                         publish(&sink, &segmenter, &mut events);
                         live = true;
                     }
-                    // The encoder paused (preview stopped or hibernating): end the session,
-                    // so that a later start is a fresh stream rather than a jump in time.
+                    // The encoder paused (preview stopped or hibernating): end the session.
+                    // The next one continues the playlist behind a discontinuity.
                     Err(RecvTimeoutError::Timeout) if live => {
-                        segmenter.flush(&mut events);
+                        segmenter.end_session(&mut events);
                         publish(&sink, &segmenter, &mut events);
                         sink.hls.stop_session();
-                        segmenter = Segmenter::new(cfg);
                         live = false;
                         log::info!(
                             "preview session ended: no frames for {} ms",

@@ -1,19 +1,23 @@
 #!/usr/bin/env node
 // Headless-Chromium check of picamd's landing page and LL-HLS player.
 //
-// usage: node play.mjs <base-url> [--seconds N] [--screenshot out.png]
+// usage: node play.mjs <base-url> [--seconds N] [--screenshot out.png] [--restart]
 //
 // Opens <base-url>/ in Debian's Chromium (/usr/bin/chromium or $CHROMIUM), waits until the video
 // has played >= 3 s (within 20 s), then samples the page's latency readout
 // (#latency[data-latency-ms], a median of the last ~30 barcode readings) for N seconds (default 5).
 // Prints one JSON line and exits 0 only if playback advanced, the latency median is < 2000 ms
 // and there were no page errors.
+// With --restart, once playing it stops the preview encoder (POST /preview/stop) while holding
+// the page's HLS requests for 2.8 s, so that the encoder session ends; the released requests
+// wake it, and the playlist goes on behind EXT-X-DISCONTINUITY. Playback must then advance
+// another 3 s within 20 s in the same player session (no reset); `restart` in the JSON says how.
 
 import { chromium } from 'playwright-core';
 
 function usage(msg) {
   if (msg) console.error(msg);
-  console.error('usage: node play.mjs <base-url> [--seconds N] [--screenshot out.png]');
+  console.error('usage: node play.mjs <base-url> [--seconds N] [--screenshot out.png] [--restart]');
   process.exit(1);
 }
 
@@ -21,10 +25,12 @@ const argv = process.argv.slice(2);
 let baseUrl = null;
 let seconds = 5;
 let screenshot = null;
+let restart = false;
 for (let i = 0; i < argv.length; i++) {
   const a = argv[i];
   if (a === '--seconds') seconds = Number(argv[++i]);
   else if (a === '--screenshot') screenshot = argv[++i];
+  else if (a === '--restart') restart = true;
   else if (a === '-h' || a === '--help') usage();
   else if (a.startsWith('--')) usage(`unknown option ${a}`);
   else if (!baseUrl) baseUrl = a;
@@ -130,6 +136,36 @@ try {
   }
   if (result.played_s < PLAY_NEEDED_S) {
     reason = `playback advanced only ${result.played_s.toFixed(2)} s in ${PLAY_TIMEOUT_MS / 1000} s (status: "${s.status}")`;
+  }
+
+  if (!reason && restart) {
+    const stats = () => page.evaluate(() => ({ ...window.picamd.player.stats }));
+    const before = await stats();
+    let release;
+    const held = new Promise((r) => { release = r; });
+    const pattern = '**/preview/hls/**';
+    await page.route(pattern, async (route) => { await held; await route.continue().catch(() => {}); });
+    const stop = await fetch(new URL('/preview/stop', baseUrl), { method: 'POST' });
+    if (stop.status !== 204) throw new Error(`POST /preview/stop: HTTP ${stop.status}`);
+    await sleep(2800); // the muxer ends a session after 2 s without frames
+    release();
+    await page.unroute(pattern);
+    const releasedAt = Date.now();
+    const playedBefore = result.played_s;
+    while (result.played_s < playedBefore + PLAY_NEEDED_S && Date.now() < releasedAt + PLAY_TIMEOUT_MS) {
+      await sleep(200);
+      s = await track();
+    }
+    const after = await stats();
+    result.restart = {
+      resumed_s: Math.round((Date.now() - releasedAt) / 100) / 10,
+      played_after_s: Math.round((result.played_s - playedBefore) * 100) / 100,
+      player_sessions: after.sessions - before.sessions,
+      discontinuities: (after.discontinuities || 0) - (before.discontinuities || 0),
+    };
+    if (result.played_s < playedBefore + PLAY_NEEDED_S) {
+      reason = `after the restart playback advanced only ${(result.played_s - playedBefore).toFixed(2)} s (status: "${s.status}")`;
+    }
   }
 
   // Latency: sample the readout; also collect the page's raw per-frame readings for the max.

@@ -8,8 +8,11 @@ pub mod segmenter;
 pub mod store;
 pub mod timeline;
 
+#[cfg(test)]
+mod stream_tests;
+
 pub use directives::Directives;
 pub use names::HlsFile;
 pub use segmenter::{Segmenter, SegmenterConfig, SegmenterEvent};
 pub use store::{HlsError, HlsStore};
-pub use timeline::{Timeline, TimelineConfig};
+pub use timeline::{NewPart, TimelineConfig};

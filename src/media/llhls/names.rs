@@ -1,5 +1,7 @@
-//! File names inside the LL-HLS path. Every name carries the session prefix so a restarted
-//! stream never collides with what a browser or proxy cached from an earlier one.
+//! File names inside the LL-HLS path. Every name carries the timeline's prefix (new at each
+//! process start) so a restarted daemon never collides with what a browser or proxy cached
+//! from an earlier one. Within a timeline media sequence numbers never repeat, and each
+//! encoder session has its own numbered init segment.
 
 /// One resource of the preview, parsed from its file name.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -7,6 +9,7 @@ pub enum HlsFile {
     Playlist,
     Init {
         prefix: String,
+        session: u64,
     },
     Segment {
         prefix: String,
@@ -21,8 +24,8 @@ pub enum HlsFile {
 
 pub const PLAYLIST: &str = "index.m3u8";
 
-pub fn init_name(prefix: &str) -> String {
-    format!("{prefix}-init.mp4")
+pub fn init_name(prefix: &str, session: u64) -> String {
+    format!("{prefix}-init-{session}.mp4")
 }
 
 pub fn segment_name(prefix: &str, msn: u64) -> String {
@@ -44,8 +47,12 @@ impl HlsFile {
             return None;
         }
         let prefix = prefix.to_string();
-        if rest == "init.mp4" {
-            return Some(HlsFile::Init { prefix });
+        if let Some(session) = rest
+            .strip_prefix("init-")
+            .and_then(|r| r.strip_suffix(".mp4"))
+        {
+            let session = parse_number(session)?;
+            return Some(HlsFile::Init { prefix, session });
         }
         let stem = rest.strip_suffix(".m4s")?;
         match stem.split_once('.') {
@@ -77,9 +84,10 @@ mod tests {
     fn names_round_trip() {
         assert_eq!(HlsFile::parse("index.m3u8"), Some(HlsFile::Playlist));
         assert_eq!(
-            HlsFile::parse(&init_name("ab12")),
+            HlsFile::parse(&init_name("ab12", 3)),
             Some(HlsFile::Init {
-                prefix: "ab12".into()
+                prefix: "ab12".into(),
+                session: 3
             })
         );
         assert_eq!(
@@ -103,7 +111,10 @@ mod tests {
     fn rejects_foreign_names() {
         for bad in [
             "",
-            "-init.mp4",
+            "-init-0.mp4",
+            "ab-init.mp4",
+            "ab-init-.mp4",
+            "ab-init-x.mp4",
             "ab-",
             "ab-x.m4s",
             "ab-1.m4",

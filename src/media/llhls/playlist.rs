@@ -3,7 +3,7 @@
 use std::fmt::Write;
 
 use super::names;
-use super::timeline::Timeline;
+use super::timeline::{Segment, Timeline};
 use crate::clock::rfc3339_ms;
 use crate::media::TIMESCALE;
 
@@ -27,6 +27,28 @@ fn secs_ceil(ticks: u64) -> String {
     )
 }
 
+/// How many segments a delta update replaces with EXT-X-SKIP: the complete ones wholly
+/// before the skip boundary, stopping at the first one that carries EXT-X-DISCONTINUITY.
+/// Clients rebuild skipped segments from their last copy, and a skipped discontinuity is
+/// easy to miscount; so a delta update never hides one (it is kept on the first segment
+/// after the skip).
+fn skipped_segments(listed: &[&Segment], skip_until: u64) -> usize {
+    let Some(first) = listed.first() else {
+        return 0;
+    };
+    let mut remaining: u64 = listed.iter().map(|s| s.duration()).sum();
+    let mut skipped = 0;
+    for seg in listed {
+        let same_session = seg.session.number == first.session.number;
+        if !seg.complete || !same_session || remaining.saturating_sub(seg.duration()) < skip_until {
+            break;
+        }
+        remaining -= seg.duration();
+        skipped += 1;
+    }
+    skipped
+}
+
 /// Renders the playlist. With `skip`, segments older than the skip boundary are replaced by
 /// one EXT-X-SKIP tag (a delta update).
 pub fn render(tl: &Timeline, skip: bool) -> String {
@@ -34,7 +56,7 @@ pub fn render(tl: &Timeline, skip: bool) -> String {
     let target = tl.config().target_duration_secs();
     let part_target = u64::from(cfg.part_target);
     let skip_until = 6 * target * u64::from(TIMESCALE);
-    let listed: Vec<_> = tl.listed().collect();
+    let listed: Vec<&Segment> = tl.listed().collect();
     let mut out = String::with_capacity(2048);
     out.push_str("#EXTM3U\n#EXT-X-VERSION:10\n");
     let _ = writeln!(out, "#EXT-X-TARGETDURATION:{target}");
@@ -51,32 +73,43 @@ pub fn render(tl: &Timeline, skip: bool) -> String {
     );
     let first_msn = listed.first().map_or(tl.current_msn(), |s| s.msn);
     let _ = writeln!(out, "#EXT-X-MEDIA-SEQUENCE:{first_msn}");
+    // The discontinuity sequence number of the first listed segment: one per session.
+    let first_session = listed
+        .first()
+        .map_or(tl.session().number, |s| s.session.number);
+    if first_session > 0 {
+        let _ = writeln!(out, "#EXT-X-DISCONTINUITY-SEQUENCE:{first_session}");
+    }
 
     // Parts are listed for the segments within three target durations of the live edge.
     let total: u64 = listed.iter().map(|s| s.duration()).sum();
     let parts_from = total.saturating_sub(3 * target * u64::from(TIMESCALE));
-    let mut skipped = 0;
-    if skip {
-        let mut remaining = total;
-        for seg in listed.iter().filter(|s| s.complete) {
-            if remaining.saturating_sub(seg.duration()) < skip_until {
-                break;
-            }
-            remaining -= seg.duration();
-            skipped += 1;
-        }
-        if skipped > 0 {
-            let _ = writeln!(out, "#EXT-X-SKIP:SKIPPED-SEGMENTS={skipped}");
-        }
+    let skipped = if skip {
+        skipped_segments(&listed, skip_until)
+    } else {
+        0
+    };
+    if skipped > 0 {
+        let _ = writeln!(out, "#EXT-X-SKIP:SKIPPED-SEGMENTS={skipped}");
     }
-    // The MAP follows any SKIP so that it still precedes every segment it applies to.
-    let _ = writeln!(out, "#EXT-X-MAP:URI=\"{}\"", names::init_name(tl.prefix()));
+    if listed.is_empty() {
+        write_map(&mut out, tl.prefix(), tl.session().number);
+    }
 
     let mut start = 0;
     for (i, seg) in listed.iter().enumerate() {
         start += seg.duration();
         if i < skipped {
             continue;
+        }
+        let new_session = i > 0 && listed[i - 1].session.number != seg.session.number;
+        // DISCONTINUITY, MAP and PROGRAM-DATE-TIME all precede the segment's first part.
+        if new_session {
+            out.push_str("#EXT-X-DISCONTINUITY\n");
+        }
+        // The MAP follows any SKIP so that it still precedes every segment it applies to.
+        if i == skipped || new_session {
+            write_map(&mut out, tl.prefix(), seg.session.number);
         }
         let _ = writeln!(
             out,
@@ -112,10 +145,18 @@ pub fn render(tl: &Timeline, skip: bool) -> String {
     out
 }
 
+fn write_map(out: &mut String, prefix: &str, session: u64) {
+    let _ = writeln!(
+        out,
+        "#EXT-X-MAP:URI=\"{}\"",
+        names::init_name(prefix, session)
+    );
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::media::llhls::timeline::TimelineConfig;
+    use crate::media::llhls::timeline::{NewPart, TimelineConfig};
     use std::sync::Arc;
 
     fn timeline(segments: usize, open_parts: usize) -> Timeline {
@@ -130,13 +171,13 @@ mod tests {
         let mut t = 1_763_725_552_000_000u64;
         for _ in 0..segments {
             for i in 0..5 {
-                tl.push_part(18_000, i == 0, Arc::from(&b"p"[..]), t);
+                tl.push_part(NewPart::at(18_000, i == 0, Arc::from(&b"p"[..]), t));
                 t += 200_000;
             }
             tl.close_segment();
         }
         for i in 0..open_parts {
-            tl.push_part(18_000, i == 0, Arc::from(&b"p"[..]), t);
+            tl.push_part(NewPart::at(18_000, i == 0, Arc::from(&b"p"[..]), t));
             t += 200_000;
         }
         tl
@@ -161,7 +202,7 @@ mod tests {
         ));
         assert!(lines.contains(&"#EXT-X-PART-INF:PART-TARGET=0.20000"));
         assert!(lines.contains(&"#EXT-X-MEDIA-SEQUENCE:1"));
-        assert!(lines.contains(&"#EXT-X-MAP:URI=\"s1-init.mp4\""));
+        assert!(lines.contains(&"#EXT-X-MAP:URI=\"s1-init-0.mp4\""));
         assert_eq!(text.matches("#EXTINF:1.00000,").count(), 7);
         assert_eq!(text.matches("#EXT-X-PROGRAM-DATE-TIME:").count(), 8);
         assert_eq!(

@@ -3,11 +3,21 @@
 //! Parts hold a fixed whole number of frames, so PART-TARGET is known before the first frame
 //! and never changes. A part is published the moment its last frame arrives (its last
 //! sample gets the nominal frame duration), and a part closes early rather than grow past
-//! the target when frames were dropped. The next part starts exactly where the last one ended:
-//! a gap left by dropped frames is closed up, because MSE players treat a jump in decode time
-//! as a discontinuity and throw away everything up to the next IDR. Segments start on an IDR
-//! once the current one is at least half a segment long. A new SPS/PPS starts a new session
-//! with a new init segment.
+//! the target when frames were dropped.
+//!
+//! Media time tracks the capture clock: dropped frames never delete time. Decode time stays
+//! continuous, because MSE treats a jump in decode time as a discontinuity and throws away
+//! everything up to the next IDR. So a gap inside a part lengthens the sample before it, and
+//! a gap at a part boundary (the part before it is already out) makes the next part start
+//! where the last one ended, its first sample lasting longer. No sample outlasts the
+//! PART-TARGET budget, so a stall longer than a part is caught up over the next few frames,
+//! each shown for at most a part. A stall keeps at most half a segment on the timeline (see
+//! `push`): beyond that the segment holding it would outgrow TARGETDURATION.
+//!
+//! Segments start on an IDR once the current one is at least half a segment long. A new
+//! SPS/PPS, or [`Segmenter::end_session`], starts a new session with a new init segment; its
+//! media time continues where the last session's ended, and its PROGRAM-DATE-TIME is anchored
+//! afresh on its first frame's capture time.
 
 use crate::media::fmp4::{self, Sample, TrackConfig};
 use crate::media::h264;
@@ -55,7 +65,11 @@ pub enum SegmenterEvent {
         duration: u32,
         independent: bool,
         data: Arc<[u8]>,
+        /// Wall-clock capture time of the part's first frame, µs since the epoch.
         capture_unix_us: u64,
+        /// PROGRAM-DATE-TIME of the part's start: the session's anchor plus media time since
+        /// it, so that consecutive dates differ by exactly the durations in between.
+        program_date_us: u64,
     },
     /// The segment that the preceding parts belong to is complete.
     SegmentEnd,
@@ -75,10 +89,13 @@ pub struct Segmenter {
     pending: Vec<Pending>,
     /// Duration of the closed parts of the current segment, in ticks.
     segment_ticks: u64,
-    /// Source decode time minus output decode time: grows by every gap that was closed up.
+    /// Source decode time minus output decode time. Set when a session starts, so that it
+    /// continues where the last one ended; it moves only when the source clock steps back.
     offset: i64,
-    /// Output decode time at which the last published part ended.
+    /// Output decode time at which the last published part ended, across sessions.
     part_end: Option<u64>,
+    /// The session's first frame: (output decode time, wall-clock capture time in µs).
+    anchor: Option<(u64, u64)>,
     sequence: u32,
     stats: SegmenterStats,
     buffer: Vec<u8>,
@@ -93,6 +110,7 @@ impl Segmenter {
             segment_ticks: 0,
             offset: 0,
             part_end: None,
+            anchor: None,
             sequence: 0,
             stats: SegmenterStats::default(),
             buffer: Vec::new(),
@@ -117,6 +135,11 @@ impl Segmenter {
             return;
         }
         let fd = u64::from(self.cfg.frame_duration);
+        if self.anchor.is_none() {
+            if let Some(end) = self.part_end {
+                self.offset = i64::try_from(i128::from(au.dts) - i128::from(end)).unwrap_or(0);
+            }
+        }
         let mut dts = self.output_time(au.dts);
         // Inside a part decode time must rise: a clock that stepped back continues one frame on.
         if let Some(last) = self
@@ -127,6 +150,15 @@ impl Segmenter {
         {
             self.shift_timeline(dts, last + fd);
             dts = last + fd;
+        }
+        // A stall keeps at most half a segment on the media timeline; the rest is closed up.
+        // Segments start on the encoder's IDRs, which follow the capture clock, so a longer
+        // gap would make the segment that holds it longer than TARGETDURATION allows.
+        let max_gap = u64::from(self.cfg.segment_target()) / 2;
+        let expected = self.pending.last().map(|p| p.dts + fd).or(self.part_end);
+        if let Some(expected) = expected.filter(|&e| dts > e + max_gap) {
+            self.shift_timeline(dts, expected + max_gap);
+            dts = expected + max_gap;
         }
 
         let part_target = u64::from(self.cfg.part_target());
@@ -141,16 +173,27 @@ impl Segmenter {
             } else if open + fd > part_target {
                 self.close_part(Some(dts), events);
             }
-        } else if au.keyframe && self.segment_ticks > 0 && self.segment_ticks >= cut_at {
-            self.end_segment(events);
+        } else if au.keyframe && self.segment_ticks > 0 {
+            // The gap since the last part is the new segment's if it is cut here.
+            let gap = self.part_end.map_or(0, |end| dts.saturating_sub(end));
+            if self.segment_ticks + gap >= cut_at {
+                self.end_segment(events);
+            }
         }
         // A new part continues exactly where the last one ended: a jump in decode time at a
-        // part boundary would make MSE players drop everything up to the next IDR.
+        // part boundary would make MSE players drop everything up to the next IDR. A gap
+        // (dropped frames, a stall) becomes a longer first sample and stays on the media
+        // timeline; only a clock that stepped back by a frame or more moves the timeline.
         if self.pending.is_empty() {
             if let Some(end) = self.part_end {
-                self.shift_timeline(dts, end);
+                if end.saturating_sub(dts) >= fd {
+                    self.shift_timeline(dts, end);
+                }
                 dts = end;
             }
+        }
+        if self.anchor.is_none() {
+            self.anchor = Some((dts, au.capture_unix_us));
         }
         let pts = dts + au.pts.saturating_sub(au.dts);
         let au = Pending { dts, pts, au };
@@ -178,6 +221,21 @@ impl Segmenter {
         if self.segment_ticks > 0 {
             self.end_segment(events);
         }
+    }
+
+    /// Ends the session (the encoder stopped): flushes, and makes the next IDR start a new
+    /// session with its own init segment, continuing the media timeline.
+    pub fn end_session(&mut self, events: &mut Vec<SegmenterEvent>) {
+        self.flush(events);
+        self.parameter_sets = None;
+        self.anchor = None;
+    }
+
+    /// PROGRAM-DATE-TIME, µs since the epoch, at output decode time `dts`.
+    fn program_date_us(&self, dts: u64) -> u64 {
+        let (anchor_dts, anchor_us) = self.anchor.unwrap_or((dts, 0));
+        let since = dts.saturating_sub(anchor_dts);
+        anchor_us + since * 1_000_000 / u64::from(crate::media::TIMESCALE)
     }
 
     fn check_parameter_sets(&mut self, au: &AccessUnit, events: &mut Vec<SegmenterEvent>) {
@@ -219,7 +277,7 @@ impl Segmenter {
         });
         self.parameter_sets = Some((sps.to_vec(), pps.to_vec()));
         self.segment_ticks = 0;
-        self.part_end = None;
+        self.anchor = None;
     }
 
     /// Turns the pending frames into a part. `next_dts` is the decode time of the frame that
@@ -235,7 +293,8 @@ impl Segmenter {
         for (i, p) in self.pending.iter().enumerate() {
             let end = self.pending.get(i + 1).map(|n| n.dts).or(next_dts);
             let natural = end.map_or(fd, |e| u32::try_from(e - p.dts).unwrap_or(u32::MAX));
-            // Never let a part outgrow PART-TARGET: a late frame leaves a gap instead.
+            // Never let a part outgrow PART-TARGET: what a late frame leaves over starts the
+            // next part early (see `push`).
             let remaining = budget.saturating_sub(total).max(1);
             let duration = natural.clamp(1, remaining);
             total += duration;
@@ -261,6 +320,7 @@ impl Segmenter {
             independent: self.pending.iter().any(|p| p.au.keyframe),
             data: Arc::from(self.buffer.as_slice()),
             capture_unix_us: self.pending[0].au.capture_unix_us,
+            program_date_us: self.program_date_us(self.pending[0].dts),
         });
         self.segment_ticks += u64::from(total);
         self.part_end = Some(self.pending[0].dts + u64::from(total));
@@ -485,6 +545,108 @@ mod tests {
             ["part", "end", "start"],
             "flush the old stream, then restart"
         );
+    }
+
+    /// (start tfdt, duration, capture time of the first frame, program date) of every part.
+    fn part_times(events: &[SegmenterEvent]) -> Vec<(u64, u32, u64, u64)> {
+        events
+            .iter()
+            .filter_map(|e| match e {
+                SegmenterEvent::Part {
+                    duration,
+                    data,
+                    capture_unix_us,
+                    program_date_us,
+                    ..
+                } => Some((tfdt(data), *duration, *capture_unix_us, *program_date_us)),
+                _ => None,
+            })
+            .collect()
+    }
+
+    /// Ticks to µs.
+    fn us(ticks: u64) -> u64 {
+        ticks * 100 / 9
+    }
+
+    /// A 500 ms stall (15 frames lost before the encoder): media time keeps tracking the
+    /// capture clock, decode time runs on without a gap, and no part outgrows PART-TARGET.
+    #[test]
+    fn a_stall_keeps_media_time_on_the_capture_clock() {
+        let mut run = Run::new();
+        let frames = (0..47).chain(62..150);
+        let events: Vec<SegmenterEvent> = run.push(frames).into_iter().flatten().collect();
+        let parts = part_times(&events);
+        for pair in parts.windows(2) {
+            assert_eq!(pair[0].0 + u64::from(pair[0].1), pair[1].0, "{parts:?}");
+        }
+        assert!(parts.iter().all(|p| p.1 <= 18_000), "{parts:?}");
+        let (first, last) = (parts[0], parts[parts.len() - 1]);
+        let media = us(last.0 - first.0);
+        let capture = last.2 - first.2;
+        assert!(
+            media.abs_diff(capture) <= 33_334,
+            "media {media} µs, capture {capture} µs"
+        );
+    }
+
+    /// A 3 s stall keeps half a segment (0.5 s) on the media timeline: the rest is closed
+    /// up, decode time stays continuous, and no part outgrows PART-TARGET.
+    #[test]
+    fn a_long_stall_keeps_half_a_segment() {
+        let mut run = Run::new();
+        let frames = (0..47).chain(137..200);
+        let events: Vec<SegmenterEvent> = run.push(frames).into_iter().flatten().collect();
+        let parts = part_times(&events);
+        for pair in parts.windows(2) {
+            assert_eq!(pair[0].0 + u64::from(pair[0].1), pair[1].0, "{parts:?}");
+        }
+        assert!(parts.iter().all(|p| p.1 <= 18_000), "{parts:?}");
+        let (first, last) = (parts[0], parts[parts.len() - 1]);
+        let media = us(last.0 - first.0);
+        let capture = last.2 - first.2;
+        let closed_up = 3_000_000 - 500_000;
+        assert!(
+            media.abs_diff(capture - closed_up) <= 33_334,
+            "media {media} µs, capture {capture} µs"
+        );
+    }
+
+    /// PROGRAM-DATE-TIME runs on media time: dates step by exactly the part durations,
+    /// whatever the capture clock's jitter, and stay within a frame of capture time.
+    #[test]
+    fn program_dates_follow_media_time() {
+        let mut seg = Segmenter::new(cfg());
+        let mut events = Vec::new();
+        for f in (0..90u64).filter(|f| f % 7 != 3) {
+            let mut au = Arc::unwrap_or_clone(au(f, f % 30 == 0, OPENH264_720P_SPS));
+            au.capture_unix_us += (f * 7919 % 9_000).saturating_sub(4_500);
+            seg.push(Arc::new(au), &mut events);
+        }
+        let parts = part_times(&events);
+        for pair in parts.windows(2) {
+            let step = pair[1].3 - pair[0].3;
+            assert!(step.abs_diff(us(u64::from(pair[0].1))) <= 1, "{parts:?}");
+        }
+        for p in &parts {
+            assert!(p.3.abs_diff(p.2) <= 33_334 + 4_500, "{p:?}");
+        }
+    }
+
+    /// After the encoder stopped, the next session starts with a new init, decode time goes
+    /// on from where the last part ended, and dates are anchored on the new capture time.
+    #[test]
+    fn a_new_session_continues_the_media_timeline() {
+        let mut run = Run::new();
+        let mut events: Vec<SegmenterEvent> = run.push(0..36).into_iter().flatten().collect();
+        run.seg.end_session(&mut events);
+        let ended = part_times(&events);
+        let end = ended.last().map(|p| p.0 + u64::from(p.1)).unwrap();
+        let after: Vec<SegmenterEvent> = run.push(300..312).into_iter().flatten().collect();
+        assert!(matches!(after[0], SegmenterEvent::Start { .. }));
+        let parts = part_times(&after);
+        assert_eq!(parts[0].0, end, "decode time continues");
+        assert_eq!(parts[0].3, 1_000_000 + 300 * 33_333, "dates re-anchored");
     }
 
     #[test]

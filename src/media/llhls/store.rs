@@ -10,7 +10,7 @@ use std::time::{Duration, Instant};
 
 use super::directives::Directives;
 use super::playlist;
-use super::timeline::{Part, Timeline};
+use super::timeline::{Part, Timeline, TimelineConfig};
 use crate::sync::LockExt;
 
 /// Why an LL-HLS request cannot be answered; `api::preview` maps it to HTTP once.
@@ -18,14 +18,14 @@ use crate::sync::LockExt;
 pub enum HlsError {
     /// The request can never be satisfied as asked (HTTP 400).
     BadRequest(String),
-    /// No such resource in the current session (HTTP 404).
+    /// No such resource on the live timeline (HTTP 404).
     NotFound,
     /// Blocked longer than the spec allows, or the stream is not running (HTTP 503).
     Unavailable(String),
 }
 
+/// The playlist URL's timeline and its rendered playlists.
 struct Live {
-    session: u64,
     timeline: Timeline,
     full: Arc<str>,
     delta: Arc<str>,
@@ -34,9 +34,18 @@ struct Live {
 #[derive(Default)]
 struct State {
     live: Option<Live>,
-    sessions: u64,
-    /// The lowest MSN a new session may start at: above everything published so far.
+    /// The lowest MSN a new timeline may start at: above everything published so far.
     msn_floor: u64,
+}
+
+impl State {
+    fn floor(&self) -> u64 {
+        let live = self
+            .live
+            .as_ref()
+            .map_or(0, |l| l.timeline.current_msn() + 1);
+        live.max(self.msn_floor)
+    }
 }
 
 pub struct HlsStore {
@@ -78,43 +87,50 @@ impl HlsStore {
         self.blocked.load(Ordering::Relaxed)
     }
 
-    /// Starts a new session (new prefix, new init), replacing whatever was live.
-    pub fn start_session(&self, timeline: Timeline) {
+    /// Starts an encoder session with `init`. It continues the live timeline (behind a
+    /// discontinuity) when there is one with the same part and segment targets; otherwise a
+    /// new timeline is made from `config`, which gets the lowest MSN it may start at (at
+    /// start-up, or when the frame rate changed: a playlist's targets must never change).
+    pub fn start_session(
+        &self,
+        init: Arc<[u8]>,
+        codec: String,
+        config: impl FnOnce(u64) -> TimelineConfig,
+    ) {
         let mut state = self.state.lock_unpoisoned();
-        state.sessions += 1;
-        if let Some(old) = &state.live {
-            state.msn_floor = state.msn_floor.max(old.timeline.current_msn() + 1);
+        let floor = state.floor();
+        let cfg = config(floor);
+        match state.live.as_mut() {
+            Some(live) if timeline_targets(live.timeline.config()) == timeline_targets(&cfg) => {
+                live.timeline.start_session(init, codec);
+                (live.full, live.delta) = render(&live.timeline);
+            }
+            _ => {
+                state.msn_floor = floor;
+                let timeline = Timeline::new(cfg, init, codec);
+                let (full, delta) = render(&timeline);
+                state.live = Some(Live {
+                    timeline,
+                    full,
+                    delta,
+                });
+            }
         }
-        let (full, delta) = render(&timeline);
-        state.live = Some(Live {
-            session: state.sessions,
-            timeline,
-            full,
-            delta,
-        });
         drop(state);
         self.changed.notify_all();
     }
 
-    /// The lowest media sequence number a new session may use (sequence numbers never go
+    /// The lowest media sequence number a new timeline may use (sequence numbers never go
     /// back on the same playlist URL).
     pub fn msn_floor(&self) -> u64 {
-        let state = self.state.lock_unpoisoned();
-        let live = state
-            .live
-            .as_ref()
-            .map_or(0, |l| l.timeline.current_msn() + 1);
-        live.max(state.msn_floor)
+        self.state.lock_unpoisoned().floor()
     }
 
-    /// Ends the live session (the source stopped): waiting requests get 503 at their deadline.
+    /// Ends the encoder session (the source stopped). The timeline stays: its segments remain
+    /// listed and downloadable, and the next session continues it. Waiting requests get 503
+    /// at their deadline unless a new session answers them first.
     pub fn stop_session(&self) {
-        let mut state = self.state.lock_unpoisoned();
-        if let Some(live) = state.live.take() {
-            state.msn_floor = state.msn_floor.max(live.timeline.current_msn() + 1);
-        }
-        drop(state);
-        self.changed.notify_all();
+        self.update(|tl| tl.end_session());
     }
 
     /// Changes the live timeline, re-renders the playlists and wakes every waiter.
@@ -141,16 +157,21 @@ impl HlsStore {
     pub fn playlist(&self, d: &Directives) -> Result<Arc<str>, HlsError> {
         let started = Instant::now();
         let mut state = self.state.lock_unpoisoned();
-        let entry_session = state.live.as_ref().map(|l| l.session);
         let mut parked = None;
         loop {
             let mut limit = self.startup_wait;
-            if let Some(live) = state.live.as_ref().filter(|l| l.timeline.is_playable()) {
-                let tl = &live.timeline;
-                if entry_session.is_some_and(|s| s != live.session) {
-                    // The stream restarted under the client: the new playlist tells it so.
-                    return Ok(Arc::clone(&live.full));
+            // A blocking request waits for what it names; any other waits until the running
+            // session has enough segments for every client to start (cold start, or the
+            // first request after hibernation).
+            let answerable = |tl: &Timeline| {
+                if d.blocks() {
+                    tl.is_playable()
+                } else {
+                    tl.is_ready()
                 }
+            };
+            if let Some(live) = state.live.as_ref().filter(|l| answerable(&l.timeline)) {
+                let tl = &live.timeline;
                 if let Some(msn) = d.msn {
                     if tl.is_too_far_ahead(msn, d.part) {
                         return Err(HlsError::BadRequest(format!(
@@ -167,7 +188,8 @@ impl HlsStore {
             let waited = started.elapsed();
             parked.get_or_insert_with(|| Parked::new(&self.blocked));
             if waited >= limit {
-                return Err(HlsError::Unavailable(if state.live.is_some() {
+                let running = state.live.as_ref().is_some_and(|l| l.timeline.is_running());
+                return Err(HlsError::Unavailable(if running {
                     format!(
                         "playlist update not available after {} ms",
                         waited.as_millis()
@@ -180,16 +202,20 @@ impl HlsStore {
         }
     }
 
-    pub fn init(&self, prefix: &str) -> Result<Arc<[u8]>, HlsError> {
+    /// The init segment of encoder session `session`, while any of its segments is retained.
+    pub fn init(&self, prefix: &str, session: u64) -> Result<Arc<[u8]>, HlsError> {
         let state = self.state.lock_unpoisoned();
-        let live = live_session(&state, prefix)?;
-        Ok(Arc::clone(live.timeline.init()))
+        live_timeline(&state, prefix)?
+            .timeline
+            .session_init(session)
+            .cloned()
+            .ok_or(HlsError::NotFound)
     }
 
     /// A complete segment, as its parts' bytes in order.
     pub fn segment(&self, prefix: &str, msn: u64) -> Result<Vec<Arc<[u8]>>, HlsError> {
         let state = self.state.lock_unpoisoned();
-        live_session(&state, prefix)?
+        live_timeline(&state, prefix)?
             .timeline
             .segment(msn)
             .ok_or(HlsError::NotFound)
@@ -201,7 +227,7 @@ impl HlsStore {
         let mut state = self.state.lock_unpoisoned();
         let mut parked = None;
         loop {
-            let tl = &live_session(&state, prefix)?.timeline;
+            let tl = &live_timeline(&state, prefix)?.timeline;
             if let Some(part) = tl.part(msn, index) {
                 return Ok(part);
             }
@@ -229,12 +255,17 @@ impl HlsStore {
     }
 }
 
-fn live_session<'a>(state: &'a State, prefix: &str) -> Result<&'a Live, HlsError> {
+fn live_timeline<'a>(state: &'a State, prefix: &str) -> Result<&'a Live, HlsError> {
     state
         .live
         .as_ref()
         .filter(|l| l.timeline.prefix() == prefix)
         .ok_or(HlsError::NotFound)
+}
+
+/// What a playlist URL must never change: its part and segment targets.
+fn timeline_targets(cfg: &TimelineConfig) -> (u32, u32) {
+    (cfg.part_target, cfg.segment_target)
 }
 
 fn render(tl: &Timeline) -> (Arc<str>, Arc<str>) {
@@ -260,19 +291,22 @@ fn blocking_limit(tl: &Timeline) -> Duration {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::media::llhls::timeline::TimelineConfig;
+    use crate::media::llhls::timeline::NewPart;
     use std::thread;
 
-    fn store_with(segments: usize) -> Arc<HlsStore> {
-        let store = Arc::new(HlsStore::new(Duration::from_millis(300)));
-        let cfg = TimelineConfig {
-            prefix: "p".into(),
+    fn config(prefix: &str) -> TimelineConfig {
+        TimelineConfig {
+            prefix: prefix.into(),
             part_target: 18_000,
             segment_target: 90_000,
             window_segments: 7,
             first_msn: 0,
-        };
-        store.start_session(Timeline::new(cfg, Arc::from(&b"init"[..]), String::new()));
+        }
+    }
+
+    fn store_with(segments: usize) -> Arc<HlsStore> {
+        let store = Arc::new(HlsStore::new(Duration::from_millis(300)));
+        store.start_session(Arc::from(&b"init"[..]), String::new(), |_| config("p"));
         for _ in 0..segments {
             for i in 0..5 {
                 push(&store, i == 0);
@@ -283,7 +317,7 @@ mod tests {
     }
 
     fn push(store: &HlsStore, independent: bool) {
-        store.update(|tl| tl.push_part(18_000, independent, Arc::from(&b"x"[..]), 0));
+        store.update(|tl| tl.push_part(NewPart::at(18_000, independent, Arc::from(&b"x"[..]), 0)));
     }
 
     #[test]
@@ -343,32 +377,61 @@ mod tests {
     }
 
     #[test]
-    fn restart_answers_waiters_with_the_new_session() {
+    fn a_restart_continues_the_playlist() {
         let store = store_with(2);
         let waiter = {
             let store = Arc::clone(&store);
             thread::spawn(move || {
                 store.playlist(&Directives {
-                    msn: Some(3),
+                    msn: Some(2),
                     part: None,
                     skip: false,
                 })
             })
         };
         thread::sleep(Duration::from_millis(30));
-        assert_eq!(store.msn_floor(), 3, "two segments done, the third open");
-        let cfg = TimelineConfig {
-            prefix: "new".into(),
-            part_target: 18_000,
-            segment_target: 90_000,
-            window_segments: 7,
-            first_msn: 0,
-        };
-        let mut tl = Timeline::new(cfg, Arc::from(&b"init"[..]), String::new());
-        tl.push_part(18_000, true, Arc::from(&b"x"[..]), 0);
-        tl.close_segment();
-        store.start_session(tl);
+        store.stop_session();
+        store.start_session(Arc::from(&b"init2"[..]), String::new(), |_| config("new"));
+        for i in 0..5 {
+            push(&store, i == 0);
+        }
+        store.update(|tl| tl.close_segment());
         let text = waiter.join().unwrap().unwrap();
-        assert!(text.contains("new-init.mp4"));
+        assert!(!text.contains("new-"), "the playlist keeps its names");
+        assert!(text.contains("#EXT-X-MEDIA-SEQUENCE:0\n"));
+        assert!(text.contains("p-1.m4s\n#EXT-X-DISCONTINUITY\n#EXT-X-MAP:URI=\"p-init-1.mp4\"\n"));
+        assert!(text.contains("p-2.m4s"), "the new session goes on at MSN 2");
+        assert_eq!(&store.init("p", 0).unwrap()[..], b"init");
+        assert_eq!(&store.init("p", 1).unwrap()[..], b"init2");
+        assert_eq!(store.segment("p", 0).unwrap().len(), 5);
+    }
+
+    #[test]
+    fn a_cold_playlist_waits_for_two_segments() {
+        let store = store_with(1);
+        let waiter = {
+            let store = Arc::clone(&store);
+            thread::spawn(move || store.playlist(&Directives::default()))
+        };
+        thread::sleep(Duration::from_millis(30));
+        assert!(
+            !waiter.is_finished(),
+            "one segment is not enough to start on"
+        );
+        let blocking = Directives {
+            msn: Some(0),
+            part: None,
+            skip: false,
+        };
+        assert!(
+            store.playlist(&blocking).is_ok(),
+            "blocking requests are unchanged"
+        );
+        for i in 0..5 {
+            push(&store, i == 0);
+        }
+        store.update(|tl| tl.close_segment());
+        let text = waiter.join().unwrap().unwrap();
+        assert_eq!(text.matches("#EXTINF").count(), 2);
     }
 }

@@ -2,6 +2,12 @@
 //!
 //! Sans-IO: the segmenter pushes finished parts in, HTTP asks what exists. Media sequence
 //! numbers and part indexes are assigned here, so they cannot disagree with the playlist.
+//!
+//! One timeline serves one playlist URL for the life of the process, across encoder
+//! sessions (restarts, hibernation, a new SPS/PPS): a new session only adds an init segment,
+//! and its first segment carries EXT-X-DISCONTINUITY. Media sequence numbers run on by one and
+//! segments of earlier sessions stay listed and downloadable until they age out
+//! (RFC 8216 §6.2.2).
 
 use std::collections::VecDeque;
 use std::sync::Arc;
@@ -12,7 +18,7 @@ use crate::media::TIMESCALE;
 /// players (AVPlayer above all) give up when PART-TARGET or the hold-backs move.
 #[derive(Debug, Clone)]
 pub struct TimelineConfig {
-    /// Session prefix carried by every file name.
+    /// Prefix carried by every file name: new for every timeline (every process start).
     pub prefix: String,
     /// PART-TARGET in 90 kHz ticks: a whole number of frames.
     pub part_target: u32,
@@ -24,6 +30,11 @@ pub struct TimelineConfig {
     /// where the last one stopped (RFC 8216 §6.2.1), so the muxer seeds it from the clock.
     pub first_msn: u64,
 }
+
+/// How many complete segments a session needs before a playlist request without blocking
+/// directives is answered. GStreamer 1.22's hlsdemux2 cannot sync to a playlist with a single
+/// segment and freezes for good; with two it starts.
+pub const SEGMENTS_TO_START: usize = 2;
 
 impl TimelineConfig {
     /// EXT-X-TARGETDURATION in whole seconds.
@@ -61,6 +72,42 @@ pub struct Part {
     pub data: Arc<[u8]>,
     /// Wall-clock capture time of the first frame, µs since the epoch.
     pub capture_unix_us: u64,
+    /// PROGRAM-DATE-TIME of the part's start (from media time), µs since the epoch.
+    pub program_date_us: u64,
+}
+
+/// A finished part as the segmenter hands it over.
+#[derive(Debug, Clone)]
+pub struct NewPart {
+    pub duration: u32,
+    pub independent: bool,
+    pub data: Arc<[u8]>,
+    pub capture_unix_us: u64,
+    pub program_date_us: u64,
+}
+
+#[cfg(test)]
+impl NewPart {
+    /// A part whose date is `unix_us` (capture and program date alike).
+    pub fn at(duration: u32, independent: bool, data: Arc<[u8]>, unix_us: u64) -> NewPart {
+        NewPart {
+            duration,
+            independent,
+            data,
+            capture_unix_us: unix_us,
+            program_date_us: unix_us,
+        }
+    }
+}
+
+/// One encoder session: what its segments are decoded with.
+#[derive(Debug)]
+pub struct Session {
+    /// Counts sessions from 0 within the timeline: the discontinuity sequence number of
+    /// the session's segments.
+    pub number: u64,
+    pub init: Arc<[u8]>,
+    pub codec: String,
 }
 
 #[derive(Debug)]
@@ -68,6 +115,7 @@ pub struct Segment {
     pub msn: u64,
     pub parts: Vec<Arc<Part>>,
     pub complete: bool,
+    pub session: Arc<Session>,
 }
 
 impl Segment {
@@ -78,7 +126,7 @@ impl Segment {
 
     /// PROGRAM-DATE-TIME of the segment, µs since the epoch.
     pub fn program_date_us(&self) -> u64 {
-        self.parts.first().map_or(0, |p| p.capture_unix_us)
+        self.parts.first().map_or(0, |p| p.program_date_us)
     }
 }
 
@@ -88,8 +136,11 @@ impl Segment {
 #[derive(Debug)]
 pub struct Timeline {
     cfg: TimelineConfig,
-    init: Arc<[u8]>,
-    codec: String,
+    session: Arc<Session>,
+    /// Whether the session is producing media (false once its encoder stopped).
+    running: bool,
+    /// Complete segments of the current session.
+    session_segments: usize,
     /// Oldest first; the last one may be open (incomplete).
     segments: VecDeque<Segment>,
     next_msn: u64,
@@ -98,12 +149,62 @@ pub struct Timeline {
 impl Timeline {
     pub fn new(cfg: TimelineConfig, init: Arc<[u8]>, codec: String) -> Timeline {
         Timeline {
-            init,
-            codec,
+            session: Arc::new(Session {
+                number: 0,
+                init,
+                codec,
+            }),
+            running: true,
+            session_segments: 0,
             next_msn: cfg.first_msn,
             segments: VecDeque::new(),
             cfg,
         }
+    }
+
+    /// Starts the next encoder session on the same timeline: its segments follow on with
+    /// the next MSN, behind a discontinuity and a new init segment.
+    pub fn start_session(&mut self, init: Arc<[u8]>, codec: String) {
+        self.end_session();
+        self.session = Arc::new(Session {
+            number: self.session.number + 1,
+            init,
+            codec,
+        });
+        self.running = true;
+        self.session_segments = 0;
+    }
+
+    /// The encoder stopped: completes the open segment, if it has parts.
+    pub fn end_session(&mut self) {
+        self.close_segment();
+        self.running = false;
+    }
+
+    pub fn is_running(&self) -> bool {
+        self.running
+    }
+
+    /// Whether a playlist request without blocking directives may be answered: the running
+    /// session has [`SEGMENTS_TO_START`] complete segments.
+    pub fn is_ready(&self) -> bool {
+        self.running && self.session_segments >= SEGMENTS_TO_START
+    }
+
+    /// The init segment of session `number`, while any of its segments is retained.
+    pub fn session_init(&self, number: u64) -> Option<&Arc<[u8]>> {
+        if self.session.number == number {
+            return Some(&self.session.init);
+        }
+        self.segments
+            .iter()
+            .find(|s| s.session.number == number)
+            .map(|s| &s.session.init)
+    }
+
+    /// The current session.
+    pub fn session(&self) -> &Session {
+        &self.session
     }
 
     pub fn config(&self) -> &TimelineConfig {
@@ -114,28 +215,24 @@ impl Timeline {
         &self.cfg.prefix
     }
 
+    /// The current session's init segment.
     pub fn init(&self) -> &Arc<[u8]> {
-        &self.init
+        &self.session.init
     }
 
     /// RFC 6381 codec string of the video track, e.g. `avc1.42c01f`.
     pub fn codec(&self) -> &str {
-        &self.codec
+        &self.session.codec
     }
 
     /// Appends a finished part to the open segment (opening one if needed); returns it.
-    pub fn push_part(
-        &mut self,
-        duration: u32,
-        independent: bool,
-        data: Arc<[u8]>,
-        capture_unix_us: u64,
-    ) -> Arc<Part> {
+    pub fn push_part(&mut self, new: NewPart) -> Arc<Part> {
         if self.segments.back().is_none_or(|s| s.complete) {
             self.segments.push_back(Segment {
                 msn: self.next_msn,
                 parts: Vec::new(),
                 complete: false,
+                session: Arc::clone(&self.session),
             });
             self.next_msn += 1;
         }
@@ -146,10 +243,11 @@ impl Timeline {
         let part = Arc::new(Part {
             msn: seg.msn,
             index: seg.parts.len() as u32,
-            duration,
-            independent,
-            data,
-            capture_unix_us,
+            duration: new.duration,
+            independent: new.independent,
+            data: new.data,
+            capture_unix_us: new.capture_unix_us,
+            program_date_us: new.program_date_us,
         });
         seg.parts.push(Arc::clone(&part));
         part
@@ -163,6 +261,7 @@ impl Timeline {
             .filter(|s| !s.complete && !s.parts.is_empty())?;
         seg.complete = true;
         let msn = seg.msn;
+        self.session_segments += 1;
         let retained = self.cfg.window_segments.saturating_mul(2).max(1);
         while self.complete_count() > retained {
             self.segments.pop_front();
@@ -181,7 +280,7 @@ impl Timeline {
         self.segments.iter().skip(skip)
     }
 
-    /// True once at least one complete segment exists: a player can start.
+    /// True once at least one complete segment exists: blocking requests can be answered.
     pub fn is_playable(&self) -> bool {
         self.segments.iter().any(|s| s.complete)
     }
@@ -288,7 +387,7 @@ mod tests {
     fn fill(tl: &mut Timeline, segments: usize) {
         for _ in 0..segments {
             for i in 0..5 {
-                tl.push_part(18_000, i == 0, data(), 0);
+                tl.push_part(NewPart::at(18_000, i == 0, data(), 0));
             }
             tl.close_segment();
         }
@@ -298,11 +397,11 @@ mod tests {
     fn numbers_parts_and_segments() {
         let mut tl = Timeline::new(config(), data(), "avc1.42c01f".into());
         assert_eq!(tl.next_part(), (0, 0));
-        let p = tl.push_part(18_000, true, data(), 5);
+        let p = tl.push_part(NewPart::at(18_000, true, data(), 5));
         assert_eq!((p.msn, p.index), (0, 0));
         assert_eq!(tl.next_part(), (0, 1));
         for _ in 0..4 {
-            tl.push_part(18_000, false, data(), 5);
+            tl.push_part(NewPart::at(18_000, false, data(), 5));
         }
         assert_eq!(
             tl.next_part(),
@@ -322,7 +421,7 @@ mod tests {
     fn window_lists_and_retains() {
         let mut tl = Timeline::new(config(), data(), String::new());
         fill(&mut tl, 10);
-        tl.push_part(18_000, true, data(), 0);
+        tl.push_part(NewPart::at(18_000, true, data(), 0));
         let listed: Vec<u64> = tl.listed().map(|s| s.msn).collect();
         assert_eq!(listed, vec![7, 8, 9, 10]);
         assert!(
@@ -344,7 +443,7 @@ mod tests {
             "past the last part means part 0 of msn 1"
         );
         assert!(!tl.has_part_at_or_after(1, 0));
-        tl.push_part(18_000, true, data(), 0);
+        tl.push_part(NewPart::at(18_000, true, data(), 0));
         assert!(tl.has_part_at_or_after(0, 5));
         assert!(tl.has_part_at_or_after(1, 0));
         assert!(!tl.has_part_at_or_after(1, 1));

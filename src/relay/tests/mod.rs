@@ -17,7 +17,8 @@ use crate::api::Api;
 use crate::base64;
 use crate::config::Config;
 use crate::http::Request;
-use crate::media::llhls::{Timeline, TimelineConfig};
+use crate::media::llhls::NewPart;
+use crate::media::llhls::TimelineConfig;
 use crate::pairing::bootstrap::KeyBootstrap;
 use crate::pairing::credentials::RelayCredentials;
 use crate::pairing::keys::DeviceKey;
@@ -97,18 +98,17 @@ fn wait_for(relay: &Relay, what: &str, done: impl Fn(&RelayStatus) -> bool) -> R
 /// Publishes `count` parts of different sizes (some beyond 64 KiB) and returns their
 /// relay paths and bytes.
 fn publish_parts(rt: &Runtime, count: usize) -> Vec<(String, Vec<u8>)> {
-    let cfg = TimelineConfig {
-        prefix: "rt".into(),
-        part_target: 18_000,
-        segment_target: 90_000,
-        window_segments: 7,
-        first_msn: rt.media.hls.msn_floor(),
-    };
-    rt.media.hls.start_session(Timeline::new(
-        cfg,
-        Arc::from(&b"init"[..]),
-        "avc1.42c01f".into(),
-    ));
+    rt.media
+        .hls
+        .start_session(Arc::from(&b"init"[..]), "avc1.42c01f".into(), |first_msn| {
+            TimelineConfig {
+                prefix: "rt".into(),
+                part_target: 18_000,
+                segment_target: 90_000,
+                window_segments: 7,
+                first_msn,
+            }
+        });
     (0..count)
         .map(|i| {
             let len = 100 + (i * 7919) % 150_000;
@@ -117,7 +117,8 @@ fn publish_parts(rt: &Runtime, count: usize) -> Vec<(String, Vec<u8>)> {
                 .media
                 .hls
                 .update(|tl| {
-                    let part = tl.push_part(18_000, i % 5 == 0, Arc::from(&data[..]), 0);
+                    let part =
+                        tl.push_part(NewPart::at(18_000, i % 5 == 0, Arc::from(&data[..]), 0));
                     if i % 5 == 4 {
                         tl.close_segment();
                     }
@@ -433,7 +434,7 @@ fn beyond_the_pending_limit_commands_get_429_and_the_rest_complete() {
     let data: Vec<u8> = (0..5000u32).map(|i| (i % 251) as u8).collect();
     rt.media
         .hls
-        .update(|tl| tl.push_part(18_000, false, Arc::from(&data[..]), 0));
+        .update(|tl| tl.push_part(NewPart::at(18_000, false, Arc::from(&data[..]), 0)));
     let replies = collect_replies(&mut server, sent - surplus);
     for (id, (status, body)) in &replies {
         if *status == 429 {
