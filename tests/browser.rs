@@ -48,6 +48,7 @@ fn web_player_plays_across_an_encoder_restart() {
     let out = Command::new("node")
         .current_dir(&dir)
         .args(["play.mjs", &cam.url("/"), "--seconds", "3", "--restart"])
+        .env("PICAMD_KEY", cam.local_key())
         .output()
         .expect("node runs");
     let stdout = String::from_utf8_lossy(&out.stdout);

@@ -321,7 +321,7 @@ fn program_dates_follow_extinf_across_a_stall() {
 fn a_preview_restart_continues_the_playlist() {
     let cam = Picamd::start(&[]);
     let before = listed_segments(&cam.get(PLAYLIST).text());
-    assert_eq!(cam.request("POST", "/preview/stop", &[], b"").status, 204);
+    assert_eq!(cam.authed("POST", "/preview/stop", "").status, 204);
     // The session ends once no frames arrived for two seconds.
     thread::sleep(Duration::from_millis(2600));
     assert_eq!(cam.get("/health").json()["preview"], "stopped");

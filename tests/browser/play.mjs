@@ -8,8 +8,8 @@
 // (#latency[data-latency-ms], a median of the last ~30 barcode readings) for N seconds (default 5).
 // Prints one JSON line and exits 0 only if playback advanced, the latency median is < 2000 ms
 // and there were no page errors.
-// With --restart, once playing it stops the preview encoder (POST /preview/stop) while holding
-// the page's HLS requests for 2.8 s, so that the encoder session ends; the released requests
+// With --restart, once playing it stops the preview encoder (POST /preview/stop, with the key
+// in PICAMD_KEY) while holding the page's HLS requests for 2.8 s, so that the encoder session ends; the released requests
 // wake it, and the playlist goes on behind EXT-X-DISCONTINUITY. Playback must then advance
 // another 3 s within 20 s in the same player session (no reset); `restart` in the JSON says how.
 
@@ -145,7 +145,8 @@ try {
     const held = new Promise((r) => { release = r; });
     const pattern = '**/preview/hls/**';
     await page.route(pattern, async (route) => { await held; await route.continue().catch(() => {}); });
-    const stop = await fetch(new URL('/preview/stop', baseUrl), { method: 'POST' });
+    const key = process.env.PICAMD_KEY || '';
+    const stop = await fetch(new URL('/preview/stop', baseUrl), { method: 'POST', headers: { 'X-API-Key': key } });
     if (stop.status !== 204) throw new Error(`POST /preview/stop: HTTP ${stop.status}`);
     await sleep(2800); // the muxer ends a session after 2 s without frames
     release();
