@@ -82,9 +82,9 @@ mod tests {
 
     #[test]
     fn other_sites_are_refused() {
-        let (rt, _dir) = test_runtime::runtime(&[]);
+        let (rt, _dir) = test_runtime::runtime(&[("AUTHORIZED_API_KEYS", "[\"k-0123456789\"]")]);
         let inbox = rt.link.take_inbox().unwrap();
-        for headers in [
+        for mut headers in [
             vec![
                 ("Host", "localhost:8018"),
                 ("Origin", "https://evil.example"),
@@ -93,6 +93,8 @@ mod tests {
             vec![("Origin", "http://localhost:8018")],
             vec![("Host", "127.0.0.1:8018"), ("Sec-Fetch-Site", "cross-site")],
         ] {
+            // With a valid key: a session or key does not let another site in.
+            headers.push(("X-API-Key", "k-0123456789"));
             let mut req = request("DELETE", "/pairing", &headers);
             req.peer = Some("192.168.1.20:5000".parse().unwrap());
             let resp = crate::api::handle(&rt, &req);
