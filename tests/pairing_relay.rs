@@ -192,7 +192,8 @@ fn pairs_with_a_code_and_serves_commands_through_the_relay() {
 #[test]
 fn many_binary_answers_in_flight_stay_whole() {
     let peer = BackendPeer::start(PeerConfig::default());
-    let cam = start_paired_daemon(&peer);
+    // 50 at once: above the plugin's default of 32 pending commands (429 beyond it).
+    let cam = start_daemon(&peer.base_url(), &[("RELAY_MAX_PENDING_COMMANDS", "64")]);
     let camera_id = pair(&peer, &cam);
     let playlist = cam.get("/preview/hls/cam-preview/index.m3u8").text();
     let parts: Vec<String> = playlist
