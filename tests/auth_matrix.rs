@@ -284,15 +284,16 @@ fn same_site_routes_refuse_other_sites_and_grant_them_no_cors() {
             .is_none());
         assert!(preflight.header("Access-Control-Allow-Origin").is_none());
     }
-    // Other routes keep the plugin's CORS (local mode: `*` and PNA).
-    let health = call(
-        &rt,
-        "GET",
-        "/health",
-        LAN,
-        &[("Origin", "https://x.example")],
+    // Other routes keep the plugin's CORS: the configured origins only, also in local mode.
+    let health = |origin| call(&rt, "GET", "/health", LAN, &[("Origin", origin)]);
+    let foreign = health("https://x.example");
+    assert!(foreign.header("Access-Control-Allow-Origin").is_none());
+    assert!(foreign.header("Access-Control-Allow-Private-Network").is_none());
+    let listed = health("https://cml-relab.org");
+    assert_eq!(
+        listed.header("Access-Control-Allow-Origin"),
+        Some("https://cml-relab.org")
     );
-    assert_eq!(health.header("Access-Control-Allow-Origin"), Some("*"));
 }
 
 #[test]
