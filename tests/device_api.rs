@@ -342,7 +342,12 @@ fn headers_cors_and_errors() {
     // Only the configured origins may read answers, local mode or not (plugin 0.4+).
     let simple = p.request("GET", "/health", &[("Origin", "http://lan.example")], b"");
     assert!(simple.header("Access-Control-Allow-Origin").is_none());
-    let listed = p.request("GET", "/health", &[("Origin", "http://127.0.0.1:8000")], b"");
+    let listed = p.request(
+        "GET",
+        "/health",
+        &[("Origin", "http://127.0.0.1:8000")],
+        b"",
+    );
     assert_eq!(
         listed.header("Access-Control-Allow-Origin"),
         Some("http://127.0.0.1:8000")
@@ -358,7 +363,9 @@ fn headers_cors_and_errors() {
         b"",
     );
     assert_eq!(foreign.status, 400, "another site cannot fetch the preview");
-    assert!(foreign.header("Access-Control-Allow-Private-Network").is_none());
+    assert!(foreign
+        .header("Access-Control-Allow-Private-Network")
+        .is_none());
 
     let not_found = p.get("/nope");
     assert_eq!(

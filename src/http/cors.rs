@@ -425,7 +425,12 @@ mod tests {
         assert!(resp.header("Access-Control-Allow-Credentials").is_none());
         assert!(resp.header(PNA_ALLOW).is_none());
         let resp = decorated(&local(), &[("Origin", "http://a.example")]);
-        assert_eq!(resp.headers.len(), 1, "only Content-Type: {:?}", resp.headers);
+        assert_eq!(
+            resp.headers.len(),
+            1,
+            "only Content-Type: {:?}",
+            resp.headers
+        );
     }
 
     #[test]
