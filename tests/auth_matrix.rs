@@ -18,6 +18,10 @@ const PUBLIC: &str = "8.8.8.8:40000";
 const LAN: &str = "192.168.1.20:40000";
 
 fn runtime() -> Arc<Runtime> {
+    runtime_with(&[])
+}
+
+fn runtime_with(extra: &[(&str, &str)]) -> Arc<Runtime> {
     static RUNS: AtomicU32 = AtomicU32::new(0);
     let run = RUNS.fetch_add(1, Ordering::Relaxed);
     let dir = std::env::temp_dir().join(format!("picamd-matrix-{}-{run}", std::process::id()));
@@ -27,6 +31,10 @@ fn runtime() -> Arc<Runtime> {
         ("PAIRING_BACKEND_URL".to_string(), String::new()),
         ("HOME".to_string(), dir.display().to_string()),
     ]);
+    let env: HashMap<String, String> = env
+        .into_iter()
+        .chain(extra.iter().map(|(k, v)| (k.to_string(), v.to_string())))
+        .collect();
     let args = vec!["--data-dir".to_string(), dir.display().to_string()];
     let config = Config::from_sources(&args, &env, &HashMap::new()).expect("config");
     let keys = bootstrap(&config.relab, None, false, || "generated".into());
@@ -284,15 +292,18 @@ fn same_site_routes_refuse_other_sites_and_grant_them_no_cors() {
             .is_none());
         assert!(preflight.header("Access-Control-Allow-Origin").is_none());
     }
-    // Other routes keep the plugin's CORS (local mode: `*` and PNA).
-    let health = call(
-        &rt,
-        "GET",
-        "/health",
-        LAN,
-        &[("Origin", "https://x.example")],
+    // Other routes keep the plugin's CORS: the configured origins only, also in local mode.
+    let health = |origin| call(&rt, "GET", "/health", LAN, &[("Origin", origin)]);
+    let foreign = health("https://x.example");
+    assert!(foreign.header("Access-Control-Allow-Origin").is_none());
+    assert!(foreign
+        .header("Access-Control-Allow-Private-Network")
+        .is_none());
+    let listed = health("https://cml-relab.org");
+    assert_eq!(
+        listed.header("Access-Control-Allow-Origin"),
+        Some("https://cml-relab.org")
     );
-    assert_eq!(health.header("Access-Control-Allow-Origin"), Some("*"));
 }
 
 #[test]
@@ -368,4 +379,95 @@ fn wrong_api_keys_on_any_route_are_rate_limited() {
     relayed.relayed = true;
     relayed.headers = vec![("X-API-Key".into(), KEY.into())];
     assert_eq!(handle(&rt, &relayed).status, 200);
+}
+
+/// Plugin 0.4+ sessions: a write the browser authenticates with its cookie alone must come
+/// from the camera's own pages (CSRF), and a `Secure` cookie is a `__Host-` cookie.
+#[test]
+fn cookie_writes_need_a_same_origin_page_and_secure_cookies_are_host_cookies() {
+    let log_in = |rt: &Runtime| {
+        let mut login = Request::new("POST", "/auth/login").unwrap();
+        login.peer = Some(LAN.parse().unwrap());
+        login.body = format!("api_key={KEY}").into_bytes();
+        let resp = handle(rt, &login);
+        assert_eq!(resp.status, 303);
+        let cookie = resp.header("Set-Cookie").expect("cookie").to_string();
+        (
+            cookie.clone(),
+            cookie.split(';').next().unwrap().to_string(),
+        )
+    };
+    let rt = runtime();
+    let (_, session) = log_in(&rt);
+    let host = ("Host", "127.0.0.1:8018");
+    let write = |headers: &[(&str, &str)]| call(&rt, "POST", "/preview/start", LAN, headers);
+    for foreign in [
+        vec![host, ("Cookie", session.as_str())],
+        vec![
+            host,
+            ("Cookie", session.as_str()),
+            ("Origin", "http://127.0.0.1:9999"),
+        ],
+        vec![
+            host,
+            ("Cookie", session.as_str()),
+            ("Referer", "http://other.example/"),
+        ],
+    ] {
+        let resp = write(&foreign);
+        assert_eq!(resp.status, 403, "{foreign:?}");
+        assert_eq!(detail(&resp), "Same-origin browser request required");
+    }
+    for own in [
+        vec![
+            host,
+            ("Cookie", session.as_str()),
+            ("Origin", "http://127.0.0.1:8018"),
+        ],
+        vec![
+            host,
+            ("Cookie", session.as_str()),
+            ("Referer", "http://127.0.0.1:8018/docs"),
+        ],
+        vec![host, ("X-API-Key", KEY)],
+    ] {
+        let status = write(&own).status;
+        assert!(![401, 403, 421].contains(&status), "{own:?}: {status}");
+    }
+    let read = call(
+        &rt,
+        "GET",
+        "/camera",
+        LAN,
+        &[host, ("Cookie", session.as_str())],
+    );
+    assert_eq!(read.status, 200, "reads need no Origin");
+
+    let secure = runtime_with(&[("AUTH_COOKIE_SECURE", "true")]);
+    let (cookie, session) = log_in(&secure);
+    assert!(cookie.starts_with("__Host-relab_session="), "{cookie}");
+    assert!(
+        cookie.contains("; Secure") && cookie.contains("Path=/"),
+        "{cookie}"
+    );
+    let resp = call(
+        &secure,
+        "GET",
+        "/camera",
+        LAN,
+        &[("Cookie", session.as_str())],
+    );
+    assert_eq!(resp.status, 200);
+    let plain = session.replacen("__Host-", "", 1);
+    let resp = call(
+        &secure,
+        "GET",
+        "/camera",
+        LAN,
+        &[("Cookie", plain.as_str())],
+    );
+    assert_eq!(
+        resp.status, 401,
+        "the unprefixed name is not the session cookie"
+    );
 }

@@ -339,8 +339,33 @@ fn headers_cors_and_errors() {
         .unwrap()
         .to_lowercase();
     assert!(allowed.contains("x-api-key") && allowed.contains("x-request-id"));
+    // Only the configured origins may read answers, local mode or not (plugin 0.4+).
     let simple = p.request("GET", "/health", &[("Origin", "http://lan.example")], b"");
-    assert_eq!(simple.header("Access-Control-Allow-Origin"), Some("*"));
+    assert!(simple.header("Access-Control-Allow-Origin").is_none());
+    let listed = p.request(
+        "GET",
+        "/health",
+        &[("Origin", "http://127.0.0.1:8000")],
+        b"",
+    );
+    assert_eq!(
+        listed.header("Access-Control-Allow-Origin"),
+        Some("http://127.0.0.1:8000")
+    );
+    let foreign = p.request(
+        "OPTIONS",
+        "/preview/hls/cam-preview/index.m3u8",
+        &[
+            ("Origin", "https://evil.example"),
+            ("Access-Control-Request-Method", "GET"),
+            ("Access-Control-Request-Private-Network", "true"),
+        ],
+        b"",
+    );
+    assert_eq!(foreign.status, 400, "another site cannot fetch the preview");
+    assert!(foreign
+        .header("Access-Control-Allow-Private-Network")
+        .is_none());
 
     let not_found = p.get("/nope");
     assert_eq!(

@@ -65,20 +65,17 @@ fn attempt(rt: &Runtime, req: &Request, now: Instant) -> Response {
         )
         .with_header(
             "Set-Cookie",
-            &session_cookie(
-                &relab.auth.session_cookie_name,
-                &token,
-                relab.cookie_secure(),
-            ),
+            &session_cookie(&relab.session_cookie_name(), &token, relab.cookie_secure()),
         )
 }
 
 pub fn logout(rt: &Runtime, req: &Request, _: &Params) -> Response {
-    let name = &rt.config.relab.auth.session_cookie_name;
-    if let Some(token) = cookie_value(req, name) {
+    let relab = &rt.config.relab;
+    let name = relab.session_cookie_name();
+    if let Some(token) = cookie_value(req, &name) {
         rt.auth.sessions().remove(token);
     }
     Response::empty(303)
         .with_header("Location", "/")
-        .with_header("Set-Cookie", &clear_cookie(name))
+        .with_header("Set-Cookie", &clear_cookie(&name, relab.cookie_secure()))
 }

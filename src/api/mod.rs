@@ -18,6 +18,7 @@ pub mod upload_metadata;
 pub mod validation;
 pub mod web;
 
+use std::panic::{self, AssertUnwindSafe};
 use std::sync::Arc;
 use std::time::Instant;
 
@@ -26,8 +27,11 @@ use routes::{Auth, Guard, Match, Route};
 use crate::auth::login_limiter::too_many_attempts;
 use crate::auth::{self, Access};
 use crate::http::server::{Admission, Handler, DEFAULT_MAX_BODY};
-use crate::http::{request_id, security_headers, Request, Response};
+use crate::http::{request_id, security_headers, site_guard, Request, Response};
 use crate::runtime::Runtime;
+
+/// The methods some route answers, for a `TRACE` to a path no route serves.
+const SERVED_METHODS: &str = "GET, HEAD, POST, PUT, PATCH, DELETE, OPTIONS";
 
 /// Every route picamd serves. `GET` routes answer `HEAD` too.
 pub const ROUTES: &[Route] = &[
@@ -211,7 +215,22 @@ pub fn handle(rt: &Runtime, req: &Request) -> Response {
     if let Some(resp) = rt.site.cors.preflight(req) {
         return resp;
     }
-    finish(rt, req, route_request(rt, req))
+    let answer = panic::catch_unwind(AssertUnwindSafe(|| route_request(rt, req)));
+    finish(rt, req, answer.unwrap_or_else(|_| internal_error(req)))
+}
+
+/// A handler panicked: plugin 0.4+'s 500 body, with the request id to find the log line by.
+fn internal_error(req: &Request) -> Response {
+    let id = request_id::request_id(req);
+    log::error!(
+        "handler panicked on {} {} (request {id})",
+        req.method,
+        req.path
+    );
+    let body = serde_json::json!({
+        "detail": {"message": "Internal server error", "request_id": id}
+    });
+    Response::json(500, &body).with_header(request_id::HEADER, &id)
 }
 
 /// The middleware every answer passes on its way out.
@@ -221,7 +240,9 @@ fn finish(rt: &Runtime, req: &Request, mut resp: Response) -> Response {
         rt.config.relab.http.base_url_is_https(),
         &mut resp,
     );
-    resp = resp.with_header("X-Request-ID", &request_id::request_id(req));
+    if resp.header(request_id::HEADER).is_none() {
+        resp = resp.with_header(request_id::HEADER, &request_id::request_id(req));
+    }
     // Same-site routes answer no one else: no CORS or Private Network Access grants.
     if !matches!(routes::guard_at(ROUTES, &req.path), Guard::SameSite(_)) {
         rt.site.cors.decorate(req, &mut resp);
@@ -238,6 +259,8 @@ fn route_request(rt: &Runtime, req: &Request) -> Response {
             Err(resp) => resp,
         },
         Match::WrongMethod(allow) => Response::method_not_allowed(&allow),
+        // Plugin 0.4+ refuses TRACE everywhere.
+        Match::NotFound if req.method == "TRACE" => Response::method_not_allowed(SERVED_METHODS),
         Match::NotFound => redirect_slash(req).unwrap_or_else(Response::not_found),
     }
 }
@@ -270,6 +293,16 @@ fn authorize(rt: &Runtime, req: &Request, needed: Auth) -> Result<(), Response> 
     }
 }
 
+/// Plugin 0.4+'s answer to a cookie-authenticated write from anywhere but the camera's pages.
+pub const SAME_ORIGIN_REQUIRED: &str = "Same-origin browser request required";
+
+/// A request authenticated by its session cookie (no key) that may change something: the
+/// browser sent the cookie on its own, so the page that asked must be one of ours (CSRF).
+fn by_cookie_unsafely(req: &Request, key_name: &str) -> bool {
+    !matches!(req.method.as_str(), "GET" | "HEAD" | "OPTIONS")
+        && auth::check::presented_key(req, key_name).is_none()
+}
+
 /// The `authed` check, with wrong keys counted by the login limiter: a client that sent
 /// five wrong keys (here or to `/auth/login`) within 300 s gets 429 for any key it sends,
 /// right or wrong, until its block ends. Relayed commands carry picamd's own relay key and
@@ -288,13 +321,17 @@ fn check_key(rt: &Runtime, req: &Request) -> Result<(), Response> {
             return Err(too_many_attempts(retry_after));
         }
     }
-    let access = rt.auth.check(
-        req,
-        &relab.auth.key_name,
-        &relab.auth.session_cookie_name,
-        now,
-    );
+    let access = rt
+        .auth
+        .check(req, &relab.auth.key_name, &relab.session_cookie_name(), now);
     match access {
+        Access::Granted if by_cookie_unsafely(req, &relab.auth.key_name) => {
+            if site_guard::is_same_origin(req) {
+                Ok(())
+            } else {
+                Err(Response::detail(403, SAME_ORIGIN_REQUIRED))
+            }
+        }
         Access::Granted => Ok(()),
         denied => {
             let resp = denied.into_error().expect("denied access has an error");
@@ -303,5 +340,35 @@ fn check_key(rt: &Runtime, req: &Request) -> Result<(), Response> {
             }
             Err(resp)
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::runtime::test_runtime;
+
+    #[test]
+    fn trace_is_refused_everywhere_with_allow() {
+        let (rt, _dir) = test_runtime::runtime(&[]);
+        for (path, allow) in [("/nope", SERVED_METHODS), ("/time", "GET, HEAD")] {
+            let resp = handle(&rt, &Request::new("TRACE", path).unwrap());
+            assert_eq!(resp.status, 405, "{path}");
+            assert_eq!(resp.header("Allow"), Some(allow), "{path}");
+        }
+    }
+
+    #[test]
+    fn a_panic_is_the_plugins_500_with_the_request_id() {
+        let mut req = Request::new("GET", "/camera").unwrap();
+        req.headers.push(("X-Request-ID".into(), "trace-7".into()));
+        let resp = internal_error(&req);
+        assert_eq!(resp.status, 500);
+        assert_eq!(resp.header("X-Request-ID"), Some("trace-7"));
+        let body: serde_json::Value = serde_json::from_slice(&resp.body.to_vec()).unwrap();
+        assert_eq!(
+            body,
+            serde_json::json!({"detail": {"message": "Internal server error", "request_id": "trace-7"}})
+        );
     }
 }

@@ -91,9 +91,16 @@ pub fn session_cookie(name: &str, token: &str, secure: bool) -> String {
     cookie
 }
 
-/// The `Set-Cookie` value that deletes the session cookie (as Starlette's `delete_cookie`).
-pub fn clear_cookie(name: &str) -> String {
-    format!("{name}=\"\"; expires=Thu, 01 Jan 1970 00:00:00 GMT; Max-Age=0; Path=/; SameSite=lax")
+/// The `Set-Cookie` value that deletes the session cookie (as Starlette's `delete_cookie`);
+/// a `Secure` cookie can only be replaced by another `Secure` one.
+pub fn clear_cookie(name: &str, secure: bool) -> String {
+    let mut cookie = format!(
+        "{name}=\"\"; expires=Thu, 01 Jan 1970 00:00:00 GMT; Max-Age=0; Path=/; SameSite=lax"
+    );
+    if secure {
+        cookie.push_str("; Secure");
+    }
+    cookie
 }
 
 #[cfg(test)]
@@ -184,7 +191,7 @@ mod tests {
             session_cookie("relab_session", "t", true),
             "relab_session=t; HttpOnly; Max-Age=43200; Path=/; SameSite=lax; Secure"
         );
-        let cleared = clear_cookie("relab_session");
+        let cleared = clear_cookie("relab_session", false);
         assert!(cleared.starts_with("relab_session="));
         assert!(cleared.contains("; Max-Age=0;"));
         assert!(cleared.contains("; Path=/"));

@@ -1,5 +1,5 @@
 //! Browser sessions created by `POST /auth/login` (§1.3): random tokens held in memory, valid
-//! for 12 hours, lost on restart. The store is bounded; beyond its capacity the oldest session
+//! for 12 hours and for 30 minutes without use (plugin 0.4+), lost on restart. The store is bounded; beyond its capacity the oldest session
 //! is evicted. Time is passed in.
 
 use std::collections::{BTreeMap, HashMap};
@@ -10,6 +10,8 @@ use ring::rand::{SecureRandom, SystemRandom};
 
 /// How long a browser session lasts (the cookie's `Max-Age` says the same).
 pub const SESSION_TTL: Duration = Duration::from_secs(12 * 60 * 60);
+/// How long a session may go unused before it ends.
+pub const SESSION_IDLE: Duration = Duration::from_secs(30 * 60);
 
 /// The operating system's random number generator failed, so no token could be made.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -25,9 +27,10 @@ impl std::error::Error for RandomUnavailable {}
 
 pub struct SessionStore {
     ttl: Duration,
+    idle: Duration,
     max_sessions: usize,
-    /// token → its key in `by_age`
-    sessions: HashMap<String, (Instant, u64)>,
+    /// token → its key in `by_age`, and when it was last used
+    sessions: HashMap<String, ((Instant, u64), Instant)>,
     /// (created, sequence) → token, oldest first; the sequence breaks ties between equal times.
     by_age: BTreeMap<(Instant, u64), String>,
     next_seq: u64,
@@ -38,6 +41,7 @@ impl SessionStore {
     pub fn new(ttl: Duration, max_sessions: usize) -> SessionStore {
         SessionStore {
             ttl,
+            idle: SESSION_IDLE,
             max_sessions: max_sessions.max(1),
             sessions: HashMap::new(),
             by_age: BTreeMap::new(),
@@ -57,22 +61,24 @@ impl SessionStore {
         Ok(token)
     }
 
-    /// Whether `token` names a live session. An expired one is forgotten on the way.
+    /// Whether `token` names a live session; using it restarts its idle time. An expired or
+    /// idle one is forgotten on the way.
     pub fn is_valid(&mut self, token: &str, now: Instant) -> bool {
-        let Some(&(created, seq)) = self.sessions.get(token) else {
+        let Some(&(key, last_used)) = self.sessions.get(token) else {
             return false;
         };
-        if self.expired(created, now) {
+        if self.expired(key.0, now) || now.saturating_duration_since(last_used) >= self.idle {
             self.sessions.remove(token);
-            self.by_age.remove(&(created, seq));
+            self.by_age.remove(&key);
             return false;
         }
+        self.sessions.insert(token.to_owned(), (key, now));
         true
     }
 
     /// Ends a session (logout). Unknown tokens are ignored.
     pub fn remove(&mut self, token: &str) {
-        if let Some(key) = self.sessions.remove(token) {
+        if let Some((key, _)) = self.sessions.remove(token) {
             self.by_age.remove(&key);
         }
     }
@@ -96,7 +102,7 @@ impl SessionStore {
         }
         let key = (now, self.next_seq);
         self.next_seq = self.next_seq.wrapping_add(1);
-        self.sessions.insert(token.clone(), key);
+        self.sessions.insert(token.clone(), (key, now));
         self.by_age.insert(key, token);
     }
 
@@ -152,6 +158,12 @@ mod tests {
         let mut store = SessionStore::new(SESSION_TTL, 10);
         let t0 = Instant::now();
         store.insert("tok".into(), t0);
+        // Used every 20 minutes, it lives exactly its 12 hours.
+        let mut t = t0;
+        while t + SESSION_IDLE < t0 + 12 * HOUR {
+            t += Duration::from_secs(20 * 60);
+            assert!(store.is_valid("tok", t.min(t0 + 12 * HOUR - Duration::from_millis(1))));
+        }
         assert!(store.is_valid("tok", t0 + 12 * HOUR - Duration::from_millis(1)));
         assert!(!store.is_valid("tok", t0 + 12 * HOUR));
         assert!(store.is_empty(), "the expired session was removed");
@@ -235,7 +247,23 @@ mod tests {
         store.insert("same".into(), now);
         store.insert("same".into(), now + HOUR);
         assert_eq!((store.sessions.len(), store.by_age.len()), (1, 1));
-        assert!(store.is_valid("same", now + 12 * HOUR + Duration::from_secs(1)));
+        assert!(store.is_valid("same", now + HOUR + Duration::from_secs(1)));
+        assert_eq!(store.by_age.first_key_value().unwrap().0 .0, now + HOUR);
+    }
+
+    #[test]
+    fn sessions_end_after_30_minutes_unused() {
+        let mut store = SessionStore::new(SESSION_TTL, 10);
+        let t0 = Instant::now();
+        store.insert("tok".into(), t0);
+        let almost = t0 + SESSION_IDLE - Duration::from_millis(1);
+        assert!(
+            store.is_valid("tok", almost),
+            "in time, and the idle clock restarts"
+        );
+        assert!(store.is_valid("tok", almost + SESSION_IDLE - Duration::from_millis(1)));
+        assert!(!store.is_valid("tok", almost + 2 * SESSION_IDLE));
+        assert!(store.is_empty(), "the idle session was removed");
     }
 
     #[test]

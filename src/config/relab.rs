@@ -393,6 +393,17 @@ impl RelabSettings {
             .unwrap_or_else(|| self.http.base_url_is_https())
     }
 
+    /// The session cookie's name: `SESSION_COOKIE_NAME`, with the `__Host-` prefix when the
+    /// cookie is `Secure` (plugin 0.4+), which binds it to this host and path `/`.
+    pub fn session_cookie_name(&self) -> String {
+        let name = &self.auth.session_cookie_name;
+        if self.cookie_secure() && !name.starts_with("__Host-") {
+            format!("__Host-{name}")
+        } else {
+            name.clone()
+        }
+    }
+
     /// The sink captures go to; see [`CaptureUploadSettings::resolved_sink`].
     pub fn resolved_image_sink(&self) -> ImageSink {
         self.upload.resolved_sink(&self.backend)

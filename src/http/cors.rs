@@ -1,9 +1,11 @@
 //! CORS as the plugin's Starlette `CORSMiddleware` does it (§2), plus Private Network Access.
 //!
-//! In local mode every origin is allowed without credentials (`*`); otherwise only the
-//! configured origins, echoed back with `Access-Control-Allow-Credentials: true`. One deliberate
-//! difference (§14.4): a preflight asking `Access-Control-Request-Private-Network: true` is
-//! answered 200 with `Access-Control-Allow-Private-Network: true`, where Starlette refuses it.
+//! As plugin 0.4 and later: only the configured origins (`ALLOWED_CORS_ORIGINS` and
+//! `LOCAL_ALLOWED_ORIGINS`; `*` among them allows all) are echoed back, with
+//! `Access-Control-Allow-Credentials: true` only when local mode is off; in local mode a
+//! preflight asking `Access-Control-Request-Private-Network: true` from an allowed origin is
+//! granted Private Network Access (the plugin's `allow_private_network`). No page from any
+//! other origin can read an answer.
 
 use super::{Body, Request, Response};
 
@@ -23,7 +25,7 @@ const PNA_ALLOW: &str = "Access-Control-Allow-Private-Network";
 #[derive(Debug, Clone)]
 pub struct CorsPolicy {
     pub local_mode: bool,
-    /// Exact origins (trailing `/` stripped) allowed when not in local mode.
+    /// Exact origins (trailing `/` stripped); `*` allows every origin.
     pub allowed_origins: Vec<String>,
     /// The API key header's name (`AUTH_KEY_NAME`), which preflights may ask for.
     pub key_header: String,
@@ -99,7 +101,7 @@ impl CorsPolicy {
         let wants_private_network = req
             .header("Access-Control-Request-Private-Network")
             .is_some_and(|v| v.trim().eq_ignore_ascii_case("true"));
-        if self.local_mode || wants_private_network {
+        if self.local_mode && wants_private_network && failures.is_empty() {
             push(PNA_ALLOW, "true");
         }
 
@@ -117,12 +119,8 @@ impl CorsPolicy {
         Some(resp)
     }
 
-    /// Adds the CORS headers of a simple (non-preflight) response, and in local mode the
-    /// Private Network Access header, which every response carries.
+    /// Adds the CORS headers of a simple (non-preflight) response.
     pub fn decorate(&self, req: &Request, resp: &mut Response) {
-        if self.local_mode && resp.header(PNA_ALLOW).is_none() {
-            resp.headers.push((PNA_ALLOW.into(), "true".into()));
-        }
         let Some(origin) = req.header("Origin") else {
             return;
         };
@@ -146,7 +144,7 @@ impl CorsPolicy {
     }
 
     fn allows_all_origins(&self) -> bool {
-        self.local_mode || self.allowed_origins.iter().any(|o| o == "*")
+        self.allowed_origins.iter().any(|o| o == "*")
     }
 
     fn allows_credentials(&self) -> bool {
@@ -193,9 +191,10 @@ mod tests {
 
     const ALLOW_HEADERS: &str = "Accept, Accept-Language, Authorization, Content-Language, \
                                  Content-Type, X-API-Key, X-Request-ID";
+    const APP: &str = "https://app.example";
 
     fn local() -> CorsPolicy {
-        CorsPolicy::new(true, Vec::new(), "X-API-Key")
+        CorsPolicy::new(true, vec!["https://app.example/".into()], "X-API-Key")
     }
 
     fn remote() -> CorsPolicy {
@@ -228,30 +227,12 @@ mod tests {
         let resp = preflight(
             &local(),
             &[
-                ("Origin", "http://127.0.0.1:8000"),
-                ("Access-Control-Request-Method", "GET"),
-                ("Access-Control-Request-Headers", "X-API-Key"),
+                ("Origin", APP),
+                ("Access-Control-Request-Method", "POST"),
+                ("Access-Control-Request-Headers", "X-API-Key, X-Request-ID"),
             ],
         )
         .unwrap();
-        assert_eq!(resp.status, 200);
-        let allowed = resp
-            .header("access-control-allow-headers")
-            .unwrap()
-            .to_lowercase();
-        assert!(allowed.contains("x-api-key"));
-
-        let resp = local()
-            .preflight(&request(
-                "OPTIONS",
-                "/captures",
-                &[
-                    ("Origin", "http://127.0.0.1:8000"),
-                    ("Access-Control-Request-Method", "POST"),
-                    ("Access-Control-Request-Headers", "X-API-Key, X-Request-ID"),
-                ],
-            ))
-            .unwrap();
         assert_eq!(resp.status, 200);
         let allowed = resp.header("Access-Control-Allow-Headers").unwrap();
         assert!(allowed.contains("X-API-Key") && allowed.contains("X-Request-ID"));
@@ -262,7 +243,7 @@ mod tests {
         let resp = preflight(
             &local(),
             &[
-                ("Origin", "https://anything.example"),
+                ("Origin", APP),
                 ("Access-Control-Request-Method", "DELETE"),
                 (
                     "Access-Control-Request-Headers",
@@ -277,7 +258,8 @@ mod tests {
             resp.header("Content-Type"),
             Some("text/plain; charset=utf-8")
         );
-        assert_eq!(resp.header("Access-Control-Allow-Origin"), Some("*"));
+        assert_eq!(resp.header("Access-Control-Allow-Origin"), Some(APP));
+        assert_eq!(resp.header("Vary"), Some("Origin"));
         assert_eq!(
             resp.header("Access-Control-Allow-Methods"),
             Some("GET, POST, DELETE, PATCH, PUT")
@@ -287,10 +269,28 @@ mod tests {
             resp.header("Access-Control-Allow-Headers"),
             Some(ALLOW_HEADERS)
         );
-        assert_eq!(resp.header(PNA_ALLOW), Some("true"));
+        assert!(resp.header(PNA_ALLOW).is_none(), "not asked");
         assert!(resp.header("Access-Control-Allow-Credentials").is_none());
-        assert!(resp.header("Vary").is_none());
         assert!(resp.header("X-Request-ID").is_none());
+    }
+
+    #[test]
+    fn local_mode_no_longer_allows_every_origin() {
+        for policy in [local(), remote()] {
+            let resp = preflight(
+                &policy,
+                &[
+                    ("Origin", "https://anything.example"),
+                    ("Access-Control-Request-Method", "GET"),
+                    ("Access-Control-Request-Private-Network", "true"),
+                ],
+            )
+            .unwrap();
+            assert_eq!(resp.status, 400);
+            assert_eq!(body(&resp), "Disallowed CORS origin");
+            assert!(resp.header("Access-Control-Allow-Origin").is_none());
+            assert!(resp.header(PNA_ALLOW).is_none());
+        }
     }
 
     #[test]
@@ -299,7 +299,7 @@ mod tests {
             let resp = preflight(
                 &local(),
                 &[
-                    ("Origin", "http://x"),
+                    ("Origin", APP),
                     ("Access-Control-Request-Method", method),
                     ("Access-Control-Request-Headers", headers),
                 ],
@@ -342,21 +342,15 @@ mod tests {
             )
             .unwrap()
         };
-        let resp = ask("https://app.example");
+        let resp = ask(APP);
         assert_eq!(resp.status, 200);
-        assert_eq!(
-            resp.header("Access-Control-Allow-Origin"),
-            Some("https://app.example")
-        );
+        assert_eq!(resp.header("Access-Control-Allow-Origin"), Some(APP));
         assert_eq!(
             resp.header("Access-Control-Allow-Credentials"),
             Some("true")
         );
         assert_eq!(resp.header("Vary"), Some("Origin"));
-        assert!(
-            resp.header(PNA_ALLOW).is_none(),
-            "not asked, not local mode"
-        );
+        assert!(resp.header(PNA_ALLOW).is_none());
 
         for origin in [
             "https://evil.example",
@@ -371,38 +365,28 @@ mod tests {
     }
 
     #[test]
-    fn private_network_preflights_are_answered() {
+    fn private_network_access_only_in_local_mode() {
         let pna = [
-            ("Origin", "https://app.example"),
+            ("Origin", APP),
             ("Access-Control-Request-Method", "POST"),
             ("Access-Control-Request-Private-Network", "true"),
         ];
-        for policy in [local(), remote()] {
-            let resp = preflight(&policy, &pna).unwrap();
-            assert_eq!(resp.status, 200, "local mode: {}", policy.local_mode);
-            assert_eq!(resp.header(PNA_ALLOW), Some("true"));
-            assert_eq!(
-                resp.headers
-                    .iter()
-                    .filter(|(n, _)| n.eq_ignore_ascii_case(PNA_ALLOW))
-                    .count(),
-                1
-            );
-        }
+        let resp = preflight(&local(), &pna).unwrap();
+        assert_eq!(resp.status, 200);
+        assert_eq!(resp.header(PNA_ALLOW), Some("true"));
+        let resp = preflight(&remote(), &pna).unwrap();
+        assert!(resp.header(PNA_ALLOW).is_none(), "local mode is off");
     }
 
     #[test]
     fn only_real_preflights_are_intercepted() {
         let policy = local();
-        assert!(preflight(&policy, &[("Origin", "http://x")]).is_none());
+        assert!(preflight(&policy, &[("Origin", APP)]).is_none());
         assert!(preflight(&policy, &[("Access-Control-Request-Method", "GET")]).is_none());
         let get = request(
             "GET",
             "/camera",
-            &[
-                ("Origin", "http://x"),
-                ("Access-Control-Request-Method", "GET"),
-            ],
+            &[("Origin", APP), ("Access-Control-Request-Method", "GET")],
         );
         assert!(policy.preflight(&get).is_none());
     }
@@ -435,33 +419,26 @@ mod tests {
 
     #[test]
     fn simple_responses_in_local_mode() {
-        let resp = decorated(&local(), &[("Origin", "http://a.example")]);
-        assert_eq!(resp.header("Access-Control-Allow-Origin"), Some("*"));
-        assert!(resp.header("Vary").is_none());
-        assert_eq!(resp.header(PNA_ALLOW), Some("true"));
-
-        let resp = decorated(
-            &local(),
-            &[
-                ("Origin", "http://a.example"),
-                ("Cookie", "relab_session=t"),
-            ],
-        );
-        assert_eq!(
-            resp.header("Access-Control-Allow-Origin"),
-            Some("http://a.example")
-        );
+        let resp = decorated(&local(), &[("Origin", APP)]);
+        assert_eq!(resp.header("Access-Control-Allow-Origin"), Some(APP));
         assert_eq!(resp.header("Vary"), Some("Origin"));
         assert!(resp.header("Access-Control-Allow-Credentials").is_none());
+        assert!(resp.header(PNA_ALLOW).is_none());
+        let resp = decorated(&local(), &[("Origin", "http://a.example")]);
+        assert_eq!(
+            resp.headers.len(),
+            1,
+            "only Content-Type: {:?}",
+            resp.headers
+        );
     }
 
     #[test]
-    fn no_origin_means_no_cors_headers_but_pna_in_local_mode() {
-        let resp = decorated(&local(), &[]);
-        assert!(resp.header("Access-Control-Allow-Origin").is_none());
-        assert_eq!(resp.header(PNA_ALLOW), Some("true"));
-        let resp = decorated(&remote(), &[]);
-        assert_eq!(resp.headers.len(), 1, "only Content-Type");
+    fn no_origin_means_no_cors_headers() {
+        for policy in [local(), remote()] {
+            let resp = decorated(&policy, &[]);
+            assert_eq!(resp.headers.len(), 1, "only Content-Type");
+        }
     }
 
     #[test]
@@ -486,19 +463,14 @@ mod tests {
     #[test]
     fn vary_is_merged_not_duplicated() {
         let mut resp = Response::detail(200, "x").with_header("Vary", "Accept-Encoding");
-        let req = request("GET", "/", &[("Origin", "https://app.example")]);
+        let req = request("GET", "/", &[("Origin", APP)]);
         remote().decorate(&req, &mut resp);
         remote().decorate(&req, &mut resp);
         assert_eq!(resp.header("Vary"), Some("Accept-Encoding, Origin"));
-        let mut resp = Response::detail(200, "x");
-        local().decorate(&req, &mut resp);
-        local().decorate(&req, &mut resp);
-        let pna = resp.headers.iter().filter(|(n, _)| n == PNA_ALLOW).count();
-        assert_eq!(pna, 1, "decorating twice adds PNA once");
     }
 
     #[test]
-    fn a_wildcard_origin_setting_allows_all_with_credentials() {
+    fn a_wildcard_origin_setting_allows_all() {
         let policy = CorsPolicy::new(false, vec!["*".into()], "X-API-Key");
         let resp = preflight(
             &policy,
@@ -517,5 +489,9 @@ mod tests {
             resp.header("Access-Control-Allow-Credentials"),
             Some("true")
         );
+        let local_star = CorsPolicy::new(true, vec!["*".into()], "X-API-Key");
+        let resp = decorated(&local_star, &[("Origin", "http://any")]);
+        assert_eq!(resp.header("Access-Control-Allow-Origin"), Some("*"));
+        assert!(resp.header("Access-Control-Allow-Credentials").is_none());
     }
 }

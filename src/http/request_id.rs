@@ -11,9 +11,8 @@ use super::Request;
 pub const HEADER: &str = "X-Request-ID";
 const MAX_LEN: usize = 128;
 
-/// The incoming `X-Request-ID` when it is 1–128 visible ASCII characters, else a new id: 32
-/// lowercase hex digits, a random UUID v4 like the plugin's `uuid4().hex`. (The plugin echoes
-/// anything; we refuse what could garble a log line or a header.)
+/// The incoming `X-Request-ID` when it matches `[A-Za-z0-9._:-]{1,128}` (as plugin 0.4+), else
+/// a new id: 32 lowercase hex digits, a random UUID v4 like the plugin's `uuid4().hex`.
 pub fn request_id(req: &Request) -> String {
     match req.header(HEADER) {
         Some(id) if is_acceptable(id) => id.to_string(),
@@ -22,7 +21,10 @@ pub fn request_id(req: &Request) -> String {
 }
 
 fn is_acceptable(id: &str) -> bool {
-    (1..=MAX_LEN).contains(&id.len()) && id.bytes().all(|b| b.is_ascii_graphic())
+    (1..=MAX_LEN).contains(&id.len())
+        && id
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'_' | b':' | b'-'))
 }
 
 fn generate() -> String {
@@ -78,7 +80,7 @@ mod tests {
     #[test]
     fn incoming_ids_are_echoed_unchanged() {
         let long = "x".repeat(128);
-        for id in ["abc", "Req-42/x", "{weird}=id!", &long] {
+        for id in ["abc", "Req-42.x_y:z", &long] {
             assert_eq!(request_id(&with_id(Some(id))), id);
         }
     }
@@ -92,6 +94,8 @@ mod tests {
             Some("has space"),
             Some("tab\t"),
             Some("é"),
+            Some("Req-42/x"),
+            Some("{weird}=id!"),
             Some(&too_long),
         ] {
             let got = request_id(&with_id(id));

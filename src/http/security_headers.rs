@@ -1,5 +1,7 @@
-//! The security headers every normal response carries (§2), each set only if the route has not
-//! set it already. Our Content-Security-Policies are stricter than the plugin's: our pages load
+//! The security headers every normal response carries (§2, and plugin 0.4+'s
+//! `Cross-Origin-Resource-Policy`, `Cross-Origin-Opener-Policy` on pages and `no-store`
+//! wherever a route sets no caching of its own), each set only if the route has not set it
+//! already. Our Content-Security-Policies are stricter than the plugin's: our pages load
 //! nothing from a CDN and use no inline scripts, and the preview player needs `blob:` media.
 
 use super::Response;
@@ -40,6 +42,22 @@ pub fn apply(path: &str, https: bool, resp: &mut Response) {
     );
     if https {
         set_if_absent(resp, "Strict-Transport-Security", HSTS);
+    }
+    // Plugin 0.4+: no other origin may embed an answer, and pages get their own browsing
+    // context group.
+    set_if_absent(resp, "Cross-Origin-Resource-Policy", "same-origin");
+    if resp
+        .header("Content-Type")
+        .is_some_and(|t| t.starts_with("text/html"))
+    {
+        set_if_absent(resp, "Cross-Origin-Opener-Policy", "same-origin");
+    }
+    // Routes that may be cached (static files, media) say so; nothing else may be stored.
+    if resp.header("Cache-Control").is_none() {
+        resp.headers
+            .push(("Cache-Control".into(), "no-store".into()));
+        set_if_absent(resp, "Pragma", "no-cache");
+        set_if_absent(resp, "Expires", "0");
     }
 }
 
@@ -127,6 +145,37 @@ mod tests {
         }
         assert!(CSP_PAGES.contains("script-src 'self';"));
         assert!(CSP_PAGES.contains("media-src 'self' blob:"));
+    }
+
+    #[test]
+    fn cross_origin_policies_and_no_store_by_default() {
+        let resp = applied("/camera", false);
+        assert_eq!(
+            resp.header("Cross-Origin-Resource-Policy"),
+            Some("same-origin")
+        );
+        assert!(
+            resp.header("Cross-Origin-Opener-Policy").is_none(),
+            "not a page"
+        );
+        assert_eq!(resp.header("Cache-Control"), Some("no-store"));
+        assert_eq!(resp.header("Pragma"), Some("no-cache"));
+        assert_eq!(resp.header("Expires"), Some("0"));
+        let mut page = Response::new(
+            200,
+            "text/html; charset=utf-8",
+            crate::http::Body::Bytes(Vec::new()),
+        );
+        apply("/", false, &mut page);
+        assert_eq!(
+            page.header("Cross-Origin-Opener-Policy"),
+            Some("same-origin")
+        );
+        let mut media = Response::new(200, "video/mp4", crate::http::Body::Bytes(Vec::new()))
+            .with_header("Cache-Control", "max-age=60");
+        apply("/preview/hls/x.m4s", false, &mut media);
+        assert_eq!(media.header("Cache-Control"), Some("max-age=60"), "kept");
+        assert!(media.header("Pragma").is_none() && media.header("Expires").is_none());
     }
 
     #[test]

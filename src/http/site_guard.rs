@@ -85,6 +85,27 @@ pub fn is_cross_site(req: &Request) -> bool {
     }
 }
 
+/// Whether a browser says the request comes from a page of this very origin: its `Origin`
+/// (or, without one, its `Referer`) is `http://` or `https://` followed by exactly the `Host`.
+/// A request with neither, or without `Host`, is not.
+pub fn is_same_origin(req: &Request) -> bool {
+    let Some(host) = req.header("Host").map(str::trim) else {
+        return false;
+    };
+    let source = req.header("Origin").or_else(|| req.header("Referer"));
+    let Some(source) = source.map(str::trim) else {
+        return false;
+    };
+    let Some(rest) = source
+        .strip_prefix("http://")
+        .or_else(|| source.strip_prefix("https://"))
+    else {
+        return false;
+    };
+    let authority = rest.split(['/', '?', '#']).next().unwrap_or_default();
+    authority.eq_ignore_ascii_case(host)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -155,6 +176,34 @@ mod tests {
         ] {
             assert!(!host_ok(host), "{host:?}");
         }
+    }
+
+    #[test]
+    fn same_origin_requests() {
+        let same = |headers: &[(&str, &str)]| is_same_origin(&request(headers));
+        let host = ("Host", "192.168.1.5:8018");
+        assert!(same(&[host, ("Origin", "http://192.168.1.5:8018")]));
+        assert!(same(&[
+            host,
+            ("Referer", "https://192.168.1.5:8018/docs?x#y")
+        ]));
+        assert!(same(&[host, ("Referer", "http://192.168.1.5:8018")]));
+        assert!(!same(&[host]), "neither header");
+        assert!(!same(&[host, ("Origin", "http://192.168.1.5:8019")]));
+        assert!(!same(&[host, ("Origin", "null")]));
+        assert!(!same(&[
+            host,
+            ("Referer", "http://192.168.1.5:8018.evil.example/")
+        ]));
+        assert!(
+            !same(&[
+                host,
+                ("Origin", "https://evil.example"),
+                ("Referer", "http://192.168.1.5:8018/")
+            ]),
+            "Origin decides when present"
+        );
+        assert!(!same(&[("Origin", "http://192.168.1.5:8018")]), "no Host");
     }
 
     #[test]
