@@ -145,7 +145,7 @@ def main():
     subprocess.run(["cargo", "build", "--release", "--quiet"], cwd=ROOT, check=True)
     data = tempfile.mkdtemp(prefix="picamd-soak-")
     env = dict(os.environ, AUTHORIZED_API_KEYS=json.dumps([KEY]), PAIRING_BACKEND_URL="",
-               HOME=data, RUST_LOG="warn")
+               HOME=data, RUST_LOG="warn", RATE_LIMIT_CAPTURES="0")
     daemon = subprocess.Popen([os.path.join(ROOT, "target/release/picamd"), "--listen",
                                f"127.0.0.1:{PORT}", "--data-dir", data], env=env,
                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)

@@ -471,3 +471,56 @@ fn cookie_writes_need_a_same_origin_page_and_secure_cookies_are_host_cookies() {
         "the unprefixed name is not the session cookie"
     );
 }
+
+/// Plugin 0.4+ action limits: a client (its key, else its session, else its address) gets
+/// `RATE_LIMIT_<GROUP>` requests per window on each action group, then 429; relayed commands
+/// are not limited.
+#[test]
+fn action_routes_are_rate_limited_per_client_but_not_through_the_relay() {
+    let rt = runtime_with(&[("RATE_LIMIT_PREVIEW", "3"), ("RATE_LIMIT_CAPTURES", "0")]);
+    let host = ("Host", "127.0.0.1:8018");
+    let stop = |peer: &str, headers: &[(&str, &str)]| {
+        let mut all = vec![host];
+        all.extend_from_slice(headers);
+        call(&rt, "POST", "/preview/stop", peer, &all)
+    };
+    let key = ("X-API-Key", KEY);
+    for _ in 0..3 {
+        assert_ne!(stop(LAN, &[key]).status, 429);
+    }
+    let limited = stop(LAN, &[key]);
+    assert_eq!(limited.status, 429);
+    assert_eq!(detail(&limited), "Too many requests. Try again later.");
+    let retry: u64 = limited.header("Retry-After").unwrap().parse().unwrap();
+    assert!((1..=300).contains(&retry), "{retry}");
+    let start = call(&rt, "POST", "/preview/start", LAN, &[host, key]);
+    assert_eq!(start.status, 429, "start and stop share the preview group");
+    // A browser session is another client than the key.
+    let mut login = Request::new("POST", "/auth/login").unwrap();
+    login.peer = Some(LAN.parse().unwrap());
+    login.body = format!("api_key={KEY}").into_bytes();
+    let cookie = handle(&rt, &login)
+        .header("Set-Cookie")
+        .unwrap()
+        .to_string();
+    let session = cookie.split(';').next().unwrap().to_string();
+    let by_session = stop(
+        LAN,
+        &[("Cookie", &session), ("Origin", "http://127.0.0.1:8018")],
+    );
+    assert_ne!(by_session.status, 429);
+    // Another client (by address, without a key it is refused before it counts).
+    assert_eq!(stop("192.168.1.21:1", &[]).status, 401);
+    // The group set to 0 has no limit.
+    for _ in 0..30 {
+        assert_ne!(call(&rt, "POST", "/captures", LAN, &[key]).status, 429);
+    }
+    // Through the relay: never limited.
+    for _ in 0..10 {
+        let mut relayed = Request::new("POST", "/preview/stop").unwrap();
+        relayed.peer = Some("127.0.0.1:0".parse().unwrap());
+        relayed.relayed = true;
+        relayed.headers = vec![("X-API-Key".into(), KEY.into())];
+        assert_ne!(handle(&rt, &relayed).status, 429);
+    }
+}

@@ -29,8 +29,17 @@ fn api_conforms_to_its_openapi_document() {
 
     // Schemathesis sends wrong keys on purpose (to /auth/login, and to every keyed route to see
     // that auth is not ignored); with the default limit its own address would be blocked after
-    // five and every later keyed example would only see 429.
-    let cam = Picamd::start_with(&[], &[("LOGIN_MAX_FAILURES", "1000000")], |_| {});
+    // five and every later keyed example would only see 429. The same holds for the action
+    // limits (20 captures, control changes… per 300 s), so they are off too.
+    let unlimited = [
+        ("LOGIN_MAX_FAILURES", "1000000"),
+        ("RATE_LIMIT_CAPTURES", "0"),
+        ("RATE_LIMIT_CONTROLS", "0"),
+        ("RATE_LIMIT_FOCUS", "0"),
+        ("RATE_LIMIT_PREVIEW", "0"),
+        ("RATE_LIMIT_PAIRING", "0"),
+    ];
+    let cam = Picamd::start_with(&[], &unlimited, |_| {});
     // Hypothesis and schemathesis keep state in the working directory; keep it out of the repo.
     let workdir = cam.data_dir.with_extension("schemathesis");
     let _ = std::fs::remove_dir_all(&workdir);

@@ -1,6 +1,7 @@
 //! The router: every route, for local HTTP and the relay alike, behind the same middleware
 //! (request id, CORS and Private Network Access, auth, security headers).
 
+pub mod action_limits;
 pub mod camera;
 pub mod captures;
 pub mod guards;
@@ -254,6 +255,7 @@ fn route_request(rt: &Runtime, req: &Request) -> Response {
     match routes::find(ROUTES, &req.method, &req.path) {
         Match::Found(route, params) => match authorize(rt, req, route.auth)
             .and_then(|()| guards::check(rt, req, route.guard))
+            .and_then(|()| action_limits::check(rt, req, route.method, route.pattern))
         {
             Ok(()) => (route.handler)(rt, req, &params),
             Err(resp) => resp,

@@ -3,6 +3,7 @@
 //! login brute-force limiter, all without I/O and with time passed in; `state` holds them for
 //! the daemon, with the relay credentials, behind one lock.
 
+pub mod action_limiter;
 pub mod check;
 pub mod keys;
 pub mod local_ip;

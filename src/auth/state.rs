@@ -7,10 +7,12 @@
 use std::sync::{Arc, Mutex, RwLock};
 use std::time::Instant;
 
+use super::action_limiter::ActionLimiter;
 use super::check::{check, Access};
 use super::keys::KeySet;
 use super::login_limiter::LoginLimiter;
 use super::sessions::SessionStore;
+use crate::config::action_limits::ActionLimitSettings;
 use crate::config::auth::ApiKeys;
 use crate::config::secret::Secret;
 use crate::http::Request;
@@ -51,6 +53,7 @@ pub struct AuthState {
     configured: ConfiguredKeys,
     sessions: Mutex<SessionStore>,
     login_limiter: Mutex<LoginLimiter>,
+    action_limiter: Mutex<ActionLimiter>,
 }
 
 impl AuthState {
@@ -65,7 +68,18 @@ impl AuthState {
             configured,
             sessions: Mutex::new(sessions),
             login_limiter: Mutex::new(LoginLimiter::default()),
+            action_limiter: Mutex::new(ActionLimiter::new(ActionLimitSettings::default())),
         }
+    }
+
+    /// Replaces the default action limits (`RATE_LIMIT_*`).
+    pub fn with_action_limits(mut self, settings: ActionLimitSettings) -> Self {
+        self.action_limiter = Mutex::new(ActionLimiter::new(settings));
+        self
+    }
+
+    pub fn action_limiter(&self) -> std::sync::MutexGuard<'_, ActionLimiter> {
+        self.action_limiter.lock_unpoisoned()
     }
 
     /// Replaces the default login limiter (`LOGIN_MAX_FAILURES`).

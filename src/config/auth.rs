@@ -3,6 +3,7 @@
 
 use std::fmt;
 
+use super::action_limits::ActionLimitSettings;
 use super::secret::Secret;
 
 #[derive(Debug, Clone, PartialEq)]
@@ -21,6 +22,8 @@ pub struct AuthSettings {
     pub local_api_key: Secret,
     /// `LOGIN_MAX_FAILURES` (picamd's): wrong keys within 300 s that block a client.
     pub login_max_failures: usize,
+    /// `RATE_LIMIT_*`: per-route action limits for clients on the network.
+    pub action_limits: ActionLimitSettings,
 }
 
 /// A list of API keys whose `Debug` shows only how many there are.

@@ -4,6 +4,7 @@
 //! `retry`, `backend`, `pairing`, `relay`, `compat`). This module is a leaf: it imports nothing
 //! else from the crate but `media::TIMESCALE`.
 
+pub mod action_limits;
 pub mod app_env;
 pub mod auth;
 pub mod backend;

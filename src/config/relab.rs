@@ -9,7 +9,9 @@
 
 use std::collections::HashMap;
 use std::path::Path;
+use std::time::Duration;
 
+use super::action_limits::{ActionGroup, ActionLimitSettings, DEFAULT_MAX, DEFAULT_WINDOW};
 use super::app_env::AppEnv;
 use super::auth::{ApiKeys, AuthSettings};
 use super::backend::{BackendSettings, DEFAULT_PAIRING_BACKEND_URL};
@@ -180,6 +182,19 @@ impl RelabSettings {
         let timelapse_max_age_s = v.uint("TIMELAPSE_MAX_AGE_S", 604_800, 1, u64::MAX)?;
         let mjpeg_max_fps = v.float("MJPEG_MAX_FPS", 15.0, 120.0)?;
         let login_max_failures = v.uint("LOGIN_MAX_FAILURES", 5, 1, 1_000_000)? as usize;
+        let mut action_limits = ActionLimitSettings {
+            window: Duration::from_secs(v.uint(
+                "RATE_LIMIT_WINDOW_S",
+                DEFAULT_WINDOW.as_secs(),
+                1,
+                86_400,
+            )?),
+            ..ActionLimitSettings::default()
+        };
+        for (i, group) in ActionGroup::ALL.iter().enumerate() {
+            action_limits.max[i] =
+                v.uint(group.variable(), u64::from(DEFAULT_MAX), 0, 1_000_000)? as u32;
+        }
 
         let settings = RelabSettings {
             http: HttpSettings {
@@ -195,6 +210,7 @@ impl RelabSettings {
                 local_mode_enabled,
                 local_api_key,
                 login_max_failures,
+                action_limits,
             },
             camera: CameraSettings {
                 device_num: camera_device_num,

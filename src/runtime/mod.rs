@@ -71,7 +71,8 @@ impl Runtime {
             .with_login_limiter(LoginLimiter::new(
                 MAX_TRACKED_IPS,
                 relab.auth.login_max_failures,
-            )),
+            ))
+            .with_action_limits(relab.auth.action_limits.clone()),
         );
         let credentials = CredentialsCell::new(Arc::clone(&auth));
         let media = Arc::new(MediaState {

@@ -1,0 +1,73 @@
+//! Per-route action limits (plugin 0.4+): how many requests one client may send to each group
+//! of action routes within a window. `0` turns a group's limit off.
+
+use std::time::Duration;
+
+/// The route groups that take an action on the camera.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum ActionGroup {
+    /// `POST /captures`.
+    Captures,
+    /// `PATCH /camera/controls`.
+    Controls,
+    /// `PUT /camera/focus`.
+    Focus,
+    /// `POST /preview/start`, `POST /preview/stop`.
+    Preview,
+    /// `POST /pairing/code`, `DELETE /pairing`.
+    Pairing,
+}
+
+impl ActionGroup {
+    pub const ALL: [ActionGroup; 5] = [
+        ActionGroup::Captures,
+        ActionGroup::Controls,
+        ActionGroup::Focus,
+        ActionGroup::Preview,
+        ActionGroup::Pairing,
+    ];
+
+    /// The variable that sets the group's limit.
+    pub fn variable(self) -> &'static str {
+        match self {
+            ActionGroup::Captures => "RATE_LIMIT_CAPTURES",
+            ActionGroup::Controls => "RATE_LIMIT_CONTROLS",
+            ActionGroup::Focus => "RATE_LIMIT_FOCUS",
+            ActionGroup::Preview => "RATE_LIMIT_PREVIEW",
+            ActionGroup::Pairing => "RATE_LIMIT_PAIRING",
+        }
+    }
+}
+
+/// The plugin's limit: 20 requests per group per client.
+pub const DEFAULT_MAX: u32 = 20;
+/// The plugin's window: 300 s.
+pub const DEFAULT_WINDOW: Duration = Duration::from_secs(300);
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ActionLimitSettings {
+    /// `RATE_LIMIT_WINDOW_S`.
+    pub window: Duration,
+    /// Each group's `RATE_LIMIT_<GROUP>`, in [`ActionGroup::ALL`] order.
+    pub max: [u32; 5],
+}
+
+impl ActionLimitSettings {
+    /// The most requests a client may send to `group` within the window; `0` is no limit.
+    pub fn max(&self, group: ActionGroup) -> u32 {
+        let i = ActionGroup::ALL
+            .iter()
+            .position(|g| *g == group)
+            .unwrap_or_default();
+        self.max[i]
+    }
+}
+
+impl Default for ActionLimitSettings {
+    fn default() -> Self {
+        ActionLimitSettings {
+            window: DEFAULT_WINDOW,
+            max: [DEFAULT_MAX; 5],
+        }
+    }
+}
