@@ -1,5 +1,6 @@
 //! The H.264 encoder thread, one loop for every [`H264Encode`]: frames in, access units out
-//! to the muxer's `Fanout`, key frames on the segment grid, counts in [`EncoderStats`].
+//! to the muxer's `Fanout`, key frames on the segment grid, the bitrate [`BitrateControl`] asks
+//! for, counts in [`EncoderStats`].
 
 use std::io;
 use std::sync::atomic::Ordering;
@@ -8,7 +9,7 @@ use std::thread::{self, JoinHandle};
 
 use crossbeam_channel::Receiver;
 
-use super::{EncodeError, EncoderStats, H264Encode, IdrGrid};
+use super::{BitrateControl, EncodeError, EncoderStats, H264Encode, IdrGrid};
 use crate::fanout::Fanout;
 use crate::media::{AccessUnit, Frame};
 
@@ -51,8 +52,41 @@ impl<E: H264Encode> OnGrid<E> {
         self.encoder.finish()
     }
 
+    pub fn set_bitrate(&mut self, bps: u32) -> Result<(), EncodeError> {
+        self.encoder.set_bitrate(bps)
+    }
+
     pub fn pipelined(&self) -> bool {
         self.encoder.pipelined()
+    }
+}
+
+/// The encoder's bitrate: what it was opened with, and where changes are asked for.
+pub struct Bitrate {
+    pub opened_at: u32,
+    pub control: Arc<BitrateControl>,
+}
+
+impl Bitrate {
+    /// Gives `encoder` the rate asked for when it changed since `current` (the last rate it
+    /// was given, even when that failed: a refused rate is not retried at every frame).
+    fn follow<E: H264Encode>(&self, current: &mut u32, encoder: &mut OnGrid<E>) {
+        let want = self.control.requested();
+        if want == *current {
+            return;
+        }
+        let from = *current;
+        *current = want;
+        match encoder.set_bitrate(want) {
+            Ok(()) => {
+                self.control.set_applied(want);
+                log::info!("preview bitrate {} → {} kbit/s", from / 1000, want / 1000);
+            }
+            Err(e) => log::warn!(
+                "cannot change the preview bitrate to {} kbit/s: {e}",
+                want / 1000
+            ),
+        }
     }
 }
 
@@ -64,6 +98,7 @@ pub fn spawn_encoder<E: H264Encode + 'static>(
     frames: Receiver<Frame>,
     out: Arc<Fanout<Arc<AccessUnit>>>,
     stats: Arc<EncoderStats>,
+    bitrate: Bitrate,
 ) -> io::Result<JoinHandle<()>> {
     let send = move |units: Vec<AccessUnit>, stats: &EncoderStats| {
         for au in units {
@@ -75,7 +110,10 @@ pub fn spawn_encoder<E: H264Encode + 'static>(
         }
     };
     thread::Builder::new().name(name.into()).spawn(move || {
+        let mut current = bitrate.opened_at;
+        bitrate.control.set_applied(current);
         for frame in frames {
+            bitrate.follow(&mut current, &mut encoder);
             match encoder.encode(&frame) {
                 Ok(units) if units.is_empty() && !encoder.pipelined() => {
                     stats.frames_skipped.fetch_add(1, Ordering::Relaxed);
