@@ -137,3 +137,63 @@ pub fn spawn_encoder<E: H264Encode + 'static>(
         log::info!("encoder stopped: the source went away");
     })
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::v4l2::V4l2Error;
+
+    /// An encoder that only records the rates it was given, refusing `refuse`.
+    struct Fake {
+        rates: Vec<u32>,
+        refuse: u32,
+    }
+
+    impl H264Encode for Fake {
+        fn encode(&mut self, _: &Frame, _: bool) -> Result<Vec<AccessUnit>, EncodeError> {
+            Ok(Vec::new())
+        }
+
+        fn set_bitrate(&mut self, bps: u32) -> Result<(), EncodeError> {
+            self.rates.push(bps);
+            if bps == self.refuse {
+                return Err(V4l2Error::unsupported("/dev/fake", "no").into());
+            }
+            Ok(())
+        }
+    }
+
+    #[test]
+    fn follows_the_rate_asked_for_once_per_change() {
+        let control = Arc::new(BitrateControl::new(1_000_000));
+        let bitrate = Bitrate {
+            opened_at: 1_000_000,
+            control: Arc::clone(&control),
+        };
+        let fake = Fake {
+            rates: Vec::new(),
+            refuse: 123,
+        };
+        let mut encoder = OnGrid::new(fake, 90_000);
+        let mut current = bitrate.opened_at;
+        bitrate.follow(&mut current, &mut encoder);
+        assert!(encoder.encoder.rates.is_empty(), "nothing changed");
+        control.throttle();
+        bitrate.follow(&mut current, &mut encoder);
+        bitrate.follow(&mut current, &mut encoder);
+        assert_eq!(encoder.encoder.rates, [400_000], "once per change");
+        assert_eq!(control.applied(), 400_000);
+        control.restore();
+        bitrate.follow(&mut current, &mut encoder);
+        assert_eq!(encoder.encoder.rates, [400_000, 1_000_000]);
+        assert_eq!(control.applied(), 1_000_000);
+
+        // A refused rate leaves the applied one, and is not retried at every frame.
+        encoder.encoder.refuse = 400_000;
+        control.throttle();
+        bitrate.follow(&mut current, &mut encoder);
+        bitrate.follow(&mut current, &mut encoder);
+        assert_eq!(encoder.encoder.rates, [400_000, 1_000_000, 400_000]);
+        assert_eq!(control.applied(), 1_000_000);
+    }
+}
