@@ -1,20 +1,25 @@
 //! The composition root: builds the services, the router, and starts every thread with only
 //! what it uses (HTTP server → router; pipeline → media state; housekeeping → media state and
-//! stills; link → link state, auth, uploads and the router for the relay).
+//! stills; thermal governor → the temperature file and the preview bitrate; link → link state,
+//! auth, uploads and the router for the relay).
 
 use std::fmt;
 use std::sync::Arc;
+use std::time::Duration;
 
 use crate::api::Api;
 use crate::config::Config;
+use crate::encode::BitrateControl;
 use crate::http::server::{Handler, HttpServer, Limits};
 use crate::link::{self, LinkServices, LinkSettings};
 use crate::os_signals::StopSignals;
 use crate::pairing::bootstrap::{self, BootstrapError};
 use crate::pipeline::{Pipeline, PipelineError};
 use crate::runtime::Runtime;
+use crate::system::thermal::read_cpu_temp;
+use crate::system::thermal_governor::GovernorTiming;
 use crate::system::{fd_limit, interfaces};
-use crate::{banner, housekeeping};
+use crate::{banner, governor, housekeeping};
 
 /// What stopped the daemon from starting; the text is what the operator reads.
 #[derive(Debug)]
@@ -25,6 +30,7 @@ pub enum StartError {
     Listen(std::net::SocketAddr, std::io::Error),
     Pipeline(PipelineError),
     Housekeeping(std::io::Error),
+    Governor(std::io::Error),
     Link(std::io::Error),
     Signals(std::io::Error),
 }
@@ -43,6 +49,9 @@ impl fmt::Display for StartError {
             StartError::Pipeline(e) => write!(f, "cannot start the camera pipeline: {e}"),
             StartError::Housekeeping(e) => {
                 write!(f, "cannot start the housekeeping thread: {e}")
+            }
+            StartError::Governor(e) => {
+                write!(f, "cannot start the thermal governor thread: {e}")
             }
             StartError::Link(e) => {
                 write!(f, "cannot start the pairing and relay thread: {e}")
@@ -79,6 +88,7 @@ pub fn serve(config: Config) -> Result<(), StartError> {
     let _pipeline = Pipeline::start(&rt.config, &rt.media).map_err(StartError::Pipeline)?;
     housekeeping::spawn(Arc::clone(&rt.media), Arc::clone(&rt.stills))
         .map_err(StartError::Housekeeping)?;
+    start_governor(&rt.config, Arc::clone(&rt.media.bitrate)).map_err(StartError::Governor)?;
     let addr = server.local_addr();
     let lan = interfaces::listen_urls(addr);
     let base = lan
@@ -113,6 +123,19 @@ pub fn serve(config: Config) -> Result<(), StartError> {
     }
     answering.wait_idle(deadline.saturating_duration_since(std::time::Instant::now()));
     // Open connections (MJPEG and HLS viewers) close with the process.
+    Ok(())
+}
+
+/// The thermal governor, reading `--temp-file` on `--thermal-*` timing.
+fn start_governor(config: &Config, bitrate: Arc<BitrateControl>) -> std::io::Result<()> {
+    let path = config.temp_file.clone();
+    let ms = |ms: u32| Duration::from_millis(u64::from(ms));
+    let timing = GovernorTiming {
+        poll: ms(config.thermal.poll_ms),
+        throttle_hold: ms(config.thermal.throttle_ms),
+        restore_hold: ms(config.thermal.restore_ms),
+    };
+    governor::spawn(Box::new(move || read_cpu_temp(&path)), timing, bitrate)?;
     Ok(())
 }
 

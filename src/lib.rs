@@ -10,6 +10,7 @@ mod clock;
 mod config;
 mod encode;
 mod fanout;
+mod governor;
 mod housekeeping;
 mod http;
 mod in_flight;

@@ -182,6 +182,7 @@ fn spawn_encoder(
     units: Arc<Fanout<Arc<AccessUnit>>>,
 ) -> Result<(JoinHandle<()>, String), PipelineError> {
     let stats = Arc::clone(&media.stats.encoder);
+    let bitrate = Arc::clone(&media.bitrate);
     let hardware = match &cfg.encoder {
         EncoderKind::OpenH264 => None,
         EncoderKind::V4l2(Some(device)) => Some(Ok(device.to_string_lossy().into_owned())),
@@ -195,10 +196,12 @@ fn spawn_encoder(
                 width: cfg.width,
                 height: cfg.height,
                 fps: cfg.fps,
-                bitrate: cfg.bitrate,
+                bitrate: bitrate.normal(),
                 idr_interval,
             };
-            match v4l2_m2m::spawn(m2m, frames.clone(), Arc::clone(&units), Arc::clone(&stats)) {
+            let (out, counts, rate) =
+                (Arc::clone(&units), Arc::clone(&stats), Arc::clone(&bitrate));
+            match v4l2_m2m::spawn(m2m, frames.clone(), out, counts, rate) {
                 Ok(thread) => {
                     return Ok((thread, format!("V4L2 M2M H.264 on {device} (hardware)")));
                 }
@@ -215,12 +218,12 @@ fn spawn_encoder(
         Some(Err(why)) => why.to_string(),
     };
     let h264 = H264Config {
-        bitrate: cfg.bitrate,
+        bitrate: bitrate.normal(),
         fps: cfg.fps,
         idr_interval,
     };
-    let thread =
-        openh264::spawn(h264, frames, units, stats).map_err(PipelineError::SoftwareEncoder)?;
+    let thread = openh264::spawn(h264, frames, units, stats, bitrate)
+        .map_err(PipelineError::SoftwareEncoder)?;
     let reason = if cfg.encoder == EncoderKind::OpenH264 {
         "asked for".to_string()
     } else {

@@ -7,7 +7,7 @@ use serde_json::{json, Value};
 
 use super::routes::Params;
 use crate::http::{Body, Request, Response};
-use crate::runtime::Runtime;
+use crate::runtime::{MediaState, Runtime};
 use crate::system::prometheus::{self, Metric, MetricKind};
 use crate::system::{interfaces, SystemSnapshot};
 use crate::upload::stats::UploadStatus;
@@ -122,9 +122,59 @@ fn own_metrics(rt: &Runtime) -> Vec<Metric> {
             rt.media.started.elapsed().as_secs_f64().floor(),
         ),
     ];
+    metrics.extend(thermal_metrics(&rt.media));
     metrics.extend(relay_metrics(rt));
     metrics.extend(upload_metrics(&rt.uploads.status()));
     metrics
+}
+
+/// The thermal governor and the preview encoder's output.
+fn thermal_metrics(media: &MediaState) -> [Metric; 4] {
+    let b = &media.bitrate;
+    let metric = |name, help, kind, value: u64| Metric {
+        name,
+        help,
+        kind,
+        value: value as f64,
+    };
+    use MetricKind::{Counter, Gauge};
+    [
+        metric(
+            "picamd_preview_bitrate_bps",
+            "Bit rate the preview encoder runs at (0 when picamd does not encode).",
+            Gauge,
+            u64::from(b.applied()),
+        ),
+        metric(
+            "picamd_preview_encoded_bytes_total",
+            "H.264 bytes out of the preview encoder.",
+            Counter,
+            media.stats.encoder.bytes_out.load(Ordering::Relaxed),
+        ),
+        metric(
+            "picamd_thermal_throttled",
+            "1 while the thermal governor holds the preview bitrate down.",
+            Gauge,
+            u64::from(b.is_throttled()),
+        ),
+        metric(
+            "picamd_thermal_throttles_total",
+            "Times the thermal governor lowered the preview bitrate.",
+            Counter,
+            b.throttles(),
+        ),
+    ]
+}
+
+/// The thermal governor, in `/system/telemetry` (a picamd addition).
+fn thermal_telemetry(media: &MediaState) -> Value {
+    let b = &media.bitrate;
+    json!({
+        "throttled": b.is_throttled(),
+        "preview_bitrate": b.applied(),
+        "normal_bitrate": b.normal(),
+        "throttles": b.throttles(),
+    })
 }
 
 /// The relay's state and counters (zero while unpaired; counters restart with each relay).
@@ -313,6 +363,7 @@ pub fn telemetry(rt: &Runtime, _: &Request, _: &Params) -> Response {
             "thermal_state": thermal_state,
             "current_preview_size": size.unwrap_or(Value::Null),
             "uploads": upload_telemetry(&rt.uploads.status()),
+            "thermal_governor": thermal_telemetry(&rt.media),
         }),
     )
 }

@@ -115,8 +115,20 @@ pub struct Config {
     pub max_connections_per_address: usize,
     /// Serve the web UI from this folder instead of the copy built into the binary.
     pub www_dir: Option<PathBuf>,
+    /// The SoC temperature in millidegrees (sysfs), for telemetry and the thermal governor.
+    pub temp_file: PathBuf,
+    /// The thermal governor's poll period and hold times.
+    pub thermal: ThermalTiming,
     /// The RELab plugin's variables (contract/plugin.md §3).
     pub relab: RelabSettings,
+}
+
+/// The thermal governor's timing in milliseconds (contract §9.5: 5, 10 and 30 s).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ThermalTiming {
+    pub poll_ms: u32,
+    pub throttle_ms: u32,
+    pub restore_ms: u32,
 }
 
 /// Every setting: flag, environment variable, default, help text.
@@ -194,6 +206,30 @@ pub const SETTINGS: &[(&str, &str, &str, &str)] = &[
         "",
         "serve the web UI from this folder (development)",
     ),
+    (
+        "--temp-file",
+        "PICAMD_TEMP_FILE",
+        "/sys/class/thermal/thermal_zone0/temp",
+        "SoC temperature in millidegrees, for telemetry and the thermal governor",
+    ),
+    (
+        "--thermal-poll-ms",
+        "PICAMD_THERMAL_POLL_MS",
+        "5000",
+        "thermal governor: how often the temperature is read",
+    ),
+    (
+        "--thermal-throttle-ms",
+        "PICAMD_THERMAL_THROTTLE_MS",
+        "10000",
+        "thermal governor: 80 °C held this long lowers the preview bitrate",
+    ),
+    (
+        "--thermal-restore-ms",
+        "PICAMD_THERMAL_RESTORE_MS",
+        "30000",
+        "thermal governor: 70 °C held this long restores it",
+    ),
 ];
 
 impl Config {
@@ -265,6 +301,22 @@ impl Config {
         let www_dir = Some(get("--www-dir"))
             .filter(|d| !d.is_empty())
             .map(PathBuf::from);
+        let temp_file = PathBuf::from(get("--temp-file"));
+        let thermal = ThermalTiming {
+            poll_ms: parse_range("--thermal-poll-ms", &get("--thermal-poll-ms"), 10, 600_000)?,
+            throttle_ms: parse_range(
+                "--thermal-throttle-ms",
+                &get("--thermal-throttle-ms"),
+                0,
+                3_600_000,
+            )?,
+            restore_ms: parse_range(
+                "--thermal-restore-ms",
+                &get("--thermal-restore-ms"),
+                0,
+                3_600_000,
+            )?,
+        };
         let data_dir = PathBuf::from(get("--data-dir"));
         let home = env.get("HOME").filter(|h| !h.is_empty()).map(Path::new);
         let relab = RelabSettings::from_vars(env, dotenv, &data_dir, home)?;
@@ -283,6 +335,8 @@ impl Config {
             max_connections,
             max_connections_per_address,
             www_dir,
+            temp_file,
+            thermal,
             relab,
         };
         // A live playlist must stay at least three target durations long (RFC 8216 §6.2.2).
@@ -493,6 +547,42 @@ mod tests {
             SourceKind::V4l2(PathBuf::from("/dev/video2"))
         );
         assert_eq!(parse_bitrate("800k").unwrap(), 800_000);
+    }
+
+    #[test]
+    fn thermal_settings() {
+        let none = HashMap::new();
+        let c = Config::from_sources(&[], &none, &none).unwrap();
+        assert_eq!(
+            c.temp_file,
+            Path::new("/sys/class/thermal/thermal_zone0/temp")
+        );
+        assert_eq!(
+            c.thermal,
+            ThermalTiming {
+                poll_ms: 5000,
+                throttle_ms: 10_000,
+                restore_ms: 30_000
+            }
+        );
+        let env = HashMap::from([
+            ("PICAMD_TEMP_FILE".to_string(), "/tmp/t".to_string()),
+            ("PICAMD_THERMAL_POLL_MS".to_string(), "100".to_string()),
+        ]);
+        let flags = args(&["--thermal-throttle-ms", "0", "--thermal-restore-ms=2000"]);
+        let c = Config::from_sources(&flags, &env, &none).unwrap();
+        assert_eq!(c.temp_file, Path::new("/tmp/t"));
+        assert_eq!(
+            (
+                c.thermal.poll_ms,
+                c.thermal.throttle_ms,
+                c.thermal.restore_ms
+            ),
+            (100, 0, 2000)
+        );
+        for bad in [["--thermal-poll-ms", "0"], ["--thermal-restore-ms", "-1"]] {
+            assert!(Config::from_sources(&args(&bad), &none, &none).is_err());
+        }
     }
 
     #[test]

@@ -1,5 +1,6 @@
 //! The H.264 encoder thread, one loop for every [`H264Encode`]: frames in, access units out
-//! to the muxer's `Fanout`, key frames on the segment grid, counts in [`EncoderStats`].
+//! to the muxer's `Fanout`, key frames on the segment grid, the bitrate [`BitrateControl`] asks
+//! for, counts in [`EncoderStats`].
 
 use std::io;
 use std::sync::atomic::Ordering;
@@ -8,7 +9,7 @@ use std::thread::{self, JoinHandle};
 
 use crossbeam_channel::Receiver;
 
-use super::{EncodeError, EncoderStats, H264Encode, IdrGrid};
+use super::{BitrateControl, EncodeError, EncoderStats, H264Encode, IdrGrid};
 use crate::fanout::Fanout;
 use crate::media::{AccessUnit, Frame};
 
@@ -51,8 +52,41 @@ impl<E: H264Encode> OnGrid<E> {
         self.encoder.finish()
     }
 
+    pub fn set_bitrate(&mut self, bps: u32) -> Result<(), EncodeError> {
+        self.encoder.set_bitrate(bps)
+    }
+
     pub fn pipelined(&self) -> bool {
         self.encoder.pipelined()
+    }
+}
+
+/// The encoder's bitrate: what it was opened with, and where changes are asked for.
+pub struct Bitrate {
+    pub opened_at: u32,
+    pub control: Arc<BitrateControl>,
+}
+
+impl Bitrate {
+    /// Gives `encoder` the rate asked for when it changed since `current` (the last rate it
+    /// was given, even when that failed: a refused rate is not retried at every frame).
+    fn follow<E: H264Encode>(&self, current: &mut u32, encoder: &mut OnGrid<E>) {
+        let want = self.control.requested();
+        if want == *current {
+            return;
+        }
+        let from = *current;
+        *current = want;
+        match encoder.set_bitrate(want) {
+            Ok(()) => {
+                self.control.set_applied(want);
+                log::info!("preview bitrate {} → {} kbit/s", from / 1000, want / 1000);
+            }
+            Err(e) => log::warn!(
+                "cannot change the preview bitrate to {} kbit/s: {e}",
+                want / 1000
+            ),
+        }
     }
 }
 
@@ -64,6 +98,7 @@ pub fn spawn_encoder<E: H264Encode + 'static>(
     frames: Receiver<Frame>,
     out: Arc<Fanout<Arc<AccessUnit>>>,
     stats: Arc<EncoderStats>,
+    bitrate: Bitrate,
 ) -> io::Result<JoinHandle<()>> {
     let send = move |units: Vec<AccessUnit>, stats: &EncoderStats| {
         for au in units {
@@ -75,7 +110,10 @@ pub fn spawn_encoder<E: H264Encode + 'static>(
         }
     };
     thread::Builder::new().name(name.into()).spawn(move || {
+        let mut current = bitrate.opened_at;
+        bitrate.control.set_applied(current);
         for frame in frames {
+            bitrate.follow(&mut current, &mut encoder);
             match encoder.encode(&frame) {
                 Ok(units) if units.is_empty() && !encoder.pipelined() => {
                     stats.frames_skipped.fetch_add(1, Ordering::Relaxed);
@@ -98,4 +136,64 @@ pub fn spawn_encoder<E: H264Encode + 'static>(
         }
         log::info!("encoder stopped: the source went away");
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::v4l2::V4l2Error;
+
+    /// An encoder that only records the rates it was given, refusing `refuse`.
+    struct Fake {
+        rates: Vec<u32>,
+        refuse: u32,
+    }
+
+    impl H264Encode for Fake {
+        fn encode(&mut self, _: &Frame, _: bool) -> Result<Vec<AccessUnit>, EncodeError> {
+            Ok(Vec::new())
+        }
+
+        fn set_bitrate(&mut self, bps: u32) -> Result<(), EncodeError> {
+            self.rates.push(bps);
+            if bps == self.refuse {
+                return Err(V4l2Error::unsupported("/dev/fake", "no").into());
+            }
+            Ok(())
+        }
+    }
+
+    #[test]
+    fn follows_the_rate_asked_for_once_per_change() {
+        let control = Arc::new(BitrateControl::new(1_000_000));
+        let bitrate = Bitrate {
+            opened_at: 1_000_000,
+            control: Arc::clone(&control),
+        };
+        let fake = Fake {
+            rates: Vec::new(),
+            refuse: 123,
+        };
+        let mut encoder = OnGrid::new(fake, 90_000);
+        let mut current = bitrate.opened_at;
+        bitrate.follow(&mut current, &mut encoder);
+        assert!(encoder.encoder.rates.is_empty(), "nothing changed");
+        control.throttle();
+        bitrate.follow(&mut current, &mut encoder);
+        bitrate.follow(&mut current, &mut encoder);
+        assert_eq!(encoder.encoder.rates, [400_000], "once per change");
+        assert_eq!(control.applied(), 400_000);
+        control.restore();
+        bitrate.follow(&mut current, &mut encoder);
+        assert_eq!(encoder.encoder.rates, [400_000, 1_000_000]);
+        assert_eq!(control.applied(), 1_000_000);
+
+        // A refused rate leaves the applied one, and is not retried at every frame.
+        encoder.encoder.refuse = 400_000;
+        control.throttle();
+        bitrate.follow(&mut current, &mut encoder);
+        bitrate.follow(&mut current, &mut encoder);
+        assert_eq!(encoder.encoder.rates, [400_000, 1_000_000, 400_000]);
+        assert_eq!(control.applied(), 1_000_000);
+    }
 }

@@ -2,9 +2,11 @@
 //!
 //! Both H.264 encoders (OpenH264 in software, a V4L2 M2M device in hardware) implement
 //! [`H264Encode`] and run on the one thread loop of [`spawn_encoder`], which puts their key
-//! frames on the segment grid ([`IdrGrid`]) and counts into [`EncoderStats`]. Each encoder is
-//! opened before its thread starts, so the pipeline gets the error and can fall back.
+//! frames on the segment grid ([`IdrGrid`]), applies the bitrate the thermal governor asks for
+//! ([`BitrateControl`]) and counts into [`EncoderStats`]. Each encoder is opened before its
+//! thread starts, so the pipeline gets the error and can fall back.
 
+pub mod bitrate;
 pub mod encoder_thread;
 pub mod idr_grid;
 pub mod jpeg;
@@ -18,7 +20,8 @@ use std::sync::atomic::AtomicU64;
 use crate::media::{AccessUnit, Frame};
 use crate::v4l2::V4l2Error;
 
-pub use encoder_thread::{spawn_encoder, OnGrid};
+pub use bitrate::BitrateControl;
+pub use encoder_thread::{spawn_encoder, Bitrate, OnGrid};
 pub use idr_grid::IdrGrid;
 
 /// Counters of the H.264 encoder thread, read by `/system` and the housekeeping log.
@@ -36,6 +39,10 @@ pub trait H264Encode: Send {
     /// this frame's for a synchronous encoder (none when it skipped the frame), earlier
     /// frames' as a rule for a pipelined one.
     fn encode(&mut self, frame: &Frame, force_idr: bool) -> Result<Vec<AccessUnit>, EncodeError>;
+
+    /// Changes the target bitrate from the next frame on, in the same stream: no new
+    /// parameter sets, no forced IDR.
+    fn set_bitrate(&mut self, bps: u32) -> Result<(), EncodeError>;
 
     /// Drains the encoder at the end of the stream: the access units still inside.
     fn finish(&mut self) -> Result<Vec<AccessUnit>, EncodeError> {

@@ -11,8 +11,11 @@ use openh264::encoder::{
 };
 use openh264::formats::YUVSource;
 use openh264::OpenH264API;
+use openh264_sys2::{SBitrateInfo, ENCODER_OPTION_BITRATE, SPATIAL_LAYER_ALL};
 
-use super::{sei, spawn_encoder, EncodeError, EncoderStats, H264Encode, OnGrid};
+use super::{
+    sei, spawn_encoder, Bitrate, BitrateControl, EncodeError, EncoderStats, H264Encode, OnGrid,
+};
 use crate::fanout::Fanout;
 use crate::media::{AccessUnit, Frame};
 
@@ -109,6 +112,28 @@ impl H264Encode for H264Encoder {
             capture_unix_us: frame.capture_unix_us,
         }])
     }
+
+    /// `SetOption(ENCODER_OPTION_BITRATE)`, as WebRTC changes its OpenH264 rate: the rate
+    /// control takes the new target from the next frame, in the same sequence.
+    fn set_bitrate(&mut self, bps: u32) -> Result<(), EncodeError> {
+        let mut info = SBitrateInfo {
+            iLayer: SPATIAL_LAYER_ALL,
+            iBitrate: i32::try_from(bps).map_err(openh264::Error::from)?,
+        };
+        // SAFETY: the encoder is initialised (it was made with a config), and the option
+        // reads one SBitrateInfo that lives across the call. Only the target bitrate changes.
+        let rc = unsafe {
+            self.encoder
+                .raw_api()
+                .set_option(ENCODER_OPTION_BITRATE, (&raw mut info).cast())
+        };
+        if rc != 0 {
+            return Err(EncodeError::OpenH264(openh264::Error::msg_string(format!(
+                "SetOption(ENCODER_OPTION_BITRATE, {bps}) answered {rc}"
+            ))));
+        }
+        Ok(())
+    }
 }
 
 /// Why the OpenH264 encoder thread did not start.
@@ -144,6 +169,7 @@ pub fn spawn(
     frames: Receiver<Frame>,
     out: Arc<Fanout<Arc<AccessUnit>>>,
     stats: Arc<EncoderStats>,
+    bitrate: Arc<BitrateControl>,
 ) -> Result<JoinHandle<()>, StartError> {
     let encoder = H264Encoder::new(cfg).map_err(StartError::Open)?;
     log::info!(
@@ -152,7 +178,11 @@ pub fn spawn(
         cfg.idr_interval / 90
     );
     let encoder = OnGrid::new(encoder, cfg.idr_interval);
-    spawn_encoder("h264-encoder", encoder, frames, out, stats).map_err(StartError::Thread)
+    let bitrate = Bitrate {
+        opened_at: cfg.bitrate,
+        control: bitrate,
+    };
+    spawn_encoder("h264-encoder", encoder, frames, out, stats, bitrate).map_err(StartError::Thread)
 }
 
 #[cfg(test)]
@@ -200,5 +230,65 @@ mod tests {
             }
         }
         assert_eq!(keyframes, [0, 30, 60]);
+    }
+
+    /// The test picture with faint noise on it: more detail than the rates below carry, not
+    /// so much that a frame overflows the encoder's buffer.
+    fn noisy_frame(painter: &Painter, n: u64) -> Frame {
+        let mut data = painter.paint(n, 1_000_000 + n);
+        let mut state = n.wrapping_mul(0x9E37_79B9_7F4A_7C15) | 1;
+        for byte in &mut data {
+            state ^= state << 13;
+            state ^= state >> 7;
+            state ^= state << 17;
+            *byte = byte.saturating_add(state as u8 & 31);
+        }
+        let (width, height) = (320, 192);
+        Frame {
+            width,
+            height,
+            data: Arc::from(data),
+            pts: n * 3000,
+            capture_unix_us: 1_000_000 + n,
+            sequence: n,
+        }
+    }
+
+    #[test]
+    fn bitrate_changes_in_the_same_stream() {
+        let cfg = H264Config {
+            bitrate: 2_000_000,
+            fps: 30.0,
+            idr_interval: 30 * 3000,
+        };
+        let mut encoder = OnGrid::new(H264Encoder::new(cfg).unwrap(), cfg.idr_interval);
+        let painter = Painter::new(320, 192);
+        let mut bytes = [0usize; 3];
+        let mut keyframes = Vec::new();
+        for n in 0..180u64 {
+            match n {
+                60 => encoder.set_bitrate(400_000).unwrap(),
+                120 => encoder.set_bitrate(2_000_000).unwrap(),
+                _ => {}
+            }
+            let au = encoder
+                .encode(&noisy_frame(&painter, n))
+                .unwrap_or_else(|e| panic!("frame {n}: {e}"))
+                .pop()
+                .expect("no frame is skipped");
+            if au.keyframe {
+                keyframes.push(n);
+            }
+            // The second second of each phase, once the rate control has followed.
+            if n % 60 >= 30 {
+                bytes[n as usize / 60] += au.data.len();
+            }
+        }
+        assert_eq!(keyframes, [0, 30, 60, 90, 120, 150], "no IDR off the grid");
+        let [before, throttled, after] = bytes;
+        assert!(
+            throttled * 2 < before && throttled * 2 < after,
+            "bytes per second: {before} at 2 Mbit/s, {throttled} at 400 kbit/s, {after} after"
+        );
     }
 }

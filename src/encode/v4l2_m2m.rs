@@ -9,7 +9,9 @@ use std::time::Duration;
 
 use crossbeam_channel::Receiver;
 
-use super::{sei, spawn_encoder, EncodeError, EncoderStats, H264Encode, OnGrid};
+use super::{
+    sei, spawn_encoder, Bitrate, BitrateControl, EncodeError, EncoderStats, H264Encode, OnGrid,
+};
 use crate::fanout::Fanout;
 use crate::media::{h264, AccessUnit, Frame};
 use crate::v4l2::codec_controls::{EncoderSettings, H264Profile};
@@ -131,6 +133,10 @@ impl H264Encode for M2mH264 {
         Ok(self.access_units(packets))
     }
 
+    fn set_bitrate(&mut self, bps: u32) -> Result<(), EncodeError> {
+        Ok(self.encoder.set_bitrate(bps)?)
+    }
+
     fn pipelined(&self) -> bool {
         true
     }
@@ -143,6 +149,7 @@ pub fn spawn(
     frames: Receiver<Frame>,
     out: Arc<Fanout<Arc<AccessUnit>>>,
     stats: Arc<EncoderStats>,
+    bitrate: Arc<BitrateControl>,
 ) -> Result<JoinHandle<()>, V4l2Error> {
     let encoder = M2mH264::open(&cfg)?;
     let path = encoder.path().to_string();
@@ -153,7 +160,11 @@ pub fn spawn(
         cfg.idr_interval / 90
     );
     let encoder = OnGrid::new(encoder, cfg.idr_interval);
-    spawn_encoder("m2m-h264", encoder, frames, out, stats)
+    let bitrate = Bitrate {
+        opened_at: cfg.bitrate,
+        control: bitrate,
+    };
+    spawn_encoder("m2m-h264", encoder, frames, out, stats, bitrate)
         .map_err(|e| V4l2Error::ioctl(&path, "starting the encoder thread", e))
 }
 

@@ -1,6 +1,6 @@
 //! The live camera and preview state the pipeline writes and the API reads: the HLS store,
-//! the counters, which source runs, the camera's controls, the preview gate and the newest
-//! frame.
+//! the counters, which source runs, the camera's controls, the preview gate and bitrate, and
+//! the newest frame.
 
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
@@ -8,7 +8,7 @@ use std::time::Instant;
 
 use crate::camera::status::{Delivers, SourceStatus};
 use crate::camera::{CameraState, LatestFrame};
-use crate::encode::EncoderStats;
+use crate::encode::{BitrateControl, EncoderStats};
 use crate::media::llhls::HlsStore;
 use crate::media::Frame;
 use crate::preview::{MuxerCounters, MuxerSink, PreviewGate};
@@ -47,6 +47,8 @@ pub struct MediaState {
     pub source: Arc<SourceStatus>,
     pub camera: Arc<CameraState>,
     pub preview: PreviewGate,
+    /// The preview encoder's bitrate, which the thermal governor lowers and restores.
+    pub bitrate: Arc<BitrateControl>,
     pub latest: LatestFrame,
     pub started: Instant,
 }

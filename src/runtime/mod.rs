@@ -17,6 +17,7 @@ use crate::auth::{
 use crate::camera::controls::CameraControls;
 use crate::camera::{CameraState, LatestFrame};
 use crate::config::Config;
+use crate::encode::BitrateControl;
 use crate::link::LinkState;
 use crate::media::llhls::HlsStore;
 use crate::pairing::bootstrap::KeyBootstrap;
@@ -85,6 +86,7 @@ impl Runtime {
                 CameraControls::synthetic(),
             )),
             preview: PreviewGate::new(Some(hibernate)),
+            bitrate: Arc::new(BitrateControl::new(config.bitrate)),
             latest: LatestFrame::default(),
             started: Instant::now(),
         });

@@ -30,7 +30,7 @@ impl Site {
                     .collect(),
                 &relab.auth.key_name,
             ),
-            system: SystemProbe::new(image_path),
+            system: SystemProbe::with_temp_path(image_path, &config.temp_file),
         }
     }
 }

@@ -11,5 +11,6 @@ pub mod prometheus;
 pub mod round;
 pub mod snapshot;
 pub mod thermal;
+pub mod thermal_governor;
 
 pub use snapshot::{SystemProbe, SystemSnapshot};

@@ -5,7 +5,9 @@
 use std::fmt;
 use std::time::{Duration, Instant};
 
-use super::codec_controls::{self, EncoderSettings, CID_MPEG_VIDEO_FORCE_KEY_FRAME};
+use super::codec_controls::{
+    self, EncoderSettings, CID_MPEG_VIDEO_BITRATE, CID_MPEG_VIDEO_FORCE_KEY_FRAME,
+};
 use super::device::{Capabilities, Device, PixFormat};
 use super::error::V4l2Error;
 use super::fourcc::{FourCc, H264, YU12};
@@ -358,6 +360,13 @@ impl M2mEncoder {
 
     pub fn codec(&self) -> FourCc {
         self.codec
+    }
+
+    /// Changes the target bitrate while streaming: the stateful encoder interface lets
+    /// controls change during encoding, for later frames, without a restart.
+    pub fn set_bitrate(&mut self, bps: u32) -> Result<(), V4l2Error> {
+        self.device
+            .set_controls(&[(CID_MPEG_VIDEO_BITRATE, i64::from(bps))])
     }
 
     /// Queues one frame (copied once into the OUTPUT buffer) and returns whatever packets
