@@ -221,3 +221,29 @@ fn on_loopback_the_banner_gives_the_loopback_url_not_lan_urls() {
         );
     }
 }
+
+/// `MAX_CAPTURE_PIXELS` and `MAX_CAPTURE_FILE_BYTES` refuse a capture before it is stored,
+/// with the plugin's 500 and message (a setting, not the request, is at fault).
+#[test]
+fn captures_over_the_configured_limits_are_refused_and_not_stored() {
+    for (limit, value, expected) in [
+        (
+            "MAX_CAPTURE_PIXELS",
+            "1000",
+            "Capture has 76800 pixels, which exceeds the 1000 pixel limit.",
+        ),
+        ("MAX_CAPTURE_FILE_BYTES", "100", "byte limit."),
+    ] {
+        let cam = Picamd::start_with(&["--resolution", "320x240"], &[(limit, value)], |_| {});
+        let resp = cam.authed("POST", "/captures", "{}");
+        assert_eq!(resp.status, 500, "{limit}: {}", resp.text());
+        let detail = resp.json()["detail"]
+            .as_str()
+            .unwrap_or_default()
+            .to_string();
+        assert!(detail.ends_with(expected), "{limit}: {detail}");
+        let list = cam.authed("GET", "/captures", "");
+        let stored = list.json()["captures"].as_array().map(Vec::len);
+        assert_eq!(stored, Some(0), "{limit}: nothing stored");
+    }
+}
