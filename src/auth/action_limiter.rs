@@ -4,13 +4,14 @@
 //! Memory is bounded: beyond [`MAX_TRACKED`] clients the one idle longest is forgotten.
 
 use std::collections::{HashMap, VecDeque};
-use std::net::{IpAddr, Ipv6Addr};
+use std::net::IpAddr;
 use std::time::{Duration, Instant};
 
 use ring::digest::{Context, SHA256};
 use ring::rand::{SecureRandom, SystemRandom};
 
 use crate::config::action_limits::{ActionGroup, ActionLimitSettings};
+use crate::http::client_address::client_of;
 
 /// How many (client, group) pairs are remembered at most.
 pub const MAX_TRACKED: usize = 4096;
@@ -48,7 +49,7 @@ impl ActionLimiter {
         match (key, session) {
             (Some(key), _) => Client::Key(self.digest(b"key", key)),
             (None, Some(token)) => Client::Session(self.digest(b"session", token)),
-            (None, None) => Client::Peer(peer.map_or(IpAddr::from([0u8; 4]), grouped)),
+            (None, None) => Client::Peer(peer.map_or(IpAddr::from([0u8; 4]), client_of)),
         }
     }
 
@@ -109,17 +110,6 @@ impl ActionLimiter {
         let mut out = [0u8; 32];
         out.copy_from_slice(ctx.finish().as_ref());
         out
-    }
-}
-
-/// An IPv4 address as is; an IPv6 one by its /64.
-fn grouped(ip: IpAddr) -> IpAddr {
-    match ip.to_canonical() {
-        IpAddr::V6(v6) => {
-            let s = v6.segments();
-            IpAddr::V6(Ipv6Addr::new(s[0], s[1], s[2], s[3], 0, 0, 0, 0))
-        }
-        v4 => v4,
     }
 }
 

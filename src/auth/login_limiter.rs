@@ -22,10 +22,11 @@
 //! is room again.
 
 use std::collections::{HashMap, VecDeque};
-use std::net::{IpAddr, Ipv6Addr};
+use std::net::IpAddr;
 use std::time::{Duration, Instant};
 
 use super::local_ip::is_local_peer;
+use crate::http::client_address::client_of;
 use crate::http::Response;
 
 pub const MAX_FAILURES: usize = 5;
@@ -48,14 +49,6 @@ pub struct LoginLimiter {
 impl Default for LoginLimiter {
     fn default() -> LoginLimiter {
         LoginLimiter::new(MAX_TRACKED_IPS, MAX_FAILURES)
-    }
-}
-
-/// The client an address belongs to: the IPv4 address, or the IPv6 address's /64.
-pub fn client_of(ip: IpAddr) -> IpAddr {
-    match ip.to_canonical() {
-        IpAddr::V6(v6) => IpAddr::V6(Ipv6Addr::from(u128::from(v6) & (u128::MAX << 64))),
-        v4 => v4,
     }
 }
 
@@ -343,7 +336,7 @@ mod tests {
         let mut limiter = LoginLimiter::default();
         let t0 = Instant::now();
         for i in 1..=5u16 {
-            let addr = IpAddr::V6(Ipv6Addr::new(0x2001, 0xdb8, 1, 2, i, i, i, i));
+            let addr = IpAddr::V6(std::net::Ipv6Addr::new(0x2001, 0xdb8, 1, 2, i, i, i, i));
             limiter.record(addr, 403, t0);
         }
         let same_64: IpAddr = "2001:db8:1:2:ffff::1".parse().unwrap();

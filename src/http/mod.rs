@@ -3,6 +3,7 @@
 
 pub mod budget;
 pub mod chunked;
+pub mod client_address;
 pub mod cors;
 pub mod date;
 pub mod percent;

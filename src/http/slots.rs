@@ -4,7 +4,9 @@
 //! sent one or is kept alive between requests. The server keeps one of these behind a mutex;
 //! `C` is what closes an evicted connection.
 
-use std::net::{IpAddr, Ipv6Addr};
+use std::net::IpAddr;
+
+use super::client_address::client_of;
 use std::time::Instant;
 
 /// Why a new connection gets no slot.
@@ -36,17 +38,6 @@ struct Entry<C> {
     closer: C,
 }
 
-/// The unit the per-peer cap counts: the address, or for IPv6 its /64.
-fn peer_of(ip: IpAddr) -> IpAddr {
-    match ip.to_canonical() {
-        IpAddr::V6(v6) => {
-            let s = v6.segments();
-            IpAddr::V6(Ipv6Addr::new(s[0], s[1], s[2], s[3], 0, 0, 0, 0))
-        }
-        v4 => v4,
-    }
-}
-
 pub struct Slots<C> {
     max: usize,
     per_address: usize,
@@ -72,7 +63,7 @@ impl<C> Slots<C> {
     /// Gives a slot to a connection from `ip`, evicting the longest-waiting idle one when
     /// full (the peer's own first when it is at its cap).
     pub fn admit(&mut self, ip: IpAddr, now: Instant, closer: C) -> Result<Granted<C>, Refusal> {
-        let peer = peer_of(ip);
+        let peer = client_of(ip);
         let mut evicted = Vec::new();
         if self.entries.iter().filter(|e| e.peer == peer).count() >= self.per_address {
             let own = self
