@@ -72,7 +72,9 @@ impl SessionStore {
             self.by_age.remove(&key);
             return false;
         }
-        self.sessions.insert(token.to_owned(), (key, now));
+        if let Some(entry) = self.sessions.get_mut(token) {
+            entry.1 = now;
+        }
         true
     }
 

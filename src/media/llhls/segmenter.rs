@@ -569,12 +569,11 @@ mod tests {
         ticks * 100 / 9
     }
 
-    /// A 500 ms stall (15 frames lost before the encoder): media time keeps tracking the
-    /// capture clock, decode time runs on without a gap, and no part outgrows PART-TARGET.
-    #[test]
-    fn a_stall_keeps_media_time_on_the_capture_clock() {
+    /// Runs `frames` (a gap in them is a stall) and checks what every stall must keep: decode
+    /// time continuous and no part beyond PART-TARGET. Returns (media, capture) time from
+    /// the first part to the last, in µs.
+    fn stalled_run(frames: impl Iterator<Item = u64>) -> (u64, u64) {
         let mut run = Run::new();
-        let frames = (0..47).chain(62..150);
         let events: Vec<SegmenterEvent> = run.push(frames).into_iter().flatten().collect();
         let parts = part_times(&events);
         for pair in parts.windows(2) {
@@ -582,8 +581,14 @@ mod tests {
         }
         assert!(parts.iter().all(|p| p.1 <= 18_000), "{parts:?}");
         let (first, last) = (parts[0], parts[parts.len() - 1]);
-        let media = us(last.0 - first.0);
-        let capture = last.2 - first.2;
+        (us(last.0 - first.0), last.2 - first.2)
+    }
+
+    /// A 500 ms stall (15 frames lost before the encoder): media time keeps tracking the
+    /// capture clock, decode time runs on without a gap, and no part outgrows PART-TARGET.
+    #[test]
+    fn a_stall_keeps_media_time_on_the_capture_clock() {
+        let (media, capture) = stalled_run((0..47).chain(62..150));
         assert!(
             media.abs_diff(capture) <= 33_334,
             "media {media} µs, capture {capture} µs"
@@ -594,17 +599,7 @@ mod tests {
     /// up, decode time stays continuous, and no part outgrows PART-TARGET.
     #[test]
     fn a_long_stall_keeps_half_a_segment() {
-        let mut run = Run::new();
-        let frames = (0..47).chain(137..200);
-        let events: Vec<SegmenterEvent> = run.push(frames).into_iter().flatten().collect();
-        let parts = part_times(&events);
-        for pair in parts.windows(2) {
-            assert_eq!(pair[0].0 + u64::from(pair[0].1), pair[1].0, "{parts:?}");
-        }
-        assert!(parts.iter().all(|p| p.1 <= 18_000), "{parts:?}");
-        let (first, last) = (parts[0], parts[parts.len() - 1]);
-        let media = us(last.0 - first.0);
-        let capture = last.2 - first.2;
+        let (media, capture) = stalled_run((0..47).chain(137..200));
         let closed_up = 3_000_000 - 500_000;
         assert!(
             media.abs_diff(capture - closed_up) <= 33_334,
