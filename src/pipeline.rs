@@ -96,7 +96,7 @@ impl Pipeline {
 
         let stop = Arc::new(AtomicBool::new(false));
         let stats = &media.stats;
-        let units: Arc<Fanout<Arc<AccessUnit>>> = Arc::new(Fanout::default());
+        let units = Arc::clone(&media.units);
         let unit_rx = units.subscribe("llhls-muxer", MUXER_QUEUE, Arc::clone(&stats.units_dropped));
         let segmenter = SegmenterConfig {
             frame_duration: cfg.frame_ticks(),

@@ -9,8 +9,9 @@ use std::time::Instant;
 use crate::camera::status::{Delivers, SourceStatus};
 use crate::camera::{CameraState, LatestFrame};
 use crate::encode::{BitrateControl, EncoderStats};
+use crate::fanout::Fanout;
 use crate::media::llhls::HlsStore;
-use crate::media::Frame;
+use crate::media::{AccessUnit, Frame};
 use crate::preview::{MuxerCounters, MuxerSink, PreviewGate};
 
 #[derive(Debug, Default)]
@@ -50,6 +51,9 @@ pub struct MediaState {
     /// The preview encoder's bitrate, which the thermal governor lowers and restores.
     pub bitrate: Arc<BitrateControl>,
     pub latest: LatestFrame,
+    /// The preview encoder's access units (or the pipe's), from an IDR on after each pause:
+    /// the LL-HLS muxer subscribes, and so may any other consumer of the H.264 stream.
+    pub units: Arc<Fanout<Arc<AccessUnit>>>,
     pub started: Instant,
 }
 

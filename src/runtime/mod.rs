@@ -88,6 +88,7 @@ impl Runtime {
             preview: PreviewGate::new(Some(hibernate)),
             bitrate: Arc::new(BitrateControl::new(config.bitrate)),
             latest: LatestFrame::default(),
+            units: Arc::default(),
             started: Instant::now(),
         });
         let thumbnail_upload = if relab.backend.url.trim().is_empty() {
