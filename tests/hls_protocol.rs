@@ -24,7 +24,11 @@ fn playlist_rules_and_blocking() {
         first.header("content-type"),
         Some("application/vnd.apple.mpegurl")
     );
-    assert_eq!(first.header("cache-control"), Some("no-cache"));
+    // "Now": browsers revalidate; an edge may share it for a second.
+    assert_eq!(
+        first.header("cache-control"),
+        Some("public, max-age=0, s-maxage=1")
+    );
     let text = first.text();
     assert_eq!(attr(&text, "#EXT-X-VERSION:"), "10");
     assert_eq!(attr(&text, "#EXT-X-PART-INF:"), "PART-TARGET=0.20000");
@@ -72,6 +76,8 @@ fn playlist_rules_and_blocking() {
 
     // The hinted part itself: blocks until complete, then arrives whole.
     let next = cam.get(&format!("{PLAYLIST}?_HLS_msn={msn}&_HLS_part={part}"));
+    // An answer to a directive stays valid: cacheable for three target durations.
+    assert_eq!(next.header("cache-control"), Some("public, max-age=3"));
     let (hint2, _, _) = preload_hint(&next.text());
     let part_resp = cam.get(&format!("/preview/hls/cam-preview/{hint2}"));
     assert_eq!(part_resp.status, 200);
@@ -90,6 +96,7 @@ fn playlist_rules_and_blocking() {
     ] {
         let resp = cam.get(&format!("{PLAYLIST}?{query}"));
         assert_eq!(resp.status, 400, "{query}");
+        assert_eq!(resp.header("cache-control"), Some("no-store"), "{query}");
         assert!(resp.json()["detail"].is_string());
     }
 

@@ -14,6 +14,8 @@ const SERVER: &str = "100.64.0.1";
 const CLIENT: &str = "100.64.0.2";
 const LOOPBACK: &str = "127.0.0.1";
 const PORT: u16 = 8018;
+const CDN_SECRET: &str = "edge-secret-0123456789";
+const PLAYLIST: &str = "/preview/hls/cam-preview/index.m3u8";
 
 struct Namespace {
     name: String,
@@ -102,6 +104,7 @@ fn spawn(ns: &Namespace, dir: &Path) -> Daemon {
         .env("HOME", dir)
         .env("RELAB_CREDENTIALS_FILE", dir.join("relay_credentials.json"))
         .env("PAIRING_BACKEND_URL", "")
+        .env("HLS_CDN_SECRET", CDN_SECRET)
         .env("RUST_LOG", "warn")
         .current_dir(dir)
         .stdout(Stdio::null())
@@ -169,6 +172,27 @@ fn a_public_peer_gets_neither_the_key_nor_unlimited_guesses() {
             403,
             r#"{"detail":"Liveness is only available from the local network"}"#.to_string()
         )
+    );
+
+    // The live preview is for the local network, or an edge holding HLS_CDN_SECRET, which
+    // may forward its viewers' Host. The secret opens nothing else.
+    let bearer = format!("Authorization: Bearer {CDN_SECRET}");
+    let (status, body) = ns.curl(CLIENT, PLAYLIST, &[]);
+    assert_eq!(status, 403, "{body}");
+    let (status, body) = ns.curl(CLIENT, PLAYLIST, &[&bearer, "Host: live.example.org"]);
+    assert_eq!(status, 200, "{body}");
+    assert!(body.starts_with("#EXTM3U"), "{body}");
+    let wrong = format!("Authorization: Bearer {CDN_SECRET}x");
+    assert_eq!(ns.curl(CLIENT, PLAYLIST, &[&wrong]).0, 403);
+    // Without the secret, a local edge's foreign Host is refused (DNS rebinding).
+    assert_eq!(
+        ns.curl(LOOPBACK, PLAYLIST, &["Host: live.example.org"]).0,
+        421
+    );
+    let (status, body) = ns.curl(LOOPBACK, "/camera", &[&bearer]);
+    assert_eq!(
+        (status, body.as_str()),
+        (403, r#"{"detail":"Invalid API Key"}"#)
     );
 
     // Key guessing from the public address is limited on any keyed route.

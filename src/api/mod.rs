@@ -111,7 +111,7 @@ pub const ROUTES: &[Route] = &[
     guarded(
         "GET",
         "/preview/hls/{hls_path:path}",
-        Auth::Local(preview::LOCAL_ONLY),
+        Auth::LocalOrCdn(preview::LOCAL_ONLY),
         Guard::OwnHost,
         preview::hls,
     ),
@@ -291,8 +291,20 @@ fn authorize(rt: &Runtime, req: &Request, needed: Auth) -> Result<(), Response> 
                 Err(Response::detail(403, detail))
             }
         }
+        Auth::LocalOrCdn(detail) => {
+            if is_cdn(rt, req) || auth::is_local_peer(req.peer.map(|p| p.ip())) {
+                Ok(())
+            } else {
+                Err(Response::detail(403, detail))
+            }
+        }
         Auth::Key => check_key(rt, req),
     }
+}
+
+/// Whether the request comes from an edge or CDN holding `HLS_CDN_SECRET`.
+pub fn is_cdn(rt: &Runtime, req: &Request) -> bool {
+    auth::cdn::presents_cdn_secret(req, rt.config.relab.auth.hls_cdn_secret.expose())
 }
 
 /// Plugin 0.4+'s answer to a cookie-authenticated write from anywhere but the camera's pages.

@@ -60,7 +60,10 @@ pub fn hls(rt: &Runtime, req: &Request, params: &Params) -> Response {
             Err(e) => error(HlsError::BadRequest(e.to_string())),
             Ok(d) => match rt.media.hls.playlist(&d) {
                 Ok(text) => Response::new(200, "application/vnd.apple.mpegurl", Body::Text(text))
-                    .with_header("Cache-Control", "no-cache"),
+                    .with_header(
+                        "Cache-Control",
+                        &playlist_cache_control(&d, rt.config.segment_ms),
+                    ),
                 Err(e) => error(e),
             },
         },
@@ -76,6 +79,22 @@ pub fn hls(rt: &Runtime, req: &Request, params: &Params) -> Response {
                 .part(&prefix, msn, index)
                 .map(|p| Body::Shared(p.data.clone())),
         ),
+    }
+}
+
+/// A playlist answer to `_HLS_msn` (with or without `_HLS_part`, `_HLS_skip`) holds at least
+/// what it named, so it stays a valid answer to that URL: an edge may serve it to every
+/// viewer asking the same, for a few target durations (the playlist's own minimum length,
+/// RFC 8216 §6.2.2, so its newest parts are still served). A plain request (or a skip alone)
+/// asks for "now": browsers revalidate it every time, while an edge may share it for one
+/// second (as AWS recommends for LL-HLS), which turns a crowd polling it into one request
+/// a second and costs a new viewer at most a second before its first blocking reload.
+fn playlist_cache_control(d: &Directives, segment_ms: u32) -> String {
+    if d.msn.is_some() {
+        let target_s = segment_ms.div_ceil(1000).max(1);
+        format!("public, max-age={}", 3 * target_s)
+    } else {
+        "public, max-age=0, s-maxage=1".to_string()
     }
 }
 
@@ -120,6 +139,25 @@ pub fn stop(rt: &Runtime, _: &Request, _: &Params) -> Response {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn playlists_with_msn_are_cacheable_for_three_target_durations() {
+        let at = |msn, part, skip| Directives { msn, part, skip };
+        assert_eq!(
+            playlist_cache_control(&at(Some(7), Some(2), false), 1000),
+            "public, max-age=3"
+        );
+        assert_eq!(
+            playlist_cache_control(&at(Some(7), None, true), 1500),
+            "public, max-age=6"
+        );
+        for now in [at(None, None, false), at(None, None, true)] {
+            assert_eq!(
+                playlist_cache_control(&now, 1000),
+                "public, max-age=0, s-maxage=1"
+            );
+        }
+    }
 
     #[test]
     fn path_rules() {

@@ -10,6 +10,9 @@ pub enum Auth {
     None,
     /// Loopback, private or link-local peers only; the text is the 403 detail.
     Local(&'static str),
+    /// As `Local`, or any peer presenting `HLS_CDN_SECRET` as a bearer token (an edge or
+    /// CDN), which also passes the route's `Host` guard.
+    LocalOrCdn(&'static str),
     /// `X-API-Key` or a browser session.
     Key,
 }
@@ -20,6 +23,7 @@ impl Auth {
         match self {
             Auth::None => "none",
             Auth::Local(_) => "local",
+            Auth::LocalOrCdn(_) => "local-or-cdn",
             Auth::Key => "key",
         }
     }

@@ -70,7 +70,7 @@ impl fmt::Debug for KeySet {
 /// Compares in time proportional to `candidate.len()` alone: the loop walks the candidate (which
 /// the caller already knows) and reads the key cyclically, so the key's length is not revealed
 /// by how long the comparison takes. A length mismatch is folded into the same accumulator.
-fn constant_time_eq(candidate: &[u8], key: &[u8]) -> bool {
+pub(crate) fn constant_time_eq(candidate: &[u8], key: &[u8]) -> bool {
     if key.is_empty() {
         return false;
     }

@@ -4,6 +4,7 @@
 //! the daemon, with the relay credentials, behind one lock.
 
 pub mod action_limiter;
+pub mod cdn;
 pub mod check;
 pub mod keys;
 pub mod local_ip;

@@ -24,7 +24,13 @@ pub struct AuthSettings {
     pub login_max_failures: usize,
     /// `RATE_LIMIT_*`: per-route action limits for clients on the network.
     pub action_limits: ActionLimitSettings,
+    /// `HLS_CDN_SECRET` (picamd's): a CDN or edge presenting it as `Authorization: Bearer`
+    /// may read the LL-HLS files from outside the local network; empty means none may.
+    pub hls_cdn_secret: Secret,
 }
+
+/// The shortest `HLS_CDN_SECRET` accepted: it guards the preview from the internet.
+pub const MIN_CDN_SECRET_LEN: usize = 16;
 
 /// A list of API keys whose `Debug` shows only how many there are.
 #[derive(Clone, Default, PartialEq, Eq)]

@@ -13,7 +13,7 @@ use std::time::Duration;
 
 use super::action_limits::{ActionGroup, ActionLimitSettings, DEFAULT_MAX, DEFAULT_WINDOW};
 use super::app_env::AppEnv;
-use super::auth::{ApiKeys, AuthSettings};
+use super::auth::{ApiKeys, AuthSettings, MIN_CDN_SECRET_LEN};
 use super::backend::{BackendSettings, DEFAULT_PAIRING_BACKEND_URL};
 use super::camera::CameraSettings;
 use super::compat::CompatSettings;
@@ -24,6 +24,7 @@ use super::pairing::PairingSettings;
 use super::pairing_api::{ApiPrefix, PollMethod};
 use super::relay::{RelaySettings, DEFAULT_RELAY_AUTH_SCHEME};
 use super::s3::S3Settings;
+use super::secret::redacted;
 use super::stills::{StillsSettings, DEFAULT_MAX_CAPTURE_FILE_BYTES, DEFAULT_MAX_CAPTURE_PIXELS};
 use super::upload::{
     CaptureUploadSettings, ImageSink, DEFAULT_QUEUE_DEAD_MAX_ENTRIES,
@@ -182,6 +183,14 @@ impl RelabSettings {
         let timelapse_max_age_s = v.uint("TIMELAPSE_MAX_AGE_S", 604_800, 1, u64::MAX)?;
         let mjpeg_max_fps = v.float("MJPEG_MAX_FPS", 15.0, 120.0)?;
         let login_max_failures = v.uint("LOGIN_MAX_FAILURES", 5, 1, 1_000_000)? as usize;
+        let hls_cdn_secret = v.string("HLS_CDN_SECRET", "");
+        if !hls_cdn_secret.is_empty() && hls_cdn_secret.len() < MIN_CDN_SECRET_LEN {
+            return Err(ConfigError::invalid(
+                "HLS_CDN_SECRET",
+                redacted(&hls_cdn_secret),
+                &format!("at least {MIN_CDN_SECRET_LEN} characters"),
+            ));
+        }
         let mut action_limits = ActionLimitSettings {
             window: Duration::from_secs(v.uint(
                 "RATE_LIMIT_WINDOW_S",
@@ -211,6 +220,7 @@ impl RelabSettings {
                 local_api_key,
                 login_max_failures,
                 action_limits,
+                hls_cdn_secret: hls_cdn_secret.into(),
             },
             camera: CameraSettings {
                 device_num: camera_device_num,

@@ -707,9 +707,29 @@ fn debug_output_hides_secrets() {
     let mut env = RELAY.to_vec();
     env.push(("LOCAL_API_KEY", "local_secret"));
     env.push(("AUTHORIZED_API_KEYS", "topsecret"));
+    env.push(("HLS_CDN_SECRET", "cdn-secret-of-the-edge"));
     let text = format!("{:?}", load(&env).unwrap());
-    for secret in ["local_secret", "topsecret", "BEGIN PRIVATE KEY"] {
+    for secret in [
+        "local_secret",
+        "topsecret",
+        "BEGIN PRIVATE KEY",
+        "cdn-secret-of-the-edge",
+    ] {
         assert!(!text.contains(secret), "{secret} leaked");
     }
     assert!(text.contains("cam-1"));
+}
+
+#[test]
+fn cdn_secret_is_off_by_default_and_must_be_long() {
+    assert!(load(&[]).unwrap().auth.hls_cdn_secret.is_empty());
+    let set = load(&[("HLS_CDN_SECRET", "0123456789abcdef")]).unwrap();
+    assert_eq!(set.auth.hls_cdn_secret.expose(), "0123456789abcdef");
+    let refused = error(&[("HLS_CDN_SECRET", "short-secret")]);
+    assert!(refused.contains("HLS_CDN_SECRET"), "{refused}");
+    assert!(refused.contains("at least 16 characters"), "{refused}");
+    assert!(
+        !refused.contains("short-secret"),
+        "the secret leaked: {refused}"
+    );
 }
