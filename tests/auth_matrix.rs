@@ -83,8 +83,16 @@ fn every_route_enforces_its_auth_class() {
                     assert!(![401, 403].contains(&r.status), "{what}: {}", r.status);
                 }
             }
-            Auth::Local(text) => {
-                for r in [&public_no_key, &public_wrong_key, &public_right_key] {
+            Auth::Local(text) | Auth::LocalOrCdn(text) => {
+                // The API key is no CDN secret, and no CDN secret is set here.
+                let bearer = format!("Bearer {KEY}");
+                let public_bearer = call(&rt, m, &path, PUBLIC, &[("Authorization", &bearer)]);
+                for r in [
+                    &public_no_key,
+                    &public_wrong_key,
+                    &public_right_key,
+                    &public_bearer,
+                ] {
                     assert_eq!(r.status, 403, "{what} from a public address");
                     assert_eq!(detail(r), text, "{what}");
                 }
@@ -121,6 +129,33 @@ fn every_route_enforces_its_auth_class() {
             assert!(r.header("X-Request-ID").is_some(), "{what}: request id");
             assert_eq!(r.header("X-Content-Type-Options"), Some("nosniff"));
             assert!(r.header("Content-Security-Policy").is_some(), "{what}: CSP");
+        }
+    }
+}
+
+#[test]
+fn the_cdn_secret_opens_the_hls_routes_only() {
+    const SECRET: &str = "cdn-secret-0123456789";
+    let rt = runtime_with(&[("HLS_CDN_SECRET", SECRET)]);
+    let bearer = format!("Bearer {SECRET}");
+    let from_edge = [
+        ("Authorization", bearer.as_str()),
+        ("Host", "live.example.org"),
+    ];
+    for route in ROUTES {
+        let path = concrete(route.pattern);
+        let resp = call(&rt, route.method, &path, PUBLIC, &from_edge);
+        let what = format!("{} {path}", route.method);
+        if matches!(route.auth, Auth::LocalOrCdn(_)) {
+            // Past auth and the Host guard: the file itself is unknown.
+            assert_eq!(resp.status, 404, "{what}: {}", detail(&resp));
+        } else if route.auth != Auth::None {
+            // Refused, or blocked once the secret counted as wrong keys.
+            assert!(
+                [401, 403, 421, 429].contains(&resp.status),
+                "{what}: {}",
+                resp.status
+            );
         }
     }
 }
