@@ -1,0 +1,150 @@
+//! Many viewers, direct and through the shipped Varnish edge, side by side in one run.
+//!
+//!     cargo bench --bench edge [-- --clients 50,200,1000 --seconds 10]
+//!
+//! One picamd (synthetic camera, 1280x720 30 fps, 200 ms parts) and one Varnish with
+//! `deploy/varnish/picamd.vcl`. For each client count, N LL-HLS followers (blocking part
+//! request, then blocking playlist reload: tests/edge/follower.rs) read the stream directly,
+//! then through Varnish, while one reference follower reads picamd directly. Printed per
+//! row: parts each viewer got, parts missed, errors, the CPU picamd and Varnish used (% of
+//! one core), and the delay added to each part against the reference follower. Followers run
+//! at nice 19, so that their own CPU use, which a real audience spends on its own devices,
+//! disturbs the servers as little as two cores allow.
+
+mod common;
+#[path = "../tests/edge/mod.rs"]
+mod edge;
+
+use std::time::{Duration, Instant};
+
+use common::{arg, machine_load, Daemon};
+use edge::{compare, follow_many, plain_agent, Varnish};
+
+fn main() {
+    let clients: String = arg("--clients", "50,200,1000".to_string());
+    let seconds: u64 = arg("--seconds", 10);
+    if std::process::Command::new("varnishd")
+        .arg("-V")
+        .output()
+        .is_err()
+    {
+        eprintln!("varnishd is not installed (apt install varnish)");
+        std::process::exit(1);
+    }
+    let cam = Daemon::start(
+        "edge",
+        &[
+            "--max-connections",
+            "4096",
+            "--max-connections-per-address",
+            "4096",
+        ],
+        &[],
+    );
+    let varnish = Varnish::start(cam.port);
+    let direct = format!("http://127.0.0.1:{}", cam.port);
+    println!(
+        "{:<8} {:>7} {:>11} {:>7} {:>7} {:>11} {:>11} {:>26}",
+        "path",
+        "viewers",
+        "parts/view",
+        "missed",
+        "errors",
+        "picamd CPU",
+        "edge CPU",
+        "added delay p50/p90/p99 ms"
+    );
+    let mut json = Vec::new();
+    for n in clients
+        .split(',')
+        .filter_map(|c| c.trim().parse::<usize>().ok())
+    {
+        for (path, base) in [("direct", direct.clone()), ("varnish", varnish.base())] {
+            let cpu_before = (process_tree_cpu(cam.pid()), process_tree_cpu(varnish.pid()));
+            let started = Instant::now();
+            let reference_base = direct.clone();
+            let run = Duration::from_secs(seconds);
+            let reference = std::thread::spawn(move || {
+                follow_many(
+                    &reference_base,
+                    1,
+                    run + Duration::from_secs(2),
+                    plain_agent,
+                )
+                .remove(0)
+            });
+            std::thread::sleep(Duration::from_secs(1));
+            let viewers = follow_many(&base, n, run, plain_agent);
+            let reference = reference.join().expect("reference follower");
+            let wall = started.elapsed().as_secs_f64();
+            let picamd_cpu = (process_tree_cpu(cam.pid()) - cpu_before.0) / wall * 100.0;
+            let edge_cpu = (process_tree_cpu(varnish.pid()) - cpu_before.1) / wall * 100.0;
+            let cmp = compare(&reference, &viewers);
+            let per_viewer = cmp.received as f64 / n as f64;
+            let (p50, p90, p99) = (
+                cmp.delay_quantile(0.5),
+                cmp.delay_quantile(0.9),
+                cmp.delay_quantile(0.99),
+            );
+            println!(
+                "{path:<8} {n:>7} {per_viewer:>11.1} {:>7} {:>7} {picamd_cpu:>10.0}% {:>11} {:>26}",
+                cmp.missed,
+                cmp.errors,
+                if path == "direct" {
+                    "-".to_string()
+                } else {
+                    format!("{edge_cpu:.0}%")
+                },
+                format!("{p50:.1} / {p90:.1} / {p99:.1}"),
+            );
+            json.push(serde_json::json!({
+                "path": path, "viewers": n, "parts_per_viewer": per_viewer,
+                "missed": cmp.missed, "errors": cmp.errors,
+                "picamd_cpu_pct": picamd_cpu.round(), "edge_cpu_pct": edge_cpu.round(),
+                "added_p50_ms": p50, "added_p90_ms": p90, "added_p99_ms": p99,
+            }));
+        }
+    }
+    let (load, cpus) = machine_load();
+    println!("machine: {cpus} CPUs, load average {load:.2} at the end");
+    println!("{}", serde_json::json!({ "bench": "edge", "rows": json }));
+}
+
+/// CPU seconds used so far by `pid` and its direct children (Varnish's worker process).
+fn process_tree_cpu(pid: u32) -> f64 {
+    let mut total = cpu_seconds(pid);
+    if let Ok(entries) = std::fs::read_dir("/proc") {
+        for entry in entries.flatten() {
+            let Some(child) = entry
+                .file_name()
+                .to_str()
+                .and_then(|n| n.parse::<u32>().ok())
+            else {
+                continue;
+            };
+            if parent(child) == Some(pid) {
+                total += cpu_seconds(child);
+            }
+        }
+    }
+    total
+}
+
+fn stat_fields(pid: u32) -> Vec<String> {
+    std::fs::read_to_string(format!("/proc/{pid}/stat"))
+        .ok()
+        .and_then(|s| s.rsplit_once(')').map(|(_, rest)| rest.to_string()))
+        .map(|rest| rest.split_whitespace().map(str::to_string).collect())
+        .unwrap_or_default()
+}
+
+fn parent(pid: u32) -> Option<u32> {
+    stat_fields(pid).get(1)?.parse().ok()
+}
+
+fn cpu_seconds(pid: u32) -> f64 {
+    let f = stat_fields(pid);
+    let ticks: u64 = f.get(11).and_then(|v| v.parse().ok()).unwrap_or(0)
+        + f.get(12).and_then(|v| v.parse().ok()).unwrap_or(0);
+    ticks as f64 / 100.0
+}
