@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Installs what the test suite talks to: ffmpeg/ffprobe and GStreamer (HLS clients), Chromium
 # (our player),
-# libfaketime (clock steps),
+# libfaketime (clock steps), Varnish and nginx (the edge),
 # playwright-core (drives Chromium), schemathesis (checks the API against its OpenAPI document),
 # s3s-fs (a real S3 server that checks SigV4, for the upload tests), and the qemu guest of the
 # V4L2 test (scripts/qemu/build.sh).
@@ -20,6 +20,11 @@ command -v gst-launch-1.0 >/dev/null 2>&1 ||
   missing+=(gstreamer1.0-tools gstreamer1.0-plugins-good gstreamer1.0-plugins-bad)
 # libfaketime (tests/clock_steps.rs steps the daemon's wall clock).
 command -v faketime >/dev/null 2>&1 || missing+=(faketime)
+# Varnish and nginx, the edge in front of picamd (tests/edge_cache.rs, deploy/); openssl makes
+# the edge's test certificate.
+command -v varnishd >/dev/null 2>&1 || missing+=(varnish)
+command -v nginx >/dev/null 2>&1 || missing+=(nginx)
+command -v openssl >/dev/null 2>&1 || missing+=(openssl)
 if [ ${#missing[@]} -gt 0 ]; then
   echo "installing ${missing[*]} (apt)"
   $SUDO apt-get update -qq >/dev/null
