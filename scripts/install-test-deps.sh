@@ -25,6 +25,8 @@ command -v faketime >/dev/null 2>&1 || missing+=(faketime)
 command -v varnishd >/dev/null 2>&1 || missing+=(varnish)
 command -v nginx >/dev/null 2>&1 || missing+=(nginx)
 command -v openssl >/dev/null 2>&1 || missing+=(openssl)
+# systemd-analyze and systemd-socket-activate (tests/service.rs; no systemd needs to run).
+command -v systemd-analyze >/dev/null 2>&1 || missing+=(systemd)
 if [ ${#missing[@]} -gt 0 ]; then
   echo "installing ${missing[*]} (apt)"
   $SUDO apt-get update -qq >/dev/null

@@ -10,16 +10,18 @@ use std::time::Duration;
 use crate::api::Api;
 use crate::config::Config;
 use crate::encode::BitrateControl;
-use crate::http::server::{Handler, HttpServer, Limits};
+use crate::http::server::{Handler, HttpServer, Limits, ACCEPT_POLL};
 use crate::link::{self, LinkServices, LinkSettings};
 use crate::os_signals::StopSignals;
 use crate::pairing::bootstrap::{self, BootstrapError};
 use crate::pipeline::{Pipeline, PipelineError};
 use crate::runtime::Runtime;
+use crate::system::sd_notify::{self, Notifier};
+use crate::system::socket_activation::{self, ActivationError};
 use crate::system::thermal::read_cpu_temp;
 use crate::system::thermal_governor::GovernorTiming;
 use crate::system::{fd_limit, interfaces};
-use crate::{banner, governor, housekeeping};
+use crate::{banner, governor, housekeeping, watchdog};
 
 /// What stopped the daemon from starting; the text is what the operator reads.
 #[derive(Debug)]
@@ -28,11 +30,13 @@ pub enum StartError {
     Keys(BootstrapError),
     Services(std::io::Error),
     Listen(std::net::SocketAddr, std::io::Error),
+    Activation(ActivationError),
     Pipeline(PipelineError),
     Housekeeping(std::io::Error),
     Governor(std::io::Error),
     Link(std::io::Error),
     Signals(std::io::Error),
+    Watchdog(std::io::Error),
 }
 
 impl fmt::Display for StartError {
@@ -46,6 +50,7 @@ impl fmt::Display for StartError {
                 write!(f, "cannot prepare the captures and their uploads: {e}")
             }
             StartError::Listen(addr, e) => write!(f, "cannot listen on {addr}: {e}"),
+            StartError::Activation(e) => write!(f, "{e}"),
             StartError::Pipeline(e) => write!(f, "cannot start the camera pipeline: {e}"),
             StartError::Housekeeping(e) => {
                 write!(f, "cannot start the housekeeping thread: {e}")
@@ -57,6 +62,7 @@ impl fmt::Display for StartError {
                 write!(f, "cannot start the pairing and relay thread: {e}")
             }
             StartError::Signals(e) => write!(f, "cannot handle SIGTERM and SIGINT: {e}"),
+            StartError::Watchdog(e) => write!(f, "cannot start the watchdog thread: {e}"),
         }
     }
 }
@@ -82,8 +88,11 @@ pub fn serve(config: Config) -> Result<(), StartError> {
         log::log!(*level, "{line}");
     }
     let rt = Runtime::new(config, keys).map_err(StartError::Services)?;
+    let notifier = Arc::new(Notifier::from_env());
     let api: Arc<dyn Handler> = Arc::new(Api::new(Arc::clone(&rt)));
-    let server = HttpServer::start_with(listen, limits, Arc::clone(&api))
+    let (listener, inherited) = listener(listen)?;
+    let accept_beat = rt.media.heartbeats.register("http-accept", ACCEPT_POLL * 4);
+    let server = HttpServer::start_on(listener, inherited, limits, Arc::clone(&api), accept_beat)
         .map_err(|e| StartError::Listen(listen, e))?;
     let _pipeline = Pipeline::start(&rt.config, &rt.media).map_err(StartError::Pipeline)?;
     housekeeping::spawn(Arc::clone(&rt.media), Arc::clone(&rt.stills))
@@ -111,8 +120,15 @@ pub fn serve(config: Config) -> Result<(), StartError> {
         env!("CARGO_PKG_VERSION")
     );
     log::info!("live preview: {base}/preview/hls/cam-preview/index.m3u8");
+    notifier.notify(&format!(
+        "READY=1\nSTATUS=serving http://{addr}/ from {} ({})",
+        rt.media.source.name(),
+        rt.media.source.encoder()
+    ));
+    start_watchdog(&notifier, &rt.media.heartbeats)?;
     let signal = signals.wait();
     log::info!("picamd stopping ({signal})");
+    notifier.notify(&format!("STOPPING=1\nSTATUS=stopping ({signal})"));
     let answering = server.stop_accepting();
     let deadline = std::time::Instant::now() + STOP_GRACE;
     // Relayed captures too; then the answers being written, so a capture that finished is
@@ -124,6 +140,42 @@ pub fn serve(config: Config) -> Result<(), StartError> {
     answering.wait_idle(deadline.saturating_duration_since(std::time::Instant::now()));
     // Open connections (MJPEG and HLS viewers) close with the process.
     Ok(())
+}
+
+/// The socket systemd passed (socket activation), else `listen` bound here.
+fn listener(listen: std::net::SocketAddr) -> Result<(std::net::TcpListener, bool), StartError> {
+    match socket_activation::inherited_listener().map_err(StartError::Activation)? {
+        Some(listener) => {
+            let addr = listener
+                .local_addr()
+                .map_err(|e| StartError::Listen(listen, e))?;
+            log::info!("serving the socket systemd passed ({addr}); --listen is not used");
+            Ok((listener, true))
+        }
+        None => std::net::TcpListener::bind(listen)
+            .map(|l| (l, false))
+            .map_err(|e| StartError::Listen(listen, e)),
+    }
+}
+
+/// The watchdog thread, when systemd asks for pings (`WatchdogSec=`).
+fn start_watchdog(
+    notifier: &Arc<Notifier>,
+    heartbeats: &Arc<crate::heartbeat::Heartbeats>,
+) -> Result<(), StartError> {
+    let usec = std::env::var("WATCHDOG_USEC").ok();
+    let pid = std::env::var("WATCHDOG_PID").ok();
+    let Some(interval) =
+        sd_notify::watchdog_interval(usec.as_deref(), pid.as_deref(), std::process::id())
+    else {
+        return Ok(());
+    };
+    log::info!(
+        "systemd watchdog: a ping every {} ms",
+        interval.as_millis() / 2
+    );
+    watchdog::spawn(Arc::clone(notifier), interval, Arc::clone(heartbeats))
+        .map_err(StartError::Watchdog)
 }
 
 /// The thermal governor, reading `--temp-file` on `--thermal-*` timing.

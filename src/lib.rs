@@ -11,6 +11,7 @@ mod config;
 mod encode;
 mod fanout;
 mod governor;
+mod heartbeat;
 mod housekeeping;
 mod http;
 mod in_flight;
@@ -32,6 +33,7 @@ pub(crate) mod testutil;
 mod upload;
 mod v4l2;
 mod v4l2_cli;
+mod watchdog;
 
 /// For picamd's own binary, tests and benches; not a stable API. Every other module is
 /// private to the crate: this re-exports, per module, only the items those users name.

@@ -17,6 +17,7 @@ use crate::camera::testsrc::{TestSource, TestSourceConfig};
 use crate::camera::v4l2::{device_controls, V4l2Source};
 use crate::config::Config;
 use crate::config::EncoderKind;
+use crate::encode::encoder_thread::ENCODER_MAX_SILENCE;
 use crate::encode::openh264::{self, H264Config};
 use crate::encode::v4l2_m2m::{self, M2mH264Config};
 use crate::fanout::Fanout;
@@ -103,10 +104,14 @@ impl Pipeline {
             part_frames: cfg.part_frames(),
             segment_frames: cfg.segment_frames(),
         };
+        let muxer_beat = media
+            .heartbeats
+            .register("llhls-muxer", preview::muxer_max_silence(&segmenter));
         let mut threads = vec![preview::spawn_muxer(
             media.muxer_sink(cfg.hls_segments),
             segmenter,
             unit_rx,
+            muxer_beat,
         )?];
         let frames: Arc<Fanout<Frame>> = Arc::new(Fanout::default());
         let encoder = if delivers == Delivers::RawFrames {
@@ -120,6 +125,11 @@ impl Pipeline {
                 Arc::clone(&units),
             )?;
             threads.push(thread);
+            media.heartbeats.watch(
+                "h264-encoder",
+                Arc::clone(&stats.encoder.heartbeat),
+                ENCODER_MAX_SILENCE,
+            );
             description
         } else {
             "none: the pipe command delivers H.264".to_string()

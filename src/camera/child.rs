@@ -11,6 +11,7 @@ use std::time::{Duration, Instant};
 
 use super::status::SourceStatus;
 use crate::sync::LockExt;
+use crate::system::sd_notify::SERVICE_ONLY_VARIABLES;
 
 /// Longest wait between two starts.
 const MAX_DELAY: Duration = Duration::from_secs(10);
@@ -91,6 +92,7 @@ pub fn supervise(
         // Taken before the program can write, so that its first output counts as one.
         let seen_before_spawn = status.last_output_us();
         let mut cmd = command();
+        without_service_variables(&mut cmd);
         // Its own process group, so that a shell's children are stopped with it.
         cmd.stdin(Stdio::null())
             .stdout(Stdio::piped())
@@ -238,6 +240,14 @@ fn sleep_unless_stopped(delay: Duration, stop: &AtomicBool) {
 
 /// Reads exactly `buf.len()` bytes: `Ok(false)` on a clean end before the first byte, an
 /// error naming the shortfall when the stream ends mid-way.
+/// Keeps what systemd passes to picamd alone (the notify socket, the watchdog, the listening
+/// socket) from a child's environment.
+pub fn without_service_variables(cmd: &mut Command) {
+    for name in SERVICE_ONLY_VARIABLES {
+        cmd.env_remove(name);
+    }
+}
+
 pub fn read_full(reader: &mut impl Read, buf: &mut [u8]) -> std::io::Result<bool> {
     let mut filled = 0;
     while filled < buf.len() {

@@ -256,7 +256,9 @@ pub fn v4l2_nodes(class_dir: &Path) -> Vec<V4l2Node> {
 /// Stdout and stderr of `program args` (rpicam-apps print the list on either, depending
 /// on the version), or `None` when it cannot run; killed after 10 s.
 fn run_for_output(program: &str, args: &[&str]) -> Option<String> {
-    let mut child = Command::new(program)
+    let mut command = Command::new(program);
+    super::child::without_service_variables(&mut command);
+    let mut child = command
         .args(args)
         .stdin(Stdio::null())
         .stdout(Stdio::piped())

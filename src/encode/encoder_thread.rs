@@ -6,12 +6,19 @@ use std::io;
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
 use std::thread::{self, JoinHandle};
+use std::time::{Duration, Instant};
 
-use crossbeam_channel::Receiver;
+use crossbeam_channel::{Receiver, RecvTimeoutError};
 
 use super::{BitrateControl, EncodeError, EncoderStats, H264Encode, IdrGrid};
 use crate::fanout::Fanout;
 use crate::media::{AccessUnit, Frame};
+
+/// The encoder waits for a frame at most this long at a time, then beats its heartbeat (the
+/// camera may be gone, or the preview paused).
+const FRAME_POLL: Duration = Duration::from_secs(1);
+/// The longest the encoder thread may go without a heartbeat: a wait and a slow frame.
+pub const ENCODER_MAX_SILENCE: Duration = Duration::from_secs(5);
 
 /// An encoder with its key frames forced onto the segment grid.
 pub struct OnGrid<E> {
@@ -112,7 +119,13 @@ pub fn spawn_encoder<E: H264Encode + 'static>(
     thread::Builder::new().name(name.into()).spawn(move || {
         let mut current = bitrate.opened_at;
         bitrate.control.set_applied(current);
-        for frame in frames {
+        loop {
+            stats.heartbeat.beat(Instant::now());
+            let frame = match frames.recv_timeout(FRAME_POLL) {
+                Ok(frame) => frame,
+                Err(RecvTimeoutError::Timeout) => continue,
+                Err(RecvTimeoutError::Disconnected) => break,
+            };
             bitrate.follow(&mut current, &mut encoder);
             match encoder.encode(&frame) {
                 Ok(units) if units.is_empty() && !encoder.pipelined() => {

@@ -16,7 +16,9 @@ pub mod v4l2_m2m;
 
 use std::fmt;
 use std::sync::atomic::AtomicU64;
+use std::sync::Arc;
 
+use crate::heartbeat::Heartbeat;
 use crate::media::{AccessUnit, Frame};
 use crate::v4l2::V4l2Error;
 
@@ -31,6 +33,8 @@ pub struct EncoderStats {
     pub frames_skipped: AtomicU64,
     pub errors: AtomicU64,
     pub bytes_out: AtomicU64,
+    /// Beaten on every turn of the encoder loop (see `watchdog`).
+    pub heartbeat: Arc<Heartbeat>,
 }
 
 /// An H.264 encoder as the encoder thread drives it.

@@ -32,6 +32,7 @@ use super::slots::{Refusal, Slots};
 use super::throttle::Throttle;
 use super::wire::{self, Framing, Head, WireError};
 use super::{Body, Request, Response};
+use crate::heartbeat::Heartbeat;
 use crate::in_flight::InFlight;
 use crate::sync::LockExt;
 
@@ -61,6 +62,9 @@ const LINGER_TIME: Duration = Duration::from_secs(2);
 const ACCEPT_LOG_INTERVAL: Duration = Duration::from_secs(5);
 /// How long the accept thread pauses after `accept` failed.
 const ACCEPT_BACKOFF: Duration = Duration::from_millis(100);
+/// The accept thread waits for a connection at most this long at a time, then beats its
+/// heartbeat and looks whether it should stop.
+pub const ACCEPT_POLL: Duration = Duration::from_millis(500);
 
 /// What the router decides from a request's head alone, before any body is read.
 pub enum Admission {
@@ -114,6 +118,8 @@ pub struct HttpServer {
     acceptor: thread::JoinHandle<()>,
     /// The accept thread's socket, to wake its `accept` when stopping.
     listener: TcpListener,
+    /// The socket came from the service manager, which keeps it open across restarts.
+    inherited: bool,
     stopping: Arc<AtomicBool>,
     /// Requests between their head and the end of their answer (streams excluded).
     answering: Arc<InFlight>,
@@ -138,6 +144,22 @@ impl HttpServer {
         handler: Arc<H>,
     ) -> io::Result<HttpServer> {
         let listener = TcpListener::bind(addr)?;
+        let heartbeat = Arc::new(Heartbeat::new(Instant::now()));
+        HttpServer::start_on(listener, false, limits, handler, heartbeat)
+    }
+
+    /// Starts accepting on `listener` within `limits`; `inherited` when the service manager
+    /// passed it (socket activation). The accept thread beats `heartbeat` at least every
+    /// [`ACCEPT_POLL`].
+    pub fn start_on<H: Handler + ?Sized>(
+        listener: TcpListener,
+        inherited: bool,
+        limits: Limits,
+        handler: Arc<H>,
+        heartbeat: Arc<Heartbeat>,
+    ) -> io::Result<HttpServer> {
+        // A connection reset between poll and accept must not block the loop.
+        listener.set_nonblocking(true)?;
         let addr = listener.local_addr()?;
         let slots = Arc::new(Mutex::new(Slots::new(
             limits.max_connections,
@@ -151,11 +173,21 @@ impl HttpServer {
         let work = Arc::clone(&answering);
         let acceptor = thread::Builder::new()
             .name("http-accept".into())
-            .spawn(move || accept_loop(&listener, &slots, &budget, &handler, &stop, &work))?;
+            .spawn(move || {
+                let shared = Shared {
+                    slots: &slots,
+                    budget: &budget,
+                    handler: &handler,
+                    stopping: &stop,
+                    answering: &work,
+                };
+                accept_loop(&listener, &shared, &heartbeat)
+            })?;
         Ok(HttpServer {
             addr,
             acceptor,
             listener: ours,
+            inherited,
             stopping,
             answering,
         })
@@ -168,11 +200,15 @@ impl HttpServer {
     /// Stops accepting and closes the listening socket, so new clients are refused;
     /// connections already open go on. Returns what counts the answers still being made
     /// (streams excluded), for the caller to wait on.
+    /// An inherited socket is left open: systemd keeps it, and the connections that arrive
+    /// meanwhile wait in it for the next picamd.
     pub fn stop_accepting(self) -> Arc<InFlight> {
         self.stopping.store(true, Ordering::SeqCst);
-        // Shutting a listening socket down makes a blocked `accept` return (EINVAL).
-        // SAFETY: the descriptor belongs to `self.listener`, alive here.
-        unsafe { libc::shutdown(self.listener.as_raw_fd(), libc::SHUT_RDWR) };
+        if !self.inherited {
+            // Shutting a listening socket down wakes the accept thread's poll at once.
+            // SAFETY: the descriptor belongs to `self.listener`, alive here.
+            unsafe { libc::shutdown(self.listener.as_raw_fd(), libc::SHUT_RDWR) };
+        }
         let _ = self.acceptor.join();
         self.answering
     }
@@ -202,21 +238,54 @@ impl Drop for Slot {
     }
 }
 
+/// What the accept thread shares with the connection threads it starts.
+struct Shared<'a, H: ?Sized> {
+    slots: &'a SharedSlots,
+    budget: &'a Budget,
+    handler: &'a Arc<H>,
+    stopping: &'a Arc<AtomicBool>,
+    answering: &'a Arc<InFlight>,
+}
+
+/// Waits until `listener` has a connection to accept, at most `timeout`.
+fn wait_for_connection(listener: &TcpListener, timeout: Duration) -> bool {
+    let mut fd = libc::pollfd {
+        fd: listener.as_raw_fd(),
+        events: libc::POLLIN,
+        revents: 0,
+    };
+    // SAFETY: one valid pollfd, for the duration of the call.
+    let n = unsafe { libc::poll(&mut fd, 1, timeout.as_millis() as libc::c_int) };
+    n > 0
+}
+
 fn accept_loop<H: Handler + ?Sized>(
     listener: &TcpListener,
-    slots: &SharedSlots,
-    budget: &Budget,
-    handler: &Arc<H>,
-    stopping: &Arc<AtomicBool>,
-    answering: &Arc<InFlight>,
+    shared: &Shared<'_, H>,
+    heartbeat: &Heartbeat,
 ) {
+    let Shared {
+        slots,
+        budget,
+        handler,
+        stopping,
+        answering,
+    } = *shared;
     let mut failures = Throttle::new(ACCEPT_LOG_INTERVAL);
-    for stream in listener.incoming() {
+    loop {
+        heartbeat.beat(Instant::now());
         if stopping.load(Ordering::SeqCst) {
             return;
         }
-        let mut stream = match stream {
-            Ok(s) => s,
+        if !wait_for_connection(listener, ACCEPT_POLL) {
+            continue;
+        }
+        if stopping.load(Ordering::SeqCst) {
+            return;
+        }
+        let mut stream = match listener.accept() {
+            Ok((s, _)) => s,
+            Err(e) if e.kind() == io::ErrorKind::WouldBlock => continue,
             Err(e) => {
                 if let Some(n) = failures.hit(Instant::now()) {
                     log::warn!("accept failed {n} time(s) in the last few seconds: {e}");
@@ -226,6 +295,10 @@ fn accept_loop<H: Handler + ?Sized>(
                 continue;
             }
         };
+        // Linux does not pass the listener's O_NONBLOCK on; this says so.
+        if stream.set_nonblocking(false).is_err() {
+            continue;
+        }
         let Ok(peer) = stream.peer_addr() else {
             continue;
         };

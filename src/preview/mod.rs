@@ -5,4 +5,4 @@ pub mod gate;
 mod muxer;
 
 pub use gate::PreviewGate;
-pub use muxer::{publish, spawn_muxer, MuxerCounters, MuxerSink};
+pub use muxer::{muxer_max_silence, publish, spawn_muxer, MuxerCounters, MuxerSink};

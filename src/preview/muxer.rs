@@ -9,6 +9,7 @@ use std::time::Duration;
 
 use crossbeam_channel::{Receiver, RecvTimeoutError};
 
+use crate::heartbeat::Heartbeat;
 use crate::media::llhls::NewPart;
 use crate::media::llhls::{HlsStore, Segmenter, SegmenterConfig, SegmenterEvent, TimelineConfig};
 use crate::media::AccessUnit;
@@ -118,11 +119,17 @@ fn idle_timeout(cfg: &SegmenterConfig) -> Duration {
     Duration::from_millis((2 * segment_ms).max(2000))
 }
 
-/// Runs the muxer until the encoder goes away.
+/// The longest the muxer thread goes without a heartbeat: one idle wait, and a margin.
+pub fn muxer_max_silence(cfg: &SegmenterConfig) -> Duration {
+    idle_timeout(cfg) + Duration::from_secs(3)
+}
+
+/// Runs the muxer until the encoder goes away, beating `heartbeat` on every turn.
 pub fn spawn_muxer(
     sink: MuxerSink,
     cfg: SegmenterConfig,
     units: Receiver<Arc<AccessUnit>>,
+    heartbeat: Arc<Heartbeat>,
 ) -> std::io::Result<JoinHandle<()>> {
     thread::Builder::new()
         .name("llhls-muxer".into())
@@ -132,6 +139,7 @@ pub fn spawn_muxer(
             let idle = idle_timeout(&cfg);
             let mut live = false;
             loop {
+                heartbeat.beat(std::time::Instant::now());
                 match units.recv_timeout(idle) {
                     Ok(au) => {
                         segmenter.push(au, &mut events);

@@ -10,6 +10,7 @@ use crate::camera::status::{Delivers, SourceStatus};
 use crate::camera::{CameraState, LatestFrame};
 use crate::encode::{BitrateControl, EncoderStats};
 use crate::fanout::Fanout;
+use crate::heartbeat::Heartbeats;
 use crate::media::llhls::HlsStore;
 use crate::media::{AccessUnit, Frame};
 use crate::preview::{MuxerCounters, MuxerSink, PreviewGate};
@@ -54,6 +55,8 @@ pub struct MediaState {
     /// The preview encoder's access units (or the pipe's), from an IDR on after each pause:
     /// the LL-HLS muxer subscribes, and so may any other consumer of the H.264 stream.
     pub units: Arc<Fanout<Arc<AccessUnit>>>,
+    /// The heartbeats of the threads the systemd watchdog checks.
+    pub heartbeats: Arc<Heartbeats>,
     pub started: Instant,
 }
 

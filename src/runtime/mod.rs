@@ -89,6 +89,7 @@ impl Runtime {
             bitrate: Arc::new(BitrateControl::new(config.bitrate)),
             latest: LatestFrame::default(),
             units: Arc::default(),
+            heartbeats: Arc::default(),
             started: Instant::now(),
         });
         let thumbnail_upload = if relab.backend.url.trim().is_empty() {
