@@ -7,7 +7,9 @@
 //! request, then blocking playlist reload: tests/edge/follower.rs) read the stream directly,
 //! then through Varnish, while one reference follower reads picamd directly. Printed per
 //! row: parts each viewer got, parts missed, errors, the CPU picamd and Varnish used (% of
-//! one core), and the delay added to each part against the reference follower. Followers run
+//! one core), and the delay added to each part against the reference follower, from the
+//! kernel's receive times (SO_TIMESTAMPNS), so it leaves out the followers' own wait for a
+//! CPU. Followers run
 //! at nice 19, so that their own CPU use, which a real audience spends on its own devices,
 //! disturbs the servers as little as two cores allow.
 
@@ -18,7 +20,7 @@ mod edge;
 use std::time::{Duration, Instant};
 
 use common::{arg, machine_load, Daemon};
-use edge::{compare, follow_many, plain_agent, Varnish};
+use edge::{compare, follow_many, Plain, PlainClient, Varnish};
 
 fn main() {
     let clients: String = arg("--clients", "50,200,1000".to_string());
@@ -42,7 +44,7 @@ fn main() {
         &[],
     );
     let varnish = Varnish::start(cam.port);
-    let direct = format!("http://127.0.0.1:{}", cam.port);
+    let direct = format!("127.0.0.1:{}", cam.port);
     println!(
         "{:<8} {:>7} {:>11} {:>7} {:>7} {:>11} {:>11} {:>26}",
         "path",
@@ -59,22 +61,17 @@ fn main() {
         .split(',')
         .filter_map(|c| c.trim().parse::<usize>().ok())
     {
-        for (path, base) in [("direct", direct.clone()), ("varnish", varnish.base())] {
+        for (path, base) in [("direct", direct.clone()), ("varnish", varnish.addr())] {
             let cpu_before = (process_tree_cpu(cam.pid()), process_tree_cpu(varnish.pid()));
             let started = Instant::now();
             let reference_base = direct.clone();
             let run = Duration::from_secs(seconds);
             let reference = std::thread::spawn(move || {
-                follow_many(
-                    &reference_base,
-                    1,
-                    run + Duration::from_secs(2),
-                    plain_agent,
-                )
-                .remove(0)
+                let plain = || Plain(PlainClient::new(&reference_base));
+                follow_many(1, run + Duration::from_secs(2), plain).remove(0)
             });
             std::thread::sleep(Duration::from_secs(1));
-            let viewers = follow_many(&base, n, run, plain_agent);
+            let viewers = follow_many(n, run, || Plain(PlainClient::new(&base)));
             let reference = reference.join().expect("reference follower");
             let wall = started.elapsed().as_secs_f64();
             let picamd_cpu = (process_tree_cpu(cam.pid()) - cpu_before.0) / wall * 100.0;

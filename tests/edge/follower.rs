@@ -6,29 +6,78 @@ use std::collections::HashMap;
 use std::sync::{Arc, Barrier};
 use std::time::{Duration, Instant};
 
+use super::plain_client::PlainClient;
+
 const PLAYLIST: &str = "/preview/hls/cam-preview/index.m3u8";
+
+/// When an answer arrived: as the follower's thread saw it, and as the kernel did when the
+/// client can tell (plain HTTP: nanoseconds since the epoch).
+#[derive(Debug, Clone, Copy)]
+pub struct Arrival {
+    pub at: Instant,
+    pub kernel_ns: Option<u64>,
+}
 
 /// What one follower received: each part (msn, index) and when its last byte arrived.
 #[derive(Debug, Default, Clone)]
 pub struct Trace {
-    pub parts: Vec<((u64, u32), Instant)>,
+    pub parts: Vec<((u64, u32), Arrival)>,
     /// Requests that failed (status or transport), each followed by a fresh plain reload.
     pub errors: Vec<String>,
 }
 
-/// `clients` followers of `base` (e.g. `http://127.0.0.1:6081`) for `duration`, started
-/// together. `agent` builds each client's own HTTP agent (its own keep-alive connection).
-pub fn follow_many(
-    base: &str,
+/// How a follower asks for a path: a body when the status was 200, else why not.
+pub trait Fetch: Send {
+    fn fetch(&mut self, path: &str) -> Result<(Vec<u8>, Arrival), String>;
+}
+
+/// Plain HTTP on `127.0.0.1:<port>`, with kernel receive times.
+pub struct Plain(pub PlainClient);
+
+impl Fetch for Plain {
+    fn fetch(&mut self, path: &str) -> Result<(Vec<u8>, Arrival), String> {
+        let answer = self.0.get(path).map_err(|e| format!("{path}: {e}"))?;
+        let at = Instant::now();
+        if answer.status != 200 {
+            return Err(format!("{path}: {}", answer.status));
+        }
+        let arrival = Arrival {
+            at,
+            kernel_ns: answer.received_ns,
+        };
+        Ok((answer.body, arrival))
+    }
+}
+
+/// Any URL base (`https://localhost:<port>`) through an HTTP agent (TLS), thread time only.
+pub struct Agent {
+    pub agent: ureq::Agent,
+    pub base: String,
+}
+
+impl Fetch for Agent {
+    fn fetch(&mut self, path: &str) -> Result<(Vec<u8>, Arrival), String> {
+        let url = format!("{}{path}", self.base);
+        let body = get(&self.agent, &url)?;
+        let arrival = Arrival {
+            at: Instant::now(),
+            kernel_ns: None,
+        };
+        Ok((body, arrival))
+    }
+}
+
+/// `clients` followers for `duration`, started together, each with the client `fetch` makes
+/// (its own keep-alive connection).
+pub fn follow_many<F: Fetch + 'static>(
     clients: usize,
     duration: Duration,
-    agent: impl Fn() -> ureq::Agent,
+    fetch: impl Fn() -> F,
 ) -> Vec<Trace> {
     let start = Arc::new(Barrier::new(clients));
     let handles: Vec<_> = (0..clients)
         .map(|_| {
-            let base = base.to_string();
-            let agent = agent();
+            let mut client = fetch();
             let start = Arc::clone(&start);
             std::thread::Builder::new()
                 .stack_size(256 * 1024)
@@ -37,7 +86,7 @@ pub fn follow_many(
                     // and picamd, so that what is measured is the edge, not the test's load.
                     lower_priority();
                     start.wait();
-                    follow(&base, &agent, Instant::now() + duration)
+                    follow(&mut client, Instant::now() + duration)
                 })
                 .expect("follower thread")
         })
@@ -57,14 +106,15 @@ fn lower_priority() {
     }
 }
 
-fn follow(base: &str, agent: &ureq::Agent, until: Instant) -> Trace {
+fn follow(client: &mut impl Fetch, until: Instant) -> Trace {
     let mut trace = Trace::default();
     let mut next: Option<(String, u64, u32)> = None;
+    let text = |body: Vec<u8>| String::from_utf8_lossy(&body).into_owned();
     while Instant::now() < until {
         let (uri, msn, part) = match next.take() {
             Some(hint) => hint,
-            None => match get(agent, &format!("{base}{PLAYLIST}")) {
-                Ok(text) => preload_hint(&text),
+            None => match client.fetch(PLAYLIST) {
+                Ok((body, _)) => preload_hint(&text(body)),
                 Err(e) => {
                     trace.errors.push(e);
                     std::thread::sleep(Duration::from_millis(100));
@@ -72,15 +122,17 @@ fn follow(base: &str, agent: &ureq::Agent, until: Instant) -> Trace {
                 }
             },
         };
-        if let Err(e) = get(agent, &format!("{base}/preview/hls/cam-preview/{uri}")) {
-            trace.errors.push(e);
-            std::thread::sleep(Duration::from_millis(100));
-            continue;
+        match client.fetch(&format!("/preview/hls/cam-preview/{uri}")) {
+            Ok((_, arrival)) => trace.parts.push(((msn, part), arrival)),
+            Err(e) => {
+                trace.errors.push(e);
+                std::thread::sleep(Duration::from_millis(100));
+                continue;
+            }
         }
-        trace.parts.push(((msn, part), Instant::now()));
-        let reload = format!("{base}{PLAYLIST}?_HLS_msn={msn}&_HLS_part={part}");
-        match get(agent, &reload) {
-            Ok(text) => next = Some(preload_hint(&text)),
+        let reload = format!("{PLAYLIST}?_HLS_msn={msn}&_HLS_part={part}");
+        match client.fetch(&reload) {
+            Ok((body, _)) => next = Some(preload_hint(&text(body))),
             Err(e) => {
                 trace.errors.push(e);
                 std::thread::sleep(Duration::from_millis(100));
@@ -90,7 +142,7 @@ fn follow(base: &str, agent: &ureq::Agent, until: Instant) -> Trace {
     trace
 }
 
-fn get(agent: &ureq::Agent, url: &str) -> Result<String, String> {
+fn get(agent: &ureq::Agent, url: &str) -> Result<Vec<u8>, String> {
     let mut resp = agent.get(url).call().map_err(|e| format!("{url}: {e}"))?;
     let status = resp.status().as_u16();
     let body = resp
@@ -102,7 +154,7 @@ fn get(agent: &ureq::Agent, url: &str) -> Result<String, String> {
     if status != 200 {
         return Err(format!("{url}: {status}"));
     }
-    Ok(String::from_utf8_lossy(&body).into_owned())
+    Ok(body)
 }
 
 /// The part URI and (msn, index) of the playlist's EXT-X-PRELOAD-HINT.
@@ -148,8 +200,20 @@ impl Comparison {
     }
 }
 
+/// How much later `b` arrived than `a`, in ms: by the kernel's clock when both have it.
+fn later_ms(a: &Arrival, b: &Arrival) -> f64 {
+    if let (Some(a), Some(b)) = (a.kernel_ns, b.kernel_ns) {
+        return (b as f64 - a as f64) / 1e6;
+    }
+    if b.at >= a.at {
+        b.at.duration_since(a.at).as_secs_f64() * 1000.0
+    } else {
+        -(a.at.duration_since(b.at).as_secs_f64() * 1000.0)
+    }
+}
+
 pub fn compare(direct: &Trace, proxied: &[Trace]) -> Comparison {
-    let reference: HashMap<(u64, u32), Instant> = direct.parts.iter().copied().collect();
+    let reference: HashMap<(u64, u32), Arrival> = direct.parts.iter().copied().collect();
     let mut order: Vec<(u64, u32)> = direct.parts.iter().map(|(p, _)| *p).collect();
     order.sort();
     let mut out = Comparison {
@@ -163,12 +227,7 @@ pub fn compare(direct: &Trace, proxied: &[Trace]) -> Comparison {
         out.errors += trace.errors.len();
         for (part, at) in &trace.parts {
             if let Some(t0) = reference.get(part) {
-                let ms = if *at >= *t0 {
-                    at.duration_since(*t0).as_secs_f64() * 1000.0
-                } else {
-                    -(t0.duration_since(*at).as_secs_f64() * 1000.0)
-                };
-                out.delays_ms.push(ms);
+                out.delays_ms.push(later_ms(t0, at));
             }
         }
         let (Some(first), Some(last)) = (

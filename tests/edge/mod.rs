@@ -4,7 +4,9 @@
 #![allow(dead_code, unused_imports)]
 
 mod follower;
+mod plain_client;
 mod servers;
 
-pub use follower::{compare, follow_many, Trace};
-pub use servers::{plain_agent, Nginx, Varnish};
+pub use follower::{compare, follow_many, Agent, Fetch, Plain, Trace};
+pub use plain_client::PlainClient;
+pub use servers::{Nginx, Varnish};

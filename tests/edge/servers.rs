@@ -77,8 +77,8 @@ impl Varnish {
         Varnish { port, dir, child }
     }
 
-    pub fn base(&self) -> String {
-        format!("http://127.0.0.1:{}", self.port)
+    pub fn addr(&self) -> String {
+        format!("127.0.0.1:{}", self.port)
     }
 
     /// The manager process; its child does the work.
@@ -279,12 +279,4 @@ fn make_certificate(dir: &Path) {
             .expect("openssl runs");
         assert!(ok.success(), "{step}");
     }
-}
-
-/// A plain HTTP agent with one keep-alive connection.
-pub fn plain_agent() -> ureq::Agent {
-    ureq::Agent::config_builder()
-        .timeout_global(Some(Duration::from_secs(15)))
-        .build()
-        .into()
 }
