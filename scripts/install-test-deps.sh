@@ -25,6 +25,8 @@ command -v faketime >/dev/null 2>&1 || missing+=(faketime)
 command -v varnishd >/dev/null 2>&1 || missing+=(varnish)
 command -v nginx >/dev/null 2>&1 || missing+=(nginx)
 command -v openssl >/dev/null 2>&1 || missing+=(openssl)
+# avahi-daemon (tests/avahi.rs runs it in a network namespace; it need not run on the host).
+command -v avahi-daemon >/dev/null 2>&1 || missing+=(avahi-daemon)
 # systemd-analyze and systemd-socket-activate (tests/service.rs; no systemd needs to run).
 command -v systemd-analyze >/dev/null 2>&1 || missing+=(systemd)
 if [ ${#missing[@]} -gt 0 ]; then
