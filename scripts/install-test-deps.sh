@@ -29,6 +29,16 @@ command -v openssl >/dev/null 2>&1 || missing+=(openssl)
 command -v avahi-daemon >/dev/null 2>&1 || missing+=(avahi-daemon)
 # systemd-analyze and systemd-socket-activate (tests/service.rs; no systemd needs to run).
 command -v systemd-analyze >/dev/null 2>&1 || missing+=(systemd)
+# The packages and the ARM builds (scripts/package.sh, test-package.sh, test-arm.sh): cargo-deb's
+# helpers, debootstrap and lintian, Debian's cross compilers and qemu-user.
+command -v dpkg-shlibdeps >/dev/null 2>&1 || missing+=(dpkg-dev)
+command -v debootstrap >/dev/null 2>&1 || missing+=(debootstrap)
+command -v lintian >/dev/null 2>&1 || missing+=(lintian)
+command -v curl >/dev/null 2>&1 || missing+=(curl)
+source scripts/cross-env.sh
+for pkg in "${CROSS_PACKAGES[@]}"; do
+  dpkg -s "$pkg" >/dev/null 2>&1 || missing+=("$pkg")
+done
 if [ ${#missing[@]} -gt 0 ]; then
   echo "installing ${missing[*]} (apt)"
   $SUDO apt-get update -qq >/dev/null
@@ -64,6 +74,15 @@ if ! command -v s3s-fs >/dev/null 2>&1 && [ ! -x "${CARGO_HOME:-$HOME/.cargo}/bi
   echo "installing s3s-fs 0.14.1 (cargo install, a few minutes)"
   cargo install s3s-fs --version 0.14.1 --locked --features binary --quiet
 fi
+
+# cargo-deb (scripts/package.sh), built once into ~/.cargo/bin; the rustup targets of the Pi.
+if ! command -v cargo-deb >/dev/null 2>&1; then
+  echo "installing cargo-deb 3.8.0 (cargo install, a few minutes)"
+  cargo install cargo-deb --version 3.8.0 --locked --quiet
+fi
+for target in "${CROSS_TARGETS[@]}"; do
+  rustup target list --installed | grep -qx "$target" || rustup target add "$target" >/dev/null
+done
 
 # tests/qemu_v4l2.rs: qemu, Debian's 6.1 kernel unpacked, vicodec and v4l2-mem2mem built out of
 # tree against its headers (a minute the first time, cached under ~/.cache/picamd/qemu).

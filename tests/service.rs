@@ -270,7 +270,7 @@ fn the_shipped_units_verify_and_the_service_is_sandboxed() {
     )
     .unwrap();
     std::fs::copy(
-        repo.join("systemd/picamd.socket"),
+        repo.join("systemd/socket-activation/picamd.socket"),
         dir.join("picamd.socket"),
     )
     .unwrap();

@@ -15,4 +15,8 @@ pub mod negotiate;
 pub mod queue;
 pub mod sys;
 
+#[cfg(test)]
+#[path = "layout_tests.rs"]
+mod layout_tests;
+
 pub use error::V4l2Error;
