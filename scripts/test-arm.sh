@@ -21,7 +21,7 @@ for target in "${CROSS_TARGETS[@]}"; do
     "$GNU_TRIPLE-gcc" -o "$out/layout-$DEB_ARCH" src/v4l2/layout.c
     "$QEMU" -L "/usr/$GNU_TRIPLE" "$out/layout-$DEB_ARCH" >"$out/layout-$DEB_ARCH.txt"
     echo "unit tests for $target under $QEMU"
-    PICAMD_V4L2_C_LAYOUT="$out/layout-$DEB_ARCH.txt" \
+    PICAMD_V4L2_C_LAYOUT="$out/layout-$DEB_ARCH.txt" PICAMD_QEMU_USER=1 \
       cargo test --release --quiet --target "$target" --lib -- --test-threads 2 |
       grep -E '^test result|FAILED|panicked' || true
     test "${PIPESTATUS[0]}" -eq 0

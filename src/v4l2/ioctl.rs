@@ -128,6 +128,12 @@ mod tests {
 
     #[test]
     fn a_failed_call_names_the_device_and_the_request() {
+        if std::env::var_os("PICAMD_QEMU_USER").is_some() {
+            // qemu-user answers ioctls it does not translate with ENOSYS, before the kernel
+            // could see the bad descriptor (scripts/test-arm.sh sets this).
+            eprintln!("skipped under qemu-user: it does not pass V4L2 ioctls on");
+            return;
+        }
         let mut cap: v4l2_capability = zeroed();
         // SAFETY: -1 is never a valid fd, so the kernel only returns EBADF.
         let err = unsafe { call(-1, "/dev/video9", VIDIOC_QUERYCAP, &mut cap) }.unwrap_err();
