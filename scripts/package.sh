@@ -32,13 +32,13 @@ for arch in "${arches[@]}"; do
       (
         cross_env "$target"
         cargo build --release --quiet --target "$target" --bin picamd
-        # dpkg-shlibdeps cannot read the cross libraries' symbols here: the dependencies
-        # are the same as amd64's (libc6, libstdc++6), written by hand.
-        cargo deb --no-build --quiet --target "$target" --no-strip \
-          --deb-revision 1 >/dev/null
+        # The host's strip cannot read an ARM binary: the cross binutils' can.
+        "$GNU_TRIPLE-strip" "$target_dir/$target/release/picamd"
+        cargo deb --no-build --quiet --target "$target" --no-strip >/dev/null
       )
       ;;
     *) echo "unknown architecture $arch (amd64, arm64, armhf)" >&2; exit 1 ;;
   esac
 done
-find "$target_dir" -maxdepth 3 -path '*/debian/picamd_*.deb' -newer Cargo.toml -print
+# cargo-deb also links every package into <target dir>/debian/.
+ls "$target_dir"/debian/picamd_*.deb

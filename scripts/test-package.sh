@@ -90,7 +90,8 @@ in_root dpkg -P picamd >/dev/null
 echo "test-package: $(basename "$deb") installs, serves, upgrades, removes and purges as it should"
 
 # lintian on every package built; the overrides are explained in debian/lintian-overrides.
-for pkg in "$target_dir"/debian/picamd_*.deb "$target_dir"/*/debian/picamd_*.deb; do
-  [ -e "$pkg" ] || continue
-  lintian --fail-on error,warning --suppress-tags-from-file debian/lintian-overrides "$pkg"
+for pkg in "$target_dir"/debian/picamd_*.deb; do
+  lintian --fail-on error,warning --suppress-tags-from-file debian/lintian-overrides "$pkg" \
+    2> >(grep -v 'running with root privileges' >&2)
 done
+echo "test-package: lintian passes on $(ls "$target_dir"/debian/picamd_*.deb | xargs -n1 basename | tr '\n' ' ')"
