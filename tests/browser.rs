@@ -1,4 +1,6 @@
-//! Our own player in headless Chromium: the page plays and shows a latency under 2 s.
+//! Our own player in headless Chromium: the page plays in both modes (live per-frame fMP4, the
+//! default where MSE exists, and LL-HLS), shows a latency under 2 s, switches between them and
+//! recovers from an encoder restart.
 
 mod common;
 
@@ -17,7 +19,7 @@ fn web_player_plays_with_low_latency() {
     let cam = Picamd::start(&[]);
     let out = Command::new("node")
         .current_dir(&dir)
-        .args(["play.mjs", &cam.url("/"), "--seconds", "8"])
+        .args(["play.mjs", &cam.url("/"), "--mode", "hls", "--seconds", "8"])
         .output()
         .expect("node runs");
     let stdout = String::from_utf8_lossy(&out.stdout);
@@ -47,7 +49,15 @@ fn web_player_plays_across_an_encoder_restart() {
     let cam = Picamd::start(&[]);
     let out = Command::new("node")
         .current_dir(&dir)
-        .args(["play.mjs", &cam.url("/"), "--seconds", "3", "--restart"])
+        .args([
+            "play.mjs",
+            &cam.url("/"),
+            "--mode",
+            "hls",
+            "--seconds",
+            "3",
+            "--restart",
+        ])
         .env("PICAMD_KEY", cam.local_key())
         .output()
         .expect("node runs");
@@ -63,6 +73,72 @@ fn web_player_plays_across_an_encoder_restart() {
     let restart = &result["restart"];
     assert_eq!(restart["player_sessions"], 0, "no reset: {restart}");
     assert_eq!(restart["discontinuities"], 1, "{restart}");
+}
+
+/// Live mode is the page's default in Chromium: it plays with no console errors, shows a
+/// latency, and the visible switch moves to LL-HLS, which plays too.
+#[test]
+fn live_mode_is_the_default_and_switches_to_llhls() {
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/browser");
+    assert!(dir.join("node_modules/playwright-core").is_dir());
+    let cam = Picamd::start(&[]);
+    let out = Command::new("node")
+        .current_dir(&dir)
+        .args(["play.mjs", &cam.url("/"), "--seconds", "4", "--switch"])
+        .output()
+        .expect("node runs");
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    println!("{stdout}");
+    assert!(
+        out.status.success(),
+        "browser playback failed:\n{stdout}\n{stderr}"
+    );
+    let result: serde_json::Value =
+        serde_json::from_str(stdout.lines().last().unwrap_or("")).unwrap();
+    let switch = &result["switch"];
+    assert!(
+        switch["from"].as_str().unwrap().starts_with("live"),
+        "{switch}"
+    );
+    assert_eq!(switch["to"], "MediaSource", "{switch}");
+    assert_eq!(switch["shown"], "LL-HLS", "{switch}");
+    assert_eq!(result["console_errors"], serde_json::json!([]), "{result}");
+    assert!(result["player"]["fragments"].as_u64().unwrap() > 0);
+}
+
+/// The encoder stops under a live-mode page (as when the preview hibernates or the camera
+/// restarts): the server ends the stream, the player connects again and plays on by itself.
+#[test]
+fn live_mode_recovers_after_the_encoder_stops() {
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/browser");
+    assert!(dir.join("node_modules/playwright-core").is_dir());
+    let cam = Picamd::start(&[]);
+    let out = Command::new("node")
+        .current_dir(&dir)
+        .args([
+            "play.mjs",
+            &cam.url("/"),
+            "--mode",
+            "live",
+            "--seconds",
+            "2",
+            "--restart",
+        ])
+        .env("PICAMD_KEY", cam.local_key())
+        .output()
+        .expect("node runs");
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    println!("{stdout}");
+    assert!(
+        out.status.success(),
+        "browser playback failed:\n{stdout}\n{stderr}"
+    );
+    let result: serde_json::Value =
+        serde_json::from_str(stdout.lines().last().unwrap_or("")).unwrap();
+    assert!(result["mode"].as_str().unwrap().starts_with("live"));
+    assert!(result["restart"]["played_after_s"].as_f64().unwrap() >= 3.0);
 }
 
 /// The API reference renders every operation of our own /openapi.json in Chromium, under

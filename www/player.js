@@ -18,7 +18,7 @@ import { parseInit, FALLBACK_CODEC } from './fmp4.js';
 const MediaSourceImpl = globalThis.ManagedMediaSource || globalThis.MediaSource || null;
 const USING_MMS = !!globalThis.ManagedMediaSource;
 
-class HttpError extends Error {
+export class HttpError extends Error {
   constructor(url, status) {
     super(`HTTP ${status} for ${url.replace(/^https?:\/\/[^/]+/, '')}`);
     this.status = status;
@@ -36,7 +36,7 @@ class ResetError extends Error {
 /** Cancels a blocking reload so the playlist is re-read at once (the hinted part vanished). */
 class RecheckError extends Error {}
 
-const sleep = (ms, signal) => new Promise((resolve, reject) => {
+export const sleep = (ms, signal) => new Promise((resolve, reject) => {
   if (signal && signal.aborted) return reject(signal.reason);
   const t = setTimeout(() => { cleanup(); resolve(); }, ms);
   const onAbort = () => { clearTimeout(t); cleanup(); reject(signal.reason); };
