@@ -227,12 +227,22 @@ mod tests {
         let (backlog, late) = fan.subscribe_from_last_sync("late", 10, Arc::default());
         assert_eq!(backlog, vec![Item(2, true), Item(3, false), Item(4, false)]);
         fan.send(&Item(5, false));
-        assert_eq!(late.try_recv().unwrap(), Item(5, false), "continues at once");
+        assert_eq!(
+            late.try_recv().unwrap(),
+            Item(5, false),
+            "continues at once"
+        );
         fan.clear_backlog();
-        assert!(fan.subscribe_from_last_sync("x", 1, Arc::default()).0.is_empty());
+        assert!(fan
+            .subscribe_from_last_sync("x", 1, Arc::default())
+            .0
+            .is_empty());
         let plain = Fanout::default();
         plain.send(&Item(0, true));
-        assert!(plain.subscribe_from_last_sync("y", 1, Arc::default()).0.is_empty());
+        assert!(plain
+            .subscribe_from_last_sync("y", 1, Arc::default())
+            .0
+            .is_empty());
     }
 
     #[test]
@@ -242,6 +252,9 @@ mod tests {
         for i in 1..=BACKLOG_MAX as u32 {
             fan.send(&Item(i, false));
         }
-        assert!(fan.subscribe_from_last_sync("x", 1, Arc::default()).0.is_empty());
+        assert!(fan
+            .subscribe_from_last_sync("x", 1, Arc::default())
+            .0
+            .is_empty());
     }
 }

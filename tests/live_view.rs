@@ -90,7 +90,11 @@ fn read_sample(r: &mut impl Read) -> Sample {
     assert_eq!(u32_at(&moof, at + 4), 1, "one sample per moof");
     let (mdat, received_us) = next_box(r);
     assert_eq!(&mdat[4..8], b"mdat");
-    assert_eq!(u32_at(&moof, at + 16) as usize, mdat.len() - 8, "sample size");
+    assert_eq!(
+        u32_at(&moof, at + 16) as usize,
+        mdat.len() - 8,
+        "sample size"
+    );
     Sample {
         tfdt,
         duration: u32_at(&moof, at + 12),
@@ -115,11 +119,18 @@ fn one_fragment_per_frame_from_an_idr_with_continuous_decode_times() {
     assert_eq!(&ftyp[4..8], b"ftyp");
     let (moov, _) = next_box(&mut r);
     assert_eq!(&moov[4..8], b"moov");
-    assert!(find_box(&parse_box_tree(&moov).unwrap(), "moov/trak/mdia/minf/stbl/stsd").is_some());
+    assert!(find_box(
+        &parse_box_tree(&moov).unwrap(),
+        "moov/trak/mdia/minf/stbl/stsd"
+    )
+    .is_some());
 
     let samples: Vec<Sample> = (0..90).map(|_| read_sample(&mut r)).collect();
     let first = &samples[0];
-    assert_eq!(first.flags, SAMPLE_FLAGS_SYNC, "first sample is a sync sample");
+    assert_eq!(
+        first.flags, SAMPLE_FLAGS_SYNC,
+        "first sample is a sync sample"
+    );
     assert!(
         first
             .annexb
@@ -136,7 +147,10 @@ fn one_fragment_per_frame_from_an_idr_with_continuous_decode_times() {
         assert!(pair[0].duration > 0 && pair[0].duration <= 6000);
     }
     // Only IDRs are sync samples, once per segment (1 s at 30 fps).
-    let syncs = samples.iter().filter(|s| s.flags == SAMPLE_FLAGS_SYNC).count();
+    let syncs = samples
+        .iter()
+        .filter(|s| s.flags == SAMPLE_FLAGS_SYNC)
+        .count();
     assert!((2..=5).contains(&syncs), "{syncs} sync samples in 3 s");
 
     // Capture → fragment received, from the capture time the encoder put in each frame's SEI.

@@ -12,11 +12,9 @@
 //
 // Same interface as LLHLSPlayer (start/stop, running, started, state, stats, mode, 'status').
 
-import { parseInit, FALLBACK_CODEC } from './fmp4.js';
+import { parseInit } from './fmp4.js';
+import { MediaSourceImpl, USING_MMS, StatusTarget, pickCodec } from './mse.js';
 import { HttpError, sleep } from './player.js';
-
-const MediaSourceImpl = globalThis.ManagedMediaSource || globalThis.MediaSource || null;
-const USING_MMS = !!globalThis.ManagedMediaSource;
 
 /** Splits a byte stream into top-level ISO-BMFF boxes. */
 class BoxSplitter {
@@ -63,7 +61,7 @@ const concat = (parts) => {
   return out;
 };
 
-export class LiveMp4Player extends EventTarget {
+export class LiveMp4Player extends StatusTarget {
   /**
    * @param {HTMLVideoElement} video
    * @param {string} url the live stream, /preview/live.mp4
@@ -88,13 +86,6 @@ export class LiveMp4Player extends EventTarget {
 
   static isSupported() {
     return !!MediaSourceImpl && typeof ReadableStream !== 'undefined' && 'body' in Response.prototype;
-  }
-
-  setStatus(state, text = state) {
-    if (this.state === state && this.statusText === text) return;
-    this.state = state;
-    this.statusText = text;
-    this.dispatchEvent(new CustomEvent('status', { detail: { state, text } }));
   }
 
   start() {
@@ -193,7 +184,7 @@ export class LiveMp4Player extends EventTarget {
         }
       }
       const initBuf = concat(init.map(([, b]) => b));
-      const codec = this._pickCodec(parseInit(initBuf).codec);
+      const codec = pickCodec(parseInit(initBuf).codec);
       this.stats.codec = codec;
 
       const ms = new MediaSourceImpl();
@@ -233,8 +224,16 @@ export class LiveMp4Player extends EventTarget {
       // Appends run one at a time; what arrives meanwhile is joined into the next append.
       const queue = [initBuf];
       let appending = null;
+      let afterUpdate = false;
       const pump = () => {
         if (appending || !queue.length || signal.aborted) return appending;
+        if (sb.updating) { // a trim (remove) is under way: append when it is done
+          if (!afterUpdate) {
+            afterUpdate = true;
+            sb.addEventListener('updateend', () => { afterUpdate = false; pump(); }, { once: true });
+          }
+          return null;
+        }
         const data = queue.length === 1 ? queue[0] : concat(queue);
         queue.length = 0;
         appending = new Promise((resolve, reject) => {
@@ -283,13 +282,6 @@ export class LiveMp4Player extends EventTarget {
     }
   }
 
-  _pickCodec(parsed) {
-    const ok = (c) => c && MediaSourceImpl.isTypeSupported(`video/mp4; codecs="${c}"`);
-    if (ok(parsed)) return parsed;
-    if (ok(FALLBACK_CODEC)) return FALLBACK_CODEC;
-    throw new Error(`codec ${parsed || FALLBACK_CODEC} not supported by this browser`);
-  }
-
   _end() {
     const b = this.sb ? this.video.buffered : null;
     return b && b.length ? { start: b.start(b.length - 1), end: b.end(b.length - 1) } : null;
@@ -318,18 +310,6 @@ export class LiveMp4Player extends EventTarget {
     this.lastJumpAt = performance.now();
     this.stats.jumps++;
     this.video.currentTime = Math.max(r.start, r.end - this.stats.targetAhead);
-  }
-
-  _play() {
-    const p = this.video.play();
-    if (p && p.catch) {
-      p.catch((e) => {
-        if (e && e.name === 'NotAllowedError') {
-          this.setStatus('paused', 'paused: tap the video to play');
-          this.video.addEventListener('click', () => this.video.play().catch(() => {}), { once: true });
-        }
-      });
-    }
   }
 
   _tick() {

@@ -13,10 +13,8 @@
 // Events (EventTarget): 'status' {detail: {state, text}}.
 
 import { parseMediaPlaylist, comparePartKeys } from './playlist.js';
-import { parseInit, FALLBACK_CODEC } from './fmp4.js';
-
-const MediaSourceImpl = globalThis.ManagedMediaSource || globalThis.MediaSource || null;
-const USING_MMS = !!globalThis.ManagedMediaSource;
+import { parseInit } from './fmp4.js';
+import { MediaSourceImpl, USING_MMS, StatusTarget, pickCodec } from './mse.js';
 
 export class HttpError extends Error {
   constructor(url, status) {
@@ -56,7 +54,7 @@ function once(target, type, signal) {
   });
 }
 
-export class LLHLSPlayer extends EventTarget {
+export class LLHLSPlayer extends StatusTarget {
   /**
    * @param {HTMLVideoElement} video
    * @param {string} playlistUrl
@@ -80,13 +78,6 @@ export class LLHLSPlayer extends EventTarget {
 
   static isSupported(video) {
     return !!MediaSourceImpl || !!video.canPlayType('application/vnd.apple.mpegurl');
-  }
-
-  setStatus(state, text = state) {
-    if (this.state === state && this.statusText === text) return;
-    this.state = state;
-    this.statusText = text;
-    this.dispatchEvent(new CustomEvent('status', { detail: { state, text } }));
   }
 
   start() {
@@ -174,7 +165,7 @@ export class LLHLSPlayer extends EventTarget {
       this.partTarget = pl.partTarget || 0.2;
       const initBuf = await this._fetchBytes(pl.mapUri, signal, 4000);
       const init = parseInit(initBuf);
-      const codec = this._pickCodec(init.codec);
+      const codec = pickCodec(init.codec, (t) => new ResetError(t));
       this.stats.codec = codec;
 
       ms = new MediaSourceImpl();
@@ -253,7 +244,7 @@ export class LLHLSPlayer extends EventTarget {
   /** Appends the init segment of a new encoder session to the same SourceBuffer. */
   async _switchInit(mapUri, signal) {
     const initBuf = await this._fetchBytes(mapUri, signal, 4000);
-    const codec = this._pickCodec(parseInit(initBuf).codec);
+    const codec = pickCodec(parseInit(initBuf).codec, (t) => new ResetError(t));
     if (codec !== this.stats.codec) {
       if (!this.sb.changeType) throw new ResetError('codec changed', { retryNow: true });
       await this.sbQueue; // changeType is synchronous: no append may be running
@@ -263,13 +254,6 @@ export class LLHLSPlayer extends EventTarget {
     await this._append(initBuf, signal);
     this.mapUri = mapUri;
     this.stats.discontinuities = (this.stats.discontinuities || 0) + 1;
-  }
-
-  _pickCodec(parsed) {
-    const ok = (c) => c && MediaSourceImpl.isTypeSupported(`video/mp4; codecs="${c}"`);
-    if (ok(parsed)) return parsed;
-    if (ok(FALLBACK_CODEC)) return FALLBACK_CODEC;
-    throw new ResetError(`codec ${parsed || FALLBACK_CODEC} not supported by this browser`);
   }
 
   /** Follows the live edge until the session is aborted. */
@@ -574,19 +558,6 @@ export class LLHLSPlayer extends EventTarget {
     this.lastJumpAt = performance.now();
     this.stats.jumps++;
     this.video.currentTime = t;
-  }
-
-  _play() {
-    const p = this.video.play();
-    if (p && p.catch) {
-      p.catch((e) => {
-        if (e && e.name === 'NotAllowedError') {
-          this.setStatus('paused', 'paused: tap the video to play');
-          const resume = () => { this.video.play().catch(() => {}); };
-          this.video.addEventListener('click', resume, { once: true });
-        }
-      });
-    }
   }
 
   // ---------------------------------------------------------------- latency controller

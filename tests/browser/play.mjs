@@ -99,7 +99,11 @@ try {
         u.hostname !== pageHost) foreign.push(u.href);
   });
   page.on('console', (msg) => {
-    if (msg.type() === 'error') result.console_errors.push(msg.text());
+    // With where it came from: a failed resource load names no URL in its text.
+    if (msg.type() === 'error') {
+      const at = msg.location() && msg.location().url ? new URL(msg.location().url).pathname : '';
+      result.console_errors.push(at ? `${msg.text()} [${at}]` : msg.text());
+    }
   });
   page.on('pageerror', (err) => pageErrors.push(String(err && err.stack ? err.stack.split('\n')[0] : err)));
 

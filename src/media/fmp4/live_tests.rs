@@ -47,7 +47,14 @@ fn waits_for_an_idr_then_writes_init_and_one_fragment_per_frame() {
     assert_eq!(live.push(&au(0, false), &mut out), Ok(Pushed::Waiting));
     assert!(out.is_empty());
     let started = live.push(&au(FD, true), &mut out).unwrap();
-    assert!(matches!(started, Pushed::Started { width: 1280, height: 720, .. }));
+    assert!(matches!(
+        started,
+        Pushed::Started {
+            width: 1280,
+            height: 720,
+            ..
+        }
+    ));
     let tree = parse_box_tree(&out).unwrap();
     let kinds: Vec<String> = tree.iter().map(|b| b.kind_str()).collect();
     assert_eq!(kinds, ["ftyp", "moov", "moof", "mdat"]);
@@ -65,7 +72,10 @@ fn waits_for_an_idr_then_writes_init_and_one_fragment_per_frame() {
         assert_eq!(flags, SAMPLE_FLAGS_NON_SYNC);
         assert!(t > dts, "decode times grow");
         dts = t;
-        assert!(u64::from(duration) <= 2 * FD, "a hole shrinks to two frames");
+        assert!(
+            u64::from(duration) <= 2 * FD,
+            "a hole shrinks to two frames"
+        );
     }
 }
 
