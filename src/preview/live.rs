@@ -184,3 +184,7 @@ fn write(
     presence.sent(sent);
     Ok(started)
 }
+
+#[cfg(test)]
+#[path = "live_tests.rs"]
+mod tests;
