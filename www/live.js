@@ -342,10 +342,10 @@ export class LiveMp4Player extends StatusTarget {
       this.stats.playbackRate = 1;
       return;
     }
-    // Give margin back slowly after a quiet period.
-    if (now - this.lastStallAt > 10000 && this.stats.targetAhead > this.opts.minAhead) {
+    // Give margin back after a quiet period: 10 ms a second once 5 s passed without a stall.
+    if (now - this.lastStallAt > 5000 && this.stats.targetAhead > this.opts.minAhead) {
       this.stats.targetAhead = Math.max(this.opts.minAhead, this.stats.targetAhead - 0.01);
-      this.lastStallAt = now - 5000;
+      this.lastStallAt = now - 4000;
     }
     // A little behind: play slightly faster, in proportion (at most 1.25x).
     const excess = ahead - this.stats.targetAhead;
