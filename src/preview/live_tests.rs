@@ -13,7 +13,7 @@ use crate::preview::PreviewGate;
 /// Frame `i` (< 16,384) of a stream with an IDR every 10 frames; its number is in the last two
 /// bytes of the slice, 7 bits each with the top bit set (no zero byte, so no start code).
 fn au(i: u32) -> Arc<AccessUnit> {
-    let keyframe = i % 10 == 0;
+    let keyframe = i.is_multiple_of(10);
     let slice = [
         if keyframe { 0x65 } else { 0x41 },
         0x88,
@@ -131,7 +131,7 @@ fn a_slow_viewer_drops_to_the_next_idr_and_a_fast_one_gets_every_frame() {
     for pair in slow.windows(2) {
         let (prev, next) = (pair[0].0, pair[1].0);
         assert!(
-            next == prev + 1 || (next % 10 == 0 && pair[1].1),
+            next == prev + 1 || (next.is_multiple_of(10) && pair[1].1),
             "after a loss the slow viewer resumes at an IDR: {prev} then {next:?}"
         );
     }
