@@ -76,8 +76,8 @@ fn live_mode_is_the_default_and_switches_to_llhls() {
     );
     assert_eq!(switch["to"], "MediaSource", "{switch}");
     assert_eq!(switch["shown"], "LL-HLS", "{switch}");
-    // The cached thumbnail may not exist yet on a daemon just started (404, and the page hides
-    // it); nothing else may be reported.
+    // Live mode reports nothing (console errors after the switch are listed apart). The cached
+    // thumbnail may not exist yet on a daemon just started (404, and the page hides it).
     let errors: Vec<&str> = result["console_errors"]
         .as_array()
         .unwrap()

@@ -89,19 +89,10 @@ export class LiveMp4Player extends StatusTarget {
   }
 
   start() {
-    if (this.running) return;
-    this.running = true;
-    this.generation = (this.generation || 0) + 1;
+    const generation = this._begin();
+    if (generation === null) return;
     this.openedAt = performance.now();
-    document.addEventListener('visibilitychange', this._onVisibility);
-    this._runLoop(this.generation);
-  }
-
-  stop() {
-    this.running = false;
-    document.removeEventListener('visibilitychange', this._onVisibility);
-    if (this.sessionCtl) this.sessionCtl.abort(new Error('stopped'));
-    this.setStatus('idle', 'stopped');
+    this._runLoop(generation);
   }
 
   async _runLoop(generation) {
@@ -272,13 +263,7 @@ export class LiveMp4Player extends StatusTarget {
       if (!signal.aborted) ctl.abort(new Error('session ended'));
       if (ticker) clearInterval(ticker);
       for (const cleanup of cleanups) cleanup();
-      this.sb = null;
-      this.ms = null;
-      this.started = false;
-      if (objectUrl) URL.revokeObjectURL(objectUrl);
-      video.removeAttribute('src');
-      try { video.load(); } catch (_) { /* ignore */ }
-      if (this.sessionCtl === ctl) this.sessionCtl = null;
+      this._detach(ctl, objectUrl);
     }
   }
 

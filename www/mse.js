@@ -14,8 +14,45 @@ export function pickCodec(parsed, makeError = (text) => new Error(text)) {
   throw makeError(`codec ${parsed || FALLBACK_CODEC} not supported by this browser`);
 }
 
-/** A player's status: dispatches 'status' {detail: {state, text}} when it changes. */
+/**
+ * What both players are built on: running/stopped with a generation (a loop left over from
+ * before a stop() must not carry on next to a new one), the visibility hook (`_onVisibility`,
+ * set by the player), and the status, dispatched as 'status' {detail: {state, text}}.
+ */
 export class StatusTarget extends EventTarget {
+  /** Marks the player running; its generation, or null if it already ran. */
+  _begin() {
+    if (this.running) return null;
+    this.running = true;
+    this.generation = (this.generation || 0) + 1;
+    document.addEventListener('visibilitychange', this._onVisibility);
+    return this.generation;
+  }
+
+  stop() {
+    this.running = false;
+    document.removeEventListener('visibilitychange', this._onVisibility);
+    if (this.sessionCtl) this.sessionCtl.abort(this._stopReason());
+    this.setStatus('idle', 'stopped');
+  }
+
+  /** Ends session `ctl`: forgets its MediaSource and detaches it from the video. */
+  _detach(ctl, objectUrl) {
+    this.sb = null;
+    this.ms = null;
+    this.started = false;
+    if (objectUrl) URL.revokeObjectURL(objectUrl);
+    // Detach the MediaSource without triggering a media error.
+    this.video.removeAttribute('src');
+    try { this.video.load(); } catch (_) { /* ignore */ }
+    if (this.sessionCtl === ctl) this.sessionCtl = null;
+  }
+
+  /** What the session in progress is aborted with by stop(). */
+  _stopReason() {
+    return new Error('stopped');
+  }
+
   setStatus(state, text = state) {
     if (this.state === state && this.statusText === text) return;
     this.state = state;

@@ -81,23 +81,17 @@ export class LLHLSPlayer extends StatusTarget {
   }
 
   start() {
-    if (this.running) return;
-    this.running = true;
-    // A loop left over from before a stop() must not carry on next to the new one.
-    this.generation = (this.generation || 0) + 1;
-    document.addEventListener('visibilitychange', this._onVisibility);
+    const generation = this._begin();
+    if (generation === null) return;
     if (!MediaSourceImpl) {
       this._startNative();
       return;
     }
-    this._runLoop(this.generation);
+    this._runLoop(generation);
   }
 
-  stop() {
-    this.running = false;
-    document.removeEventListener('visibilitychange', this._onVisibility);
-    if (this.sessionCtl) this.sessionCtl.abort(new ResetError('stopped'));
-    this.setStatus('idle', 'stopped');
+  _stopReason() {
+    return new ResetError('stopped');
   }
 
   // ---------------------------------------------------------------- native HLS (Safari, no MSE)
@@ -230,14 +224,7 @@ export class LLHLSPlayer extends StatusTarget {
       for (const [t, type, fn] of listeners) t.removeEventListener(type, fn);
       for (const p of this.prefetches.values()) p.ctl.abort();
       this.prefetches.clear();
-      this.sb = null;
-      this.ms = null;
-      this.started = false;
-      if (objectUrl) URL.revokeObjectURL(objectUrl);
-      // Detach the MediaSource without triggering a media error.
-      video.removeAttribute('src');
-      try { video.load(); } catch (_) { /* ignore */ }
-      if (this.sessionCtl === ctl) this.sessionCtl = null;
+      this._detach(ctl, objectUrl);
     }
   }
 

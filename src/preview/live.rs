@@ -149,9 +149,9 @@ impl LiveViewer {
                 }
                 Err(RecvTimeoutError::Disconnected) => return Ok(()),
             };
+            // Everything queued meanwhile goes out in the same write.
+            let units: Vec<_> = std::iter::once(au).chain(rx.try_iter()).collect();
             buf.clear();
-            let more = rx.try_iter().collect::<Vec<_>>();
-            let units = std::iter::once(au).chain(more).collect::<Vec<_>>();
             started |= write(&mut live, &units, &mut buf, &mut presence)?;
             out.write_all(&buf)?;
         }

@@ -14,7 +14,8 @@
 // wake it, and the playlist goes on behind EXT-X-DISCONTINUITY. Playback must then advance
 // another 3 s within 20 s in the same player session (no reset); `restart` in the JSON says how.
 // With --switch, after sampling it clicks the page's mode switch (#mode-toggle) and requires
-// playback to advance another 2 s within 20 s in the other mode; `switch` says from/to.
+// playback to advance another 2 s within 20 s in the other mode; `switch` says from/to, and
+// console errors from then on are in `switch_console_errors`, not `console_errors`.
 
 import { chromium } from 'playwright-core';
 
@@ -71,6 +72,8 @@ const result = {
   height: 0,
 };
 const pageErrors = [];
+// Console errors go here; after --switch, to result.switch_console_errors instead.
+let consoleErrors = result.console_errors;
 
 const executablePath = process.env.CHROMIUM || '/usr/bin/chromium';
 const pageHost = new URL(baseUrl).hostname;
@@ -102,7 +105,7 @@ try {
     // With where it came from: a failed resource load names no URL in its text.
     if (msg.type() === 'error') {
       const at = msg.location() && msg.location().url ? new URL(msg.location().url).pathname : '';
-      result.console_errors.push(at ? `${msg.text()} [${at}]` : msg.text());
+      consoleErrors.push(at ? `${msg.text()} [${at}]` : msg.text());
     }
   });
   page.on('pageerror', (err) => pageErrors.push(String(err && err.stack ? err.stack.split('\n')[0] : err)));
@@ -230,6 +233,8 @@ try {
   result.mode = await page.evaluate(() => window.picamd.player.mode);
   if (!reason && switchMode) {
     const from = result.mode;
+    result.switch_console_errors = [];
+    consoleErrors = result.switch_console_errors;
     await page.click('#mode-toggle');
     const clickedAt = Date.now();
     const playedBefore = result.played_s;
