@@ -1,5 +1,9 @@
 //! One producer, many consumers, each behind its own bounded channel. A slow consumer loses
 //! items (counted) and never slows the producer or the other consumers.
+//!
+//! The fan-out also keeps the items since the last sync point (at most [`BACKLOG_MAX`]), so a
+//! consumer that joins can start from the newest sync point at once instead of waiting for the
+//! next one ([`Fanout::subscribe_from_last_sync`]).
 
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
@@ -25,14 +29,41 @@ struct Subscriber<T> {
 /// A consumer that keeps falling behind is reported at most this often.
 const WARN_EVERY: Duration = Duration::from_secs(10);
 
+/// Items kept since the last sync point; a longer run without one is not kept (a consumer
+/// joining then waits for the next sync point).
+pub const BACKLOG_MAX: usize = 600;
+
+struct Inner<T> {
+    subscribers: Vec<Subscriber<T>>,
+    /// The items since the last sync point, starting with it; empty when there is none, the
+    /// run grew past [`BACKLOG_MAX`], or the fan-out keeps none.
+    backlog: Vec<T>,
+    keep_backlog: bool,
+}
+
 pub struct Fanout<T> {
-    subscribers: Mutex<Vec<Subscriber<T>>>,
+    inner: Mutex<Inner<T>>,
 }
 
 impl<T> Default for Fanout<T> {
     fn default() -> Self {
+        Fanout::new(false)
+    }
+}
+
+impl<T> Fanout<T> {
+    /// A fan-out that keeps the items since the last sync point for late consumers.
+    pub fn with_backlog() -> Self {
+        Fanout::new(true)
+    }
+
+    fn new(keep_backlog: bool) -> Self {
         Fanout {
-            subscribers: Mutex::new(Vec::new()),
+            inner: Mutex::new(Inner {
+                subscribers: Vec::new(),
+                backlog: Vec::new(),
+                keep_backlog,
+            }),
         }
     }
 }
@@ -46,21 +77,56 @@ impl<T: Clone + SyncPoint> Fanout<T> {
         dropped: Arc<AtomicU64>,
     ) -> Receiver<T> {
         let (tx, rx) = bounded(capacity);
-        let sub = Subscriber {
-            name,
-            tx,
-            dropped,
-            resync: true,
-            last_warning: None,
-        };
-        self.subscribers.lock_unpoisoned().push(sub);
+        self.inner
+            .lock_unpoisoned()
+            .subscribers
+            .push(Subscriber::new(name, tx, dropped, true));
         rx
+    }
+
+    /// Adds a consumer that starts at the newest sync point: returns the items since it (the
+    /// sync point first; empty when there is none) and the receiver for everything after them,
+    /// with no gap in between. Without a backlog the receiver starts at the next sync point.
+    pub fn subscribe_from_last_sync(
+        &self,
+        name: &'static str,
+        capacity: usize,
+        dropped: Arc<AtomicU64>,
+    ) -> (Vec<T>, Receiver<T>) {
+        let (tx, rx) = bounded(capacity);
+        let mut inner = self.inner.lock_unpoisoned();
+        let backlog = inner.backlog.clone();
+        let resync = backlog.is_empty();
+        inner
+            .subscribers
+            .push(Subscriber::new(name, tx, dropped, resync));
+        (backlog, rx)
+    }
+
+    /// How many consumers are registered (gone ones are removed at the next send).
+    pub fn subscriber_count(&self) -> usize {
+        self.inner.lock_unpoisoned().subscribers.len()
     }
 
     /// Offers `item` to every consumer without blocking. Consumers that went away are removed.
     pub fn send(&self, item: &T) {
-        let mut subs = self.subscribers.lock_unpoisoned();
-        subs.retain_mut(|sub| {
+        let mut inner = self.inner.lock_unpoisoned();
+        let Inner {
+            subscribers,
+            backlog,
+            keep_backlog,
+        } = &mut *inner;
+        if *keep_backlog {
+            if item.is_sync_point() {
+                backlog.clear();
+                backlog.push(item.clone());
+            } else if !backlog.is_empty() && backlog.len() < BACKLOG_MAX {
+                backlog.push(item.clone());
+            } else {
+                backlog.clear();
+            }
+        }
+        subscribers.retain_mut(|sub| {
             if sub.resync && !item.is_sync_point() {
                 sub.dropped.fetch_add(1, Ordering::Relaxed);
                 return true;
@@ -88,9 +154,21 @@ impl<T: Clone + SyncPoint> Fanout<T> {
         });
     }
 
-    #[cfg(test)]
-    pub fn subscriber_count(&self) -> usize {
-        self.subscribers.lock_unpoisoned().len()
+    /// Forgets the items since the last sync point (the stream paused: they are stale).
+    pub fn clear_backlog(&self) {
+        self.inner.lock_unpoisoned().backlog.clear();
+    }
+}
+
+impl<T> Subscriber<T> {
+    fn new(name: &'static str, tx: Sender<T>, dropped: Arc<AtomicU64>, resync: bool) -> Self {
+        Subscriber {
+            name,
+            tx,
+            dropped,
+            resync,
+            last_warning: None,
+        }
     }
 }
 
@@ -134,5 +212,49 @@ mod tests {
         drop(fast);
         fan.send(&Item(12, true));
         assert_eq!(fan.subscriber_count(), 1);
+    }
+
+    #[test]
+    fn a_late_subscriber_starts_at_the_last_sync_point_without_a_gap() {
+        let fan = Fanout::with_backlog();
+        let (backlog, rx) = fan.subscribe_from_last_sync("early", 10, Arc::default());
+        assert!(backlog.is_empty());
+        fan.send(&Item(0, false));
+        assert!(rx.try_recv().is_err(), "no backlog: waits for a sync point");
+        for i in 1..5 {
+            fan.send(&Item(i, i == 2));
+        }
+        let (backlog, late) = fan.subscribe_from_last_sync("late", 10, Arc::default());
+        assert_eq!(backlog, vec![Item(2, true), Item(3, false), Item(4, false)]);
+        fan.send(&Item(5, false));
+        assert_eq!(
+            late.try_recv().unwrap(),
+            Item(5, false),
+            "continues at once"
+        );
+        fan.clear_backlog();
+        assert!(fan
+            .subscribe_from_last_sync("x", 1, Arc::default())
+            .0
+            .is_empty());
+        let plain = Fanout::default();
+        plain.send(&Item(0, true));
+        assert!(plain
+            .subscribe_from_last_sync("y", 1, Arc::default())
+            .0
+            .is_empty());
+    }
+
+    #[test]
+    fn a_long_run_without_sync_point_is_not_kept() {
+        let fan = Fanout::with_backlog();
+        fan.send(&Item(0, true));
+        for i in 1..=BACKLOG_MAX as u32 {
+            fan.send(&Item(i, false));
+        }
+        assert!(fan
+            .subscribe_from_last_sync("x", 1, Arc::default())
+            .0
+            .is_empty());
     }
 }

@@ -1,23 +1,32 @@
-//! Our own player in headless Chromium: the page plays and shows a latency under 2 s.
+//! Our own player in headless Chromium: the page plays in both modes (live per-frame fMP4, the
+//! default where MSE exists, and LL-HLS), shows a latency under 2 s, switches between them and
+//! recovers from an encoder restart.
 
 mod common;
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::process::Command;
 
 use common::Picamd;
 
-#[test]
-fn web_player_plays_with_low_latency() {
+fn browser_dir() -> PathBuf {
     let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/browser");
     assert!(
         dir.join("node_modules/playwright-core").is_dir(),
         "tests/browser needs `npm ci` and Debian's chromium (scripts/test.sh sets both up)"
     );
-    let cam = Picamd::start(&[]);
+    dir
+}
+
+/// Runs `play.mjs` against the page with `args` (the local key in PICAMD_KEY); its JSON line.
+fn play(cam: &Picamd, args: &[&str]) -> serde_json::Value {
+    let url = cam.url("/");
     let out = Command::new("node")
-        .current_dir(&dir)
-        .args(["play.mjs", &cam.url("/"), "--seconds", "8"])
+        .current_dir(browser_dir())
+        .arg("play.mjs")
+        .arg(&url)
+        .args(args)
+        .env("PICAMD_KEY", cam.local_key())
         .output()
         .expect("node runs");
     let stdout = String::from_utf8_lossy(&out.stdout);
@@ -27,8 +36,13 @@ fn web_player_plays_with_low_latency() {
         out.status.success(),
         "browser playback failed:\n{stdout}\n{stderr}"
     );
-    let result: serde_json::Value =
-        serde_json::from_str(stdout.lines().last().unwrap_or("")).unwrap();
+    serde_json::from_str(stdout.lines().last().unwrap_or("")).unwrap()
+}
+
+#[test]
+fn web_player_plays_with_low_latency() {
+    let cam = Picamd::start(&[]);
+    let result = play(&cam, &["--mode", "hls", "--seconds", "8"]);
     assert!(result["played_s"].as_f64().unwrap() >= 3.0);
     assert!(result["latency_ms_p50"].as_f64().unwrap() < 2000.0);
     // It starts playing promptly (typically 0.6–1.1 s here, sampled every 200 ms). The bound
@@ -42,38 +56,56 @@ fn web_player_plays_with_low_latency() {
 /// in the same MediaSource, without a reset.
 #[test]
 fn web_player_plays_across_an_encoder_restart() {
-    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/browser");
-    assert!(dir.join("node_modules/playwright-core").is_dir());
     let cam = Picamd::start(&[]);
-    let out = Command::new("node")
-        .current_dir(&dir)
-        .args(["play.mjs", &cam.url("/"), "--seconds", "3", "--restart"])
-        .env("PICAMD_KEY", cam.local_key())
-        .output()
-        .expect("node runs");
-    let stdout = String::from_utf8_lossy(&out.stdout);
-    let stderr = String::from_utf8_lossy(&out.stderr);
-    println!("{stdout}");
-    assert!(
-        out.status.success(),
-        "browser playback failed:\n{stdout}\n{stderr}"
-    );
-    let result: serde_json::Value =
-        serde_json::from_str(stdout.lines().last().unwrap_or("")).unwrap();
+    let result = play(&cam, &["--mode", "hls", "--seconds", "3", "--restart"]);
     let restart = &result["restart"];
     assert_eq!(restart["player_sessions"], 0, "no reset: {restart}");
     assert_eq!(restart["discontinuities"], 1, "{restart}");
+}
+
+/// Live mode is the page's default in Chromium: it plays with no console errors, shows a
+/// latency, and the visible switch moves to LL-HLS, which plays too.
+#[test]
+fn live_mode_is_the_default_and_switches_to_llhls() {
+    let cam = Picamd::start(&[]);
+    let result = play(&cam, &["--seconds", "4", "--switch"]);
+    let switch = &result["switch"];
+    assert!(
+        switch["from"].as_str().unwrap().starts_with("live"),
+        "{switch}"
+    );
+    assert_eq!(switch["to"], "MediaSource", "{switch}");
+    assert_eq!(switch["shown"], "LL-HLS", "{switch}");
+    // Live mode reports nothing (console errors after the switch are listed apart). The cached
+    // thumbnail may not exist yet on a daemon just started (404, and the page hides it).
+    let errors: Vec<&str> = result["console_errors"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(|e| e.as_str())
+        .filter(|e| !e.ends_with("[/preview-thumbnail.jpg]"))
+        .collect();
+    assert!(errors.is_empty(), "console errors: {errors:?}");
+    assert!(result["player"]["fragments"].as_u64().unwrap() > 0);
+}
+
+/// The encoder stops under a live-mode page (as when the preview hibernates or the camera
+/// restarts): the server ends the stream, the player connects again and plays on by itself.
+#[test]
+fn live_mode_recovers_after_the_encoder_stops() {
+    let cam = Picamd::start(&[]);
+    let result = play(&cam, &["--mode", "live", "--seconds", "2", "--restart"]);
+    assert!(result["mode"].as_str().unwrap().starts_with("live"));
+    assert!(result["restart"]["played_after_s"].as_f64().unwrap() >= 3.0);
 }
 
 /// The API reference renders every operation of our own /openapi.json in Chromium, under
 /// the real CSP, and its "Try it" form really calls the API.
 #[test]
 fn api_docs_render_every_operation() {
-    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/browser");
-    assert!(dir.join("node_modules/playwright-core").is_dir());
     let cam = Picamd::start(&[]);
     let out = Command::new("node")
-        .current_dir(&dir)
+        .current_dir(browser_dir())
         .args(["docs.mjs", &cam.url("/docs"), "--try", "GET /time"])
         .output()
         .expect("node runs");

@@ -13,12 +13,10 @@
 // Events (EventTarget): 'status' {detail: {state, text}}.
 
 import { parseMediaPlaylist, comparePartKeys } from './playlist.js';
-import { parseInit, FALLBACK_CODEC } from './fmp4.js';
+import { parseInit } from './fmp4.js';
+import { MediaSourceImpl, USING_MMS, StatusTarget, pickCodec } from './mse.js';
 
-const MediaSourceImpl = globalThis.ManagedMediaSource || globalThis.MediaSource || null;
-const USING_MMS = !!globalThis.ManagedMediaSource;
-
-class HttpError extends Error {
+export class HttpError extends Error {
   constructor(url, status) {
     super(`HTTP ${status} for ${url.replace(/^https?:\/\/[^/]+/, '')}`);
     this.status = status;
@@ -36,7 +34,7 @@ class ResetError extends Error {
 /** Cancels a blocking reload so the playlist is re-read at once (the hinted part vanished). */
 class RecheckError extends Error {}
 
-const sleep = (ms, signal) => new Promise((resolve, reject) => {
+export const sleep = (ms, signal) => new Promise((resolve, reject) => {
   if (signal && signal.aborted) return reject(signal.reason);
   const t = setTimeout(() => { cleanup(); resolve(); }, ms);
   const onAbort = () => { clearTimeout(t); cleanup(); reject(signal.reason); };
@@ -56,7 +54,7 @@ function once(target, type, signal) {
   });
 }
 
-export class LLHLSPlayer extends EventTarget {
+export class LLHLSPlayer extends StatusTarget {
   /**
    * @param {HTMLVideoElement} video
    * @param {string} playlistUrl
@@ -82,31 +80,18 @@ export class LLHLSPlayer extends EventTarget {
     return !!MediaSourceImpl || !!video.canPlayType('application/vnd.apple.mpegurl');
   }
 
-  setStatus(state, text = state) {
-    if (this.state === state && this.statusText === text) return;
-    this.state = state;
-    this.statusText = text;
-    this.dispatchEvent(new CustomEvent('status', { detail: { state, text } }));
-  }
-
   start() {
-    if (this.running) return;
-    this.running = true;
-    // A loop left over from before a stop() must not carry on next to the new one.
-    this.generation = (this.generation || 0) + 1;
-    document.addEventListener('visibilitychange', this._onVisibility);
+    const generation = this._begin();
+    if (generation === null) return;
     if (!MediaSourceImpl) {
       this._startNative();
       return;
     }
-    this._runLoop(this.generation);
+    this._runLoop(generation);
   }
 
-  stop() {
-    this.running = false;
-    document.removeEventListener('visibilitychange', this._onVisibility);
-    if (this.sessionCtl) this.sessionCtl.abort(new ResetError('stopped'));
-    this.setStatus('idle', 'stopped');
+  _stopReason() {
+    return new ResetError('stopped');
   }
 
   // ---------------------------------------------------------------- native HLS (Safari, no MSE)
@@ -174,7 +159,7 @@ export class LLHLSPlayer extends EventTarget {
       this.partTarget = pl.partTarget || 0.2;
       const initBuf = await this._fetchBytes(pl.mapUri, signal, 4000);
       const init = parseInit(initBuf);
-      const codec = this._pickCodec(init.codec);
+      const codec = pickCodec(init.codec, (t) => new ResetError(t));
       this.stats.codec = codec;
 
       ms = new MediaSourceImpl();
@@ -239,21 +224,14 @@ export class LLHLSPlayer extends EventTarget {
       for (const [t, type, fn] of listeners) t.removeEventListener(type, fn);
       for (const p of this.prefetches.values()) p.ctl.abort();
       this.prefetches.clear();
-      this.sb = null;
-      this.ms = null;
-      this.started = false;
-      if (objectUrl) URL.revokeObjectURL(objectUrl);
-      // Detach the MediaSource without triggering a media error.
-      video.removeAttribute('src');
-      try { video.load(); } catch (_) { /* ignore */ }
-      if (this.sessionCtl === ctl) this.sessionCtl = null;
+      this._detach(ctl, objectUrl);
     }
   }
 
   /** Appends the init segment of a new encoder session to the same SourceBuffer. */
   async _switchInit(mapUri, signal) {
     const initBuf = await this._fetchBytes(mapUri, signal, 4000);
-    const codec = this._pickCodec(parseInit(initBuf).codec);
+    const codec = pickCodec(parseInit(initBuf).codec, (t) => new ResetError(t));
     if (codec !== this.stats.codec) {
       if (!this.sb.changeType) throw new ResetError('codec changed', { retryNow: true });
       await this.sbQueue; // changeType is synchronous: no append may be running
@@ -263,13 +241,6 @@ export class LLHLSPlayer extends EventTarget {
     await this._append(initBuf, signal);
     this.mapUri = mapUri;
     this.stats.discontinuities = (this.stats.discontinuities || 0) + 1;
-  }
-
-  _pickCodec(parsed) {
-    const ok = (c) => c && MediaSourceImpl.isTypeSupported(`video/mp4; codecs="${c}"`);
-    if (ok(parsed)) return parsed;
-    if (ok(FALLBACK_CODEC)) return FALLBACK_CODEC;
-    throw new ResetError(`codec ${parsed || FALLBACK_CODEC} not supported by this browser`);
   }
 
   /** Follows the live edge until the session is aborted. */
@@ -574,19 +545,6 @@ export class LLHLSPlayer extends EventTarget {
     this.lastJumpAt = performance.now();
     this.stats.jumps++;
     this.video.currentTime = t;
-  }
-
-  _play() {
-    const p = this.video.play();
-    if (p && p.catch) {
-      p.catch((e) => {
-        if (e && e.name === 'NotAllowedError') {
-          this.setStatus('paused', 'paused: tap the video to play');
-          const resume = () => { this.video.play().catch(() => {}); };
-          this.video.addEventListener('click', resume, { once: true });
-        }
-      });
-    }
   }
 
   // ---------------------------------------------------------------- latency controller

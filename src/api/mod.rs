@@ -115,6 +115,13 @@ pub const ROUTES: &[Route] = &[
         Guard::OwnHost,
         preview::hls,
     ),
+    guarded(
+        "GET",
+        "/preview/live.mp4",
+        Auth::Local(preview::LOCAL_ONLY),
+        Guard::OwnHost,
+        preview::live,
+    ),
     route("GET", "/camera", Auth::Key, camera::status),
     route("GET", "/camera/controls", Auth::Key, camera::controls),
     route(

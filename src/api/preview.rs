@@ -1,6 +1,8 @@
 //! The live preview routes: `GET /preview/hls/cam-preview/...` (the LL-HLS playlist, init,
-//! parts and segments) and `POST /preview/start|stop`.
+//! parts and segments), `GET /preview/live.mp4` (the per-frame live view) and
+//! `POST /preview/start|stop`.
 
+use std::sync::Arc;
 use std::time::Instant;
 
 use serde_json::json;
@@ -9,6 +11,7 @@ use super::routes::Params;
 use super::validation::{unprocessable, FieldError};
 use crate::http::{Body, Request, Response};
 use crate::media::llhls::{Directives, HlsError, HlsFile};
+use crate::preview::live::{self, LiveViewer};
 use crate::runtime::Runtime;
 
 pub const HLS_ROOT: &str = "/preview/hls/";
@@ -116,6 +119,17 @@ fn error(e: HlsError) -> Response {
         }
     };
     resp.with_header("Cache-Control", "no-store")
+}
+
+/// `GET /preview/live.mp4`: the per-frame fMP4 stream for one viewer.
+pub fn live(rt: &Runtime, _: &Request, _: &Params) -> Response {
+    let media = &rt.media;
+    live::stream_response(LiveViewer {
+        units: Arc::clone(&media.units),
+        counters: Arc::clone(&media.stats.live),
+        frame_duration: rt.config.frame_ticks(),
+        hold: media.preview.hold(Instant::now(), "live viewer"),
+    })
 }
 
 /// `POST /preview/start`: runs the preview encoder (idempotent).

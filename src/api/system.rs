@@ -107,6 +107,21 @@ fn own_metrics(rt: &Runtime) -> Vec<Metric> {
             rt.stills.mjpeg.viewers() as f64,
         ),
         gauge(
+            "picamd_live_viewers",
+            "Clients connected to /preview/live.mp4.",
+            s.live.viewers.load(Ordering::Relaxed) as f64,
+        ),
+        counter(
+            "picamd_live_fragments_sent_total",
+            "Per-frame fragments written to /preview/live.mp4 viewers.",
+            load(&s.live.fragments_sent),
+        ),
+        counter(
+            "picamd_live_units_dropped_total",
+            "Encoded frames /preview/live.mp4 viewers lost by not keeping up (each then skips to the next IDR).",
+            load(&s.live.units_dropped),
+        ),
+        gauge(
             "picamd_capture_fps",
             "Frames per second delivered by the camera.",
             s.capture_fps(),

@@ -13,7 +13,7 @@ use crate::fanout::Fanout;
 use crate::heartbeat::Heartbeats;
 use crate::media::llhls::HlsStore;
 use crate::media::{AccessUnit, Frame};
-use crate::preview::{MuxerCounters, MuxerSink, PreviewGate};
+use crate::preview::{LiveCounters, MuxerCounters, MuxerSink, PreviewGate};
 
 #[derive(Debug, Default)]
 pub struct PipelineStats {
@@ -24,6 +24,8 @@ pub struct PipelineStats {
     pub units_dropped: Arc<AtomicU64>,
     pub encoder: Arc<EncoderStats>,
     pub muxer: Arc<MuxerCounters>,
+    /// Viewers of the per-frame live view and what they lost.
+    pub live: Arc<LiveCounters>,
     pub captures: AtomicU64,
     /// Measured rates in thousandths of a frame per second (see `housekeeping`).
     pub capture_fps_milli: AtomicU64,

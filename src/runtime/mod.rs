@@ -18,6 +18,7 @@ use crate::camera::controls::CameraControls;
 use crate::camera::{CameraState, LatestFrame};
 use crate::config::Config;
 use crate::encode::BitrateControl;
+use crate::fanout::Fanout;
 use crate::link::LinkState;
 use crate::media::llhls::HlsStore;
 use crate::pairing::bootstrap::KeyBootstrap;
@@ -88,7 +89,7 @@ impl Runtime {
             preview: PreviewGate::new(Some(hibernate)),
             bitrate: Arc::new(BitrateControl::new(config.bitrate)),
             latest: LatestFrame::default(),
-            units: Arc::default(),
+            units: Arc::new(Fanout::with_backlog()),
             heartbeats: Arc::default(),
             started: Instant::now(),
         });

@@ -1,23 +1,27 @@
 #!/usr/bin/env node
 // Headless-Chromium check of picamd's landing page and LL-HLS player.
 //
-// usage: node play.mjs <base-url> [--seconds N] [--screenshot out.png] [--restart]
+// usage: node play.mjs <base-url> [--mode live|hls] [--seconds N] [--screenshot out.png]
+//                       [--restart] [--switch]
 //
-// Opens <base-url>/ in Debian's Chromium (/usr/bin/chromium or $CHROMIUM), waits until the video
+// Opens <base-url>/ (with ?mode=live|hls when --mode is given; the page's default otherwise) in Debian's Chromium (/usr/bin/chromium or $CHROMIUM), waits until the video
 // has played >= 3 s (within 20 s), then samples the page's latency readout
 // (#latency[data-latency-ms], a median of the last ~30 barcode readings) for N seconds (default 5).
 // Prints one JSON line and exits 0 only if playback advanced, the latency median is < 2000 ms
 // and there were no page errors.
 // With --restart, once playing it stops the preview encoder (POST /preview/stop, with the key
-// in PICAMD_KEY) while holding the page's HLS requests for 2.8 s, so that the encoder session ends; the released requests
+// in PICAMD_KEY) while holding the page's HLS and live-stream requests for 2.8 s, so that the encoder session ends; the released requests
 // wake it, and the playlist goes on behind EXT-X-DISCONTINUITY. Playback must then advance
 // another 3 s within 20 s in the same player session (no reset); `restart` in the JSON says how.
+// With --switch, after sampling it clicks the page's mode switch (#mode-toggle) and requires
+// playback to advance another 2 s within 20 s in the other mode; `switch` says from/to, and
+// console errors from then on are in `switch_console_errors`, not `console_errors`.
 
 import { chromium } from 'playwright-core';
 
 function usage(msg) {
   if (msg) console.error(msg);
-  console.error('usage: node play.mjs <base-url> [--seconds N] [--screenshot out.png] [--restart]');
+  console.error('usage: node play.mjs <base-url> [--mode live|hls] [--seconds N] [--screenshot out.png] [--restart] [--switch]');
   process.exit(1);
 }
 
@@ -26,11 +30,15 @@ let baseUrl = null;
 let seconds = 5;
 let screenshot = null;
 let restart = false;
+let mode = null;
+let switchMode = false;
 for (let i = 0; i < argv.length; i++) {
   const a = argv[i];
   if (a === '--seconds') seconds = Number(argv[++i]);
   else if (a === '--screenshot') screenshot = argv[++i];
   else if (a === '--restart') restart = true;
+  else if (a === '--switch') switchMode = true;
+  else if (a === '--mode') mode = argv[++i];
   else if (a === '-h' || a === '--help') usage();
   else if (a.startsWith('--')) usage(`unknown option ${a}`);
   else if (!baseUrl) baseUrl = a;
@@ -39,6 +47,7 @@ for (let i = 0; i < argv.length; i++) {
 if (!baseUrl) usage('missing <base-url>');
 if (!Number.isFinite(seconds) || seconds <= 0) usage('--seconds needs a positive number');
 if (screenshot === undefined) usage('--screenshot needs a file name');
+if (mode !== null && mode !== 'live' && mode !== 'hls') usage('--mode must be live or hls');
 
 const PLAY_NEEDED_S = 3;
 const PLAY_TIMEOUT_MS = 20000;
@@ -63,6 +72,8 @@ const result = {
   height: 0,
 };
 const pageErrors = [];
+// Console errors go here; after --switch, to result.switch_console_errors instead.
+let consoleErrors = result.console_errors;
 
 const executablePath = process.env.CHROMIUM || '/usr/bin/chromium';
 const pageHost = new URL(baseUrl).hostname;
@@ -91,11 +102,15 @@ try {
         u.hostname !== pageHost) foreign.push(u.href);
   });
   page.on('console', (msg) => {
-    if (msg.type() === 'error') result.console_errors.push(msg.text());
+    // With where it came from: a failed resource load names no URL in its text.
+    if (msg.type() === 'error') {
+      const at = msg.location() && msg.location().url ? new URL(msg.location().url).pathname : '';
+      consoleErrors.push(at ? `${msg.text()} [${at}]` : msg.text());
+    }
   });
   page.on('pageerror', (err) => pageErrors.push(String(err && err.stack ? err.stack.split('\n')[0] : err)));
 
-  const url = new URL('/', baseUrl).href;
+  const url = new URL(mode ? `/?mode=${mode}` : '/', baseUrl).href;
   const navStart = Date.now();
   const resp = await page.goto(url, { waitUntil: 'domcontentloaded', timeout: 15000 });
   if (!resp || !resp.ok()) throw new Error(`GET ${url}: HTTP ${resp ? resp.status() : 'no response'}`);
@@ -143,7 +158,7 @@ try {
     const before = await stats();
     let release;
     const held = new Promise((r) => { release = r; });
-    const pattern = '**/preview/hls/**';
+    const pattern = '**/preview/{hls/**,live.mp4}';
     await page.route(pattern, async (route) => { await held; await route.continue().catch(() => {}); });
     const key = process.env.PICAMD_KEY || '';
     const stop = await fetch(new URL('/preview/stop', baseUrl), { method: 'POST', headers: { 'X-API-Key': key } });
@@ -214,6 +229,28 @@ try {
   result.clock = extra.clock;
   result.page_errors = pageErrors;
   if (foreign.length) result.foreign_requests = foreign.slice(0, 10);
+
+  result.mode = await page.evaluate(() => window.picamd.player.mode);
+  if (!reason && switchMode) {
+    const from = result.mode;
+    result.switch_console_errors = [];
+    consoleErrors = result.switch_console_errors;
+    await page.click('#mode-toggle');
+    const clickedAt = Date.now();
+    const playedBefore = result.played_s;
+    while (result.played_s < playedBefore + 2 && Date.now() < clickedAt + PLAY_TIMEOUT_MS) {
+      await sleep(200);
+      s = await track();
+    }
+    const to = await page.evaluate(() => window.picamd.player.mode);
+    result.switch = {
+      from, to,
+      shown: await page.evaluate(() => document.getElementById('mode-name').textContent),
+      resumed_s: Math.round((Date.now() - clickedAt) / 100) / 10,
+    };
+    if (to === from) reason = `the switch did not change the mode (${from})`;
+    else if (result.played_s < playedBefore + 2) reason = `after switching to ${to} playback advanced only ${(result.played_s - playedBefore).toFixed(2)} s`;
+  }
 
   if (screenshot) await page.screenshot({ path: screenshot, fullPage: true });
 

@@ -8,11 +8,16 @@
 //! [`fragment`] is on the hot path: it writes straight into the caller's buffer, patches
 //! box sizes in place and reserves capacity once.
 //!
+//! [`LiveFragmenter`] (`live.rs`) turns access units into the per-frame stream of the live
+//! view: the init segment from the first IDR, then one fragment per frame.
+//!
 //! The box reader ([`parse_box_tree`], `reader.rs`) is a small walker used by the tests,
 //! integration tests and benches to check what we write.
 
+mod live;
 mod reader;
 
+pub use live::{LiveFragmenter, Pushed};
 pub use reader::{find_box, parse_box_tree};
 
 use super::h264::{annexb_to_avcc, avcc_len, parse_sps};
