@@ -25,6 +25,7 @@ mod relay;
 mod runtime;
 mod stills;
 mod stop_signal;
+mod stream;
 mod sync;
 mod system;
 #[cfg(test)]
@@ -114,6 +115,9 @@ pub mod internal {
         pub mod thumbnail {
             pub use crate::stills::thumbnail::{MAX_HEIGHT, MAX_WIDTH, QUALITY};
         }
+    }
+    pub mod stream {
+        pub use crate::stream::session::command_names;
     }
     pub mod upload {
         pub use crate::upload::index::Limits;

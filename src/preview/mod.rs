@@ -4,5 +4,5 @@
 pub mod gate;
 mod muxer;
 
-pub use gate::PreviewGate;
+pub use gate::{PreviewGate, PreviewHold};
 pub use muxer::{publish, spawn_muxer, MuxerCounters, MuxerSink};
