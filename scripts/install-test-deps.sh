@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Installs what the test suite talks to: ffmpeg/ffprobe and GStreamer (HLS clients), Chromium
 # (our player),
-# libfaketime (clock steps),
+# libfaketime (clock steps), nginx with its RTMP and stream modules (YouTube live),
 # playwright-core (drives Chromium), schemathesis (checks the API against its OpenAPI document),
 # s3s-fs (a real S3 server that checks SigV4, for the upload tests), and the qemu guest of the
 # V4L2 test (scripts/qemu/build.sh).
@@ -20,11 +20,25 @@ command -v gst-launch-1.0 >/dev/null 2>&1 ||
   missing+=(gstreamer1.0-tools gstreamer1.0-plugins-good gstreamer1.0-plugins-bad)
 # libfaketime (tests/clock_steps.rs steps the daemon's wall clock).
 command -v faketime >/dev/null 2>&1 || missing+=(faketime)
+# nginx with the RTMP and stream modules (tests/youtube_stream.rs: the ingest server, its
+# ssl front for RTMPS) and openssl (the test CA, made at test time).
+[ -e /usr/lib/nginx/modules/ngx_rtmp_module.so ] || missing+=(nginx libnginx-mod-rtmp)
+[ -e /usr/lib/nginx/modules/ngx_stream_module.so ] || missing+=(libnginx-mod-stream)
+command -v openssl >/dev/null 2>&1 || missing+=(openssl)
 if [ ${#missing[@]} -gt 0 ]; then
   echo "installing ${missing[*]} (apt)"
   $SUDO apt-get update -qq >/dev/null
+  # No service may start on install (nginx would take port 80): tests run their own.
+  policy=/usr/sbin/policy-rc.d
+  added_policy=""
+  if [ ! -e "$policy" ]; then
+    printf '#!/bin/sh\nexit 101\n' | $SUDO tee "$policy" >/dev/null
+    $SUDO chmod +x "$policy"
+    added_policy=1
+  fi
   DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends \
     "${missing[@]}" >/dev/null
+  [ -z "$added_policy" ] || $SUDO rm -f "$policy"
 fi
 
 if [ ! -d tests/browser/node_modules/playwright-core ] || [ ! -d tests/browser/node_modules/shaka-player ]; then

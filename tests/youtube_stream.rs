@@ -58,38 +58,85 @@ fn ffprobe(args: &[&str], target: &str) -> Value {
         .arg(target)
         .output()
         .expect("ffprobe");
-    serde_json::from_slice(&out.stdout).unwrap_or_else(|_| {
-        panic!("ffprobe {target}: {}", String::from_utf8_lossy(&out.stderr))
-    })
+    serde_json::from_slice(&out.stdout)
+        .unwrap_or_else(|_| panic!("ffprobe {target}: {}", String::from_utf8_lossy(&out.stderr)))
 }
 
 /// The recorded FLV: H.264 at 640x360 and AAC LC 44.1 kHz stereo, starting together, one
 /// frame per 1/30 s, and no decode errors. Returns the video duration.
 fn check_recording(path: &std::path::Path) -> f64 {
     let file = path.to_str().unwrap();
-    let probe = ffprobe(
-        &["-count_frames", "-show_streams", "-show_format"],
+    let probe = ffprobe(&["-count_frames", "-show_streams", "-show_format"], file);
+    let streams = probe["streams"].as_array().expect("streams");
+    let v = streams
+        .iter()
+        .find(|s| s["codec_type"] == "video")
+        .expect("video");
+    let a = streams
+        .iter()
+        .find(|s| s["codec_type"] == "audio")
+        .expect("audio");
+    assert_eq!(
+        (
+            v["codec_name"].as_str(),
+            v["width"].as_u64(),
+            v["height"].as_u64()
+        ),
+        (Some("h264"), Some(640), Some(360)),
+        "{v}"
+    );
+    assert_eq!(
+        (a["codec_name"].as_str(), a["profile"].as_str()),
+        (Some("aac"), Some("LC")),
+        "{a}"
+    );
+    assert_eq!(
+        (a["sample_rate"].as_str(), a["channels"].as_u64()),
+        (Some("44100"), Some(2)),
+        "{a}"
+    );
+    let start = |s: &Value| {
+        s["start_time"]
+            .as_str()
+            .and_then(|t| t.parse::<f64>().ok())
+            .unwrap_or(f64::NAN)
+    };
+    assert!(
+        (start(v) - start(a)).abs() <= 0.1,
+        "A/V start {} vs {}",
+        start(v),
+        start(a)
+    );
+    // The video's span from its packets' timestamps.
+    let pkts = ffprobe(
+        &["-select_streams", "v", "-show_entries", "packet=pts_time"],
         file,
     );
-    let streams = probe["streams"].as_array().expect("streams");
-    let v = streams.iter().find(|s| s["codec_type"] == "video").expect("video");
-    let a = streams.iter().find(|s| s["codec_type"] == "audio").expect("audio");
-    assert_eq!((v["codec_name"].as_str(), v["width"].as_u64(), v["height"].as_u64()), (Some("h264"), Some(640), Some(360)), "{v}");
-    assert_eq!((a["codec_name"].as_str(), a["profile"].as_str()), (Some("aac"), Some("LC")), "{a}");
-    assert_eq!((a["sample_rate"].as_str(), a["channels"].as_u64()), (Some("44100"), Some(2)), "{a}");
-    let start = |s: &Value| s["start_time"].as_str().and_then(|t| t.parse::<f64>().ok()).unwrap_or(f64::NAN);
-    assert!((start(v) - start(a)).abs() <= 0.1, "A/V start {} vs {}", start(v), start(a));
-    // The video's span from its packets' timestamps.
-    let pkts = ffprobe(&["-select_streams", "v", "-show_entries", "packet=pts_time"], file);
-    let times: Vec<f64> = pkts["packets"].as_array().unwrap().iter()
-        .filter_map(|p| p["pts_time"].as_str()?.parse().ok()).collect();
-    let frames = v["nb_read_frames"].as_str().and_then(|n| n.parse::<f64>().ok()).expect("frame count");
+    let times: Vec<f64> = pkts["packets"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(|p| p["pts_time"].as_str()?.parse().ok())
+        .collect();
+    let frames = v["nb_read_frames"]
+        .as_str()
+        .and_then(|n| n.parse::<f64>().ok())
+        .expect("frame count");
     let span = times.last().unwrap() - times.first().unwrap() + 1.0 / FPS;
     let expected = FPS * span;
-    assert!((frames - expected).abs() <= expected * 0.05, "{frames} frames in {span:.2} s");
-    let decode = Command::new("ffmpeg").args(["-v", "error", "-i", file, "-f", "null", "-"]).output().unwrap();
+    assert!(
+        (frames - expected).abs() <= expected * 0.05,
+        "{frames} frames in {span:.2} s"
+    );
+    let decode = Command::new("ffmpeg")
+        .args(["-v", "error", "-i", file, "-f", "null", "-"])
+        .output()
+        .unwrap();
     let errors = String::from_utf8_lossy(&decode.stderr);
-    assert!(decode.status.success() && errors.trim().is_empty(), "decode errors: {errors}");
+    assert!(
+        decode.status.success() && errors.trim().is_empty(),
+        "decode errors: {errors}"
+    );
     span
 }
 
@@ -106,7 +153,11 @@ fn rtmp_stream_api_recording_and_command_sequence() {
     // Nothing active yet; invalid keys are 422 without echoing them.
     assert_eq!(cam.authed("GET", "/streams/youtube", "").status, 404);
     assert_eq!(cam.authed("DELETE", "/streams/youtube", "").status, 404);
-    let bad = cam.authed("POST", "/streams/youtube", r#"{"stream_key":"no spaces!","broadcast_key":"b"}"#);
+    let bad = cam.authed(
+        "POST",
+        "/streams/youtube",
+        r#"{"stream_key":"no spaces!","broadcast_key":"b"}"#,
+    );
     assert_eq!(bad.status, 422);
     assert!(!bad.text().contains("no spaces!"), "{}", bad.text());
     assert_eq!(cam.authed("POST", "/streams/youtube", "").status, 422);
@@ -118,10 +169,18 @@ fn rtmp_stream_api_recording_and_command_sequence() {
     assert_eq!(view["url"], "https://youtube.com/watch?v=bcast-1");
     assert!(view["started_at"].as_str().unwrap().ends_with('Z'));
     assert!(!started.text().contains("test-key"));
-    wait_youtube(&cam, "live", Duration::from_secs(10), |y| y["state"] == "live");
+    wait_youtube(&cam, "live", Duration::from_secs(10), |y| {
+        y["state"] == "live"
+    });
     let live_at = Instant::now();
-    assert_eq!(cam.authed("GET", "/streams/youtube", "").json()["url"], view["url"]);
-    assert_eq!(cam.authed("GET", "/camera", "").json()["stream"]["mode"], "youtube");
+    assert_eq!(
+        cam.authed("GET", "/streams/youtube", "").json()["url"],
+        view["url"]
+    );
+    assert_eq!(
+        cam.authed("GET", "/camera", "").json()["stream"]["mode"],
+        "youtube"
+    );
     let again = post(&cam, "other-key");
     assert_eq!(again.status, 409);
     assert_eq!(again.json()["detail"], "Stream active in youtube mode at https://youtube.com/watch?v=bcast-1. Stop streaming first.");
@@ -130,10 +189,21 @@ fn rtmp_stream_api_recording_and_command_sequence() {
 
     // A live read-back from nginx while we publish.
     std::thread::sleep(Duration::from_secs(2));
-    let live = ffprobe(&["-show_streams"], &format!("rtmp://127.0.0.1:{}/live2/test-key", nginx.port));
-    let kinds: Vec<&str> = live["streams"].as_array().unwrap().iter().filter_map(|s| s["codec_name"].as_str()).collect();
+    let live = ffprobe(
+        &["-show_streams"],
+        &format!("rtmp://127.0.0.1:{}/live2/test-key", nginx.port),
+    );
+    let kinds: Vec<&str> = live["streams"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(|s| s["codec_name"].as_str())
+        .collect();
     assert!(kinds.contains(&"h264") && kinds.contains(&"aac"), "{live}");
-    std::thread::sleep(Duration::from_secs(3).saturating_sub(live_at.elapsed().saturating_sub(Duration::from_secs(2))));
+    std::thread::sleep(
+        Duration::from_secs(3)
+            .saturating_sub(live_at.elapsed().saturating_sub(Duration::from_secs(2))),
+    );
 
     let metrics = cam.authed("GET", "/metrics", "").text();
     assert!(metrics.contains("picamd_youtube_live 1"), "{metrics}");
@@ -149,31 +219,71 @@ fn rtmp_stream_api_recording_and_command_sequence() {
     // The key is in no answer, log or metric.
     let telemetry = cam.authed("GET", "/system/telemetry", "").text();
     let health = cam.get("/health").text();
-    for (what, text) in [("log", cam.log()), ("telemetry", telemetry), ("health", health), ("metrics", metrics)] {
+    for (what, text) in [
+        ("log", cam.log()),
+        ("telemetry", telemetry),
+        ("health", health),
+        ("metrics", metrics),
+    ] {
         assert!(!text.contains("test-key"), "{what} shows the key:\n{text}");
     }
 
     let recs = nginx.recordings("test-key");
     assert_eq!(recs.len(), 1, "{recs:?}");
     let span = check_recording(&recs[0]);
-    assert!(span > streamed - 1.5 && span < streamed + 0.5, "{span:.2} s recorded of {streamed:.2} s");
+    assert!(
+        span > streamed - 1.5 && span < streamed + 0.5,
+        "{span:.2} s recorded of {streamed:.2} s"
+    );
 
     // The command sequence: ours and ffmpeg's, to the same nginx through the same proxy.
     let ours = picamd::internal::stream::command_names(&proxy.after_handshake(0)).unwrap();
     let out = Command::new("ffmpeg")
-        .args(["-v", "error", "-re", "-f", "lavfi", "-i", "testsrc=size=320x240:rate=30",
-            "-f", "lavfi", "-i", "anullsrc=r=44100:cl=stereo", "-t", "1", "-c:v", "libx264",
-            "-g", "30", "-c:a", "aac", "-f", "flv"])
+        .args([
+            "-v",
+            "error",
+            "-re",
+            "-f",
+            "lavfi",
+            "-i",
+            "testsrc=size=320x240:rate=30",
+            "-f",
+            "lavfi",
+            "-i",
+            "anullsrc=r=44100:cl=stereo",
+            "-t",
+            "1",
+            "-c:v",
+            "libx264",
+            "-g",
+            "30",
+            "-c:a",
+            "aac",
+            "-f",
+            "flv",
+        ])
         .arg(format!("rtmp://127.0.0.1:{}/live2/ffmpeg-key", proxy.port))
         .output()
         .unwrap();
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     let theirs = picamd::internal::stream::command_names(&proxy.after_handshake(1)).unwrap();
     assert_eq!(ours, theirs, "picamd vs ffmpeg");
     assert_eq!(
         ours,
-        ["connect", "releaseStream", "FCPublish", "createStream", "publish",
-            "@setDataFrame onMetaData", "FCUnpublish", "deleteStream"]
+        [
+            "connect",
+            "releaseStream",
+            "FCPublish",
+            "createStream",
+            "publish",
+            "@setDataFrame onMetaData",
+            "FCUnpublish",
+            "deleteStream"
+        ]
     );
     assert_eq!(check.refused.load(Ordering::SeqCst), 0);
 }
@@ -196,12 +306,18 @@ fn faults_refused_key_nginx_restart_and_stalled_server() {
     assert!(!detail.contains("bad-key-123"), "{detail}");
     assert_eq!(cam.authed("GET", "/streams/youtube", "").status, 404);
     std::thread::sleep(Duration::from_secs(2));
-    assert_eq!(check.refused.load(Ordering::SeqCst), 1, "retried a refused key");
+    assert_eq!(
+        check.refused.load(Ordering::SeqCst),
+        1,
+        "retried a refused key"
+    );
     assert_eq!(youtube(&cam)["ended"]["reason"], "refused");
 
     // nginx killed and restarted: picamd comes back by itself.
     assert_eq!(post(&cam, "good-key").status, 201);
-    wait_youtube(&cam, "live", Duration::from_secs(10), |y| y["state"] == "live");
+    wait_youtube(&cam, "live", Duration::from_secs(10), |y| {
+        y["state"] == "live"
+    });
     std::thread::sleep(Duration::from_secs(1));
     nginx.restart();
     wait_youtube(&cam, "live again", Duration::from_secs(15), |y| {
@@ -214,9 +330,17 @@ fn faults_refused_key_nginx_restart_and_stalled_server() {
     let y = wait_youtube(&cam, "write timeout", Duration::from_secs(30), |y| {
         y["reconnects"].as_u64() > Some(before)
     });
-    assert!(y["last_error"].as_str().unwrap().contains("write timed out"), "{y}");
+    assert!(
+        y["last_error"]
+            .as_str()
+            .unwrap()
+            .contains("write timed out"),
+        "{y}"
+    );
     proxy.stall.store(false, Ordering::SeqCst);
-    wait_youtube(&cam, "live after the stall", Duration::from_secs(30), |y| y["state"] == "live");
+    wait_youtube(&cam, "live after the stall", Duration::from_secs(30), |y| {
+        y["state"] == "live"
+    });
     assert_eq!(cam.authed("DELETE", "/streams/youtube", "").status, 204);
     assert!(!cam.log().contains("good-key"));
 }
@@ -233,13 +357,20 @@ fn rtmps_with_a_private_ca_and_the_duration_limit() {
     let ca_file = ca.to_str().unwrap().to_string();
     let cam = start_picamd(
         &format!("rtmps://localhost:{tls_port}/live2"),
-        &[("RTMP_CA_FILE", ca_file.as_str()), ("MAX_STREAM_DURATION_S", "4")],
+        &[
+            ("RTMP_CA_FILE", ca_file.as_str()),
+            ("MAX_STREAM_DURATION_S", "4"),
+        ],
     );
     let started = post(&cam, "tls-key");
     assert_eq!(started.status, 201, "{}", started.text());
-    wait_youtube(&cam, "live over rtmps", Duration::from_secs(10), |y| y["state"] == "live");
+    wait_youtube(&cam, "live over rtmps", Duration::from_secs(10), |y| {
+        y["state"] == "live"
+    });
     // MAX_STREAM_DURATION_S ends it by itself.
-    let y = wait_youtube(&cam, "ended by the limit", Duration::from_secs(10), |y| y["state"] == "ended");
+    let y = wait_youtube(&cam, "ended by the limit", Duration::from_secs(10), |y| {
+        y["state"] == "ended"
+    });
     assert_eq!(y["ended"]["reason"], "max_duration", "{y}");
     assert_eq!(cam.authed("GET", "/streams/youtube", "").status, 404);
     let recs = nginx.recordings("tls-key");

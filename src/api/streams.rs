@@ -143,8 +143,7 @@ fn validate(body: &Map<String, Value>) -> Result<(String, String), Vec<FieldErro
 
 fn is_url_safe(s: &str) -> bool {
     !s.is_empty()
-        && s
-            .bytes()
+        && s.bytes()
             .all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-')
 }
 
@@ -160,8 +159,10 @@ mod tests {
     fn keys_are_validated_without_being_echoed() {
         let ok = validate(&body(json!({"stream_key": "a-B_9", "broadcast_key": "x"})));
         assert_eq!(ok.unwrap(), ("a-B_9".to_string(), "x".to_string()));
-        let bad = validate(&body(json!({"stream_key": "has space!", "broadcast_key": "ok"})))
-            .unwrap_err();
+        let bad = validate(&body(
+            json!({"stream_key": "has space!", "broadcast_key": "ok"}),
+        ))
+        .unwrap_err();
         assert_eq!(bad.len(), 1);
         assert_eq!(
             bad[0].msg,

@@ -24,8 +24,8 @@ use super::pairing::PairingSettings;
 use super::pairing_api::{ApiPrefix, PollMethod};
 use super::relay::{RelaySettings, DEFAULT_RELAY_AUTH_SCHEME};
 use super::s3::S3Settings;
-use super::stream::{IngestUrl, StreamSettings, DEFAULT_INGEST_URL};
 use super::stills::{StillsSettings, DEFAULT_MAX_CAPTURE_FILE_BYTES, DEFAULT_MAX_CAPTURE_PIXELS};
+use super::stream::{IngestUrl, StreamSettings, DEFAULT_INGEST_URL};
 use super::upload::{
     CaptureUploadSettings, ImageSink, DEFAULT_QUEUE_DEAD_MAX_ENTRIES,
     DEFAULT_QUEUE_MAX_PENDING_BYTES, DEFAULT_QUEUE_MAX_PENDING_ENTRIES,

@@ -90,12 +90,21 @@ mod tests {
     fn ingest_urls() {
         let yt = IngestUrl::parse(DEFAULT_INGEST_URL).unwrap();
         assert!(yt.tls);
-        assert_eq!((yt.host.as_str(), yt.port, yt.app.as_str()), ("a.rtmps.youtube.com", 443, "live2"));
+        assert_eq!(
+            (yt.host.as_str(), yt.port, yt.app.as_str()),
+            ("a.rtmps.youtube.com", 443, "live2")
+        );
         assert_eq!(yt.tc_url, DEFAULT_INGEST_URL);
         let lan = IngestUrl::parse("rtmp://192.168.1.5/live/").unwrap();
         assert_eq!((lan.tls, lan.port, lan.app.as_str()), (false, 1935, "live"));
         assert_eq!(IngestUrl::parse("rtmps://[::1]/x").unwrap().port, 443);
-        for bad in ["http://x/live", "rtmp://host", "rtmp:///live", "rtmp://h:0/a", "rtmp://h:x/a"] {
+        for bad in [
+            "http://x/live",
+            "rtmp://host",
+            "rtmp:///live",
+            "rtmp://h:0/a",
+            "rtmp://h:x/a",
+        ] {
             assert!(IngestUrl::parse(bad).is_none(), "{bad}");
         }
     }

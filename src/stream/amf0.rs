@@ -250,10 +250,7 @@ mod tests {
         let bytes = encode_all(&[Amf::str("_result"), Amf::Number(1.0)]);
         assert_eq!(
             bytes,
-            [
-                2, 0, 7, b'_', b'r', b'e', b's', b'u', b'l', b't', 0, 0x3f, 0xf0, 0, 0, 0, 0, 0,
-                0
-            ]
+            [2, 0, 7, b'_', b'r', b'e', b's', b'u', b'l', b't', 0, 0x3f, 0xf0, 0, 0, 0, 0, 0, 0]
         );
     }
 

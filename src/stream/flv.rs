@@ -113,7 +113,10 @@ pub(crate) mod tests {
 
     pub(crate) fn idr() -> Vec<u8> {
         let (sps, pps) = (hex(OPENH264_720P_SPS), hex(OPENH264_720P_PPS));
-        annexb(&[&[0x09, 0xF0], &sps, &pps, &[0x65, 0x88, 0x84, 0x21]], true)
+        annexb(
+            &[&[0x09, 0xF0], &sps, &pps, &[0x65, 0x88, 0x84, 0x21]],
+            true,
+        )
     }
 
     #[test]

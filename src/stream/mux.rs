@@ -10,8 +10,14 @@ use crate::media::{AccessUnit, TIMESCALE};
 pub enum Tag {
     /// `@setDataFrame onMetaData` (an AMF0 data message at 0 ms).
     Meta(Vec<Amf>),
-    Video { ms: u32, body: Vec<u8> },
-    Audio { ms: u32, body: Vec<u8> },
+    Video {
+        ms: u32,
+        body: Vec<u8>,
+    },
+    Audio {
+        ms: u32,
+        body: Vec<u8>,
+    },
 }
 
 #[cfg(test)]

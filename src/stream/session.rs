@@ -296,7 +296,11 @@ pub fn command_names(stream: &[u8]) -> Result<Vec<String>, SessionError> {
     while let Some(msg) = reader.next_message().map_err(SessionError::Chunk)? {
         if matches!(msg.type_id, kind::COMMAND_AMF0 | kind::DATA_AMF0) {
             let values = decode_all(&msg.payload).map_err(SessionError::Amf)?;
-            let mut name = values.first().and_then(Amf::as_str).unwrap_or("").to_string();
+            let mut name = values
+                .first()
+                .and_then(Amf::as_str)
+                .unwrap_or("")
+                .to_string();
             if name == "@setDataFrame" {
                 if let Some(inner) = values.get(1).and_then(Amf::as_str) {
                     name = format!("@setDataFrame {inner}");

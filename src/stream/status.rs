@@ -60,6 +60,8 @@ pub struct Snapshot {
     pub reconnects: u64,
     pub last_error: Option<String>,
     pub ended: Option<Ended>,
+    /// The latest access unit's delay from capture to its FLV tag written to the socket, µs.
+    pub capture_to_wire_us: u64,
 }
 
 /// Shared between the stream thread (writer) and the API (readers).
@@ -84,6 +86,7 @@ impl StreamStatus {
                 reconnects: 0,
                 last_error: None,
                 ended: None,
+                capture_to_wire_us: 0,
             }),
             bytes_sent: AtomicU64::new(0),
             last_delay_us: AtomicU64::new(0),
@@ -93,6 +96,7 @@ impl StreamStatus {
     pub fn snapshot(&self) -> Snapshot {
         let mut s = self.inner.lock_unpoisoned().clone();
         s.bytes_sent = self.bytes_sent.load(Ordering::Relaxed);
+        s.capture_to_wire_us = self.last_delay_us.load(Ordering::Relaxed);
         s
     }
 

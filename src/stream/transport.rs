@@ -70,7 +70,11 @@ pub fn dial(ingest: &IngestUrl, tls: Option<&Arc<ClientConfig>>) -> io::Result<T
     Err(last)
 }
 
-fn wrap(tcp: TcpStream, ingest: &IngestUrl, tls: Option<&Arc<ClientConfig>>) -> io::Result<Transport> {
+fn wrap(
+    tcp: TcpStream,
+    ingest: &IngestUrl,
+    tls: Option<&Arc<ClientConfig>>,
+) -> io::Result<Transport> {
     tcp.set_nodelay(true)?;
     tcp.set_write_timeout(Some(WRITE_TIMEOUT))?;
     tcp.set_read_timeout(Some(READ_TIMEOUT))?;

@@ -110,7 +110,10 @@ fn attempt(job: &Job) -> Outcome {
 
 fn publish(job: &Job, conn: &mut Transport, connected_at: Instant) -> Outcome {
     if let Err(e) = rtmp_handshake(conn, &job.status) {
-        return Outcome::Network(format!("RTMP handshake with {} failed: {e}", job.ingest.tc_url));
+        return Outcome::Network(format!(
+            "RTMP handshake with {} failed: {e}",
+            job.ingest.tc_url
+        ));
     }
     let mut session = Session::new(Target {
         app: job.ingest.app.clone(),
@@ -187,9 +190,10 @@ fn publish(job: &Job, conn: &mut Transport, connected_at: Instant) -> Outcome {
         if let Err(e) = flush(conn, &mut session, &job.status) {
             return Outcome::Network(write_error(e));
         }
-        job.status
-            .last_delay_us
-            .store(unix_us().saturating_sub(unit.capture_unix_us), std::sync::atomic::Ordering::Relaxed);
+        job.status.last_delay_us.store(
+            unix_us().saturating_sub(unit.capture_unix_us),
+            std::sync::atomic::Ordering::Relaxed,
+        );
     }
 }
 
@@ -204,7 +208,12 @@ fn write_error(e: io::Error) -> String {
 }
 
 /// `FCUnpublish` and `deleteStream`, best effort, then the reason.
-fn finish(conn: &mut Transport, session: &mut Session, status: &StreamStatus, why: Ended) -> Outcome {
+fn finish(
+    conn: &mut Transport,
+    session: &mut Session,
+    status: &StreamStatus,
+    why: Ended,
+) -> Outcome {
     session.stop();
     let _ = flush(conn, session, status);
     Outcome::Ended(why)
@@ -230,7 +239,8 @@ fn rtmp_handshake(conn: &mut Transport, status: &StreamStatus) -> io::Result<()>
     conn.flush()?;
     let mut server = vec![0u8; SERVER_LEN];
     conn.read_exact(&mut server)?;
-    let c2 = handshake::client_ack(&server).map_err(|e| io::Error::new(io::ErrorKind::InvalidData, e.to_string()))?;
+    let c2 = handshake::client_ack(&server)
+        .map_err(|e| io::Error::new(io::ErrorKind::InvalidData, e.to_string()))?;
     conn.write_all(&c2)?;
     conn.flush()?;
     status.add_bytes(hello.len() + c2.len());

@@ -41,7 +41,11 @@ impl Nginx {
         let _ = std::fs::remove_dir_all(&dir);
         std::fs::create_dir_all(dir.join("rec")).unwrap();
         // The record directory must be writable by nginx's worker user.
-        Command::new("chmod").args(["0777"]).arg(dir.join("rec")).status().unwrap();
+        Command::new("chmod")
+            .args(["0777"])
+            .arg(dir.join("rec"))
+            .status()
+            .unwrap();
         let notify = on_publish.map_or(String::new(), |u| format!("on_publish {u};"));
         let tls_port = tls.map(|_| free_port());
         let stream = match (tls, tls_port) {
@@ -95,7 +99,11 @@ impl Nginx {
         self.child = Some(child);
         let deadline = Instant::now() + Duration::from_secs(10);
         while TcpStream::connect(("127.0.0.1", self.port)).is_err() {
-            assert!(Instant::now() < deadline, "nginx did not listen:\n{}", self.log());
+            assert!(
+                Instant::now() < deadline,
+                "nginx did not listen:\n{}",
+                self.log()
+            );
             std::thread::sleep(Duration::from_millis(20));
         }
     }
@@ -203,12 +211,15 @@ impl PublishCheck {
     }
 }
 
+/// Client→server bytes of each connection, in accept order.
+type Captures = Arc<Mutex<Vec<Arc<Mutex<Vec<u8>>>>>>;
+
 /// A TCP proxy that keeps what each client sent and can stop reading from clients.
 pub struct Proxy {
     pub port: u16,
     pub stall: Arc<AtomicBool>,
     /// Client→server bytes per connection, in accept order.
-    pub captured: Arc<Mutex<Vec<Arc<Mutex<Vec<u8>>>>>>,
+    pub captured: Captures,
 }
 
 impl Proxy {
@@ -228,7 +239,7 @@ impl Proxy {
         }
         let port = listener.local_addr().unwrap().port();
         let stall = Arc::new(AtomicBool::new(false));
-        let captured: Arc<Mutex<Vec<Arc<Mutex<Vec<u8>>>>>> = Arc::default();
+        let captured: Captures = Arc::default();
         let (st, cap) = (Arc::clone(&stall), Arc::clone(&captured));
         std::thread::spawn(move || {
             for client in listener.incoming().flatten() {
@@ -238,7 +249,8 @@ impl Proxy {
                 };
                 let log = Arc::new(Mutex::new(Vec::new()));
                 cap.lock().unwrap().push(Arc::clone(&log));
-                let (mut c_in, mut s_out) = (client.try_clone().unwrap(), server.try_clone().unwrap());
+                let (mut c_in, mut s_out) =
+                    (client.try_clone().unwrap(), server.try_clone().unwrap());
                 let stall = Arc::clone(&st);
                 std::thread::spawn(move || {
                     let mut buf = [0u8; 16384];
@@ -294,19 +306,72 @@ pub fn test_ca(dir: &Path) -> (PathBuf, PathBuf, PathBuf) {
             .current_dir(dir)
             .output()
             .expect("openssl");
-        assert!(out.status.success(), "openssl {args:?}: {}", String::from_utf8_lossy(&out.stderr));
+        assert!(
+            out.status.success(),
+            "openssl {args:?}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
     };
-    run(&["req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes",
-        "-keyout", "ca.key", "-out", "ca.pem", "-days", "2", "-subj", "/CN=picamd test CA",
-        "-addext", "basicConstraints=critical,CA:TRUE", "-addext", "keyUsage=critical,keyCertSign"]);
-    run(&["req", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes",
-        "-keyout", "key.pem", "-out", "server.csr", "-subj", "/CN=localhost"]);
+    run(&[
+        "req",
+        "-x509",
+        "-newkey",
+        "ec",
+        "-pkeyopt",
+        "ec_paramgen_curve:P-256",
+        "-nodes",
+        "-keyout",
+        "ca.key",
+        "-out",
+        "ca.pem",
+        "-days",
+        "2",
+        "-subj",
+        "/CN=picamd test CA",
+        "-addext",
+        "basicConstraints=critical,CA:TRUE",
+        "-addext",
+        "keyUsage=critical,keyCertSign",
+    ]);
+    run(&[
+        "req",
+        "-newkey",
+        "ec",
+        "-pkeyopt",
+        "ec_paramgen_curve:P-256",
+        "-nodes",
+        "-keyout",
+        "key.pem",
+        "-out",
+        "server.csr",
+        "-subj",
+        "/CN=localhost",
+    ]);
     std::fs::write(
         dir.join("ext.cnf"),
         "subjectAltName=DNS:localhost,IP:127.0.0.1\nextendedKeyUsage=serverAuth\n",
     )
     .unwrap();
-    run(&["x509", "-req", "-in", "server.csr", "-CA", "ca.pem", "-CAkey", "ca.key",
-        "-CAcreateserial", "-out", "cert.pem", "-days", "2", "-extfile", "ext.cnf"]);
-    (dir.join("ca.pem"), dir.join("cert.pem"), dir.join("key.pem"))
+    run(&[
+        "x509",
+        "-req",
+        "-in",
+        "server.csr",
+        "-CA",
+        "ca.pem",
+        "-CAkey",
+        "ca.key",
+        "-CAcreateserial",
+        "-out",
+        "cert.pem",
+        "-days",
+        "2",
+        "-extfile",
+        "ext.cnf",
+    ]);
+    (
+        dir.join("ca.pem"),
+        dir.join("cert.pem"),
+        dir.join("key.pem"),
+    )
 }
