@@ -63,6 +63,30 @@ if ! cmp -s "$requirements" "$venv/picamd-requirements.txt" ||
   cp "$requirements" "$venv/picamd-requirements.txt"
 fi
 
+# relab-rpi-cam-models (tests/youtube_stream.rs validates relayed answers with the backend's
+# own models). It needs Python 3.13+: the system's python3.13, else pyenv's newest 3.13+.
+models_venv="${PICAMD_MODELS_VENV:-$HOME/.cache/picamd/relab-models-venv}"
+models_req=tests/relab_models/requirements.txt
+if ! cmp -s "$models_req" "$models_venv/picamd-requirements.txt" ||
+  ! "$models_venv/bin/python" -c 'import relab_rpi_cam_models' >/dev/null 2>&1; then
+  py313=""
+  for candidate in python3.14 python3.13 $(ls -d "${PYENV_ROOT:-$HOME/.pyenv}"/versions/3.1[3-9]*/bin/python3 2>/dev/null | sort -r); do
+    if command -v "$candidate" >/dev/null 2>&1 &&
+      "$candidate" -c 'import sys; sys.exit(sys.version_info < (3, 13))' 2>/dev/null; then
+      py313="$candidate"
+      break
+    fi
+  done
+  if [ -n "$py313" ]; then
+    echo "installing relab-rpi-cam-models (pip, into $models_venv)"
+    "$py313" -m venv --clear "$models_venv"
+    "$models_venv/bin/pip" install -q --disable-pip-version-check -r "$models_req"
+    cp "$models_req" "$models_venv/picamd-requirements.txt"
+  else
+    echo "no Python 3.13+ found: the relayed StreamView is checked without relab-rpi-cam-models"
+  fi
+fi
+
 # s3s-fs (tests/uploads_s3.rs), built once into ~/.cargo/bin. 0.14.1 is the newest release that
 # builds with the stable toolchain here (0.17 needs Rust 1.96).
 if ! command -v s3s-fs >/dev/null 2>&1 && [ ! -x "${CARGO_HOME:-$HOME/.cargo}/bin/s3s-fs" ]; then

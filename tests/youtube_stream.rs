@@ -2,14 +2,19 @@
 //! (recording everything it gets), behind an ssl `stream` front for RTMPS, an `on_publish`
 //! check and a proxy that can stall. ffprobe and ffmpeg judge what arrived.
 
+#[path = "backend_peer/mod.rs"]
+mod backend_peer;
 mod common;
+mod paired;
 mod rtmp_peer;
 
 use std::process::Command;
 use std::sync::atomic::Ordering;
 use std::time::{Duration, Instant};
 
+use backend_peer::{BackendPeer, PeerConfig};
 use common::{have, Picamd};
+use paired::{pair, relay, start_daemon};
 use rtmp_peer::{have_nginx_rtmp, test_ca, Nginx, Proxy, PublishCheck};
 use serde_json::{json, Value};
 
@@ -378,4 +383,98 @@ fn rtmps_with_a_private_ca_and_the_duration_limit() {
     let span = check_recording(&recs[0]);
     assert!(span > 2.5 && span < 4.5, "{span}");
     let _ = std::fs::remove_dir_all(&dir);
+}
+
+/// Validates `value` with the backend's own models (relab-rpi-cam-models, in the venv
+/// scripts/install-test-deps.sh makes); `false` when that venv is missing.
+fn validate_with_models(model: &str, value: &Value) -> bool {
+    let venv = std::env::var_os("PICAMD_MODELS_VENV")
+        .map(std::path::PathBuf::from)
+        .unwrap_or_else(|| {
+            std::path::PathBuf::from(std::env::var("HOME").unwrap_or_default())
+                .join(".cache/picamd/relab-models-venv")
+        });
+    let python = venv.join("bin/python");
+    if !python.exists() {
+        eprintln!(
+            "relab-rpi-cam-models not installed ({}): run scripts/install-test-deps.sh",
+            venv.display()
+        );
+        return false;
+    }
+    let script = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/tests/relab_models/validate.py"
+    );
+    let mut child = Command::new(python)
+        .arg(script)
+        .arg(model)
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    use std::io::Write;
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(value.to_string().as_bytes())
+        .unwrap();
+    let out = child.wait_with_output().unwrap();
+    assert!(
+        out.status.success(),
+        "{value} is not a valid {model}:\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    true
+}
+
+#[test]
+fn through_the_relay_as_the_backend_calls_it() {
+    if !ready() {
+        return;
+    }
+    let nginx = Nginx::start(None, None);
+    let peer = BackendPeer::start(PeerConfig::default());
+    let ingest = format!("rtmp://127.0.0.1:{}/live2", nginx.port);
+    let cam = start_daemon(&peer.base_url(), &[("YOUTUBE_INGEST_URL", ingest.as_str())]);
+    let camera = pair(&peer, &cam);
+
+    let body = json!({"stream_key": "relayed-key", "broadcast_key": "bcast-relay"});
+    let t = Instant::now();
+    let started = relay(&peer, &camera, "POST", "/streams/youtube", Some(body));
+    let took = t.elapsed();
+    assert_eq!(started.status, 201, "{:?}", started.data);
+    // The backend gives the Pi 30 s; the stream is live well within that.
+    assert!(took < Duration::from_secs(15), "{took:?}");
+    assert!(validate_with_models("stream.StreamView", &started.data));
+    assert_eq!(
+        started.data["url"],
+        "https://youtube.com/watch?v=bcast-relay"
+    );
+    assert_eq!(youtube(&cam)["state"], "live");
+
+    // The backend's idempotency check and status page, then its stop.
+    let status = relay(&peer, &camera, "GET", "/streams/youtube", None);
+    assert_eq!(status.status, 200);
+    assert!(validate_with_models("stream.StreamView", &status.data));
+    let again = relay(
+        &peer,
+        &camera,
+        "POST",
+        "/streams/youtube",
+        Some(json!({"stream_key": "relayed-key", "broadcast_key": "bcast-relay"})),
+    );
+    assert_eq!(again.status, 409);
+    assert_eq!(
+        relay(&peer, &camera, "DELETE", "/streams/youtube", None).status,
+        204
+    );
+    assert_eq!(
+        relay(&peer, &camera, "GET", "/streams/youtube", None).status,
+        404
+    );
+    assert_eq!(nginx.recordings("relayed-key").len(), 1);
+    assert!(!cam.log().contains("relayed-key"));
 }
