@@ -129,15 +129,19 @@ fn own_metrics(rt: &Runtime) -> Vec<Metric> {
     metrics
 }
 
-/// The thermal governor and the preview encoder's output.
-fn thermal_metrics(media: &MediaState) -> [Metric; 4] {
-    let b = &media.bitrate;
-    let metric = |name, help, kind, value: u64| Metric {
+/// A metric whose value is a count.
+fn metric(name: &'static str, help: &'static str, kind: MetricKind, value: u64) -> Metric {
+    Metric {
         name,
         help,
         kind,
         value: value as f64,
-    };
+    }
+}
+
+/// The thermal governor and the preview encoder's output.
+fn thermal_metrics(media: &MediaState) -> [Metric; 4] {
+    let b = &media.bitrate;
     use MetricKind::{Counter, Gauge};
     [
         metric(
@@ -185,12 +189,6 @@ fn youtube_metrics(rt: &Runtime) -> [Metric; 5] {
         .as_ref()
         .is_some_and(|i| i.status.state == crate::stream::State::Live);
     let (bytes, reconnects) = rt.stream.totals();
-    let metric = |name, help, kind, value: u64| Metric {
-        name,
-        help,
-        kind,
-        value: value as f64,
-    };
     use MetricKind::{Counter, Gauge};
     [
         metric(
@@ -229,12 +227,6 @@ fn youtube_metrics(rt: &Runtime) -> [Metric; 5] {
 /// The relay's state and counters (zero while unpaired; counters restart with each relay).
 fn relay_metrics(rt: &Runtime) -> Vec<Metric> {
     let status = rt.link.relay_status().unwrap_or_default();
-    let metric = |name, help, kind, value: u64| Metric {
-        name,
-        help,
-        kind,
-        value: value as f64,
-    };
     use MetricKind::{Counter, Gauge};
     vec![
         metric(
