@@ -67,6 +67,8 @@ pub mod internal {
         pub use crate::relay::envelope::{
             error_response as envelope_error_response, parse as parse_envelope, Incoming,
         };
+        pub use crate::stream::amf0::decode_all as amf0_decode_all;
+        pub use crate::stream::session::{Session as RtmpSession, Target as RtmpTarget};
     }
     pub mod http {
         pub use crate::http::server::HttpServer;

@@ -301,7 +301,7 @@ fn faults_refused_key_nginx_restart_and_stalled_server() {
     let check = PublishCheck::start();
     let mut nginx = Nginx::start(Some(&check.url), None);
     let proxy = Proxy::start(nginx.port);
-    let cam = start_picamd(&format!("rtmp://127.0.0.1:{}/live2", proxy.port), &[]);
+    let mut cam = start_picamd(&format!("rtmp://127.0.0.1:{}/live2", proxy.port), &[]);
 
     // A refused key: a clear error, the stream torn down, and no retries.
     let refused = post(&cam, "bad-key-123");
@@ -346,7 +346,17 @@ fn faults_refused_key_nginx_restart_and_stalled_server() {
     wait_youtube(&cam, "live after the stall", Duration::from_secs(30), |y| {
         y["state"] == "live"
     });
-    assert_eq!(cam.authed("DELETE", "/streams/youtube", "").status, 204);
+    // SIGTERM says goodbye to the server too, within the stop grace.
+    let status = cam.signal_and_wait(libc::SIGTERM, Duration::from_secs(5));
+    assert_eq!(status.and_then(|s| s.code()), Some(0), "{}", cam.log());
+    let last = proxy.connections() - 1;
+    let names = picamd::internal::stream::command_names(&proxy.after_handshake(last)).unwrap();
+    assert_eq!(
+        names[names.len() - 2..],
+        ["FCUnpublish", "deleteStream"],
+        "{names:?}"
+    );
+    assert!(cam.log().contains("youtube stream ended: picamd stopped"));
     assert!(!cam.log().contains("good-key"));
 }
 

@@ -149,14 +149,14 @@ impl Session {
     }
 
     /// Queues one FLV tag (only while live).
-    pub fn send(&mut self, tag: &Tag) {
+    pub fn send(&mut self, tag: Tag) {
         if self.phase != Phase::Live {
             return;
         }
         let (type_id, csid, ms, payload) = match tag {
-            Tag::Meta(values) => (kind::DATA_AMF0, CS_AUDIO, 0, encode_all(values)),
-            Tag::Audio { ms, body } => (kind::AUDIO, CS_AUDIO, *ms, body.clone()),
-            Tag::Video { ms, body } => (kind::VIDEO, CS_VIDEO, *ms, body.clone()),
+            Tag::Meta(values) => (kind::DATA_AMF0, CS_AUDIO, 0, encode_all(&values)),
+            Tag::Audio { ms, body } => (kind::AUDIO, CS_AUDIO, ms, body),
+            Tag::Video { ms, body } => (kind::VIDEO, CS_VIDEO, ms, body),
         };
         let msg = Message {
             type_id,
@@ -221,10 +221,8 @@ impl Session {
                 self.command(sid, "publish", vec![Amf::Null, key, Amf::str("live")]);
                 self.phase = Phase::Publishing;
             }
-            ("_error", Phase::Connecting | Phase::Publishing)
-            | ("_error", Phase::CreatingStream)
-                if transaction == 1.0 || transaction == self.create_transaction =>
-            {
+            // An error answer to connect, createStream or publish.
+            ("_error", Phase::Connecting | Phase::CreatingStream | Phase::Publishing) => {
                 return Err(SessionError::Refused(self.describe(values.get(3))));
             }
             ("onStatus", _) => {

@@ -116,7 +116,7 @@ fn live() -> (Session, Server) {
 #[test]
 fn publishes_like_ffmpeg_and_stops_cleanly() {
     let (mut s, mut srv) = live();
-    s.send(&Tag::Video {
+    s.send(Tag::Video {
         ms: 40,
         body: vec![0x17, 1, 0, 0, 0],
     });
@@ -152,6 +152,27 @@ fn a_refused_publish_is_an_error_without_the_key() {
 }
 
 #[test]
+fn an_error_answer_to_publish_is_a_refusal() {
+    let mut s = Session::new(target());
+    let mut srv = Server::new();
+    srv.read(&mut s);
+    let ok = [Amf::str("_result"), Amf::Number(1.0), Amf::Null, Amf::Null];
+    s.handle_input(&srv.say(kind::COMMAND_AMF0, &ok)).unwrap();
+    let txn = srv.commands(&mut s)[2][1].clone();
+    let created = [Amf::str("_result"), txn, Amf::Null, Amf::Number(1.0)];
+    s.handle_input(&srv.say(kind::COMMAND_AMF0, &created))
+        .unwrap();
+    let publish_txn = srv.commands(&mut s)[0][1].clone();
+    let info = Amf::Object(vec![("code".into(), Amf::str("NetStream.Publish.Denied"))]);
+    let no = [Amf::str("_error"), publish_txn, Amf::Null, info];
+    let got = s.handle_input(&srv.say(kind::COMMAND_AMF0, &no));
+    assert_eq!(
+        got,
+        Err(SessionError::Refused("NetStream.Publish.Denied".into()))
+    );
+}
+
+#[test]
 fn answers_pings_and_acknowledges_the_window() {
     let (mut s, mut srv) = live();
     let mut out = Vec::new();
@@ -183,7 +204,7 @@ fn command_names_of_a_session() {
     // Re-run the whole conversation to collect everything the client wrote.
     let mut fresh = Session::new(target());
     all.extend(std::mem::take(fresh.output()));
-    s.send(&Tag::Meta(vec![
+    s.send(Tag::Meta(vec![
         Amf::str("@setDataFrame"),
         Amf::str("onMetaData"),
     ]));

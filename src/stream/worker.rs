@@ -185,7 +185,7 @@ fn publish(job: &Job, conn: &mut Transport, connected_at: Instant) -> Outcome {
         }
         mux.push(&unit, &mut tags);
         for tag in tags.drain(..) {
-            session.send(&tag);
+            session.send(tag);
         }
         if let Err(e) = flush(conn, &mut session, &job.status) {
             return Outcome::Network(write_error(e));
