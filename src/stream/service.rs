@@ -201,9 +201,13 @@ impl YoutubeStreams {
     /// Ends the running stream (`FCUnpublish`, `deleteStream`) and waits up to
     /// [`STOP_WAIT`] for its thread.
     pub fn stop(&self, why: Ended) -> Result<(), StreamError> {
-        let mut running = self.running.lock_unpoisoned();
-        self.reap(&mut running);
-        let Some(r) = running.take() else {
+        let taken = {
+            let mut running = self.running.lock_unpoisoned();
+            self.reap(&mut running);
+            running.take()
+        };
+        // Waited for without the lock: readers see no stream at once.
+        let Some(r) = taken else {
             return Err(StreamError::NotActive);
         };
         let _ = r.stop.try_send(why);
