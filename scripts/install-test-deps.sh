@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Installs what the test suite talks to: ffmpeg/ffprobe and GStreamer (HLS clients), Chromium
 # (our player),
-# libfaketime (clock steps), Varnish and nginx (the edge),
+# libfaketime (clock steps), Varnish and nginx (the edge; nginx with its RTMP and stream
+# modules for YouTube live),
 # playwright-core (drives Chromium), schemathesis (checks the API against its OpenAPI document),
 # s3s-fs (a real S3 server that checks SigV4, for the upload tests), and the qemu guest of the
 # V4L2 test (scripts/qemu/build.sh).
@@ -20,6 +21,10 @@ command -v gst-launch-1.0 >/dev/null 2>&1 ||
   missing+=(gstreamer1.0-tools gstreamer1.0-plugins-good gstreamer1.0-plugins-bad)
 # libfaketime (tests/clock_steps.rs steps the daemon's wall clock).
 command -v faketime >/dev/null 2>&1 || missing+=(faketime)
+# nginx with the RTMP and stream modules (tests/youtube_stream.rs: the ingest server, its
+# ssl front for RTMPS) and openssl (the test CA, made at test time).
+[ -e /usr/lib/nginx/modules/ngx_rtmp_module.so ] || missing+=(nginx libnginx-mod-rtmp)
+[ -e /usr/lib/nginx/modules/ngx_stream_module.so ] || missing+=(libnginx-mod-stream)
 # Varnish and nginx, the edge in front of picamd (tests/edge_cache.rs, deploy/); openssl makes
 # the edge's test certificate.
 command -v varnishd >/dev/null 2>&1 || missing+=(varnish)
@@ -42,8 +47,17 @@ done
 if [ ${#missing[@]} -gt 0 ]; then
   echo "installing ${missing[*]} (apt)"
   $SUDO apt-get update -qq >/dev/null
+  # No service may start on install (nginx would take port 80): tests run their own.
+  policy=/usr/sbin/policy-rc.d
+  added_policy=""
+  if [ ! -e "$policy" ]; then
+    printf '#!/bin/sh\nexit 101\n' | $SUDO tee "$policy" >/dev/null
+    $SUDO chmod +x "$policy"
+    added_policy=1
+  fi
   DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends \
     "${missing[@]}" >/dev/null
+  [ -z "$added_policy" ] || $SUDO rm -f "$policy"
 fi
 
 if [ ! -d tests/browser/node_modules/playwright-core ] || [ ! -d tests/browser/node_modules/shaka-player ]; then
@@ -66,6 +80,30 @@ if ! cmp -s "$requirements" "$venv/picamd-requirements.txt" ||
   python3 -m venv --clear "$venv"
   "$venv/bin/pip" install -q --disable-pip-version-check -r "$requirements"
   cp "$requirements" "$venv/picamd-requirements.txt"
+fi
+
+# relab-rpi-cam-models (tests/youtube_stream.rs validates relayed answers with the backend's
+# own models). It needs Python 3.13+: the system's python3.13, else pyenv's newest 3.13+.
+models_venv="${PICAMD_MODELS_VENV:-$HOME/.cache/picamd/relab-models-venv}"
+models_req=tests/relab_models/requirements.txt
+if ! cmp -s "$models_req" "$models_venv/picamd-requirements.txt" ||
+  ! "$models_venv/bin/python" -c 'import relab_rpi_cam_models' >/dev/null 2>&1; then
+  py313=""
+  for candidate in python3.14 python3.13 $(ls -d "${PYENV_ROOT:-$HOME/.pyenv}"/versions/3.1[3-9]*/bin/python3 2>/dev/null | sort -r); do
+    if command -v "$candidate" >/dev/null 2>&1 &&
+      "$candidate" -c 'import sys; sys.exit(sys.version_info < (3, 13))' 2>/dev/null; then
+      py313="$candidate"
+      break
+    fi
+  done
+  if [ -n "$py313" ]; then
+    echo "installing relab-rpi-cam-models (pip, into $models_venv)"
+    "$py313" -m venv --clear "$models_venv"
+    "$models_venv/bin/pip" install -q --disable-pip-version-check -r "$models_req"
+    cp "$models_req" "$models_venv/picamd-requirements.txt"
+  else
+    echo "no Python 3.13+ found: the relayed StreamView is checked without relab-rpi-cam-models"
+  fi
 fi
 
 # s3s-fs (tests/uploads_s3.rs), built once into ~/.cargo/bin. 0.14.1 is the newest release that

@@ -130,6 +130,8 @@ pub fn serve(config: Config) -> Result<(), StartError> {
     log::info!("picamd stopping ({signal})");
     notifier.notify(&format!("STOPPING=1\nSTATUS=stopping ({signal})"));
     let answering = server.stop_accepting();
+    // A YouTube stream says goodbye to its server (FCUnpublish, deleteStream) within 2 s.
+    let _ = rt.stream.stop(crate::stream::Ended::Shutdown);
     let deadline = std::time::Instant::now() + STOP_GRACE;
     // Relayed captures too; then the answers being written, so a capture that finished is
     // also answered.

@@ -26,6 +26,7 @@ mod relay;
 mod runtime;
 mod stills;
 mod stop_signal;
+mod stream;
 mod sync;
 mod system;
 #[cfg(test)]
@@ -68,6 +69,8 @@ pub mod internal {
         pub use crate::relay::envelope::{
             error_response as envelope_error_response, parse as parse_envelope, Incoming,
         };
+        pub use crate::stream::amf0::decode_all as amf0_decode_all;
+        pub use crate::stream::session::{Session as RtmpSession, Target as RtmpTarget};
     }
     pub mod http {
         pub use crate::http::server::HttpServer;
@@ -116,6 +119,9 @@ pub mod internal {
         pub mod thumbnail {
             pub use crate::stills::thumbnail::{MAX_HEIGHT, MAX_WIDTH, QUALITY};
         }
+    }
+    pub mod stream {
+        pub use crate::stream::session::command_names;
     }
     pub mod upload {
         pub use crate::upload::index::Limits;

@@ -9,10 +9,14 @@ use crate::http::{Request, Response};
 use crate::runtime::Runtime;
 
 /// `CameraStatusView`. The camera always runs in video mode (stills come from the running
-/// stream); `stream` is the YouTube stream once streaming exists.
+/// stream); `stream` is the running YouTube stream's `StreamView`, else null.
 pub fn status(rt: &Runtime, _: &Request, _: &Params) -> Response {
     let mode = rt.media.source.last_output_us().map(|_| "video");
-    Response::json(200, &json!({ "current_mode": mode, "stream": Value::Null }))
+    let stream = rt
+        .stream
+        .current()
+        .map_or(Value::Null, |info| super::streams::stream_view(rt, &info));
+    Response::json(200, &json!({ "current_mode": mode, "stream": stream }))
 }
 
 pub fn controls(rt: &Runtime, _: &Request, _: &Params) -> Response {

@@ -53,9 +53,20 @@ pub fn health(rt: &Runtime, _: &Request, _: &Params) -> Response {
             "fps": rt.media.stats.capture_fps(),
             "uptime_s": rt.media.started.elapsed().as_secs(),
             "preview": preview,
+            "youtube": youtube_detail(rt),
         }),
     )
     .with_header("Cache-Control", "no-store")
+}
+
+/// The YouTube stream's state, counters and last error (the running stream, else the one
+/// that ended last, with why; null when none ran). Never the key.
+pub fn youtube_detail(rt: &Runtime) -> serde_json::Value {
+    let snapshot = match rt.stream.current() {
+        Some(info) => Some(info.status),
+        None => rt.stream.last_ended(),
+    };
+    snapshot.map_or(serde_json::Value::Null, |s| json!(s))
 }
 
 fn unavailable(detail: String) -> Response {

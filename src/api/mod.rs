@@ -13,6 +13,7 @@ pub mod preview;
 pub mod routes;
 pub mod setup_page;
 pub mod stills;
+pub mod streams;
 pub mod system;
 pub mod timelapse;
 pub mod upload_metadata;
@@ -136,6 +137,9 @@ pub const ROUTES: &[Route] = &[
     route("GET", "/captures/{image_id}", Auth::Key, captures::image),
     route("GET", "/frame", Auth::Key, stills::frame),
     route("GET", "/stream.mjpg", Auth::Key, stills::mjpeg),
+    route("POST", "/streams/youtube", Auth::Key, streams::start),
+    route("GET", "/streams/youtube", Auth::Key, streams::status),
+    route("DELETE", "/streams/youtube", Auth::Key, streams::stop),
     route("GET", "/timelapse", Auth::Key, timelapse::status),
     route("PUT", "/timelapse", Auth::Key, timelapse::update),
     route("GET", "/system/telemetry", Auth::Key, system::telemetry),

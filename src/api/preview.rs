@@ -141,8 +141,12 @@ pub fn start(rt: &Runtime, _: &Request, _: &Params) -> Response {
     Response::empty(204)
 }
 
-/// `POST /preview/stop`: stops the preview encoder; the camera keeps running.
+/// `POST /preview/stop`: stops the preview encoder; the camera keeps running. While a YouTube
+/// stream runs it needs the encoder, so the stop is refused (409) and nothing changes.
 pub fn stop(rt: &Runtime, _: &Request, _: &Params) -> Response {
+    if rt.stream.is_active() {
+        return Response::detail(409, super::streams::PREVIEW_IN_USE);
+    }
     rt.media.preview.stop();
     if let Some(frame) = rt.media.latest_frame() {
         rt.stills.refresh_thumbnail(&frame);

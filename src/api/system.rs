@@ -139,19 +139,24 @@ fn own_metrics(rt: &Runtime) -> Vec<Metric> {
     ];
     metrics.extend(thermal_metrics(&rt.media));
     metrics.extend(relay_metrics(rt));
+    metrics.extend(youtube_metrics(rt));
     metrics.extend(upload_metrics(&rt.uploads.status()));
     metrics
+}
+
+/// A metric whose value is a count.
+fn metric(name: &'static str, help: &'static str, kind: MetricKind, value: u64) -> Metric {
+    Metric {
+        name,
+        help,
+        kind,
+        value: value as f64,
+    }
 }
 
 /// The thermal governor and the preview encoder's output.
 fn thermal_metrics(media: &MediaState) -> [Metric; 4] {
     let b = &media.bitrate;
-    let metric = |name, help, kind, value: u64| Metric {
-        name,
-        help,
-        kind,
-        value: value as f64,
-    };
     use MetricKind::{Counter, Gauge};
     [
         metric(
@@ -192,15 +197,51 @@ fn thermal_telemetry(media: &MediaState) -> Value {
     })
 }
 
+/// The YouTube stream: whether one runs, whether it is live, and totals since start-up.
+fn youtube_metrics(rt: &Runtime) -> [Metric; 5] {
+    let current = rt.stream.current();
+    let live = current
+        .as_ref()
+        .is_some_and(|i| i.status.state == crate::stream::State::Live);
+    let (bytes, reconnects) = rt.stream.totals();
+    use MetricKind::{Counter, Gauge};
+    [
+        metric(
+            "picamd_youtube_active",
+            "1 while a YouTube stream runs (connecting, live or reconnecting).",
+            Gauge,
+            u64::from(current.is_some()),
+        ),
+        metric(
+            "picamd_youtube_live",
+            "1 while the ingest server accepts the YouTube stream's media.",
+            Gauge,
+            u64::from(live),
+        ),
+        metric(
+            "picamd_youtube_bytes_sent_total",
+            "Bytes sent to the YouTube ingest server.",
+            Counter,
+            bytes,
+        ),
+        metric(
+            "picamd_youtube_reconnects_total",
+            "YouTube stream connections lost and redialled.",
+            Counter,
+            reconnects,
+        ),
+        metric(
+            "picamd_youtube_units_dropped_total",
+            "Access units the YouTube stream could not take in time.",
+            Counter,
+            rt.stream.dropped.load(std::sync::atomic::Ordering::Relaxed),
+        ),
+    ]
+}
+
 /// The relay's state and counters (zero while unpaired; counters restart with each relay).
 fn relay_metrics(rt: &Runtime) -> Vec<Metric> {
     let status = rt.link.relay_status().unwrap_or_default();
-    let metric = |name, help, kind, value: u64| Metric {
-        name,
-        help,
-        kind,
-        value: value as f64,
-    };
     use MetricKind::{Counter, Gauge};
     vec![
         metric(
@@ -379,6 +420,7 @@ pub fn telemetry(rt: &Runtime, _: &Request, _: &Params) -> Response {
             "current_preview_size": size.unwrap_or(Value::Null),
             "uploads": upload_telemetry(&rt.uploads.status()),
             "thermal_governor": thermal_telemetry(&rt.media),
+            "youtube": super::health::youtube_detail(rt),
         }),
     )
 }

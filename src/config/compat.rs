@@ -1,5 +1,5 @@
 //! Plugin variables picamd accepts (and checks like the plugin) but does not act on: its
-//! pages are built in, it keeps no log folder or stream timers of its own, and it has no
+//! pages are built in, it keeps no log folder, checks stream health its own way (see `stream`), and it has no
 //! OpenTelemetry export.
 
 use std::path::PathBuf;
@@ -11,7 +11,6 @@ pub struct CompatSettings {
     pub log_path: PathBuf,
     pub cleanup_interval_s: u64,
     pub image_ttl_s: u64,
-    pub max_stream_duration_s: u64,
     pub check_stream_interval_s: u64,
     pub check_stream_health_interval_s: u64,
     /// Must be `picamera2`; picamd picks its camera with `--source`.

@@ -22,6 +22,7 @@ pub mod retry;
 pub mod s3;
 pub mod secret;
 pub mod stills;
+pub mod stream;
 pub mod upload;
 pub mod url;
 pub mod vars;

@@ -26,6 +26,7 @@ use super::relay::{RelaySettings, DEFAULT_RELAY_AUTH_SCHEME};
 use super::s3::S3Settings;
 use super::secret::redacted;
 use super::stills::{StillsSettings, DEFAULT_MAX_CAPTURE_FILE_BYTES, DEFAULT_MAX_CAPTURE_PIXELS};
+use super::stream::{IngestUrl, StreamSettings, DEFAULT_INGEST_URL};
 use super::upload::{
     CaptureUploadSettings, ImageSink, DEFAULT_QUEUE_DEAD_MAX_ENTRIES,
     DEFAULT_QUEUE_MAX_PENDING_BYTES, DEFAULT_QUEUE_MAX_PENDING_ENTRIES,
@@ -53,6 +54,7 @@ pub struct RelabSettings {
     pub pairing: PairingSettings,
     pub relay: RelaySettings,
     pub compat: CompatSettings,
+    pub stream: StreamSettings,
     /// `APP_ENV`.
     pub app_env: AppEnv,
     /// Deprecated names that were set (start-up warns about each).
@@ -87,6 +89,13 @@ impl RelabSettings {
         let cleanup_interval_s = v.uint("CLEANUP_INTERVAL_S", 600, 1, u64::MAX)?;
         let image_ttl_s = v.uint("IMAGE_TTL_S", 3600, 1, u64::MAX)?;
         let max_stream_duration_s = v.uint("MAX_STREAM_DURATION_S", 18_000, 1, u64::MAX)?;
+        let ingest_url = v.string("YOUTUBE_INGEST_URL", DEFAULT_INGEST_URL);
+        let ingest = IngestUrl::parse(&ingest_url).ok_or_else(|| ConfigError::Invalid {
+            name: "YOUTUBE_INGEST_URL",
+            value: ingest_url.clone(),
+            expected: "an rtmp:// or rtmps:// URL with a host and an application path".into(),
+        })?;
+        let rtmp_ca_file = v.path("RTMP_CA_FILE");
         let check_stream_interval_s = v.uint("CHECK_STREAM_INTERVAL_S", 60, 1, u64::MAX)?;
         let check_stream_health_interval_s =
             v.uint("CHECK_STREAM_HEALTH_INTERVAL_S", 30, 1, u64::MAX)?;
@@ -284,7 +293,6 @@ impl RelabSettings {
                 log_path,
                 cleanup_interval_s,
                 image_ttl_s,
-                max_stream_duration_s,
                 check_stream_interval_s,
                 check_stream_health_interval_s,
                 camera_backend,
@@ -292,6 +300,11 @@ impl RelabSettings {
                 otel_enabled,
                 otel_service_name,
                 otel_exporter_otlp_endpoint,
+            },
+            stream: StreamSettings {
+                ingest,
+                ca_file: rtmp_ca_file,
+                max_duration_s: max_stream_duration_s,
             },
             app_env,
             deprecated: Deprecated {

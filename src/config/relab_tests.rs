@@ -64,7 +64,7 @@ fn defaults() {
         (
             s.compat.cleanup_interval_s,
             s.compat.image_ttl_s,
-            s.compat.max_stream_duration_s
+            s.stream.max_duration_s
         ),
         (600, 3600, 18_000)
     );

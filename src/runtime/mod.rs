@@ -25,6 +25,7 @@ use crate::pairing::bootstrap::KeyBootstrap;
 use crate::preview::PreviewGate;
 use crate::stills::thumbnail;
 use crate::stills::Stills;
+use crate::stream::{VideoInfo, YoutubeStreams};
 use crate::upload::backend::thumbnail::ThumbnailUploader;
 use crate::upload::{self, UploadSettings, Uploads};
 pub use media::{MediaState, PipelineStats};
@@ -42,6 +43,8 @@ pub struct Runtime {
     pub uploads: Arc<Uploads>,
     /// Pairing and the relay: state, running relay, commands for the link thread.
     pub link: Arc<LinkState>,
+    /// The YouTube live stream (at most one).
+    pub stream: Arc<YoutubeStreams>,
     /// What only the web pages use: static files, CORS, the system probe.
     pub site: Site,
 }
@@ -119,7 +122,16 @@ impl Runtime {
             sink,
             UploadSettings::from_relab(&relab.upload),
         )?;
+        let stream = Arc::new(YoutubeStreams::new(
+            relab.stream.clone(),
+            Arc::clone(&media.units),
+            VideoInfo {
+                fps: config.fps,
+                kbps: config.bitrate as f64 / 1000.0,
+            },
+        ));
         Ok(Arc::new(Runtime {
+            stream,
             site: Site::new(&config, image_path),
             link: Arc::new(LinkState::new(keys.relay.is_some())),
             auth,

@@ -312,9 +312,16 @@ fn write_stsd(out: &mut Vec<u8>, cfg: &TrackConfig) {
     end(out, stsd);
 }
 
-/// `AVCDecoderConfigurationRecord` (ISO/IEC 14496-15 5.3.3.1).
+/// The `avcC` box.
 fn write_avcc(out: &mut Vec<u8>, sps: &[u8], pps: &[u8]) {
     let at = begin(out, b"avcC");
+    avc_decoder_config(out, sps, pps);
+    end(out, at);
+}
+
+/// Appends the `AVCDecoderConfigurationRecord` (ISO/IEC 14496-15 5.3.3.1) of `sps` and `pps`:
+/// the `avcC` payload, and the body of an FLV AVC sequence header.
+pub fn avc_decoder_config(out: &mut Vec<u8>, sps: &[u8], pps: &[u8]) {
     let profile = sps.get(1).copied().unwrap_or(0);
     out.push(1); // configurationVersion
     out.push(profile); // AVCProfileIndication
@@ -338,7 +345,6 @@ fn write_avcc(out: &mut Vec<u8>, sps: &[u8], pps: &[u8]) {
         out.push(0xF8 | (chroma_depth.wrapping_sub(8) & 0x7));
         out.push(0); // numOfSequenceParameterSetExt
     }
-    end(out, at);
 }
 
 // ---------------------------------------------------------------------------------------
