@@ -195,6 +195,11 @@ impl Handler for Api {
     fn handle(&self, req: &Request) -> Response {
         handle(&self.rt, req)
     }
+
+    /// Parked LL-HLS requests wait for the store's changes.
+    fn attach_waker(&self, wake: Arc<dyn Fn() + Send + Sync>) {
+        self.rt.media.hls.on_change(wake);
+    }
 }
 
 /// Decides on a request's head alone: a request that is answered without its handler

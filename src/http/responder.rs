@@ -1,0 +1,545 @@
+//! The responder: one thread that owns the sockets of parked requests (blocking playlist
+//! reloads, preload-hinted parts) and answers them when the media they wait for exists.
+//!
+//! A connection thread that gets `Body::Parked` from the router hands its socket here and
+//! ends, so a parked viewer holds neither a thread nor a connection slot. The responder
+//! waits in epoll for: a wake-up (a new waiter, or the store announcing a change), a parked
+//! client hanging up (it is dropped), a socket ready for the rest of a partial write, or the
+//! next deadline (the hold's end: the answer the blocking path gives on timeout). When the
+//! answer to a key exists it is rendered once (status line, the route's headers, body) and
+//! written to every waiter of that key with its own middleware headers, in one `writev` each
+//! on a non-blocking socket; the rest of a partial write waits for `EPOLLOUT`. A kept-alive
+//! connection then goes back to normal serving through `resume` (a connection thread of
+//! its own, with any pipelined bytes). The waiter book itself is sans-IO (`parking.rs`).
+
+use std::collections::HashMap;
+use std::io::{self, IoSlice, Write};
+use std::net::{IpAddr, Shutdown, SocketAddr, TcpStream};
+use std::os::fd::{AsRawFd, FromRawFd, OwnedFd, RawFd};
+use std::rc::Rc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
+use std::thread;
+use std::time::{Duration, Instant};
+
+use crossbeam_channel::{Receiver, Sender};
+
+use super::parking::{Pending, Quota, Registry};
+use super::{wire, Response};
+use crate::sync::LockExt;
+
+/// How long an answer may take to drain into a client that stopped reading.
+const WRITE_TIMEOUT: Duration = Duration::from_secs(30);
+/// The longest epoll wait, so a lost wake-up could never hold anyone long.
+const MAX_WAIT: Duration = Duration::from_secs(1);
+/// The epoll token of the wake-up eventfd.
+const WAKE: u64 = u64::MAX;
+const EVENTS: usize = 256;
+
+/// A place under the parking cap, given back when dropped.
+pub struct Ticket {
+    quota: Arc<Mutex<Quota>>,
+    ip: IpAddr,
+}
+
+impl Drop for Ticket {
+    fn drop(&mut self) {
+        self.quota.lock_unpoisoned().give_back(self.ip);
+    }
+}
+
+/// A request handed over by its connection thread.
+pub struct Waiter {
+    pub stream: TcpStream,
+    pub peer: SocketAddr,
+    /// Bytes the client sent after the request (pipelined), for the connection's next turn.
+    pub buf: Vec<u8>,
+    pub keep_alive: bool,
+    pub head_only: bool,
+    /// The middleware's headers (the placeholders dropped).
+    pub headers: Vec<(String, String)>,
+    pub pending: Box<dyn Pending>,
+    /// Its place under the cap, given back when it is answered or dropped.
+    pub place: Ticket,
+}
+
+/// A connection going back to normal serving after its parked answer.
+pub struct Resumed {
+    pub stream: TcpStream,
+    pub peer: SocketAddr,
+    pub buf: Vec<u8>,
+}
+
+pub type Resume = Box<dyn FnMut(Resumed) + Send>;
+
+/// The eventfd that wakes the responder.
+struct WakeFd(OwnedFd);
+
+impl WakeFd {
+    fn new() -> io::Result<WakeFd> {
+        // SAFETY: plain syscall; the descriptor is owned below.
+        let fd = unsafe { libc::eventfd(0, libc::EFD_NONBLOCK | libc::EFD_CLOEXEC) };
+        if fd < 0 {
+            return Err(io::Error::last_os_error());
+        }
+        // SAFETY: `fd` is a new descriptor nobody else owns.
+        Ok(WakeFd(unsafe { OwnedFd::from_raw_fd(fd) }))
+    }
+
+    fn wake(&self) {
+        let one: u64 = 1;
+        // SAFETY: writes 8 bytes from a live u64 to our eventfd. A full counter (never in
+        // practice) means a wake-up is pending anyway.
+        unsafe { libc::write(self.0.as_raw_fd(), (&one as *const u64).cast(), 8) };
+    }
+
+    fn drain(&self) {
+        let mut n: u64 = 0;
+        // SAFETY: reads 8 bytes into a live u64; non-blocking.
+        unsafe { libc::read(self.0.as_raw_fd(), (&mut n as *mut u64).cast(), 8) };
+    }
+}
+
+/// The server's handle on its responder.
+pub struct Responder {
+    tx: Sender<Waiter>,
+    wake: Arc<WakeFd>,
+    quota: Arc<Mutex<Quota>>,
+    thread: Mutex<Option<thread::JoinHandle<()>>>,
+}
+
+impl Responder {
+    /// Starts the responder thread; at most `max` requests park at once, `per_peer` per peer.
+    /// It stops when `stopping` is set and it is woken ([`Responder::stop`]).
+    pub fn start(
+        max: usize,
+        per_peer: usize,
+        resume: Resume,
+        stopping: Arc<AtomicBool>,
+    ) -> io::Result<Responder> {
+        let wake = Arc::new(WakeFd::new()?);
+        // SAFETY: plain syscall; the descriptor is owned below.
+        let epfd = unsafe { libc::epoll_create1(libc::EPOLL_CLOEXEC) };
+        if epfd < 0 {
+            return Err(io::Error::last_os_error());
+        }
+        // SAFETY: `epfd` is a new descriptor nobody else owns.
+        let epoll = unsafe { OwnedFd::from_raw_fd(epfd) };
+        ctl(
+            epoll.as_raw_fd(),
+            libc::EPOLL_CTL_ADD,
+            wake.0.as_raw_fd(),
+            libc::EPOLLIN,
+            WAKE,
+        )?;
+        let (tx, rx) = crossbeam_channel::unbounded();
+        let waker = Arc::clone(&wake);
+        let thread = thread::Builder::new()
+            .name("http-responder".into())
+            .spawn(move || {
+                Shell {
+                    epoll,
+                    wake: waker,
+                    rx,
+                    parked: Registry::default(),
+                    writing: HashMap::new(),
+                    resume,
+                    stopping,
+                }
+                .run()
+            })?;
+        Ok(Responder {
+            tx,
+            wake,
+            quota: Arc::new(Mutex::new(Quota::new(max, per_peer))),
+            thread: Mutex::new(Some(thread)),
+        })
+    }
+
+    /// A place for a request from `ip`, if the cap leaves one.
+    pub fn ticket(&self, ip: IpAddr) -> Option<Ticket> {
+        self.quota.lock_unpoisoned().take(ip).then(|| Ticket {
+            quota: Arc::clone(&self.quota),
+            ip,
+        })
+    }
+
+    /// Hands a waiter over; gives it back when the responder has stopped.
+    pub fn park(&self, waiter: Waiter) -> Result<(), Box<Waiter>> {
+        self.tx.send(waiter).map_err(|e| Box::new(e.0))?;
+        self.wake.wake();
+        Ok(())
+    }
+
+    /// What wakes the responder to look whether waited-for media exists now.
+    pub fn waker(&self) -> Arc<dyn Fn() + Send + Sync> {
+        let wake = Arc::clone(&self.wake);
+        Arc::new(move || wake.wake())
+    }
+
+    /// Wakes the responder to see its `stopping` flag (set by the caller): every parked
+    /// request is answered 503 and closed, then the thread ends.
+    pub fn stop(&self) {
+        self.wake.wake();
+        if let Some(thread) = self.thread.lock_unpoisoned().take() {
+            let _ = thread.join();
+        }
+    }
+}
+
+/// An answer rendered once for every waiter of a key.
+struct Rendered {
+    /// The status line and the route's own headers.
+    head: Vec<u8>,
+    names: Vec<String>,
+    resp: Response,
+}
+
+impl Rendered {
+    fn new(resp: Response) -> Rc<Rendered> {
+        let mut head = Vec::with_capacity(256);
+        wire::write_status_and_headers(&resp, &mut head);
+        let names = resp.headers.iter().map(|(n, _)| n.clone()).collect();
+        Rc::new(Rendered { head, names, resp })
+    }
+
+    /// One waiter's part of the head: its middleware headers the answer has not set
+    /// itself (as the middleware sets them only if absent), Content-Length, Connection.
+    fn tail(&self, headers: &[(String, String)], keep_alive: bool) -> Vec<u8> {
+        let own: Vec<(String, String)> = headers
+            .iter()
+            .filter(|(n, _)| !self.names.iter().any(|m| m.eq_ignore_ascii_case(n)))
+            .cloned()
+            .collect();
+        let mut tail = Vec::with_capacity(512);
+        wire::write_headers(&own, &mut tail);
+        wire::write_length_and_connection(&self.resp, keep_alive, &mut tail);
+        tail
+    }
+}
+
+/// An answer being written.
+struct Outgoing {
+    rendered: Rc<Rendered>,
+    tail: Vec<u8>,
+    head_only: bool,
+    written: usize,
+}
+
+impl Outgoing {
+    /// Writes what the socket takes; `true` when all is written.
+    fn write(&mut self, stream: &mut TcpStream) -> io::Result<bool> {
+        loop {
+            let mut slices = vec![IoSlice::new(&self.rendered.head), IoSlice::new(&self.tail)];
+            if !self.head_only {
+                slices.extend(
+                    self.rendered
+                        .resp
+                        .body
+                        .slices()
+                        .into_iter()
+                        .filter(|s| !s.is_empty())
+                        .map(IoSlice::new),
+                );
+            }
+            let mut rest: &mut [IoSlice<'_>] = &mut slices;
+            IoSlice::advance_slices(&mut rest, self.written);
+            if rest.is_empty() {
+                return Ok(true);
+            }
+            match stream.write_vectored(rest) {
+                Ok(0) => return Err(io::ErrorKind::WriteZero.into()),
+                Ok(n) => self.written += n,
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => return Ok(false),
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                Err(e) => return Err(e),
+            }
+        }
+    }
+}
+
+/// A waiter whose answer did not fit the socket at once.
+struct Writing {
+    waiter: Waiter,
+    out: Outgoing,
+    deadline: Instant,
+}
+
+/// The responder thread's state: the IO around the sans-IO registry.
+struct Shell {
+    epoll: OwnedFd,
+    wake: Arc<WakeFd>,
+    rx: Receiver<Waiter>,
+    parked: Registry<Waiter>,
+    writing: HashMap<u64, Writing>,
+    resume: Resume,
+    stopping: Arc<AtomicBool>,
+}
+
+impl Shell {
+    fn run(mut self) {
+        let mut events = vec![libc::epoll_event { events: 0, u64: 0 }; EVENTS];
+        loop {
+            let timeout = self.wait_time(Instant::now());
+            // SAFETY: `events` is a live buffer of EVENTS entries for the call's duration.
+            let n = unsafe {
+                libc::epoll_wait(
+                    self.epoll.as_raw_fd(),
+                    events.as_mut_ptr(),
+                    EVENTS as libc::c_int,
+                    timeout.as_millis().min(i32::MAX as u128) as libc::c_int,
+                )
+            };
+            let n = if n < 0 {
+                let e = io::Error::last_os_error();
+                if e.kind() != io::ErrorKind::Interrupted {
+                    log::error!("responder: epoll_wait failed: {e}");
+                    thread::sleep(Duration::from_millis(10));
+                }
+                0
+            } else {
+                n as usize
+            };
+            let mut woken = false;
+            for ev in &events[..n] {
+                let (flags, token) = (ev.events, ev.u64);
+                if token == WAKE {
+                    woken = true;
+                    continue;
+                }
+                self.on_socket(token, flags);
+            }
+            if self.stopping.load(Ordering::SeqCst) {
+                self.stop();
+                return;
+            }
+            if woken {
+                self.wake.drain();
+                self.take_new();
+                self.answer_ready();
+            }
+            self.on_deadlines(Instant::now());
+        }
+    }
+
+    fn wait_time(&self, now: Instant) -> Duration {
+        let parked = self.parked.next_deadline();
+        let writing = self.writing.values().map(|w| w.deadline).min();
+        let next = match (parked, writing) {
+            (Some(a), Some(b)) => Some(a.min(b)),
+            (a, b) => a.or(b),
+        };
+        next.map_or(MAX_WAIT, |d| {
+            // Rounded up, so a deadline is never woken for a millisecond early.
+            (d.saturating_duration_since(now) + Duration::from_micros(999)).min(MAX_WAIT)
+        })
+    }
+
+    fn on_socket(&mut self, id: u64, flags: u32) {
+        let gone = flags & (libc::EPOLLHUP | libc::EPOLLERR | libc::EPOLLRDHUP) as u32 != 0;
+        if let Some(mut w) = self.writing.remove(&id) {
+            if gone {
+                self.forget(&w.waiter.stream);
+                return;
+            }
+            match w.out.write(&mut w.waiter.stream) {
+                Ok(true) => self.finish(w.waiter),
+                Ok(false) => {
+                    self.writing.insert(id, w);
+                }
+                Err(_) => self.forget(&w.waiter.stream),
+            }
+        } else if gone {
+            // A parked client hung up: its place, its count and its socket go with it.
+            if let Some(w) = self.parked.take(id) {
+                self.forget(&w.stream);
+            }
+        }
+    }
+
+    /// Registers the waiters the connection threads handed over, answering at once those
+    /// whose answer exists already (published between their look and their hand-over).
+    fn take_new(&mut self) {
+        while let Ok(w) = self.rx.try_recv() {
+            match w.pending.poll() {
+                Ok(resp) => {
+                    let id = self.parked.fresh_id();
+                    self.answer(id, w, &Rendered::new(resp));
+                }
+                Err(deadline) => {
+                    if w.stream.set_nonblocking(true).is_err() {
+                        continue;
+                    }
+                    let key = w.pending.key().to_string();
+                    let fd = w.stream.as_raw_fd();
+                    let id = self.parked.park(&key, deadline, w);
+                    if ctl(
+                        self.epoll.as_raw_fd(),
+                        libc::EPOLL_CTL_ADD,
+                        fd,
+                        libc::EPOLLRDHUP,
+                        id,
+                    )
+                    .is_err()
+                    {
+                        self.parked.take(id);
+                    }
+                }
+            }
+        }
+    }
+
+    /// Renders each key's answer once, if it exists, and writes it to all its waiters.
+    fn answer_ready(&mut self) {
+        for (key, first) in self.parked.keys() {
+            let Some(waiter) = self.parked.get(first) else {
+                continue;
+            };
+            let Ok(resp) = waiter.pending.poll() else {
+                continue;
+            };
+            let rendered = Rendered::new(resp);
+            for (id, w) in self.parked.take_key(&key) {
+                self.answer(id, w, &rendered);
+            }
+        }
+    }
+
+    /// Waiters whose hold ended: answered if their media came after all, given the
+    /// timeout answer otherwise; answers stuck in a client that stopped reading are dropped.
+    fn on_deadlines(&mut self, now: Instant) {
+        for id in self.parked.due(now) {
+            let Some(w) = self.parked.get(id) else {
+                continue;
+            };
+            let resp = match w.pending.poll() {
+                Ok(resp) => resp,
+                Err(later) if later > now => {
+                    self.parked.set_deadline(id, later);
+                    continue;
+                }
+                Err(_) => w.pending.expire(now),
+            };
+            if let Some(w) = self.parked.take(id) {
+                self.answer(id, w, &Rendered::new(resp));
+            }
+        }
+        let stuck: Vec<u64> = self
+            .writing
+            .iter()
+            .filter(|(_, w)| w.deadline <= now)
+            .map(|(&id, _)| id)
+            .collect();
+        for id in stuck {
+            if let Some(w) = self.writing.remove(&id) {
+                log::debug!("responder: {} stopped reading its answer", w.waiter.peer);
+                self.forget(&w.waiter.stream);
+            }
+        }
+    }
+
+    fn answer(&mut self, id: u64, mut w: Waiter, rendered: &Rc<Rendered>) {
+        let mut out = Outgoing {
+            rendered: Rc::clone(rendered),
+            tail: rendered.tail(&w.headers, w.keep_alive),
+            head_only: w.head_only,
+            written: 0,
+        };
+        if w.stream.set_nonblocking(true).is_err() {
+            self.forget(&w.stream);
+            return;
+        }
+        match out.write(&mut w.stream) {
+            Ok(true) => self.finish(w),
+            Ok(false) => {
+                let fd = w.stream.as_raw_fd();
+                let events = libc::EPOLLOUT | libc::EPOLLRDHUP;
+                let watched = ctl(self.epoll.as_raw_fd(), libc::EPOLL_CTL_MOD, fd, events, id)
+                    .or_else(|_| ctl(self.epoll.as_raw_fd(), libc::EPOLL_CTL_ADD, fd, events, id));
+                if watched.is_err() {
+                    self.forget(&w.stream);
+                    return;
+                }
+                let deadline = Instant::now() + WRITE_TIMEOUT;
+                self.writing.insert(
+                    id,
+                    Writing {
+                        waiter: w,
+                        out,
+                        deadline,
+                    },
+                );
+            }
+            Err(_) => self.forget(&w.stream),
+        }
+    }
+
+    /// The answer is out: a kept-alive connection goes back to normal serving.
+    fn finish(&mut self, w: Waiter) {
+        self.unwatch(&w.stream);
+        if !w.keep_alive || self.stopping.load(Ordering::SeqCst) {
+            let _ = w.stream.shutdown(Shutdown::Both);
+            return;
+        }
+        if w.stream.set_nonblocking(false).is_err() {
+            return;
+        }
+        let Waiter {
+            stream,
+            peer,
+            buf,
+            place,
+            ..
+        } = w;
+        // Given back first: the connection's next request may park again at once.
+        drop(place);
+        (self.resume)(Resumed { stream, peer, buf });
+    }
+
+    fn unwatch(&self, stream: &TcpStream) {
+        let _ = ctl(
+            self.epoll.as_raw_fd(),
+            libc::EPOLL_CTL_DEL,
+            stream.as_raw_fd(),
+            0,
+            0,
+        );
+    }
+
+    /// Drops a connection (the waiter that owned it is dropped by the caller).
+    fn forget(&self, stream: &TcpStream) {
+        self.unwatch(stream);
+        let _ = stream.shutdown(Shutdown::Both);
+    }
+
+    /// The server stops: every parked request is told so, and closed.
+    fn stop(&mut self) {
+        let busy = Response::detail(503, "picamd is stopping").with_header("Retry-After", "5");
+        let mut head = Vec::new();
+        wire::write_head(&busy, false, &mut head);
+        let whole = [&head[..], &busy.body.to_vec()[..]].concat();
+        for (_, mut w) in self.parked.drain() {
+            let _ = w.stream.set_nonblocking(true);
+            let _ = w.stream.write(if w.head_only { &head } else { &whole });
+            self.forget(&w.stream);
+        }
+        for (_, w) in self.writing.drain() {
+            let _ = w.waiter.stream.shutdown(Shutdown::Both);
+        }
+        while let Ok(w) = self.rx.try_recv() {
+            let _ = w.stream.shutdown(Shutdown::Both);
+        }
+    }
+}
+
+fn ctl(epfd: RawFd, op: libc::c_int, fd: RawFd, events: libc::c_int, token: u64) -> io::Result<()> {
+    let mut ev = libc::epoll_event {
+        events: events as u32,
+        u64: token,
+    };
+    // SAFETY: both descriptors are live; `ev` is read during the call only.
+    if unsafe { libc::epoll_ctl(epfd, op, fd, &mut ev) } < 0 {
+        return Err(io::Error::last_os_error());
+    }
+    Ok(())
+}
