@@ -144,6 +144,7 @@ impl Responder {
                     parked: Registry::default(),
                     writing: HashMap::new(),
                     resume,
+                    answered: Vec::new(),
                     stopping,
                 }
                 .run()
@@ -273,6 +274,9 @@ struct Shell {
     parked: Registry<Waiter>,
     writing: HashMap<u64, Writing>,
     resume: Resume,
+    /// Answered connections to give back once every answer of the round is written: a new
+    /// connection thread must not take a CPU from the answers still to write.
+    answered: Vec<Waiter>,
     stopping: Arc<AtomicBool>,
 }
 
@@ -319,6 +323,7 @@ impl Shell {
                 self.answer_ready();
             }
             self.on_deadlines(Instant::now());
+            self.give_back();
         }
     }
 
@@ -474,26 +479,33 @@ impl Shell {
         }
     }
 
-    /// The answer is out: a kept-alive connection goes back to normal serving.
+    /// The answer is out: a kept-alive connection goes back to normal serving (after the
+    /// round, [`Shell::give_back`]).
     fn finish(&mut self, w: Waiter) {
         self.unwatch(&w.stream);
         if !w.keep_alive || self.stopping.load(Ordering::SeqCst) {
             let _ = w.stream.shutdown(Shutdown::Both);
             return;
         }
-        if w.stream.set_nonblocking(false).is_err() {
-            return;
+        self.answered.push(w);
+    }
+
+    fn give_back(&mut self) {
+        for w in std::mem::take(&mut self.answered) {
+            if w.stream.set_nonblocking(false).is_err() {
+                continue;
+            }
+            let Waiter {
+                stream,
+                peer,
+                buf,
+                place,
+                ..
+            } = w;
+            // Given back first: the connection's next request may park again at once.
+            drop(place);
+            (self.resume)(Resumed { stream, peer, buf });
         }
-        let Waiter {
-            stream,
-            peer,
-            buf,
-            place,
-            ..
-        } = w;
-        // Given back first: the connection's next request may park again at once.
-        drop(place);
-        (self.resume)(Resumed { stream, peer, buf });
     }
 
     fn unwatch(&self, stream: &TcpStream) {
@@ -543,3 +555,7 @@ fn ctl(epfd: RawFd, op: libc::c_int, fd: RawFd, events: libc::c_int, token: u64)
     }
     Ok(())
 }
+
+#[cfg(test)]
+#[path = "responder_tests.rs"]
+mod tests;
