@@ -366,15 +366,15 @@ impl Shell {
     /// whose answer exists already (published between their look and their hand-over).
     fn take_new(&mut self) {
         while let Ok(w) = self.rx.try_recv() {
+            if w.stream.set_nonblocking(true).is_err() {
+                continue;
+            }
             match w.pending.poll() {
                 Ok(resp) => {
                     let id = self.parked.fresh_id();
                     self.answer(id, w, &Rendered::new(resp));
                 }
                 Err(deadline) => {
-                    if w.stream.set_nonblocking(true).is_err() {
-                        continue;
-                    }
                     let key = w.pending.key().to_string();
                     let fd = w.stream.as_raw_fd();
                     let id = self.parked.park(&key, deadline, w);
@@ -450,10 +450,6 @@ impl Shell {
             head_only: w.head_only,
             written: 0,
         };
-        if w.stream.set_nonblocking(true).is_err() {
-            self.forget(&w.stream);
-            return;
-        }
         match out.write(&mut w.stream) {
             Ok(true) => self.finish(w),
             Ok(false) => {
@@ -482,9 +478,8 @@ impl Shell {
     /// The answer is out: a kept-alive connection goes back to normal serving (after the
     /// round, [`Shell::give_back`]).
     fn finish(&mut self, w: Waiter) {
-        self.unwatch(&w.stream);
         if !w.keep_alive || self.stopping.load(Ordering::SeqCst) {
-            let _ = w.stream.shutdown(Shutdown::Both);
+            self.forget(&w.stream);
             return;
         }
         self.answered.push(w);
@@ -492,6 +487,7 @@ impl Shell {
 
     fn give_back(&mut self) {
         for w in std::mem::take(&mut self.answered) {
+            self.unwatch(&w.stream);
             if w.stream.set_nonblocking(false).is_err() {
                 continue;
             }
@@ -526,6 +522,9 @@ impl Shell {
 
     /// The server stops: every parked request is told so, and closed.
     fn stop(&mut self) {
+        for w in std::mem::take(&mut self.answered) {
+            self.forget(&w.stream);
+        }
         let busy = Response::detail(503, "picamd is stopping").with_header("Retry-After", "5");
         let mut head = Vec::new();
         wire::write_head(&busy, false, &mut head);
