@@ -133,8 +133,8 @@ impl Peak {
         let thread = std::thread::spawn(move || {
             let (mut threads, mut rss) = (0, 0);
             while !flag.load(std::sync::atomic::Ordering::SeqCst) {
-                let status = std::fs::read_to_string(format!("/proc/{pid}/status"))
-                    .unwrap_or_default();
+                let status =
+                    std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap_or_default();
                 let field = |name: &str| {
                     status
                         .lines()

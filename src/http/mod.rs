@@ -20,6 +20,7 @@ pub mod static_files;
 pub mod template;
 pub mod throttle;
 pub mod wire;
+pub mod workers;
 
 pub use request::Request;
 pub use response::{Body, Response};

@@ -9,8 +9,8 @@
 //! answer to a key exists it is rendered once (status line, the route's headers, body) and
 //! written to every waiter of that key with its own middleware headers, in one `writev` each
 //! on a non-blocking socket; the rest of a partial write waits for `EPOLLOUT`. A kept-alive
-//! connection then goes back to normal serving through `resume` (a connection thread of
-//! its own, with any pipelined bytes). The waiter book itself is sans-IO (`parking.rs`).
+//! connection then rests here (no thread, no slot) until its next request arrives, and goes
+//! back to normal serving through `resume` (a connection thread, with the bytes pipelined). The waiter book itself is sans-IO (`parking.rs`).
 
 use std::collections::HashMap;
 use std::io::{self, IoSlice, Write};
@@ -30,6 +30,8 @@ use crate::sync::LockExt;
 
 /// How long an answer may take to drain into a client that stopped reading.
 const WRITE_TIMEOUT: Duration = Duration::from_secs(30);
+/// How long an answered keep-alive connection may rest here before its next request.
+const IDLE_TIMEOUT: Duration = Duration::from_secs(75);
 /// The longest epoll wait, so a lost wake-up could never hold anyone long.
 const MAX_WAIT: Duration = Duration::from_secs(1);
 /// The epoll token of the wake-up eventfd.
@@ -58,7 +60,8 @@ pub struct Waiter {
     pub head_only: bool,
     /// The middleware's headers (the placeholders dropped).
     pub headers: Vec<(String, String)>,
-    pub pending: Box<dyn Pending>,
+    /// What it waits for; taken (and dropped) once it is answered.
+    pub pending: Option<Box<dyn Pending>>,
     /// Its place under the cap, given back when it is answered or dropped.
     pub place: Ticket,
 }
@@ -145,6 +148,7 @@ impl Responder {
                     writing: HashMap::new(),
                     resume,
                     answered: Vec::new(),
+                    resting: HashMap::new(),
                     stopping,
                 }
                 .run()
@@ -266,6 +270,15 @@ struct Writing {
     deadline: Instant,
 }
 
+/// An answered keep-alive connection waiting for its next request, holding no thread and
+/// no slot (its place under the parking cap it keeps).
+struct Resting {
+    stream: TcpStream,
+    peer: SocketAddr,
+    place: Ticket,
+    deadline: Instant,
+}
+
 /// The responder thread's state: the IO around the sans-IO registry.
 struct Shell {
     epoll: OwnedFd,
@@ -276,7 +289,8 @@ struct Shell {
     resume: Resume,
     /// Answered connections to give back once every answer of the round is written: a new
     /// connection thread must not take a CPU from the answers still to write.
-    answered: Vec<Waiter>,
+    answered: Vec<(u64, Waiter)>,
+    resting: HashMap<u64, Resting>,
     stopping: Arc<AtomicBool>,
 }
 
@@ -329,7 +343,12 @@ impl Shell {
 
     fn wait_time(&self, now: Instant) -> Duration {
         let parked = self.parked.next_deadline();
-        let writing = self.writing.values().map(|w| w.deadline).min();
+        let writing = self
+            .writing
+            .values()
+            .map(|w| w.deadline)
+            .chain(self.resting.values().map(|r| r.deadline))
+            .min();
         let next = match (parked, writing) {
             (Some(a), Some(b)) => Some(a.min(b)),
             (a, b) => a.or(b),
@@ -342,13 +361,22 @@ impl Shell {
 
     fn on_socket(&mut self, id: u64, flags: u32) {
         let gone = flags & (libc::EPOLLHUP | libc::EPOLLERR | libc::EPOLLRDHUP) as u32 != 0;
+        if let Some(r) = self.resting.remove(&id) {
+            if flags & libc::EPOLLIN as u32 != 0 {
+                // Its next request is here: a connection thread serves it.
+                self.hand_back(r.stream, r.peer, Vec::new(), r.place);
+            } else {
+                self.forget(&r.stream);
+            }
+            return;
+        }
         if let Some(mut w) = self.writing.remove(&id) {
             if gone {
                 self.forget(&w.waiter.stream);
                 return;
             }
             match w.out.write(&mut w.waiter.stream) {
-                Ok(true) => self.finish(w.waiter),
+                Ok(true) => self.finish(id, w.waiter),
                 Ok(false) => {
                     self.writing.insert(id, w);
                 }
@@ -369,13 +397,16 @@ impl Shell {
             if w.stream.set_nonblocking(true).is_err() {
                 continue;
             }
-            match w.pending.poll() {
+            let Some(pending) = &w.pending else {
+                continue;
+            };
+            match pending.poll() {
                 Ok(resp) => {
                     let id = self.parked.fresh_id();
                     self.answer(id, w, &Rendered::new(resp));
                 }
                 Err(deadline) => {
-                    let key = w.pending.key().to_string();
+                    let key = pending.key().to_string();
                     let fd = w.stream.as_raw_fd();
                     let id = self.parked.park(&key, deadline, w);
                     if ctl(
@@ -397,10 +428,10 @@ impl Shell {
     /// Renders each key's answer once, if it exists, and writes it to all its waiters.
     fn answer_ready(&mut self) {
         for (key, first) in self.parked.keys() {
-            let Some(waiter) = self.parked.get(first) else {
+            let Some(pending) = self.parked.get(first).and_then(|w| w.pending.as_ref()) else {
                 continue;
             };
-            let Ok(resp) = waiter.pending.poll() else {
+            let Ok(resp) = pending.poll() else {
                 continue;
             };
             let rendered = Rendered::new(resp);
@@ -414,16 +445,16 @@ impl Shell {
     /// timeout answer otherwise; answers stuck in a client that stopped reading are dropped.
     fn on_deadlines(&mut self, now: Instant) {
         for id in self.parked.due(now) {
-            let Some(w) = self.parked.get(id) else {
+            let Some(pending) = self.parked.get(id).and_then(|w| w.pending.as_ref()) else {
                 continue;
             };
-            let resp = match w.pending.poll() {
+            let resp = match pending.poll() {
                 Ok(resp) => resp,
                 Err(later) if later > now => {
                     self.parked.set_deadline(id, later);
                     continue;
                 }
-                Err(_) => w.pending.expire(now),
+                Err(_) => pending.expire(now),
             };
             if let Some(w) = self.parked.take(id) {
                 self.answer(id, w, &Rendered::new(resp));
@@ -441,9 +472,22 @@ impl Shell {
                 self.forget(&w.waiter.stream);
             }
         }
+        let idle: Vec<u64> = self
+            .resting
+            .iter()
+            .filter(|(_, r)| r.deadline <= now)
+            .map(|(&id, _)| id)
+            .collect();
+        for id in idle {
+            if let Some(r) = self.resting.remove(&id) {
+                self.forget(&r.stream);
+            }
+        }
     }
 
     fn answer(&mut self, id: u64, mut w: Waiter, rendered: &Rc<Rendered>) {
+        // Answered: what it waited for (and its count in the store) is done with.
+        w.pending = None;
         let mut out = Outgoing {
             rendered: Rc::clone(rendered),
             tail: rendered.tail(&w.headers, w.keep_alive),
@@ -451,7 +495,7 @@ impl Shell {
             written: 0,
         };
         match out.write(&mut w.stream) {
-            Ok(true) => self.finish(w),
+            Ok(true) => self.finish(id, w),
             Ok(false) => {
                 let fd = w.stream.as_raw_fd();
                 let events = libc::EPOLLOUT | libc::EPOLLRDHUP;
@@ -477,20 +521,19 @@ impl Shell {
 
     /// The answer is out: a kept-alive connection goes back to normal serving (after the
     /// round, [`Shell::give_back`]).
-    fn finish(&mut self, w: Waiter) {
+    fn finish(&mut self, id: u64, w: Waiter) {
         if !w.keep_alive || self.stopping.load(Ordering::SeqCst) {
             self.forget(&w.stream);
             return;
         }
-        self.answered.push(w);
+        self.answered.push((id, w));
     }
 
+    /// Each answered connection rests here until its next request arrives (at once, when
+    /// the client pipelined it).
     fn give_back(&mut self) {
-        for w in std::mem::take(&mut self.answered) {
-            self.unwatch(&w.stream);
-            if w.stream.set_nonblocking(false).is_err() {
-                continue;
-            }
+        for (id, w) in std::mem::take(&mut self.answered) {
+            // The waiter's request is done with: its count in the store ends here.
             let Waiter {
                 stream,
                 peer,
@@ -498,10 +541,40 @@ impl Shell {
                 place,
                 ..
             } = w;
-            // Given back first: the connection's next request may park again at once.
-            drop(place);
-            (self.resume)(Resumed { stream, peer, buf });
+            if !buf.is_empty() {
+                self.hand_back(stream, peer, buf, place);
+                continue;
+            }
+            let fd = stream.as_raw_fd();
+            let events = libc::EPOLLIN | libc::EPOLLRDHUP;
+            let epfd = self.epoll.as_raw_fd();
+            let watched = ctl(epfd, libc::EPOLL_CTL_MOD, fd, events, id)
+                .or_else(|_| ctl(epfd, libc::EPOLL_CTL_ADD, fd, events, id));
+            if watched.is_err() {
+                self.forget(&stream);
+                continue;
+            }
+            let deadline = Instant::now() + IDLE_TIMEOUT;
+            self.resting.insert(
+                id,
+                Resting {
+                    stream,
+                    peer,
+                    place,
+                    deadline,
+                },
+            );
         }
+    }
+
+    fn hand_back(&mut self, stream: TcpStream, peer: SocketAddr, buf: Vec<u8>, place: Ticket) {
+        self.unwatch(&stream);
+        if stream.set_nonblocking(false).is_err() {
+            return;
+        }
+        // Given back first: the connection's next request may park again at once.
+        drop(place);
+        (self.resume)(Resumed { stream, peer, buf });
     }
 
     fn unwatch(&self, stream: &TcpStream) {
@@ -522,8 +595,11 @@ impl Shell {
 
     /// The server stops: every parked request is told so, and closed.
     fn stop(&mut self) {
-        for w in std::mem::take(&mut self.answered) {
+        for (_, w) in std::mem::take(&mut self.answered) {
             self.forget(&w.stream);
+        }
+        for (_, r) in self.resting.drain() {
+            let _ = r.stream.shutdown(Shutdown::Both);
         }
         let busy = Response::detail(503, "picamd is stopping").with_header("Retry-After", "5");
         let mut head = Vec::new();

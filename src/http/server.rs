@@ -35,6 +35,7 @@ use super::response::{StreamBody, PLACEHOLDERS};
 use super::slots::{Refusal, Slots};
 use super::throttle::Throttle;
 use super::wire::{self, Framing, Head, WireError};
+use super::workers::Workers;
 use super::{Body, Request, Response};
 use crate::heartbeat::Heartbeat;
 use crate::in_flight::InFlight;
@@ -187,6 +188,7 @@ impl HttpServer {
             stopping: Arc::clone(&stopping),
             answering: Arc::clone(&answering),
             responder: Arc::new(OnceLock::new()),
+            workers: Arc::new(Workers::new("http-conn", STACK_SIZE)),
         };
         let responder = if limits.max_parked > 0 {
             let resumer = spawner.clone();
@@ -274,6 +276,7 @@ struct Spawner<H: ?Sized> {
     stopping: Arc<AtomicBool>,
     answering: Arc<InFlight>,
     responder: Arc<OnceLock<Arc<Responder>>>,
+    workers: Arc<Workers>,
 }
 
 impl<H: ?Sized> Clone for Spawner<H> {
@@ -285,6 +288,7 @@ impl<H: ?Sized> Clone for Spawner<H> {
             stopping: Arc::clone(&self.stopping),
             answering: Arc::clone(&self.answering),
             responder: Arc::clone(&self.responder),
+            workers: Arc::clone(&self.workers),
         }
     }
 }
@@ -343,14 +347,11 @@ impl<H: Handler + ?Sized> Spawner<H> {
             responder: self.responder.get().cloned(),
             pending: buf,
         };
-        let spawned = thread::Builder::new()
-            .name("http-conn".into())
-            .stack_size(STACK_SIZE)
-            .spawn(move || {
-                if let Err(e) = conn.serve(handler.as_ref()) {
-                    log::debug!("connection ended: {e}");
-                }
-            });
+        let spawned = self.workers.run(Box::new(move || {
+            if let Err(e) = conn.serve(handler.as_ref()) {
+                log::debug!("connection ended: {e}");
+            }
+        }));
         if let Err(e) = spawned {
             log::error!("cannot start a connection thread: {e}");
         }
@@ -516,7 +517,7 @@ impl Connection {
                     keep_alive,
                     head_only,
                     headers,
-                    pending,
+                    pending: Some(pending),
                     place: ticket,
                 };
                 if let Err(mut w) = responder.park(waiter) {
