@@ -93,7 +93,11 @@ mod tests {
         // One long job keeps its thread; a second job must not wait for it.
         let hold = Arc::new(Barrier::new(2));
         let h = Arc::clone(&hold);
-        workers.run(Box::new(move || drop(h.wait()))).unwrap();
+        workers
+            .run(Box::new(move || {
+                h.wait();
+            }))
+            .unwrap();
         let d = done_tx.clone();
         workers
             .run(Box::new(move || d.send(thread::current().id()).unwrap()))
