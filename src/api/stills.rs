@@ -3,6 +3,8 @@
 
 use super::routes::Params;
 use super::validation::query_number;
+use crate::camera::status::Delivers;
+use crate::camera::Power;
 use crate::http::{Body, Request, Response};
 use crate::runtime::Runtime;
 use crate::stills::mjpeg;
@@ -32,7 +34,11 @@ pub fn mjpeg(rt: &Runtime, req: &Request, _: &Params) -> Response {
         Ok(fps) => fps,
         Err(resp) => return resp,
     };
-    if rt.media.latest_frame().is_none() {
+    // With no picture yet (start-up, a stopped camera) the stream waits for the first one,
+    // as the pipeline's does; only a source that can never give one is a 503.
+    let never =
+        rt.media.power.power() == Power::Disabled || rt.media.source.delivers() == Delivers::H264;
+    if never && rt.media.latest_frame().is_none() {
         return Response::detail(503, rt.media.no_frame_detail());
     }
     mjpeg::stream_response(std::sync::Arc::clone(&rt.stills.mjpeg), fps)
