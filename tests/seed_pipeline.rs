@@ -253,3 +253,46 @@ fn camera_enabled_0_runs_the_api_with_no_camera() {
     let detail = cam.get("/health").json()["detail"].clone();
     assert_eq!(detail, "The camera is disabled (CAMERA_ENABLED=0)");
 }
+
+/// The pipeline's page (written from the contract) in headless Chromium, served from its
+/// own origin as the pipeline serves it: it reads the status, shows the MJPEG stream, and
+/// stops and starts the camera, with no key, no cookie and no console error.
+#[test]
+fn the_pipelines_page_drives_picamd_from_another_origin() {
+    let browser = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/browser");
+    assert!(
+        browser.join("node_modules/playwright-core").is_dir(),
+        "tests/browser needs `npm ci` and Debian's chromium (scripts/test.sh sets both up)"
+    );
+    let page_port = common::free_port();
+    let origin = format!("http://127.0.0.1:{page_port}");
+    let cam = Picamd::start_with(
+        &["--resolution", "320x240", "--fps", "15"],
+        &[
+            ("LOCAL_CONTROL_WITHOUT_KEY", "1"),
+            ("LOCAL_ALLOWED_ORIGINS", &origin),
+        ],
+        |_| {},
+    );
+    let out = Command::new("node")
+        .current_dir(&browser)
+        .arg("seed_pipeline_page.mjs")
+        .arg(cam.url(""))
+        .arg(page_port.to_string())
+        .output()
+        .expect("node runs");
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "the page failed: {stdout}\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let result: serde_json::Value = serde_json::from_str(stdout.lines().last().unwrap()).unwrap();
+    let steps = result["steps"].as_array().unwrap();
+    assert_eq!(steps[0]["backend"], "testsrc");
+    assert_eq!(steps[0]["width"], 320);
+    assert_eq!(steps[1]["error"], "", "stop went through");
+    assert_eq!(steps[2]["error"], "", "start went through");
+    assert_eq!(result["console_errors"], serde_json::json!([]));
+    assert_eq!(cam.get("/camera/status").json()["running"], true);
+}
