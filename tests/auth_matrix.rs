@@ -606,3 +606,24 @@ fn action_routes_are_rate_limited_per_client_but_not_through_the_relay() {
         assert_ne!(handle(&rt, &relayed).status, 429);
     }
 }
+
+#[test]
+fn starting_youtube_streams_is_rate_limited_like_the_plugin() {
+    let rt = runtime_with(&[("RATE_LIMIT_STREAMS", "2")]);
+    let key = ("X-API-Key", KEY);
+    // Bodies that fail validation still count: the limit is on requests, as the plugin's.
+    for _ in 0..2 {
+        assert_ne!(
+            call(&rt, "POST", "/streams/youtube", LAN, &[key]).status,
+            429
+        );
+    }
+    let limited = call(&rt, "POST", "/streams/youtube", LAN, &[key]);
+    assert_eq!(limited.status, 429);
+    assert_eq!(detail(&limited), "Too many requests. Try again later.");
+    assert_ne!(
+        call(&rt, "GET", "/streams/youtube", LAN, &[key]).status,
+        429,
+        "reading the state is not an action"
+    );
+}
