@@ -95,6 +95,7 @@ pub fn serve(config: Config) -> Result<(), StartError> {
     let server = HttpServer::start_on(listener, inherited, limits, Arc::clone(&api), accept_beat)
         .map_err(|e| StartError::Listen(listen, e))?;
     let _pipeline = Pipeline::start(&rt.config, &rt.media).map_err(StartError::Pipeline)?;
+    start_always_on_recording(&rt);
     housekeeping::spawn(Arc::clone(&rt.media), Arc::clone(&rt.stills))
         .map_err(StartError::Housekeeping)?;
     start_governor(&rt.config, Arc::clone(&rt.media.bitrate)).map_err(StartError::Governor)?;
@@ -132,6 +133,8 @@ pub fn serve(config: Config) -> Result<(), StartError> {
     let answering = server.stop_accepting();
     // A YouTube stream says goodbye to its server (FCUnpublish, deleteStream) within 2 s.
     let _ = rt.stream.stop(crate::stream::Ended::Shutdown);
+    // A recording finishes its file (durations, fsync).
+    let _ = rt.recorder.stop();
     let deadline = std::time::Instant::now() + STOP_GRACE;
     // Relayed captures too; then the answers being written, so a capture that finished is
     // also answered.
@@ -142,6 +145,21 @@ pub fn serve(config: Config) -> Result<(), StartError> {
     answering.wait_idle(deadline.saturating_duration_since(std::time::Instant::now()));
     // Open connections (MJPEG and HLS viewers) close with the process.
     Ok(())
+}
+
+/// `RECORD_ALWAYS=1`: record from start-up (stopping it is up to the API).
+fn start_always_on_recording(rt: &Runtime) {
+    if !rt.config.relab.record.always {
+        return;
+    }
+    let hold = rt
+        .media
+        .preview
+        .hold(std::time::Instant::now(), "always-on recording");
+    match rt.recorder.start(None, hold) {
+        Ok(path) => log::info!("always-on recording to {}", path.display()),
+        Err(e) => log::error!("cannot start the always-on recording: {e}"),
+    }
 }
 
 /// The socket systemd passed (socket activation), else `listen` bound here.

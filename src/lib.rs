@@ -22,6 +22,7 @@ mod pairing;
 mod pipeline;
 mod preview;
 mod random;
+mod record;
 mod relay;
 mod runtime;
 mod stills;

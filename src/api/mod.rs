@@ -10,6 +10,7 @@ pub mod login;
 pub mod openapi;
 pub mod pairing;
 pub mod preview;
+pub mod recordings;
 pub mod routes;
 pub mod setup_page;
 pub mod stills;
@@ -140,6 +141,14 @@ pub const ROUTES: &[Route] = &[
     route("POST", "/streams/youtube", Auth::Key, streams::start),
     route("GET", "/streams/youtube", Auth::Key, streams::status),
     route("DELETE", "/streams/youtube", Auth::Key, streams::stop),
+    route("POST", "/record/start", Auth::Key, recordings::seed_start),
+    route("POST", "/record/stop", Auth::Key, recordings::seed_stop),
+    route("GET", "/recordings", Auth::Key, recordings::list),
+    route("GET", "/recordings/state", Auth::Key, recordings::state),
+    route("POST", "/recordings/start", Auth::Key, recordings::start),
+    route("POST", "/recordings/stop", Auth::Key, recordings::stop),
+    route("GET", "/recordings/{name}", Auth::Key, recordings::download),
+    route("DELETE", "/recordings/{name}", Auth::Key, recordings::delete),
     route("GET", "/timelapse", Auth::Key, timelapse::status),
     route("PUT", "/timelapse", Auth::Key, timelapse::update),
     route("GET", "/system/telemetry", Auth::Key, system::telemetry),
