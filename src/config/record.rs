@@ -23,7 +23,7 @@ pub struct RecordSettings {
     pub keep: u64,
     /// `RECORD_MAX_AGE_S` (0: no limit): finished files older than this are deleted.
     pub max_age_s: u64,
-    /// `RECORD_MAX_MB` (4096): the folder's recordings may use at most this much; 0 no limit.
+    /// `RECORD_MAX_MB` (4096, MiB, fractions allowed): the folder's recordings may use at most this much; 0 no limit.
     pub max_bytes: u64,
     /// `RECORD_MIN_FREE_MB` (256): free space kept on the filesystem; recording stops below it
     /// once no finished file is left to delete.
@@ -56,10 +56,23 @@ impl RecordSettings {
             always: v.bool("RECORD_ALWAYS", false)?,
             keep: v.uint("RECORD_KEEP", 100, 0, 1_000_000)?,
             max_age_s: v.uint("RECORD_MAX_AGE_S", 0, 0, u64::MAX)?,
-            max_bytes: v.uint("RECORD_MAX_MB", 4096, 0, 1 << 30)? * MIB,
-            min_free_bytes: v.uint("RECORD_MIN_FREE_MB", 256, 0, 1 << 30)? * MIB,
+            max_bytes: megabytes(v, "RECORD_MAX_MB", 4096)?,
+            min_free_bytes: megabytes(v, "RECORD_MIN_FREE_MB", 256)?,
         })
     }
+}
+
+/// A size in MiB (fractions allowed, e.g. `0.5`), as bytes.
+fn megabytes(v: &Vars, name: &'static str, default: u64) -> Result<u64, ConfigError> {
+    let Some(raw) = v.get(name) else {
+        return Ok(default * MIB);
+    };
+    raw.trim()
+        .parse::<f64>()
+        .ok()
+        .filter(|mb| (0.0..=1_048_576.0).contains(mb))
+        .map(|mb| (mb * MIB as f64) as u64)
+        .ok_or_else(|| ConfigError::invalid(name, raw, "a number of MiB from 0 to 1048576"))
 }
 
 #[cfg(test)]
@@ -87,8 +100,11 @@ mod tests {
             ("RECORD_FILE_PREFIX", "cam-1"),
             ("RECORD_ALWAYS", "1"),
             ("RECORD_MAX_MB", "0"),
+            ("RECORD_MIN_FREE_MB", "0.5"),
         ])
         .unwrap();
+        assert_eq!(s.min_free_bytes, MIB / 2);
+        assert!(read(&[("RECORD_MAX_MB", "-1")]).is_err());
         assert_eq!(s.output_dir, PathBuf::from("/rec"));
         assert_eq!(s.prefix, "cam-1");
         assert!(s.always);

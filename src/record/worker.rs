@@ -22,7 +22,7 @@ use crate::preview::PreviewHold;
 use crate::system::disk::disk_space;
 
 /// How often retention and the free-space floor are checked while a file is written.
-const CHECK_EVERY: Duration = Duration::from_secs(5);
+const CHECK_EVERY: Duration = Duration::from_secs(1);
 
 /// How the files of one recording are named.
 pub enum Naming {
