@@ -23,9 +23,16 @@ fn probe(path: &Path) -> (String, f64, f64) {
         .expect("ffprobe runs");
     assert!(out.status.success(), "ffprobe {}: {out:?}", path.display());
     let v: Value = serde_json::from_slice(&out.stdout).unwrap();
-    let num = |x: &Value| x.as_str().and_then(|s| s.parse::<f64>().ok()).unwrap_or(-1.0);
+    let num = |x: &Value| {
+        x.as_str()
+            .and_then(|s| s.parse::<f64>().ok())
+            .unwrap_or(-1.0)
+    };
     (
-        v["streams"][0]["codec_name"].as_str().unwrap_or("").to_string(),
+        v["streams"][0]["codec_name"]
+            .as_str()
+            .unwrap_or("")
+            .to_string(),
         num(&v["format"]["start_time"]),
         num(&v["format"]["duration"]),
     )
@@ -97,7 +104,10 @@ fn seed_routes_record_a_clean_file_that_downloads_with_range_and_deletes() {
         let body = json!({ "path": outside }).to_string();
         let resp = cam.authed("POST", "/record/start", &body);
         assert_eq!(resp.status, 400, "{outside}");
-        assert!(resp.json()["detail"].as_str().unwrap().contains("RECORD_OUTPUT_DIR"));
+        assert!(resp.json()["detail"]
+            .as_str()
+            .unwrap()
+            .contains("RECORD_OUTPUT_DIR"));
     }
     assert!(recordings(&dir).is_empty());
     assert_eq!(cam.request("POST", "/record/start", &[], b"").status, 401);
@@ -108,19 +118,34 @@ fn seed_routes_record_a_clean_file_that_downloads_with_range_and_deletes() {
     let body = resp.json();
     let path = body["path"].as_str().unwrap().to_string();
     assert_eq!(body, json!({"ok": true, "path": path, "recording": true}));
-    let name = Path::new(&path).file_name().unwrap().to_str().unwrap().to_string();
-    assert_eq!(Path::new(&path).parent().unwrap(), dir.canonicalize().unwrap());
-    // capture_<UTC %Y%m%dT%H%M%S>.mp4
-    let stamp = name.strip_prefix("capture_").unwrap().strip_suffix(".mp4").unwrap();
-    assert!(
-        stamp.len() == 15 && stamp.as_bytes()[8] == b'T',
-        "{name}"
+    let name = Path::new(&path)
+        .file_name()
+        .unwrap()
+        .to_str()
+        .unwrap()
+        .to_string();
+    assert_eq!(
+        Path::new(&path).parent().unwrap(),
+        dir.canonicalize().unwrap()
     );
+    // capture_<UTC %Y%m%dT%H%M%S>.mp4
+    let stamp = name
+        .strip_prefix("capture_")
+        .unwrap()
+        .strip_suffix(".mp4")
+        .unwrap();
+    assert!(stamp.len() == 15 && stamp.as_bytes()[8] == b'T', "{name}");
     let again = cam.authed("POST", "/record/start", "");
     assert_eq!(again.status, 400);
-    assert_eq!(again.text(), r#"{"detail":"Recording already in progress."}"#);
+    assert_eq!(
+        again.text(),
+        r#"{"detail":"Recording already in progress."}"#
+    );
     let s = state(&cam);
-    assert_eq!((s["recording"].clone(), s["path"].clone()), (json!(true), json!(path)));
+    assert_eq!(
+        (s["recording"].clone(), s["path"].clone()),
+        (json!(true), json!(path))
+    );
     let metrics = cam.authed("GET", "/metrics", "").text();
     assert!(metrics.contains("picamd_recording_active 1"), "{metrics}");
 
@@ -153,13 +178,26 @@ fn seed_routes_record_a_clean_file_that_downloads_with_range_and_deletes() {
     assert_eq!(whole.status, 200);
     assert_eq!(whole.body, bytes);
     assert_eq!(whole.header("Accept-Ranges"), Some("bytes"));
-    let part = cam.request("GET", &url, &[("X-API-Key", &key), ("Range", "bytes=100-199")], b"");
+    let part = cam.request(
+        "GET",
+        &url,
+        &[("X-API-Key", &key), ("Range", "bytes=100-199")],
+        b"",
+    );
     assert_eq!(part.status, 206);
     assert_eq!(part.body, bytes[100..200]);
     let content_range = format!("bytes 100-199/{}", bytes.len());
     assert_eq!(part.header("Content-Range"), Some(content_range.as_str()));
-    let tail = cam.request("GET", &url, &[("X-API-Key", &key), ("Range", "bytes=-10")], b"");
-    assert_eq!((tail.status, &tail.body[..]), (206, &bytes[bytes.len() - 10..]));
+    let tail = cam.request(
+        "GET",
+        &url,
+        &[("X-API-Key", &key), ("Range", "bytes=-10")],
+        b"",
+    );
+    assert_eq!(
+        (tail.status, &tail.body[..]),
+        (206, &bytes[bytes.len() - 10..])
+    );
     let past = format!("bytes={}-", bytes.len());
     let resp = cam.request("GET", &url, &[("X-API-Key", &key), ("Range", &past)], b"");
     assert_eq!(resp.status, 416);
@@ -173,11 +211,18 @@ fn seed_routes_record_a_clean_file_that_downloads_with_range_and_deletes() {
         "/recordings/nothing.mp4",
     ] {
         let resp = cam.request("GET", escape, &[("X-API-Key", &key)], b"");
-        assert!(matches!(resp.status, 400 | 404), "{escape}: {}", resp.status);
+        assert!(
+            matches!(resp.status, 400 | 404),
+            "{escape}: {}",
+            resp.status
+        );
     }
     let resp = cam.request("DELETE", &url, &[("X-API-Key", &key)], b"");
     assert_eq!(resp.status, 204);
-    assert_eq!(cam.request("GET", &url, &[("X-API-Key", &key)], b"").status, 404);
+    assert_eq!(
+        cam.request("GET", &url, &[("X-API-Key", &key)], b"").status,
+        404
+    );
     assert!(recordings(&dir).is_empty());
 }
 
@@ -244,7 +289,10 @@ fn rotation_retention_and_a_kill_9_leave_playable_files() {
     );
     let metrics = cam.authed("GET", "/metrics", "").text();
     assert!(metrics.contains("picamd_recording_active 0"), "{metrics}");
-    assert!(metrics.contains("picamd_recording_files_total"), "{metrics}");
+    assert!(
+        metrics.contains("picamd_recording_files_total"),
+        "{metrics}"
+    );
 }
 
 /// The daemon runs in its own user and mount namespace, with a tmpfs of `size` as its
@@ -271,28 +319,37 @@ fn a_full_disk_stops_the_recording_with_a_reason_and_a_whole_file() {
     // ENOSPC: no quota and no floor, so the write itself fails.
     let cam = start_on_tmpfs(
         "96k",
-        &[("RECORD_MAX_MB", "0"), ("RECORD_MIN_FREE_MB", "0"), ("RECORD_SEGMENT_S", "0")],
+        &[
+            ("RECORD_MAX_MB", "0"),
+            ("RECORD_MIN_FREE_MB", "0"),
+            ("RECORD_SEGMENT_S", "0"),
+        ],
     );
     let resp = cam.authed("POST", "/record/start", "");
     assert_eq!(resp.status, 200, "{}", resp.text());
     let path = PathBuf::from(resp.json()["path"].as_str().unwrap());
     let s = wait_state(&cam, "failed", Duration::from_secs(20));
-    assert!(
-        s["error"].as_str().unwrap().starts_with("Disk full"),
-        "{s}"
-    );
+    assert!(s["error"].as_str().unwrap().starts_with("Disk full"), "{s}");
     assert_eq!(s["recording"], json!(false));
     // The daemon is fine, and the file (in the daemon's namespace) is cut at its last whole
     // fragment: read it through the API.
     let name = path.file_name().unwrap().to_str().unwrap();
     let key = cam.local_key();
-    let file = cam.request("GET", &format!("/recordings/{name}"), &[("X-API-Key", &key)], b"");
+    let file = cam.request(
+        "GET",
+        &format!("/recordings/{name}"),
+        &[("X-API-Key", &key)],
+        b"",
+    );
     assert_eq!(file.status, 200);
     let copy = cam.data_dir.join("copy.mp4");
     std::fs::write(&copy, &file.body).unwrap();
     assert_plays(&copy);
     let metrics = cam.authed("GET", "/metrics", "").text();
-    assert!(metrics.contains("picamd_recording_errors_total 1"), "{metrics}");
+    assert!(
+        metrics.contains("picamd_recording_errors_total 1"),
+        "{metrics}"
+    );
     assert_eq!(cam.authed("POST", "/record/stop", "").status, 409);
     drop(cam);
 

@@ -148,7 +148,12 @@ pub const ROUTES: &[Route] = &[
     route("POST", "/recordings/start", Auth::Key, recordings::start),
     route("POST", "/recordings/stop", Auth::Key, recordings::stop),
     route("GET", "/recordings/{name}", Auth::Key, recordings::download),
-    route("DELETE", "/recordings/{name}", Auth::Key, recordings::delete),
+    route(
+        "DELETE",
+        "/recordings/{name}",
+        Auth::Key,
+        recordings::delete,
+    ),
     route("GET", "/timelapse", Auth::Key, timelapse::status),
     route("PUT", "/timelapse", Auth::Key, timelapse::update),
     route("GET", "/system/telemetry", Auth::Key, system::telemetry),

@@ -66,10 +66,25 @@ fn requested_path(req: &Request, field: &'static str) -> Result<Option<String>, 
             errors.push(FieldError::new(kind, &["body", name], msg, v.clone()));
         }
     };
-    check(field, Value::is_string, "string_type", "Input should be a valid string");
+    check(
+        field,
+        Value::is_string,
+        "string_type",
+        "Input should be a valid string",
+    );
     if field == "path" {
-        check("fps", Value::is_number, "float_type", "Input should be a valid number");
-        check("codec", Value::is_string, "string_type", "Input should be a valid string");
+        check(
+            "fps",
+            Value::is_number,
+            "float_type",
+            "Input should be a valid number",
+        );
+        check(
+            "codec",
+            Value::is_string,
+            "string_type",
+            "Input should be a valid string",
+        );
     }
     if !errors.is_empty() {
         return Err(unprocessable(&errors));
@@ -137,7 +152,8 @@ pub fn stop(rt: &Runtime, _: &Request, _: &Params) -> Response {
 
 /// `GET /recordings/state`.
 pub fn state(rt: &Runtime, _: &Request, _: &Params) -> Response {
-    Response::json(200, &state_json(&rt.recorder.snapshot())).with_header("Cache-Control", "no-store")
+    Response::json(200, &state_json(&rt.recorder.snapshot()))
+        .with_header("Cache-Control", "no-store")
 }
 
 /// `GET /recordings`: the state and the files, newest first.

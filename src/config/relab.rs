@@ -22,11 +22,11 @@ use super::error::ConfigError;
 use super::http::HttpSettings;
 use super::pairing::PairingSettings;
 use super::pairing_api::{ApiPrefix, PollMethod};
+use super::record::RecordSettings;
 use super::relay::{RelaySettings, DEFAULT_RELAY_AUTH_SCHEME};
 use super::s3::S3Settings;
 use super::secret::redacted;
 use super::stills::{StillsSettings, DEFAULT_MAX_CAPTURE_FILE_BYTES, DEFAULT_MAX_CAPTURE_PIXELS};
-use super::record::RecordSettings;
 use super::stream::{IngestUrl, StreamSettings, DEFAULT_INGEST_URL};
 use super::upload::{
     CaptureUploadSettings, ImageSink, DEFAULT_QUEUE_DEAD_MAX_ENTRIES,

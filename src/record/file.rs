@@ -98,7 +98,9 @@ impl Mp4File {
     /// makes the file durable. Returns its length.
     pub fn finish(self, duration_ticks: u64) -> io::Result<u64> {
         debug_assert_eq!(TIMESCALE, 90_000);
-        let d = u32::try_from(duration_ticks).unwrap_or(u32::MAX).to_be_bytes();
+        let d = u32::try_from(duration_ticks)
+            .unwrap_or(u32::MAX)
+            .to_be_bytes();
         for at in &self.duration_fields {
             self.file.write_all_at(&d, *at)?;
         }

@@ -9,12 +9,14 @@
 //!   (sans-IO);
 //! - [`file`]: one file on disk (fsync per fragment, durations patched at the end);
 //! - [`library`]: listing, opening and deleting recordings in the output folder;
+//! - [`repair`]: at start-up, the newest file cut back to its last whole fragment;
 //! - [`worker`]: the recorder thread; [`service`]: the [`Recorder`] the API drives;
 //!   [`status`]: what the API and `/metrics` see.
 
 pub mod file;
 pub mod library;
 pub mod names;
+pub mod repair;
 pub mod retention;
 pub mod segmenter;
 pub mod service;

@@ -50,9 +50,7 @@ pub enum Over {
 
 pub fn select(mut files: Vec<Finished>, policy: Policy, now: Now) -> Selection {
     // Oldest first; the name (a UTC stamp) breaks ties.
-    files.sort_by(|a, b| {
-        (a.modified_unix_s, &a.name).cmp(&(b.modified_unix_s, &b.name))
-    });
+    files.sort_by(|a, b| (a.modified_unix_s, &a.name).cmp(&(b.modified_unix_s, &b.name)));
     let mut total: u64 = files.iter().map(|f| f.bytes).sum::<u64>() + now.current_bytes;
     let mut freed: u64 = 0;
     let mut left = files.len() as u64;
@@ -126,7 +124,10 @@ mod tests {
             ..Policy::default()
         };
         // Ages 100, 90, 80, 70, 60.
-        assert_eq!(names(&select(files(5), age, now)), ["f0.mp4", "f1.mp4", "f2.mp4"]);
+        assert_eq!(
+            names(&select(files(5), age, now)),
+            ["f0.mp4", "f1.mp4", "f2.mp4"]
+        );
         let quota = Policy {
             max_bytes: 350,
             ..Policy::default()
@@ -162,7 +163,16 @@ mod tests {
         assert_eq!(s.delete.len(), 5);
         assert_eq!(s.over, Some(Over::FreeSpace));
         assert_eq!(
-            select(files(2), floor, Now { free_bytes: None, ..now(0) }).delete.len(),
+            select(
+                files(2),
+                floor,
+                Now {
+                    free_bytes: None,
+                    ..now(0)
+                }
+            )
+            .delete
+            .len(),
             0,
             "unknown free space deletes nothing"
         );

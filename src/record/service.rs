@@ -96,6 +96,9 @@ impl Recorder {
     ) -> io::Result<Recorder> {
         std::fs::create_dir_all(&settings.output_dir)?;
         settings.output_dir = settings.output_dir.canonicalize()?;
+        if let Err(e) = super::repair::repair_newest(&settings.output_dir) {
+            log::warn!("cannot check the newest recording after start-up: {e}");
+        }
         Ok(Recorder {
             settings,
             units,
@@ -148,9 +151,11 @@ impl Recorder {
             Naming::Auto { first, .. } => first,
             Naming::Given(name) => name,
         });
-        let (backlog, units) =
-            self.units
-                .subscribe_from_last_sync("recorder", QUEUE, Arc::clone(&self.status.dropped));
+        let (backlog, units) = self.units.subscribe_from_last_sync(
+            "recorder",
+            QUEUE,
+            Arc::clone(&self.status.dropped),
+        );
         let fresh = backlog
             .last()
             .is_some_and(|au| unix_us().saturating_sub(au.capture_unix_us) < BACKLOG_FRESH_US);
@@ -182,7 +187,11 @@ impl Recorder {
         let thread = std::thread::Builder::new()
             .name("recorder".into())
             .spawn(move || worker::run(job))
-            .map_err(RecordError::Io)?;
+            .map_err(|e| {
+                self.status
+                    .failed(format!("Cannot start the recorder thread: {e}"));
+                RecordError::Io(e)
+            })?;
         log::info!("recording started: {}", first_path.display());
         *running = Some(Running {
             stop: stop_tx,
