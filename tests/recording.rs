@@ -74,7 +74,7 @@ fn recordings(dir: &Path) -> Vec<PathBuf> {
 }
 
 fn state(cam: &Picamd) -> Value {
-    let resp = cam.authed("GET", "/recordings/state", "");
+    let resp = cam.authed("GET", "/recorder", "");
     assert_eq!(resp.status, 200);
     resp.json()
 }
@@ -234,10 +234,10 @@ fn rotation_retention_and_a_kill_9_leave_playable_files() {
         |_| {},
     );
     let dir = cam.data_dir.join("recordings");
-    let resp = cam.authed("POST", "/recordings/start", r#"{"name":"clip.mp4"}"#);
+    let resp = cam.authed("POST", "/recorder/start", r#"{"name":"clip.mp4"}"#);
     assert_eq!(resp.status, 201, "{}", resp.text());
     std::thread::sleep(Duration::from_millis(4500));
-    let resp = cam.authed("POST", "/recordings/stop", "");
+    let resp = cam.authed("POST", "/recorder/stop", "");
     assert_eq!(resp.status, 200);
     let opened = resp.json()["files"].as_u64().unwrap();
     let files = recordings(&dir);
@@ -262,7 +262,7 @@ fn rotation_retention_and_a_kill_9_leave_playable_files() {
     // kill -9 while a file is being written (no rotation now): what was synced plays.
     cam.set_env("RECORD_SEGMENT_S", "0");
     cam.restart();
-    let resp = cam.authed("POST", "/recordings/start", "");
+    let resp = cam.authed("POST", "/recorder/start", "");
     assert_eq!(resp.status, 201);
     std::thread::sleep(Duration::from_millis(2500));
     let current = PathBuf::from(state(&cam)["path"].as_str().unwrap());
@@ -276,10 +276,10 @@ fn rotation_retention_and_a_kill_9_leave_playable_files() {
     assert!(d > 0.0);
 
     // Quota: before each new file the oldest go until all fit in 0.1 MiB.
-    let resp = cam.authed("POST", "/recordings/start", "");
+    let resp = cam.authed("POST", "/recorder/start", "");
     assert_eq!(resp.status, 201);
     std::thread::sleep(Duration::from_millis(5000));
-    assert_eq!(cam.authed("POST", "/recordings/stop", "").status, 200);
+    assert_eq!(cam.authed("POST", "/recorder/stop", "").status, 200);
     let files = recordings(&dir);
     let sizes: Vec<u64> = files.iter().map(|f| f.metadata().unwrap().len()).collect();
     let before_last: u64 = sizes[..sizes.len() - 1].iter().sum();
@@ -358,7 +358,7 @@ fn a_full_disk_stops_the_recording_with_a_reason_and_a_whole_file() {
         "256k",
         &[("RECORD_MAX_MB", "0"), ("RECORD_MIN_FREE_MB", "0.2")],
     );
-    assert_eq!(cam.authed("POST", "/recordings/start", "").status, 201);
+    assert_eq!(cam.authed("POST", "/recorder/start", "").status, 201);
     let s = wait_state(&cam, "failed", Duration::from_secs(20));
     assert!(
         s["error"].as_str().unwrap().starts_with("Disk almost full"),

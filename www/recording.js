@@ -1,4 +1,4 @@
-// The recording indicator on the live page: polls GET /recordings/state (with the browser
+// The recording indicator on the live page: polls GET /recorder (with the browser
 // session, if there is one) and shows whether picamd records to MP4, and into which file.
 // Without a session or key the state is not readable and the indicator stays hidden.
 
@@ -24,7 +24,7 @@ function show(state) {
 
 async function poll() {
   try {
-    const res = await fetch('/recordings/state', { cache: 'no-store', credentials: 'same-origin' });
+    const res = await fetch('/recorder', { cache: 'no-store', credentials: 'same-origin' });
     if (res.ok) show(await res.json());
     else box.hidden = true;
   } catch {

@@ -144,9 +144,9 @@ pub const ROUTES: &[Route] = &[
     route("POST", "/record/start", Auth::Key, recordings::seed_start),
     route("POST", "/record/stop", Auth::Key, recordings::seed_stop),
     route("GET", "/recordings", Auth::Key, recordings::list),
-    route("GET", "/recordings/state", Auth::Key, recordings::state),
-    route("POST", "/recordings/start", Auth::Key, recordings::start),
-    route("POST", "/recordings/stop", Auth::Key, recordings::stop),
+    route("GET", "/recorder", Auth::Key, recordings::state),
+    route("POST", "/recorder/start", Auth::Key, recordings::start),
+    route("POST", "/recorder/stop", Auth::Key, recordings::stop),
     route("GET", "/recordings/{name}", Auth::Key, recordings::download),
     route(
         "DELETE",

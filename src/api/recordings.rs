@@ -19,7 +19,7 @@ use crate::runtime::Runtime;
 
 /// The detail `POST /preview/stop` answers while recording.
 pub const PREVIEW_IN_USE: &str =
-    "A recording uses the preview encoder: stop it first (POST /recordings/stop)";
+    "A recording uses the preview encoder: stop it first (POST /recorder/stop)";
 
 /// The one place recorder errors become statuses (picamd's own routes).
 fn error(e: &RecordError) -> Response {
@@ -130,7 +130,7 @@ pub fn seed_stop(rt: &Runtime, _: &Request, _: &Params) -> Response {
     }
 }
 
-/// `POST /recordings/start`, optional `{"name": "clip.mp4"}`: 201 with the state.
+/// `POST /recorder/start`, optional `{"name": "clip.mp4"}`: 201 with the state.
 pub fn start(rt: &Runtime, req: &Request, _: &Params) -> Response {
     let name = match requested_path(req, "name") {
         Ok(n) => n,
@@ -142,7 +142,7 @@ pub fn start(rt: &Runtime, req: &Request, _: &Params) -> Response {
     }
 }
 
-/// `POST /recordings/stop`: 200 with the state (idle, the last file's path).
+/// `POST /recorder/stop`: 200 with the state (idle, the last file's path).
 pub fn stop(rt: &Runtime, _: &Request, _: &Params) -> Response {
     match rt.recorder.stop() {
         Ok(_) => Response::json(200, &state_json(&rt.recorder.snapshot())),
@@ -150,7 +150,7 @@ pub fn stop(rt: &Runtime, _: &Request, _: &Params) -> Response {
     }
 }
 
-/// `GET /recordings/state`.
+/// `GET /recorder`.
 pub fn state(rt: &Runtime, _: &Request, _: &Params) -> Response {
     Response::json(200, &state_json(&rt.recorder.snapshot()))
         .with_header("Cache-Control", "no-store")
