@@ -369,3 +369,31 @@ fn a_full_disk_stops_the_recording_with_a_reason_and_a_whole_file() {
         std::env::temp_dir().join(format!("picamd-rec-tmpfs-{}", std::process::id())),
     );
 }
+
+#[test]
+fn always_on_records_from_start_up_and_sigterm_finishes_the_file() {
+    use picamd::internal::media::fmp4::{find_box, parse_box_tree};
+    let mut cam = Picamd::start_with(
+        &["--resolution", "640x360"],
+        &[("RECORD_ALWAYS", "1")],
+        |_| {},
+    );
+    let s = state(&cam);
+    assert_eq!(s["recording"], json!(true), "{s}");
+    let path = PathBuf::from(s["path"].as_str().unwrap());
+    std::thread::sleep(Duration::from_millis(2000));
+    let status = cam.signal_and_wait(libc::SIGTERM, Duration::from_secs(10));
+    assert!(status.is_some_and(|s| s.success()), "{status:?}");
+    let duration = assert_plays(&path);
+    // The duration was written into mvhd at the end (90 kHz ticks).
+    let data = std::fs::read(&path).unwrap();
+    let tree = parse_box_tree(&data).unwrap();
+    let mvhd = find_box(&tree, "moov/mvhd").unwrap();
+    let at = mvhd.payload_offset(&data) + 16;
+    let ticks = u32::from_be_bytes(data[at..at + 4].try_into().unwrap());
+    assert!(
+        (f64::from(ticks) / 90_000.0 - duration).abs() < 0.1,
+        "mvhd {ticks} ticks, ffprobe {duration} s"
+    );
+    assert!(duration > 1.5, "{duration}");
+}
