@@ -236,13 +236,14 @@ fn rotation_retention_and_a_kill_9_leave_playable_files() {
     let dir = cam.data_dir.join("recordings");
     let resp = cam.authed("POST", "/recorder/start", r#"{"name":"clip.mp4"}"#);
     assert_eq!(resp.status, 201, "{}", resp.text());
-    std::thread::sleep(Duration::from_millis(4500));
+    std::thread::sleep(Duration::from_millis(5500));
     let resp = cam.authed("POST", "/recorder/stop", "");
     assert_eq!(resp.status, 200);
     let opened = resp.json()["files"].as_u64().unwrap();
     let files = recordings(&dir);
-    // A file per second (an IDR each second): 4 or more opened; retention kept the newest two
-    // finished ones before each new file, so at most three are left.
+    // A file per second (an IDR each second): 4 or more opened (5 or 6 unless the machine is
+    // very busy); retention kept the newest two finished ones before each new file, so at most
+    // three are left.
     assert!(opened >= 4, "{opened} files opened");
     assert!((2..=3).contains(&files.len()), "{files:?}");
     let names: Vec<_> = files
@@ -255,7 +256,8 @@ fn rotation_retention_and_a_kill_9_leave_playable_files() {
     );
     for f in &files[..files.len() - 1] {
         let d = assert_plays(f);
-        assert!((0.9..=1.6).contains(&d), "{}: {d} s", f.display());
+        // About 1 s; an IDR that came late (a loaded encoder) makes one longer.
+        assert!((0.9..=2.2).contains(&d), "{}: {d} s", f.display());
     }
     assert_plays(files.last().unwrap());
 
