@@ -147,18 +147,34 @@ pub fn serve(config: Config) -> Result<(), StartError> {
     Ok(())
 }
 
-/// `RECORD_ALWAYS=1`: record from start-up (stopping it is up to the API).
+/// `RECORD_ALWAYS=1`: record from start-up, and again `RECORD_ALWAYS_RETRY_S` after an error
+/// (a full disk) stopped it; a recording stopped through the API stays stopped.
 fn start_always_on_recording(rt: &Runtime) {
     if !rt.config.relab.record.always {
         return;
     }
-    let hold = rt
-        .media
-        .preview
-        .hold(std::time::Instant::now(), "always-on recording");
-    match rt.recorder.start(None, hold) {
-        Ok(path) => log::info!("always-on recording to {}", path.display()),
-        Err(e) => log::error!("cannot start the always-on recording: {e}"),
+    let start = |media: &crate::runtime::MediaState, recorder: &crate::record::Recorder| {
+        let hold = media
+            .preview
+            .hold(std::time::Instant::now(), "always-on recording");
+        match recorder.start(None, hold) {
+            Ok(path) => log::info!("always-on recording to {}", path.display()),
+            Err(e) => log::error!("cannot start the always-on recording: {e}"),
+        }
+    };
+    start(&rt.media, &rt.recorder);
+    let (media, recorder) = (Arc::clone(&rt.media), Arc::clone(&rt.recorder));
+    let retry = Duration::from_secs(rt.config.relab.record.always_retry_s);
+    let spawned = std::thread::Builder::new()
+        .name("always-record".into())
+        .spawn(move || loop {
+            std::thread::sleep(retry);
+            if recorder.snapshot().state == crate::record::State::Failed {
+                start(&media, &recorder);
+            }
+        });
+    if let Err(e) = spawned {
+        log::error!("cannot start the always-on recording's retry thread: {e}");
     }
 }
 

@@ -367,6 +367,25 @@ fn a_full_disk_stops_the_recording_with_a_reason_and_a_whole_file() {
         "{s}"
     );
     drop(cam);
+
+    // Always on: an error stops it, and once deleting a file made room it starts again by
+    // itself with a new file.
+    let cam = start_on_tmpfs(
+        "96k",
+        &[
+            ("RECORD_MAX_MB", "0"),
+            ("RECORD_MIN_FREE_MB", "0"),
+            ("RECORD_ALWAYS", "1"),
+            ("RECORD_ALWAYS_RETRY_S", "2"),
+        ],
+    );
+    let s = wait_state(&cam, "failed", Duration::from_secs(20));
+    let full = s["name"].as_str().unwrap().to_string();
+    let resp = cam.authed("DELETE", &format!("/recordings/{full}"), "");
+    assert_eq!(resp.status, 204);
+    let s = wait_state(&cam, "recording", Duration::from_secs(10));
+    assert_ne!(s["name"], json!(full), "{s}");
+    drop(cam);
     let _ = std::fs::remove_dir_all(
         std::env::temp_dir().join(format!("picamd-rec-tmpfs-{}", std::process::id())),
     );

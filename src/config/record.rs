@@ -19,6 +19,9 @@ pub struct RecordSettings {
     pub segment_s: u64,
     /// `RECORD_ALWAYS` (false): record from start-up.
     pub always: bool,
+    /// `RECORD_ALWAYS_RETRY_S` (60): an always-on recording an error stopped starts again
+    /// after this long.
+    pub always_retry_s: u64,
     /// `RECORD_KEEP` (100): finished files kept at most; 0 no limit.
     pub keep: u64,
     /// `RECORD_MAX_AGE_S` (0: no limit): finished files older than this are deleted.
@@ -54,6 +57,7 @@ impl RecordSettings {
             prefix,
             segment_s: v.uint("RECORD_SEGMENT_S", 900, 0, 86_400)?,
             always: v.bool("RECORD_ALWAYS", false)?,
+            always_retry_s: v.uint("RECORD_ALWAYS_RETRY_S", 60, 1, 86_400)?,
             keep: v.uint("RECORD_KEEP", 100, 0, 1_000_000)?,
             max_age_s: v.uint("RECORD_MAX_AGE_S", 0, 0, u64::MAX)?,
             max_bytes: megabytes(v, "RECORD_MAX_MB", 4096)?,

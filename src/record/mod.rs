@@ -24,4 +24,4 @@ pub mod status;
 mod worker;
 
 pub use service::{RecordError, Recorder};
-pub use status::Snapshot;
+pub use status::{Snapshot, State};
