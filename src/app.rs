@@ -95,6 +95,7 @@ pub fn serve(config: Config) -> Result<(), StartError> {
     let server = HttpServer::start_on(listener, inherited, limits, Arc::clone(&api), accept_beat)
         .map_err(|e| StartError::Listen(listen, e))?;
     let _pipeline = Pipeline::start(&rt.config, &rt.media).map_err(StartError::Pipeline)?;
+    start_always_on_recording(&rt);
     housekeeping::spawn(Arc::clone(&rt.media), Arc::clone(&rt.stills))
         .map_err(StartError::Housekeeping)?;
     start_governor(&rt.config, Arc::clone(&rt.media.bitrate)).map_err(StartError::Governor)?;
@@ -132,6 +133,8 @@ pub fn serve(config: Config) -> Result<(), StartError> {
     let answering = server.stop_accepting();
     // A YouTube stream says goodbye to its server (FCUnpublish, deleteStream) within 2 s.
     let _ = rt.stream.stop(crate::stream::Ended::Shutdown);
+    // A recording finishes its file (durations, fsync).
+    let _ = rt.recorder.stop();
     let deadline = std::time::Instant::now() + STOP_GRACE;
     // Relayed captures too; then the answers being written, so a capture that finished is
     // also answered.
@@ -142,6 +145,37 @@ pub fn serve(config: Config) -> Result<(), StartError> {
     answering.wait_idle(deadline.saturating_duration_since(std::time::Instant::now()));
     // Open connections (MJPEG and HLS viewers) close with the process.
     Ok(())
+}
+
+/// `RECORD_ALWAYS=1`: record from start-up, and again `RECORD_ALWAYS_RETRY_S` after an error
+/// (a full disk) stopped it; a recording stopped through the API stays stopped.
+fn start_always_on_recording(rt: &Runtime) {
+    if !rt.config.relab.record.always {
+        return;
+    }
+    let start = |media: &crate::runtime::MediaState, recorder: &crate::record::Recorder| {
+        let hold = media
+            .preview
+            .hold(std::time::Instant::now(), "always-on recording");
+        match recorder.start(None, hold) {
+            Ok(path) => log::info!("always-on recording to {}", path.display()),
+            Err(e) => log::error!("cannot start the always-on recording: {e}"),
+        }
+    };
+    start(&rt.media, &rt.recorder);
+    let (media, recorder) = (Arc::clone(&rt.media), Arc::clone(&rt.recorder));
+    let retry = Duration::from_secs(rt.config.relab.record.always_retry_s);
+    let spawned = std::thread::Builder::new()
+        .name("always-record".into())
+        .spawn(move || loop {
+            std::thread::sleep(retry);
+            if recorder.snapshot().state == crate::record::State::Failed {
+                start(&media, &recorder);
+            }
+        });
+    if let Err(e) = spawned {
+        log::error!("cannot start the always-on recording's retry thread: {e}");
+    }
 }
 
 /// The socket systemd passed (socket activation), else `listen` bound here.

@@ -22,6 +22,7 @@ mod pairing;
 mod pipeline;
 mod preview;
 mod random;
+mod record;
 mod relay;
 mod runtime;
 mod stills;
@@ -105,6 +106,10 @@ pub mod internal {
     }
     pub mod random {
         pub use crate::random::{hex_id, token_urlsafe};
+    }
+    pub mod record {
+        pub use crate::record::file::Mp4File;
+        pub use crate::record::segmenter::{Output, Segmenter, SegmenterConfig};
     }
     pub mod runtime {
         pub use crate::runtime::Runtime;

@@ -177,7 +177,10 @@ fn the_local_network_tiers_follow_their_settings() {
         );
         assert_eq!(wrong.status, 403, "{what} with a wrong key");
     }
-    assert_eq!(seen, 5, "/frame, /stream.mjpg, /camera/status|start|stop");
+    assert_eq!(
+        seen, 9,
+        "/frame, /stream.mjpg, /camera/status|start|stop, /record/start|stop, /recorder/start|stop"
+    );
 }
 
 #[test]

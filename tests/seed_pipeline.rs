@@ -116,6 +116,14 @@ fn the_pipelines_clients_work_unchanged_from_the_local_network() {
         Some("http://127.0.0.1:3000")
     );
 
+    // A recording through the pipeline's route, with no key; /camera/stop will end it.
+    let record = cam.request("POST", "/record/start", &[JSON], b"{}");
+    assert_eq!(record.status, 200, "{}", record.text());
+    let recording_path = record.json()["path"].as_str().unwrap().to_string();
+    let status = cam.get("/camera/status").json();
+    assert_eq!(status["recording"], true);
+    assert_eq!(status["recording_path"], recording_path.as_str());
+
     // Stop after the first run has lasted a while (see the cache check after the start).
     std::thread::sleep(Duration::from_secs(2));
     // Stop: the camera is released, nothing stale is served, the daemon stays healthy.
@@ -127,7 +135,41 @@ fn the_pipelines_clients_work_unchanged_from_the_local_network() {
         (stop.status, stop.json()),
         (200, serde_json::json!({"ok": true}))
     );
-    assert_eq!(cam.get("/camera/status").json()["running"], false);
+    let status = cam.get("/camera/status").json();
+    assert_eq!(
+        (
+            &status["running"],
+            &status["recording"],
+            &status["recording_path"]
+        ),
+        (
+            &serde_json::json!(false),
+            &serde_json::json!(false),
+            &serde_json::Value::Null
+        )
+    );
+    if have("ffprobe") {
+        let probe = Command::new("ffprobe")
+            .args([
+                "-v",
+                "error",
+                "-show_entries",
+                "format=duration",
+                "-of",
+                "csv=p=0",
+            ])
+            .arg(&recording_path)
+            .output()
+            .unwrap();
+        let seconds: f64 = String::from_utf8_lossy(&probe.stdout)
+            .trim()
+            .parse()
+            .unwrap_or(0.0);
+        assert!(
+            seconds >= 1.0,
+            "the recording was finished by the stop: {seconds} s"
+        );
+    }
     let frame = cam.get("/frame");
     assert_eq!(frame.status, 503);
     assert!(frame.text().contains("stopped"), "{}", frame.text());

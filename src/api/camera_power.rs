@@ -26,8 +26,8 @@ pub fn status(rt: &Runtime, _: &Request, _: &Params) -> Response {
         &json!({
             "running": power == Power::On,
             "backend": backend,
-            "recording": false,
-            "recording_path": null,
+            "recording": rt.recorder.is_recording(),
+            "recording_path": rt.recorder.current_path(),
         }),
     )
     .with_header("Cache-Control", "no-store")
@@ -44,8 +44,11 @@ pub fn start(rt: &Runtime, _: &Request, _: &Params) -> Response {
     }
 }
 
-/// Idempotent, as in the pipeline.
+/// Idempotent, as in the pipeline; a recording ends first (its file is finished).
 pub fn stop(rt: &Runtime, _: &Request, _: &Params) -> Response {
+    if let Ok(path) = rt.recorder.stop() {
+        log::info!("recording {} ended: the camera was stopped", path.display());
+    }
     rt.media.stop_camera();
     ok()
 }

@@ -11,6 +11,7 @@ pub mod login;
 pub mod openapi;
 pub mod pairing;
 pub mod preview;
+pub mod recordings;
 pub mod routes;
 pub mod setup_page;
 pub mod stills;
@@ -144,6 +145,19 @@ pub const ROUTES: &[Route] = &[
     route("POST", "/streams/youtube", Auth::Key, streams::start),
     route("GET", "/streams/youtube", Auth::Key, streams::status),
     route("DELETE", "/streams/youtube", Auth::Key, streams::stop),
+    route("POST", "/record/start", CONTROL, recordings::seed_start),
+    route("POST", "/record/stop", CONTROL, recordings::seed_stop),
+    route("GET", "/recordings", Auth::Key, recordings::list),
+    route("GET", "/recorder", Auth::Key, recordings::state),
+    route("POST", "/recorder/start", CONTROL, recordings::start),
+    route("POST", "/recorder/stop", CONTROL, recordings::stop),
+    route("GET", "/recordings/{name}", Auth::Key, recordings::download),
+    route(
+        "DELETE",
+        "/recordings/{name}",
+        Auth::Key,
+        recordings::delete,
+    ),
     route("GET", "/timelapse", Auth::Key, timelapse::status),
     route("PUT", "/timelapse", Auth::Key, timelapse::update),
     route("GET", "/system/telemetry", Auth::Key, system::telemetry),

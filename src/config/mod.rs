@@ -16,6 +16,7 @@ pub mod error;
 pub mod http;
 pub mod pairing;
 pub mod pairing_api;
+pub mod record;
 pub mod relab;
 pub mod relay;
 pub mod retry;

@@ -22,6 +22,7 @@ use super::error::ConfigError;
 use super::http::HttpSettings;
 use super::pairing::PairingSettings;
 use super::pairing_api::{ApiPrefix, PollMethod};
+use super::record::RecordSettings;
 use super::relay::{RelaySettings, DEFAULT_RELAY_AUTH_SCHEME};
 use super::s3::S3Settings;
 use super::secret::redacted;
@@ -55,6 +56,8 @@ pub struct RelabSettings {
     pub relay: RelaySettings,
     pub compat: CompatSettings,
     pub stream: StreamSettings,
+    /// Recording to MP4 (`RECORD_*`).
+    pub record: RecordSettings,
     /// `APP_ENV`.
     pub app_env: AppEnv,
     /// Deprecated names that were set (start-up warns about each).
@@ -312,6 +315,7 @@ impl RelabSettings {
                 ca_file: rtmp_ca_file,
                 max_duration_s: max_stream_duration_s,
             },
+            record: RecordSettings::from_vars(&v, data_dir)?,
             app_env,
             deprecated: Deprecated {
                 allow_plaintext_relay: deprecated_allow_plaintext_relay,

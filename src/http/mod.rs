@@ -7,6 +7,7 @@ pub mod client_address;
 pub mod cors;
 pub mod date;
 pub mod percent;
+pub mod range;
 pub mod request;
 pub mod request_id;
 pub mod response;

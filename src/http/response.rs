@@ -18,13 +18,27 @@ pub enum Body {
 
 type StreamWriter = Box<dyn FnOnce(&mut dyn Write) -> io::Result<()> + Send>;
 
-/// A body of unknown length that writes itself to the client until it is done or the client
-/// goes away (a write fails).
-pub struct StreamBody(StreamWriter);
+/// A body that writes itself to the client until it is done or the client goes away (a
+/// write fails): of unknown length (a live stream), or of a known length (a file sent from
+/// disk), which the head then declares.
+pub struct StreamBody(StreamWriter, Option<u64>);
 
 impl StreamBody {
     pub fn new(write: impl FnOnce(&mut dyn Write) -> io::Result<()> + Send + 'static) -> Self {
-        StreamBody(Box::new(write))
+        StreamBody(Box::new(write), None)
+    }
+
+    /// A body of exactly `len` bytes that `write` writes.
+    pub fn sized(
+        len: u64,
+        write: impl FnOnce(&mut dyn Write) -> io::Result<()> + Send + 'static,
+    ) -> Self {
+        StreamBody(Box::new(write), Some(len))
+    }
+
+    /// The length declared with [`StreamBody::sized`].
+    pub fn declared_len(&self) -> Option<u64> {
+        self.1
     }
 
     /// Writes the body to `out`, returning when the closure does.
@@ -65,6 +79,14 @@ impl Body {
 
     pub fn is_stream(&self) -> bool {
         matches!(self, Body::Stream(_))
+    }
+
+    /// The declared length of a sized stream (a file).
+    pub fn stream_len(&self) -> Option<u64> {
+        match self {
+            Body::Stream(s) => s.declared_len(),
+            _ => None,
+        }
     }
 
     /// The whole body in one buffer (tests and the relay); empty for a stream, which only

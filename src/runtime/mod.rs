@@ -23,6 +23,7 @@ use crate::link::LinkState;
 use crate::media::llhls::HlsStore;
 use crate::pairing::bootstrap::KeyBootstrap;
 use crate::preview::PreviewGate;
+use crate::record::Recorder;
 use crate::stills::thumbnail;
 use crate::stills::Stills;
 use crate::stream::{VideoInfo, YoutubeStreams};
@@ -45,6 +46,8 @@ pub struct Runtime {
     pub link: Arc<LinkState>,
     /// The YouTube live stream (at most one).
     pub stream: Arc<YoutubeStreams>,
+    /// Recording to MP4 (at most one recording).
+    pub recorder: Arc<Recorder>,
     /// What only the web pages use: static files, CORS, the system probe.
     pub site: Site,
 }
@@ -131,8 +134,14 @@ impl Runtime {
                 kbps: config.bitrate as f64 / 1000.0,
             },
         ));
+        let recorder = Arc::new(Recorder::new(
+            relab.record.clone(),
+            Arc::clone(&media.units),
+            config.fps,
+        )?);
         Ok(Arc::new(Runtime {
             stream,
+            recorder,
             site: Site::new(&config, image_path),
             link: Arc::new(LinkState::new(keys.relay.is_some())),
             auth,

@@ -16,6 +16,8 @@ pub struct Picamd {
     pub data_dir: PathBuf,
     args: Vec<String>,
     env: Vec<(String, String)>,
+    /// A command the daemon runs under (`unshare ...`), for tests that need a namespace.
+    wrapper: Vec<String>,
 }
 
 impl Picamd {
@@ -35,16 +37,29 @@ impl Picamd {
         env: &[(&str, &str)],
         prepare: impl FnOnce(&std::path::Path),
     ) -> Picamd {
+        Picamd::start_under(&[], extra, env, prepare)
+    }
+
+    /// Like `start_with`, running the daemon as `wrapper... picamd <args>` (e.g.
+    /// `unshare -rm sh -c '...; exec "$0" "$@"'` for a private mount).
+    pub fn start_under(
+        wrapper: &[&str],
+        extra: &[&str],
+        env: &[(&str, &str)],
+        prepare: impl FnOnce(&std::path::Path),
+    ) -> Picamd {
         let port = free_port();
         let data_dir =
             std::env::temp_dir().join(format!("picamd-test-{}-{port}", std::process::id()));
         let _ = std::fs::remove_dir_all(&data_dir);
         std::fs::create_dir_all(&data_dir).expect("temporary data directory");
         prepare(&data_dir);
-        let child = spawn(port, &data_dir, extra, env);
+        let wrapper: Vec<String> = wrapper.iter().map(|s| s.to_string()).collect();
+        let child = spawn(port, &data_dir, extra, env, &wrapper);
         let mut picamd = Picamd {
             child,
             port,
+            wrapper,
             data_dir,
             args: extra.iter().map(|s| s.to_string()).collect(),
             env: env
@@ -64,11 +79,12 @@ impl Picamd {
             std::env::temp_dir().join(format!("picamd-test-{}-{port}", std::process::id()));
         let _ = std::fs::remove_dir_all(&data_dir);
         std::fs::create_dir_all(&data_dir).expect("temporary data directory");
-        let child = spawn(port, &data_dir, extra, env);
+        let child = spawn(port, &data_dir, extra, env, &[]);
         let mut picamd = Picamd {
             child,
             port,
             data_dir,
+            wrapper: Vec::new(),
             args: extra.iter().map(|s| s.to_string()).collect(),
             env: env
                 .iter()
@@ -90,7 +106,7 @@ impl Picamd {
             .iter()
             .map(|(k, v)| (k.as_str(), v.as_str()))
             .collect();
-        self.child = spawn(self.port, &self.data_dir, &args, &env);
+        self.child = spawn(self.port, &self.data_dir, &args, &env, &self.wrapper);
         self.wait_ready(PLAYLIST);
     }
 
@@ -215,13 +231,26 @@ impl Drop for Picamd {
     }
 }
 
-fn spawn(port: u16, data_dir: &std::path::Path, extra: &[&str], env: &[(&str, &str)]) -> Child {
+fn spawn(
+    port: u16,
+    data_dir: &std::path::Path,
+    extra: &[&str],
+    env: &[(&str, &str)],
+    wrapper: &[String],
+) -> Child {
     let log = std::fs::OpenOptions::new()
         .create(true)
         .append(true)
         .open(data_dir.join("picamd.log"))
         .expect("log file");
-    let mut cmd = Command::new(env!("CARGO_BIN_EXE_picamd"));
+    let mut cmd = match wrapper.split_first() {
+        Some((program, args)) => {
+            let mut cmd = Command::new(program);
+            cmd.args(args).arg(env!("CARGO_BIN_EXE_picamd"));
+            cmd
+        }
+        None => Command::new(env!("CARGO_BIN_EXE_picamd")),
+    };
     cmd.args(["--listen", &format!("127.0.0.1:{port}"), "--data-dir"])
         .arg(data_dir)
         .args(extra)
