@@ -6,6 +6,7 @@ pub mod camera;
 pub mod captures;
 pub mod guards;
 pub mod health;
+pub mod hub;
 pub mod login;
 pub mod openapi;
 pub mod pairing;
@@ -149,6 +150,29 @@ pub const ROUTES: &[Route] = &[
         Auth::Key,
         system::local_access,
     ),
+    // The seed-004 camera hub (404 unless HUB_ENABLED); cameras authenticate by token.
+    route("GET", "/camera/hello", Auth::None, hub::hello),
+    route("GET", "/camera/list", Auth::None, hub::list),
+    route("GET", "/camera/get-image", Auth::None, hub::get_image),
+    Route {
+        max_body: hub::MAX_UPLOAD_BODY,
+        ..route(
+            "POST",
+            "/camera/update-image",
+            Auth::None,
+            hub::update_image,
+        )
+    },
+    route("POST", "/camera/update", Auth::None, hub::update),
+    route("GET", "/camera/stream-image", Auth::None, hub::stream_image),
+    route("GET", "/video-input-stream", Auth::None, hub::input_stream),
+    route(
+        "GET",
+        "/video-output-stream",
+        Auth::None,
+        hub::output_stream,
+    ),
+    route("GET", "/hub", Auth::None, hub::page),
 ];
 
 const fn route(

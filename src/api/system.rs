@@ -140,6 +140,7 @@ fn own_metrics(rt: &Runtime) -> Vec<Metric> {
     metrics.extend(thermal_metrics(&rt.media));
     metrics.extend(relay_metrics(rt));
     metrics.extend(youtube_metrics(rt));
+    metrics.extend(super::hub::metrics(rt));
     metrics.extend(upload_metrics(&rt.uploads.status()));
     metrics
 }
@@ -421,6 +422,7 @@ pub fn telemetry(rt: &Runtime, _: &Request, _: &Params) -> Response {
             "uploads": upload_telemetry(&rt.uploads.status()),
             "thermal_governor": thermal_telemetry(&rt.media),
             "youtube": super::health::youtube_detail(rt),
+            "hub": super::hub::telemetry(rt),
         }),
     )
 }

@@ -27,7 +27,7 @@ use std::time::{Duration, Instant};
 
 use super::budget::{Budget, Reservation};
 use super::chunked;
-use super::response::StreamBody;
+use super::response::{StreamBody, Upgrade};
 use super::slots::{Refusal, Slots};
 use super::throttle::Throttle;
 use super::wire::{self, Framing, Head, WireError};
@@ -446,11 +446,22 @@ impl Connection {
             let head_only = request.method == "HEAD";
             write_response(&mut self.stream, &response, keep_alive, head_only)?;
             drop(answering);
-            if let Body::Stream(body) = response.body {
-                if !head_only {
-                    run_stream(&mut self.stream, body, &request);
+            match response.body {
+                Body::Stream(body) => {
+                    if !head_only {
+                        run_stream(&mut self.stream, body, &request);
+                    }
+                    return Ok(());
                 }
-                return Ok(());
+                Body::Upgrade(upgrade) => {
+                    if !head_only {
+                        let stream = self.stream.try_clone()?;
+                        let read_ahead = std::mem::take(&mut buf);
+                        run_upgrade(stream, upgrade, read_ahead, &request);
+                    }
+                    return Ok(());
+                }
+                _ => {}
             }
             if !keep_alive {
                 return Ok(());
@@ -702,6 +713,15 @@ fn run_stream(stream: &mut TcpStream, body: StreamBody, req: &Request) {
         Ok(Ok(())) => {}
         Ok(Err(e)) => log::debug!("stream {} ended: {e}", req.path),
         Err(_) => log::error!("stream {} panicked", req.path),
+    }
+}
+
+/// Hands an upgraded connection (a WebSocket) to its handler, with no timeouts of ours left
+/// on it; a panic in it ends only this connection.
+fn run_upgrade(stream: TcpStream, upgrade: Upgrade, read_ahead: Vec<u8>, req: &Request) {
+    let _ = stream.set_read_timeout(None);
+    if panic::catch_unwind(AssertUnwindSafe(|| upgrade.run(stream, read_ahead))).is_err() {
+        log::error!("upgraded connection {} panicked", req.path);
     }
 }
 

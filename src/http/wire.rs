@@ -256,7 +256,9 @@ pub fn write_head(resp: &Response, keep_alive: bool, out: &mut Vec<u8>) {
     if has_length && !streamed {
         let _ = write!(out, "Content-Length: {}\r\n", resp.body.len());
     }
-    out.extend_from_slice(if keep_alive {
+    out.extend_from_slice(if resp.body.is_upgrade() {
+        b"Connection: Upgrade\r\n\r\n"
+    } else if keep_alive {
         b"Connection: keep-alive\r\n\r\n"
     } else {
         b"Connection: close\r\n\r\n"
