@@ -56,7 +56,7 @@ fn hub(rt: &Runtime) -> Result<&Arc<Hub>, Response> {
     rt.hub.as_ref().ok_or_else(Response::not_found)
 }
 
-fn camera<'a>(hub: &'a Hub, id: i64) -> Option<&'a Arc<CameraSlot>> {
+fn camera(hub: &Hub, id: i64) -> Option<&Arc<CameraSlot>> {
     u32::try_from(id).ok().and_then(|id| hub.camera(id))
 }
 

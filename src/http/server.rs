@@ -879,6 +879,44 @@ mod tests {
     }
 
     #[test]
+    fn an_upgrade_hands_the_socket_over_after_its_head() {
+        let handler = |_: &Request| {
+            let upgrade = Upgrade::new(|mut stream: TcpStream, read_ahead: Vec<u8>| {
+                let mut first = [0u8; 3];
+                stream.read_exact(&mut first).unwrap();
+                let mut echo = read_ahead;
+                echo.extend_from_slice(&first);
+                stream.write_all(&echo).unwrap();
+            });
+            Response {
+                status: 101,
+                headers: vec![("Upgrade".into(), "echo".into())],
+                body: Body::Upgrade(upgrade),
+            }
+        };
+        let server =
+            HttpServer::start("127.0.0.1:0".parse().unwrap(), 8, Arc::new(handler)).unwrap();
+        let mut client = TcpStream::connect(server.local_addr()).unwrap();
+        client
+            .set_read_timeout(Some(Duration::from_secs(5)))
+            .unwrap();
+        // Bytes sent right after the head reach the new owner too.
+        client
+            .write_all(b"GET /ws HTTP/1.1\r\nHost: 127.0.0.1\r\nUpgrade: echo\r\n\r\nab")
+            .unwrap();
+        thread::sleep(Duration::from_millis(50));
+        client.write_all(b"cde").unwrap();
+        let mut answer = Vec::new();
+        client.read_to_end(&mut answer).unwrap();
+        let answer = String::from_utf8(answer).unwrap();
+        let (head, rest) = answer.split_once("\r\n\r\n").unwrap();
+        assert!(head.starts_with("HTTP/1.1 101 "), "{head}");
+        assert!(head.contains("\r\nConnection: Upgrade"), "{head}");
+        assert!(!head.to_ascii_lowercase().contains("content-length"), "{head}");
+        assert_eq!(rest, "abcde");
+    }
+
+    #[test]
     fn a_trickling_client_still_meets_the_deadline() {
         let (mut server, mut client) = pair();
         let trickle = thread::spawn(move || {
