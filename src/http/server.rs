@@ -912,7 +912,10 @@ mod tests {
         let (head, rest) = answer.split_once("\r\n\r\n").unwrap();
         assert!(head.starts_with("HTTP/1.1 101 "), "{head}");
         assert!(head.contains("\r\nConnection: Upgrade"), "{head}");
-        assert!(!head.to_ascii_lowercase().contains("content-length"), "{head}");
+        assert!(
+            !head.to_ascii_lowercase().contains("content-length"),
+            "{head}"
+        );
         assert_eq!(rest, "abcde");
     }
 
