@@ -13,10 +13,12 @@ use crate::http::response::StreamBody;
 
 /// The shortest tick (the reference front end asked for 3 ms).
 pub const MIN_DELAY_MS: u64 = 3;
+/// The longest tick: a viewer asking for more still gets a picture a minute.
+pub const MAX_DELAY_MS: u64 = 60_000;
 const RESEND: Duration = Duration::from_secs(2);
 
 pub fn stream_body(slot: Arc<CameraSlot>, delay_ms: u64, guard: ConnectionGuard) -> StreamBody {
-    let tick = Duration::from_millis(delay_ms.max(MIN_DELAY_MS));
+    let tick = Duration::from_millis(delay_ms.clamp(MIN_DELAY_MS, MAX_DELAY_MS));
     StreamBody::new(move |out| {
         let _guard = guard;
         let mut sent: Option<u64> = None;
