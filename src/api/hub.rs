@@ -20,6 +20,9 @@ use crate::hub::{codec, events, multipart, token, Hub};
 use crate::runtime::Runtime;
 use crate::system::prometheus::{Metric, MetricKind};
 
+/// The one hub route with a large body.
+pub const UPLOAD: &str = "/camera/update-image";
+
 /// The longest `update-image` body read (a picture of the default 4 MiB cap and its form).
 pub const MAX_UPLOAD_BODY: usize = (4 << 20) + (64 << 10);
 
@@ -312,4 +315,76 @@ pub fn telemetry(rt: &Runtime) -> serde_json::Value {
         })
     });
     json!({ "server": hub, "push": rt.hub_push.telemetry() })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::http::server::Admission;
+    use crate::runtime::test_runtime;
+    use crate::testutil::TempDir;
+
+    fn get(rt: &Runtime, target: &str) -> Response {
+        crate::api::handle(rt, &Request::new("GET", target).unwrap())
+    }
+
+    #[test]
+    fn everything_is_404_while_the_hub_is_off() {
+        let (rt, _dir) = test_runtime::runtime(&[]);
+        for target in [
+            "/camera/hello",
+            "/camera/list",
+            "/camera/get-image?cameraId=1",
+            "/camera/stream-image?cameraId=1&updateDelay=5",
+            "/video-input-stream",
+            "/hub",
+        ] {
+            assert_eq!(get(&rt, target).status, 404, "{target}");
+        }
+        let mut upload = Request::new("POST", UPLOAD).unwrap();
+        upload
+            .headers
+            .push(("Content-Length".into(), "4000000".into()));
+        match crate::api::admit(&rt, &upload) {
+            Admission::Refuse(resp) => assert_eq!(resp.status, 404),
+            Admission::Accept { .. } => panic!("no upload body is read while the hub is off"),
+        }
+    }
+
+    #[test]
+    fn the_hubs_shapes() {
+        let files = TempDir::new("hub-cameras");
+        let path = files.join("cameras.json");
+        std::fs::write(&path, r#"[{"id":1,"name":"a","description":null}]"#).unwrap();
+        let (rt, _dir) = test_runtime::runtime(&[
+            ("HUB_ENABLED", "1"),
+            ("HUB_CAMERAS_FILE", path.to_str().unwrap()),
+            ("CAMERA_TOKEN_SECRET", "s"),
+        ]);
+        let hello = get(&rt, "/camera/hello");
+        assert_eq!(hello.body.to_vec(), br#"{"message":"Hello World!"}"#);
+        assert_eq!(hello.header("Access-Control-Allow-Origin"), Some("*"));
+        let list: serde_json::Value =
+            serde_json::from_slice(&get(&rt, "/camera/list").body.to_vec()).unwrap();
+        assert_eq!(list[0]["preview"], "");
+        // Query names bind in any case, as in ASP.NET; no picture yet is an empty JPEG body.
+        let empty = get(&rt, "/camera/get-image?CAMERAID=1");
+        assert_eq!((empty.status, empty.body.len()), (200, 0));
+        assert_eq!(get(&rt, "/camera/get-image").status, 400);
+        let unknown = get(&rt, "/camera/stream-image?cameraId=5&updateDelay=10");
+        assert_eq!(
+            (unknown.status, unknown.body.to_vec()),
+            (404, br#"{"message":"No camera with id 5"}"#.to_vec())
+        );
+        let sse = get(&rt, "/camera/stream-image?cameraId=1&updateDelay=10");
+        assert_eq!(sse.header("Content-Type"), Some("text/event-stream"));
+        assert!(sse.body.is_stream());
+        let plain = get(&rt, "/video-output-stream");
+        assert_eq!(plain.status, 404, "not an upgrade");
+        let page = get(&rt, "/hub");
+        assert_eq!(page.status, 200);
+        assert!(page
+            .header("Content-Security-Policy")
+            .is_some_and(|csp| csp.contains("connect-src 'self' http: https: ws: wss:")));
+    }
 }
