@@ -110,10 +110,8 @@ impl InputDecoder {
                 Want::ImageLen => match word() {
                     0 => Want::ImageLen,
                     n if n as usize > self.max_image => return Err(InputError::ImageTooLarge(n)),
-                    n => {
-                        self.buf.reserve_exact(n as usize);
-                        Want::Image(n as usize)
-                    }
+                    // Memory grows with the bytes that come, not with what a length claims.
+                    n => Want::Image(n as usize),
                 },
                 Want::Image(_) => {
                     events.push(InputEvent::Image(whole));
