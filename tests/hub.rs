@@ -446,7 +446,7 @@ fn a_flood_of_pictures_stays_bounded() {
     );
     let sent = result["sent"].as_f64().unwrap();
     // The Python senders pace themselves; on a busy 2-core machine they may fall behind.
-    assert!(sent >= 1500.0, "the flood ran: {result}");
+    assert!(sent >= 2000.0, "the flood ran: {result}");
     assert_eq!(received, sent, "every picture sent was taken");
     assert!(
         result["viewed_min"].as_u64().unwrap() >= 10,

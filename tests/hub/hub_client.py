@@ -194,14 +194,15 @@ def view(url, camera_id, n, move=False):
 
 def flood(url_in, url_out, first_id, cameras, rate, seconds, jpeg, secret):
     counts = {}
-    stop = time.monotonic() + seconds
+    # The senders' window starts once the viewers are connected (set below).
+    window = {"stop": time.monotonic() + 3600.0}
 
     def camera(cid):
         ws = WebSocket(url_in)
         camera_hello(ws, cid, token_for(cid, secret))
         msg = struct.pack("<I", len(jpeg)) + jpeg
         sent, due = 0, time.monotonic()
-        while time.monotonic() < stop:
+        while time.monotonic() < window["stop"]:
             ws.send(msg)
             sent += 1
             due += 1.0 / rate
@@ -216,7 +217,7 @@ def flood(url_in, url_out, first_id, cameras, rate, seconds, jpeg, secret):
         viewer_hello(ws, cid)
         ws.sock.settimeout(0.5)
         got = 0
-        while time.monotonic() < stop + 0.5:
+        while time.monotonic() < window["stop"] + 0.5:
             try:
                 msg = ws.recv()
                 if msg[:2] == b"\xff\xd8":
@@ -232,6 +233,7 @@ def flood(url_in, url_out, first_id, cameras, rate, seconds, jpeg, secret):
     for t in threads:
         t.start()
     time.sleep(0.3)
+    window["stop"] = time.monotonic() + seconds
     cams = [threading.Thread(target=camera, args=(c,)) for c in range(first_id, first_id + cameras)]
     for t in cams:
         t.start()
@@ -241,6 +243,7 @@ def flood(url_in, url_out, first_id, cameras, rate, seconds, jpeg, secret):
         "sent": sum(c.get("sent", 0) for c in counts.values()),
         "viewed_min": min(c.get("viewed", 0) for c in counts.values()),
         "seconds": seconds,
+        "per_second": round(sum(c.get("sent", 0) for c in counts.values()) / seconds),
     }
 
 
