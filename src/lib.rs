@@ -41,7 +41,7 @@ mod watchdog;
 /// private to the crate: this re-exports, per module, only the items those users name.
 pub mod internal {
     pub mod api {
-        pub use crate::api::routes::{Auth, Guard};
+        pub use crate::api::routes::{Auth, Guard, LocalTier};
         pub use crate::api::{handle, Api, ROUTES};
     }
     pub mod app {

@@ -3,6 +3,7 @@
 
 pub mod action_limits;
 pub mod camera;
+pub mod camera_power;
 pub mod captures;
 pub mod guards;
 pub mod health;
@@ -25,7 +26,7 @@ use std::panic::{self, AssertUnwindSafe};
 use std::sync::Arc;
 use std::time::Instant;
 
-use routes::{Auth, Guard, Match, Route};
+use routes::{Auth, Guard, LocalTier, Match, Route};
 
 use crate::auth::login_limiter::too_many_attempts;
 use crate::auth::{self, Access};
@@ -133,11 +134,14 @@ pub const ROUTES: &[Route] = &[
         camera::patch_controls,
     ),
     route("PUT", "/camera/focus", Auth::Key, camera::focus),
+    route("GET", "/camera/status", VIEW, camera_power::status),
+    route("POST", "/camera/start", CONTROL, camera_power::start),
+    route("POST", "/camera/stop", CONTROL, camera_power::stop),
     route("POST", "/captures", Auth::Key, captures::create),
     route("GET", "/captures", Auth::Key, captures::list),
     route("GET", "/captures/{image_id}", Auth::Key, captures::image),
-    route("GET", "/frame", Auth::Key, stills::frame),
-    route("GET", "/stream.mjpg", Auth::Key, stills::mjpeg),
+    route("GET", "/frame", VIEW, stills::frame),
+    route("GET", "/stream.mjpg", VIEW, stills::mjpeg),
     route("POST", "/streams/youtube", Auth::Key, streams::start),
     route("GET", "/streams/youtube", Auth::Key, streams::status),
     route("DELETE", "/streams/youtube", Auth::Key, streams::stop),
@@ -174,6 +178,12 @@ pub const ROUTES: &[Route] = &[
     ),
     route("GET", "/hub", Auth::None, hub::page),
 ];
+
+/// Watching the camera: the local network without a key unless `LOCAL_VIEW_WITHOUT_KEY=0`.
+const VIEW: Auth = Auth::LocalOrKey(LocalTier::View);
+/// Switching the camera or a recording: the local network without a key only with
+/// `LOCAL_CONTROL_WITHOUT_KEY=1`.
+const CONTROL: Auth = Auth::LocalOrKey(LocalTier::Control);
 
 const fn route(
     method: &'static str,
@@ -338,6 +348,21 @@ fn authorize(rt: &Runtime, req: &Request, needed: Auth) -> Result<(), Response> 
             }
         }
         Auth::Key => check_key(rt, req),
+        Auth::LocalOrKey(tier) => {
+            let settings = &rt.config.relab.auth;
+            let open = match tier {
+                LocalTier::View => settings.local_view_without_key,
+                LocalTier::Control => settings.local_control_without_key,
+            };
+            // A key that is sent is checked (and a wrong one counted) even where none is
+            // needed, so a misconfigured client learns of it.
+            let sends_key = auth::check::presented_key(req, &settings.key_name).is_some();
+            if open && !sends_key && auth::is_local_peer(req.peer.map(|p| p.ip())) {
+                Ok(())
+            } else {
+                check_key(rt, req)
+            }
+        }
     }
 }
 

@@ -104,6 +104,9 @@ impl RelabSettings {
             v.uint("CHECK_STREAM_HEALTH_INTERVAL_S", 30, 1, u64::MAX)?;
         let camera_backend = v.string("CAMERA_BACKEND", "picamera2");
         let preview_hibernate_after_s = v.uint("PREVIEW_HIBERNATE_AFTER_S", 300, 0, u64::MAX)?;
+        let camera_enabled = v.bool("CAMERA_ENABLED", true)?;
+        let local_view_without_key = v.bool("LOCAL_VIEW_WITHOUT_KEY", true)?;
+        let local_control_without_key = v.bool("LOCAL_CONTROL_WITHOUT_KEY", false)?;
         let image_sink = v.image_sink()?;
         let s3_endpoint_url = v.string("S3_ENDPOINT_URL", "");
         let s3_bucket = v.string("S3_BUCKET", "");
@@ -235,10 +238,13 @@ impl RelabSettings {
                 login_max_failures,
                 action_limits,
                 hls_cdn_secret: hls_cdn_secret.into(),
+                local_view_without_key,
+                local_control_without_key,
             },
             camera: CameraSettings {
                 device_num: camera_device_num,
                 preview_hibernate_after_s,
+                enabled: camera_enabled,
             },
             stills: StillsSettings {
                 image_path,

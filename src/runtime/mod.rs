@@ -15,7 +15,7 @@ use crate::auth::{
     AuthState, ConfiguredKeys, CredentialsCell, InitialAuth, SessionStore, SESSION_TTL,
 };
 use crate::camera::controls::CameraControls;
-use crate::camera::{CameraState, LatestFrame};
+use crate::camera::{CameraState, CameraSwitch, LatestFrame};
 use crate::config::Config;
 use crate::encode::BitrateControl;
 use crate::fanout::Fanout;
@@ -100,6 +100,7 @@ impl Runtime {
             latest: LatestFrame::default(),
             units: Arc::new(Fanout::with_backlog()),
             heartbeats: Arc::default(),
+            power: CameraSwitch::new(relab.camera.enabled),
             started: Instant::now(),
         });
         let thumbnail_upload = if relab.backend.url.trim().is_empty() {

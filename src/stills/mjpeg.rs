@@ -349,6 +349,10 @@ pub fn stream_body(hub: Arc<MjpegHub>, fps: Option<f64>) -> StreamBody {
 pub fn stream_response(hub: Arc<MjpegHub>, fps: Option<f64>) -> Response {
     Response::new(200, CONTENT_TYPE, Body::Stream(stream_body(hub, fps)))
         .with_header("Cache-Control", "no-store")
+        // For HTTP/1.0 caches, and for nginx in front, which would otherwise buffer the stream.
+        .with_header("Pragma", "no-cache")
+        .with_header("Expires", "0")
+        .with_header("X-Accel-Buffering", "no")
 }
 
 fn write_part(out: &mut dyn Write, jpeg: &[u8]) -> io::Result<()> {
@@ -670,6 +674,7 @@ mod tests {
         assert_eq!(resp.status, 200);
         assert_eq!(resp.header("content-type"), Some(CONTENT_TYPE));
         assert_eq!(resp.header("cache-control"), Some("no-store"));
+        assert_eq!(resp.header("x-accel-buffering"), Some("no"));
         assert!(resp.body.is_stream());
     }
 }

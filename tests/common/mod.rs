@@ -52,7 +52,30 @@ impl Picamd {
                 .map(|(k, v)| (k.to_string(), v.to_string()))
                 .collect(),
         };
-        picamd.wait_ready();
+        picamd.wait_ready(PLAYLIST);
+        picamd
+    }
+
+    /// Like `start_with`, for a daemon that serves no preview (`CAMERA_ENABLED=0`): ready
+    /// once its API answers.
+    pub fn start_api_only(extra: &[&str], env: &[(&str, &str)]) -> Picamd {
+        let port = free_port();
+        let data_dir =
+            std::env::temp_dir().join(format!("picamd-test-{}-{port}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&data_dir);
+        std::fs::create_dir_all(&data_dir).expect("temporary data directory");
+        let child = spawn(port, &data_dir, extra, env);
+        let mut picamd = Picamd {
+            child,
+            port,
+            data_dir,
+            args: extra.iter().map(|s| s.to_string()).collect(),
+            env: env
+                .iter()
+                .map(|(k, v)| (k.to_string(), v.to_string()))
+                .collect(),
+        };
+        picamd.wait_ready("/time");
         picamd
     }
 
@@ -68,7 +91,7 @@ impl Picamd {
             .map(|(k, v)| (k.as_str(), v.as_str()))
             .collect();
         self.child = spawn(self.port, &self.data_dir, &args, &env);
-        self.wait_ready();
+        self.wait_ready(PLAYLIST);
     }
 
     /// Sets (or replaces) an environment variable for the next [`Picamd::restart`].
@@ -77,10 +100,10 @@ impl Picamd {
         self.env.push((key.to_string(), value.to_string()));
     }
 
-    fn wait_ready(&mut self) {
+    fn wait_ready(&mut self, path: &str) {
         let deadline = Instant::now() + Duration::from_secs(20);
         loop {
-            if let Ok(resp) = try_get(self.port, PLAYLIST) {
+            if let Ok(resp) = try_get(self.port, path) {
                 if resp.status == 200 {
                     break;
                 }
@@ -90,7 +113,7 @@ impl Picamd {
             }
             assert!(
                 Instant::now() < deadline,
-                "picamd did not serve a playlist within 20 s"
+                "picamd did not serve {path} within 20 s"
             );
             std::thread::sleep(Duration::from_millis(100));
         }
