@@ -37,6 +37,8 @@ pub enum StartError {
     Link(std::io::Error),
     Signals(std::io::Error),
     Watchdog(std::io::Error),
+    Hub(crate::hub::HubError),
+    HubPush(std::io::Error),
 }
 
 impl fmt::Display for StartError {
@@ -63,6 +65,8 @@ impl fmt::Display for StartError {
             }
             StartError::Signals(e) => write!(f, "cannot handle SIGTERM and SIGINT: {e}"),
             StartError::Watchdog(e) => write!(f, "cannot start the watchdog thread: {e}"),
+            StartError::Hub(e) => write!(f, "{e}"),
+            StartError::HubPush(e) => write!(f, "cannot start the hub push thread: {e}"),
         }
     }
 }
@@ -87,6 +91,8 @@ pub fn serve(config: Config) -> Result<(), StartError> {
     for (level, line) in &keys.log {
         log::log!(*level, "{line}");
     }
+    // Checked here so that a bad cameras file is reported as such (Runtime::new reads it too).
+    crate::hub::Hub::from_settings(&config.relab.hub).map_err(StartError::Hub)?;
     let rt = Runtime::new(config, keys).map_err(StartError::Services)?;
     let notifier = Arc::new(Notifier::from_env());
     let api: Arc<dyn Handler> = Arc::new(Api::new(Arc::clone(&rt)));
@@ -99,6 +105,7 @@ pub fn serve(config: Config) -> Result<(), StartError> {
     housekeeping::spawn(Arc::clone(&rt.media), Arc::clone(&rt.stills))
         .map_err(StartError::Housekeeping)?;
     start_governor(&rt.config, Arc::clone(&rt.media.bitrate)).map_err(StartError::Governor)?;
+    start_hub_push(&rt).map_err(StartError::HubPush)?;
     let addr = server.local_addr();
     let lan = interfaces::listen_urls(addr);
     let base = lan
@@ -212,6 +219,27 @@ fn start_watchdog(
     );
     watchdog::spawn(Arc::clone(notifier), interval, Arc::clone(heartbeats))
         .map_err(StartError::Watchdog)
+}
+
+/// The push to a seed-004 hub, when `HUB_PUSH_URL` is set; the token is derived from
+/// `CAMERA_TOKEN_SECRET` when `HUB_PUSH_TOKEN` is not given.
+fn start_hub_push(rt: &Runtime) -> std::io::Result<()> {
+    let hub = &rt.config.relab.hub;
+    let Some(push) = hub.push.clone() else {
+        return Ok(());
+    };
+    let token = if push.token.is_empty() {
+        crate::hub::token::derive(push.camera_id, hub.token_secret.expose())
+    } else {
+        push.token.expose().to_string()
+    };
+    crate::hub::push::start(
+        push,
+        token,
+        hub.max_jpeg_bytes,
+        Arc::clone(&rt.stills.mjpeg),
+        Arc::clone(&rt.hub_push),
+    )
 }
 
 /// The thermal governor, reading `--temp-file` on `--thermal-*` timing.

@@ -14,6 +14,7 @@ mod governor;
 mod heartbeat;
 mod housekeeping;
 mod http;
+mod hub;
 mod in_flight;
 mod link;
 mod media;

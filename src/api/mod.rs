@@ -7,6 +7,7 @@ pub mod camera_power;
 pub mod captures;
 pub mod guards;
 pub mod health;
+pub mod hub;
 pub mod login;
 pub mod openapi;
 pub mod pairing;
@@ -167,6 +168,29 @@ pub const ROUTES: &[Route] = &[
         Auth::Key,
         system::local_access,
     ),
+    // The seed-004 camera hub (404 unless HUB_ENABLED); cameras authenticate by token.
+    route("GET", "/camera/hello", Auth::None, hub::hello),
+    route("GET", "/camera/list", Auth::None, hub::list),
+    route("GET", "/camera/get-image", Auth::None, hub::get_image),
+    Route {
+        max_body: hub::MAX_UPLOAD_BODY,
+        ..route(
+            "POST",
+            "/camera/update-image",
+            Auth::None,
+            hub::update_image,
+        )
+    },
+    route("POST", "/camera/update", Auth::None, hub::update),
+    route("GET", "/camera/stream-image", Auth::None, hub::stream_image),
+    route("GET", "/video-input-stream", Auth::None, hub::input_stream),
+    route(
+        "GET",
+        "/video-output-stream",
+        Auth::None,
+        hub::output_stream,
+    ),
+    route("GET", "/hub", Auth::None, hub::page),
 ];
 
 /// Watching the camera: the local network without a key unless `LOCAL_VIEW_WITHOUT_KEY=0`.
@@ -231,6 +255,10 @@ pub fn admit(rt: &Runtime, req: &Request) -> Admission {
         return accept(DEFAULT_MAX_BODY);
     }
     match routes::find(ROUTES, &req.method, &req.path) {
+        // The hub's upload takes megabytes: none is read while the hub is off.
+        Match::Found(route, _) if route.pattern == hub::UPLOAD && rt.hub.is_none() => {
+            Admission::Refuse(finish(rt, req, Response::not_found()))
+        }
         Match::Found(route, _) => match authorize(rt, req, route.auth)
             .and_then(|()| guards::check(rt, req, route.guard))
         {

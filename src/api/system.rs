@@ -141,6 +141,7 @@ fn own_metrics(rt: &Runtime) -> Vec<Metric> {
     metrics.extend(relay_metrics(rt));
     metrics.extend(youtube_metrics(rt));
     metrics.extend(recording_metrics(rt));
+    metrics.extend(super::hub::metrics(rt));
     metrics.extend(upload_metrics(&rt.uploads.status()));
     metrics
 }
@@ -462,6 +463,7 @@ pub fn telemetry(rt: &Runtime, _: &Request, _: &Params) -> Response {
             "thermal_governor": thermal_telemetry(&rt.media),
             "youtube": super::health::youtube_detail(rt),
             "recording": super::recordings::state_json(&rt.recorder.snapshot()),
+            "hub": super::hub::telemetry(rt),
         }),
     )
 }

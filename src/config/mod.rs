@@ -14,6 +14,7 @@ pub mod deprecated;
 mod dotenv;
 pub mod error;
 pub mod http;
+pub mod hub;
 pub mod pairing;
 pub mod pairing_api;
 pub mod record;

@@ -20,6 +20,7 @@ use super::compat::CompatSettings;
 use super::deprecated::Deprecated;
 use super::error::ConfigError;
 use super::http::HttpSettings;
+use super::hub::HubSettings;
 use super::pairing::PairingSettings;
 use super::pairing_api::{ApiPrefix, PollMethod};
 use super::record::RecordSettings;
@@ -58,6 +59,8 @@ pub struct RelabSettings {
     pub stream: StreamSettings,
     /// Recording to MP4 (`RECORD_*`).
     pub record: RecordSettings,
+    /// The seed-004 camera hub, both roles (`HUB_*`, `CAMERA_TOKEN_SECRET`).
+    pub hub: HubSettings,
     /// `APP_ENV`.
     pub app_env: AppEnv,
     /// Deprecated names that were set (start-up warns about each).
@@ -220,7 +223,9 @@ impl RelabSettings {
                 v.uint(group.variable(), u64::from(DEFAULT_MAX), 0, 1_000_000)? as u32;
         }
 
+        let hub = HubSettings::from_vars(&v)?;
         let settings = RelabSettings {
+            hub,
             http: HttpSettings {
                 base_url,
                 allowed_cors_origins,

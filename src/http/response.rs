@@ -1,6 +1,7 @@
 //! Responses, with bodies that can share media bytes instead of copying them per viewer.
 
 use std::io::{self, Write};
+use std::net::TcpStream;
 use std::sync::Arc;
 
 pub enum Body {
@@ -14,6 +15,9 @@ pub enum Body {
     /// Written by a closure for as long as it runs (a live stream); sent without
     /// Content-Length and followed by closing the connection.
     Stream(StreamBody),
+    /// A `101 Switching Protocols`: after the head the connection is handed to the closure
+    /// (a WebSocket), with any bytes the client sent after its request head.
+    Upgrade(Upgrade),
 }
 
 type StreamWriter = Box<dyn FnOnce(&mut dyn Write) -> io::Result<()> + Send>;
@@ -47,6 +51,22 @@ impl StreamBody {
     }
 }
 
+type UpgradeHandler = Box<dyn FnOnce(TcpStream, Vec<u8>) + Send>;
+
+/// What takes over a connection once its `101` is written: the socket and the bytes already
+/// read past the request head. It runs on the connection's thread, which keeps its slot.
+pub struct Upgrade(UpgradeHandler);
+
+impl Upgrade {
+    pub fn new(take: impl FnOnce(TcpStream, Vec<u8>) + Send + 'static) -> Self {
+        Upgrade(Box::new(take))
+    }
+
+    pub fn run(self, stream: TcpStream, read_ahead: Vec<u8>) {
+        (self.0)(stream, read_ahead)
+    }
+}
+
 impl Body {
     pub fn len(&self) -> usize {
         match self {
@@ -56,7 +76,7 @@ impl Body {
             Body::Shared(b) => b.len(),
             Body::Text(t) => t.len(),
             Body::Chunks(c) => c.iter().map(|c| c.len()).sum(),
-            Body::Stream(_) => 0,
+            Body::Stream(_) | Body::Upgrade(_) => 0,
         }
     }
 
@@ -73,12 +93,18 @@ impl Body {
             Body::Shared(b) => vec![b],
             Body::Text(t) => vec![t.as_bytes()],
             Body::Chunks(c) => c.iter().map(|c| &c[..]).collect(),
-            Body::Stream(_) => Vec::new(),
+            Body::Stream(_) | Body::Upgrade(_) => Vec::new(),
         }
     }
 
+    /// A body with no fixed bytes, that only the connection loop can run (a stream or an
+    /// upgrade): never relayed, never kept alive.
     pub fn is_stream(&self) -> bool {
-        matches!(self, Body::Stream(_))
+        matches!(self, Body::Stream(_) | Body::Upgrade(_))
+    }
+
+    pub fn is_upgrade(&self) -> bool {
+        matches!(self, Body::Upgrade(_))
     }
 
     /// The declared length of a sized stream (a file).

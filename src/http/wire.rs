@@ -259,7 +259,9 @@ pub fn write_head(resp: &Response, keep_alive: bool, out: &mut Vec<u8>) {
     } else if let Some(len) = resp.body.stream_len().filter(|_| has_length) {
         let _ = write!(out, "Content-Length: {len}\r\n");
     }
-    out.extend_from_slice(if keep_alive {
+    out.extend_from_slice(if resp.body.is_upgrade() {
+        b"Connection: Upgrade\r\n\r\n"
+    } else if keep_alive {
         b"Connection: keep-alive\r\n\r\n"
     } else {
         b"Connection: close\r\n\r\n"

@@ -19,6 +19,8 @@ use crate::camera::{CameraState, CameraSwitch, LatestFrame};
 use crate::config::Config;
 use crate::encode::BitrateControl;
 use crate::fanout::Fanout;
+use crate::hub::push::PushStatus;
+use crate::hub::Hub;
 use crate::link::LinkState;
 use crate::media::llhls::HlsStore;
 use crate::pairing::bootstrap::KeyBootstrap;
@@ -50,6 +52,10 @@ pub struct Runtime {
     pub recorder: Arc<Recorder>,
     /// What only the web pages use: static files, CORS, the system probe.
     pub site: Site,
+    /// The seed-004 camera hub, when `HUB_ENABLED`.
+    pub hub: Option<Arc<Hub>>,
+    /// The push to a seed-004 hub (state `off` without `HUB_PUSH_URL`).
+    pub hub_push: Arc<PushStatus>,
 }
 
 impl Runtime {
@@ -139,7 +145,19 @@ impl Runtime {
             Arc::clone(&media.units),
             config.fps,
         )?);
+        let hub = Hub::from_settings(&relab.hub)
+            .map_err(std::io::Error::other)?
+            .map(Arc::new);
+        let hub_push = Arc::new(PushStatus::new(
+            relab
+                .hub
+                .push
+                .as_ref()
+                .map(|p| (p.camera_id, p.url.clone())),
+        ));
         Ok(Arc::new(Runtime {
+            hub,
+            hub_push,
             stream,
             recorder,
             site: Site::new(&config, image_path),

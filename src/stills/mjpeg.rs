@@ -135,6 +135,27 @@ impl MjpegHub {
     }
 }
 
+/// A consumer of the shared encoder's pictures other than an HTTP viewer (the hub push
+/// client): it counts as a viewer at its rate, for as long as it is held.
+pub struct Subscription(Viewer);
+
+impl MjpegHub {
+    pub fn subscribe(self: &Arc<Self>, fps: f64) -> Subscription {
+        Subscription(self.join(viewer_fps(Some(fps), self.max_fps())))
+    }
+}
+
+impl Subscription {
+    /// Waits up to `timeout` for a picture this subscriber has not had; never the same twice.
+    pub fn next_new(&mut self, timeout: Duration) -> Option<Arc<[u8]>> {
+        let seen = self.0.seen;
+        match self.0.next(timeout) {
+            Next::Jpeg(jpeg) if self.0.seen > seen => Some(jpeg),
+            _ => None,
+        }
+    }
+}
+
 impl Drop for MjpegHub {
     fn drop(&mut self) {
         self.shared.state.lock_unpoisoned().stop = true;
