@@ -3,7 +3,7 @@
 
 use std::fmt;
 use std::io;
-use std::sync::atomic::Ordering;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::thread::JoinHandle;
 use std::time::Instant;
@@ -89,6 +89,7 @@ pub struct Pipeline {
     /// The encoder's input; the starter holds it weakly, so that dropping this (and the
     /// running source's delivery) ends the encoder.
     frames: Arc<Fanout<Frame>>,
+    muxer_stop: Arc<AtomicBool>,
 }
 
 /// Teaches the camera switch how to start a run of the source: a fresh source and delivery
@@ -200,11 +201,14 @@ impl Pipeline {
         let muxer_beat = media
             .heartbeats
             .register("llhls-muxer", preview::muxer_max_silence(&segmenter));
+        // The muxer's input lives in `MediaState`, so it never disconnects: a flag ends it.
+        let muxer_stop = Arc::new(AtomicBool::new(false));
         let mut threads = vec![preview::spawn_muxer(
             media.muxer_sink(cfg.hls_segments),
             segmenter,
             unit_rx,
             muxer_beat,
+            Arc::clone(&muxer_stop),
         )?];
         let frames: Arc<Fanout<Frame>> = Arc::new(Fanout::default());
         let encoder = if delivers == Delivers::RawFrames {
@@ -244,13 +248,15 @@ impl Pipeline {
             threads,
             media: Arc::clone(media),
             frames,
+            muxer_stop,
         })
     }
 
-    /// Stops the source; the encoder and muxer drain and end after it.
+    /// Stops the source; the encoder drains and ends after it, and the muxer with it.
     pub fn stop(self) {
         self.media.power.stop();
         drop(self.frames);
+        self.muxer_stop.store(true, Ordering::Relaxed);
         for t in self.threads {
             let _ = t.join();
         }

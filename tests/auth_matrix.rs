@@ -178,8 +178,9 @@ fn the_local_network_tiers_follow_their_settings() {
         assert_eq!(wrong.status, 403, "{what} with a wrong key");
     }
     assert_eq!(
-        seen, 9,
-        "/frame, /stream.mjpg, /camera/status|start|stop, /record/start|stop, /recorder/start|stop"
+        seen, 10,
+        "/frame, /stream.mjpg, /camera/status|start|stop, /record/start|stop, /recorder, \
+         /recorder/start|stop"
     );
 }
 

@@ -118,11 +118,17 @@ fn api_docs_render_every_operation() {
     println!("{stdout}");
 }
 
-/// The live page's recording indicator (`www/recording.js`): hidden without a session, then
-/// "Not recording", then "REC" with the file's name (`tests/browser/recording.mjs`).
+/// The live page's recording indicator (`www/recording.js`): where the state needs a key
+/// (`LOCAL_VIEW_WITHOUT_KEY=0`), hidden without a session, then "Not recording", then "REC"
+/// with the file's name (`tests/browser/recording.mjs`). With the default the local network
+/// reads it without one (the other page tests check that it causes no console error).
 #[test]
 fn the_live_page_shows_the_recording_state() {
-    let cam = Picamd::start(&["--resolution", "640x360"]);
+    let cam = Picamd::start_with(
+        &["--resolution", "640x360"],
+        &[("LOCAL_VIEW_WITHOUT_KEY", "0")],
+        |_| {},
+    );
     let out = Command::new("node")
         .current_dir(browser_dir())
         .arg("recording.mjs")

@@ -1,6 +1,7 @@
-// The recording indicator on the live page: polls GET /recorder (with the browser
-// session, if there is one) and shows whether picamd records to MP4, and into which file.
-// Without a session or key the state is not readable and the indicator stays hidden.
+// The recording indicator on the live page: polls GET /recorder (open to the local network
+// like the preview, else with the browser session) and shows whether picamd records to MP4,
+// and into which file. Where the state is not readable (401/403) the indicator stays hidden
+// and polling stops: one refusal, not one every few seconds.
 
 const box = document.getElementById('rec-state');
 const POLL_MS = 3000;
@@ -25,8 +26,12 @@ function show(state) {
 async function poll() {
   try {
     const res = await fetch('/recorder', { cache: 'no-store', credentials: 'same-origin' });
-    if (res.ok) show(await res.json());
-    else box.hidden = true;
+    if (res.ok) {
+      show(await res.json());
+    } else {
+      box.hidden = true;
+      if (res.status === 401 || res.status === 403) return;
+    }
   } catch {
     box.hidden = true;
   }

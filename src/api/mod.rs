@@ -149,7 +149,7 @@ pub const ROUTES: &[Route] = &[
     route("POST", "/record/start", CONTROL, recordings::seed_start),
     route("POST", "/record/stop", CONTROL, recordings::seed_stop),
     route("GET", "/recordings", Auth::Key, recordings::list),
-    route("GET", "/recorder", Auth::Key, recordings::state),
+    route("GET", "/recorder", VIEW, recordings::state),
     route("POST", "/recorder/start", CONTROL, recordings::start),
     route("POST", "/recorder/stop", CONTROL, recordings::stop),
     route("GET", "/recordings/{name}", Auth::Key, recordings::download),
