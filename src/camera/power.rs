@@ -58,6 +58,9 @@ enum State {
 pub struct CameraSwitch {
     enabled: bool,
     starter: OnceLock<Starter>,
+    /// Held by a start or stop for all its length (a stop waits for the thread), so that
+    /// one never overlaps the other; `run` is held only briefly, so readers never wait.
+    switching: Mutex<()>,
     run: Mutex<State>,
 }
 
@@ -66,6 +69,7 @@ impl CameraSwitch {
         CameraSwitch {
             enabled,
             starter: OnceLock::new(),
+            switching: Mutex::new(()),
             run: Mutex::new(State::Fresh),
         }
     }
@@ -92,21 +96,21 @@ impl CameraSwitch {
             return Err(SwitchError::Disabled);
         }
         let starter = self.starter.get().ok_or(SwitchError::NotReady)?;
-        let mut run = self.run.lock_unpoisoned();
-        if matches!(&*run, State::Running(r) if !r.thread.is_finished()) {
+        let _switching = self.switching.lock_unpoisoned();
+        if matches!(&*self.run.lock_unpoisoned(), State::Running(r) if !r.thread.is_finished()) {
             return Ok(false);
         }
         let stop = Arc::new(AtomicBool::new(false));
         let thread = starter(Arc::clone(&stop)).map_err(SwitchError::Thread)?;
-        *run = State::Running(Run { stop, thread });
+        *self.run.lock_unpoisoned() = State::Running(Run { stop, thread });
         Ok(true)
     }
 
     /// Stops the source and waits for its thread; `false` when it was not running.
     pub fn stop(&self) -> bool {
-        let mut run = self.run.lock_unpoisoned();
-        let State::Running(Run { stop, thread }) = std::mem::replace(&mut *run, State::Stopped)
-        else {
+        let _switching = self.switching.lock_unpoisoned();
+        let previous = std::mem::replace(&mut *self.run.lock_unpoisoned(), State::Stopped);
+        let State::Running(Run { stop, thread }) = previous else {
             return false;
         };
         stop.store(true, Ordering::Relaxed);
@@ -147,6 +151,33 @@ mod tests {
         assert!(switch.start().unwrap());
         assert_eq!(switch.power(), Power::On);
         switch.stop();
+    }
+
+    #[test]
+    fn the_state_is_readable_while_a_stop_waits_for_a_slow_thread() {
+        let switch = Arc::new(CameraSwitch::new(true));
+        switch.install(Box::new(|stop: Arc<AtomicBool>| {
+            thread::Builder::new().spawn(move || {
+                while !stop.load(Ordering::Relaxed) {
+                    thread::sleep(Duration::from_millis(2));
+                }
+                // A source that takes its time to let go (an rpicam process ending).
+                thread::sleep(Duration::from_millis(400));
+            })
+        }));
+        switch.start().unwrap();
+        let stopping = {
+            let switch = Arc::clone(&switch);
+            thread::spawn(move || switch.stop())
+        };
+        thread::sleep(Duration::from_millis(100));
+        let asked = std::time::Instant::now();
+        assert_eq!(switch.power(), Power::Off);
+        assert!(
+            asked.elapsed() < Duration::from_millis(200),
+            "power() waited"
+        );
+        assert!(stopping.join().unwrap());
     }
 
     #[test]
