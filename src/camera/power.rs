@@ -155,6 +155,7 @@ mod tests {
 
     #[test]
     fn the_state_is_readable_while_a_stop_waits_for_a_slow_thread() {
+        const LETTING_GO: Duration = Duration::from_millis(1500);
         let switch = Arc::new(CameraSwitch::new(true));
         switch.install(Box::new(|stop: Arc<AtomicBool>| {
             thread::Builder::new().spawn(move || {
@@ -162,7 +163,7 @@ mod tests {
                     thread::sleep(Duration::from_millis(2));
                 }
                 // A source that takes its time to let go (an rpicam process ending).
-                thread::sleep(Duration::from_millis(400));
+                thread::sleep(LETTING_GO);
             })
         }));
         switch.start().unwrap();
@@ -170,12 +171,25 @@ mod tests {
             let switch = Arc::clone(&switch);
             thread::spawn(move || switch.stop())
         };
-        thread::sleep(Duration::from_millis(100));
-        let asked = std::time::Instant::now();
-        assert_eq!(switch.power(), Power::Off);
+        // Every read answers at once, before and after the stop took effect (a read that
+        // waited for the thread would take about LETTING_GO).
+        let deadline = std::time::Instant::now() + Duration::from_secs(10);
+        loop {
+            let asked = std::time::Instant::now();
+            let power = switch.power();
+            assert!(asked.elapsed() < LETTING_GO / 2, "power() waited");
+            if power == Power::Off {
+                break;
+            }
+            assert!(
+                std::time::Instant::now() < deadline,
+                "the stop never took effect"
+            );
+            thread::sleep(Duration::from_millis(5));
+        }
         assert!(
-            asked.elapsed() < Duration::from_millis(200),
-            "power() waited"
+            !stopping.is_finished(),
+            "the stop is still waiting for the thread"
         );
         assert!(stopping.join().unwrap());
     }
