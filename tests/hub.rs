@@ -10,9 +10,9 @@ mod common;
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
-use common::{HttpResponse, Picamd};
+use common::{wait_until, HttpResponse, Picamd};
 
 const SECRET: &str = "NOTsoSECRETsecretUsedFORtESTS1234908";
 
@@ -88,21 +88,6 @@ fn list(hub: &Picamd) -> Vec<serde_json::Value> {
 
 fn camera(hub: &Picamd, id: u64) -> serde_json::Value {
     list(hub).into_iter().find(|c| c["id"] == id).unwrap()
-}
-
-fn wait_until(what: &str, timeout: Duration, mut ok: impl FnMut() -> bool) {
-    let deadline = Instant::now() + timeout;
-    while !ok() {
-        assert!(Instant::now() < deadline, "{what} within {timeout:?}");
-        std::thread::sleep(Duration::from_millis(100));
-    }
-}
-
-fn metric(cam: &Picamd, name: &str) -> f64 {
-    let text = cam.authed("GET", "/metrics", "").text();
-    text.lines()
-        .find_map(|l| l.strip_prefix(name)?.strip_prefix(' ')?.parse().ok())
-        .unwrap_or_else(|| panic!("{name} in /metrics"))
 }
 
 fn base64_decode(text: &str) -> Vec<u8> {
@@ -215,8 +200,8 @@ fn picamd_pushes_to_picamd_and_clients_speak_the_contract() {
     let file = hub.data_dir.join("pushed.jpg");
     std::fs::write(&file, &image.body).unwrap();
     assert_eq!(ffprobe_size(&file), "320,240");
-    assert_eq!(metric(&pusher, "picamd_hub_push_connected"), 1.0);
-    assert!(metric(&pusher, "picamd_hub_push_images_total") >= 1.0);
+    assert_eq!(pusher.metric("picamd_hub_push_connected"), 1.0);
+    assert!(pusher.metric("picamd_hub_push_images_total") >= 1.0);
     let telemetry = pusher.authed("GET", "/system/telemetry", "").json();
     assert_eq!(
         telemetry["hub"]["push"]["state"], "connected",
@@ -330,7 +315,7 @@ fn picamd_pushes_to_picamd_and_clients_speak_the_contract() {
     let telemetry = refused.authed("GET", "/system/telemetry", "").json();
     assert_eq!(telemetry["hub"]["push"]["state"], "refused");
     assert_eq!(telemetry["hub"]["push"]["last_error"], "Invalid token");
-    assert_eq!(metric(&refused, "picamd_hub_push_refused"), 1.0);
+    assert_eq!(refused.metric("picamd_hub_push_refused"), 1.0);
     let update = hub.request("POST", "/camera/update?cameraId=1", &[], b"");
     assert_eq!(
         update.json(),
@@ -377,8 +362,8 @@ fn picamd_pushes_to_picamd_and_clients_speak_the_contract() {
     );
     assert_eq!((ok.status, ok.text().as_str()), (200, "200"));
     assert_eq!(hub.get("/camera/get-image?cameraId=2").body, png);
-    assert!(metric(&hub, "picamd_hub_images_received_total") >= 5.0);
-    assert!(metric(&hub, "picamd_hub_refused_total") >= 2.0);
+    assert!(hub.metric("picamd_hub_images_received_total") >= 5.0);
+    assert!(hub.metric("picamd_hub_refused_total") >= 2.0);
 
     // Headless Chromium: our /hub page shows camera 1 live, and a real EventSource reads the
     // reference framing.
@@ -439,7 +424,7 @@ fn a_flood_of_pictures_stays_bounded() {
         SECRET,
     ]);
     let after = rss_kib(hub.pid());
-    let received = metric(&hub, "picamd_hub_images_received_total");
+    let received = hub.metric("picamd_hub_images_received_total");
     println!(
         "flood: {result}; {received} pictures received of {} bytes each; VmRSS {before} → {after} KiB",
         frame.body.len()
@@ -458,6 +443,6 @@ fn a_flood_of_pictures_stays_bounded() {
         "VmRSS grew from {before} to {after} KiB"
     );
     wait_until("every hub connection ended", Duration::from_secs(5), || {
-        metric(&hub, "picamd_hub_connections") == 0.0
+        hub.metric("picamd_hub_connections") == 0.0
     });
 }

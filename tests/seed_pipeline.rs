@@ -9,26 +9,11 @@ use std::io::{BufRead, BufReader, Read, Write};
 use std::net::TcpStream;
 use std::path::Path;
 use std::process::Command;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
-use common::{have, Picamd};
+use common::{have, wait_until, Picamd};
 
 const JSON: (&str, &str) = ("Content-Type", "application/json");
-
-fn wait_until(what: &str, timeout: Duration, mut done: impl FnMut() -> bool) {
-    let deadline = Instant::now() + timeout;
-    while !done() {
-        assert!(Instant::now() < deadline, "{what}: not within {timeout:?}");
-        std::thread::sleep(Duration::from_millis(100));
-    }
-}
-
-fn metric(cam: &Picamd, name: &str) -> f64 {
-    let text = cam.authed("GET", "/metrics", "").text();
-    text.lines()
-        .find_map(|l| l.strip_prefix(name)?.strip_prefix(' ')?.parse().ok())
-        .unwrap_or_else(|| panic!("{name} not in /metrics"))
-}
 
 /// Runs the strict MJPEG client; its JSON line.
 fn record_stream(cam: &Picamd, out: &Path, frames: usize) -> serde_json::Value {
@@ -127,7 +112,7 @@ fn the_pipelines_clients_work_unchanged_from_the_local_network() {
     // Stop after the first run has lasted a while (see the cache check after the start).
     std::thread::sleep(Duration::from_secs(2));
     // Stop: the camera is released, nothing stale is served, the daemon stays healthy.
-    let parts_before = metric(&cam, "picamd_parts_published_total");
+    let parts_before = cam.metric("picamd_parts_published_total");
     let before_stop = cam.get("/frame");
     let last_before_stop = before_stop.header("X-Capture-Time").unwrap().to_string();
     let stop = cam.request("POST", "/camera/stop", &[JSON], b"");
@@ -235,7 +220,7 @@ fn the_pipelines_clients_work_unchanged_from_the_local_network() {
     });
     // The preview picks up again on the same timeline.
     wait_until("parts after start", Duration::from_secs(15), || {
-        metric(&cam, "picamd_parts_published_total") > parts_before + 3.0
+        cam.metric("picamd_parts_published_total") > parts_before + 3.0
     });
     let _ = std::fs::remove_dir_all(&dir);
 }

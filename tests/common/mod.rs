@@ -190,6 +190,14 @@ impl Picamd {
         self.child.id()
     }
 
+    /// The value of one unlabelled metric in `/metrics` (read with the local key).
+    pub fn metric(&self, name: &str) -> f64 {
+        let text = self.authed("GET", "/metrics", "").text();
+        text.lines()
+            .find_map(|l| l.strip_prefix(name)?.strip_prefix(' ')?.parse().ok())
+            .unwrap_or_else(|| panic!("{name} not in /metrics:\n{text}"))
+    }
+
     pub fn url(&self, path: &str) -> String {
         format!("http://127.0.0.1:{}{path}", self.port)
     }
@@ -270,6 +278,15 @@ fn spawn(
         cmd.env(k, v);
     }
     cmd.spawn().expect("picamd starts")
+}
+
+/// Polls `done` every 100 ms; fails the test naming `what` when `timeout` passes first.
+pub fn wait_until(what: &str, timeout: Duration, mut done: impl FnMut() -> bool) {
+    let deadline = Instant::now() + timeout;
+    while !done() {
+        assert!(Instant::now() < deadline, "{what}: not within {timeout:?}");
+        std::thread::sleep(Duration::from_millis(100));
+    }
 }
 
 pub fn free_port() -> u16 {
