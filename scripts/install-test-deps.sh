@@ -30,6 +30,8 @@ command -v faketime >/dev/null 2>&1 || missing+=(faketime)
 command -v varnishd >/dev/null 2>&1 || missing+=(varnish)
 command -v nginx >/dev/null 2>&1 || missing+=(nginx)
 command -v openssl >/dev/null 2>&1 || missing+=(openssl)
+# unshare (tests/recording.rs: a small tmpfs in a private mount namespace fills up).
+command -v unshare >/dev/null 2>&1 || missing+=(util-linux)
 # avahi-daemon (tests/avahi.rs runs it in a network namespace; it need not run on the host).
 command -v avahi-daemon >/dev/null 2>&1 || missing+=(avahi-daemon)
 # systemd-analyze and systemd-socket-activate (tests/service.rs; no systemd needs to run).

@@ -37,6 +37,8 @@ pub enum StartError {
     Link(std::io::Error),
     Signals(std::io::Error),
     Watchdog(std::io::Error),
+    Hub(crate::hub::HubError),
+    HubPush(std::io::Error),
 }
 
 impl fmt::Display for StartError {
@@ -63,6 +65,8 @@ impl fmt::Display for StartError {
             }
             StartError::Signals(e) => write!(f, "cannot handle SIGTERM and SIGINT: {e}"),
             StartError::Watchdog(e) => write!(f, "cannot start the watchdog thread: {e}"),
+            StartError::Hub(e) => write!(f, "{e}"),
+            StartError::HubPush(e) => write!(f, "cannot start the hub push thread: {e}"),
         }
     }
 }
@@ -87,6 +91,8 @@ pub fn serve(config: Config) -> Result<(), StartError> {
     for (level, line) in &keys.log {
         log::log!(*level, "{line}");
     }
+    // Checked here so that a bad cameras file is reported as such (Runtime::new reads it too).
+    crate::hub::Hub::from_settings(&config.relab.hub).map_err(StartError::Hub)?;
     let rt = Runtime::new(config, keys).map_err(StartError::Services)?;
     let notifier = Arc::new(Notifier::from_env());
     let api: Arc<dyn Handler> = Arc::new(Api::new(Arc::clone(&rt)));
@@ -95,9 +101,11 @@ pub fn serve(config: Config) -> Result<(), StartError> {
     let server = HttpServer::start_on(listener, inherited, limits, Arc::clone(&api), accept_beat)
         .map_err(|e| StartError::Listen(listen, e))?;
     let _pipeline = Pipeline::start(&rt.config, &rt.media).map_err(StartError::Pipeline)?;
+    start_always_on_recording(&rt);
     housekeeping::spawn(Arc::clone(&rt.media), Arc::clone(&rt.stills))
         .map_err(StartError::Housekeeping)?;
     start_governor(&rt.config, Arc::clone(&rt.media.bitrate)).map_err(StartError::Governor)?;
+    start_hub_push(&rt).map_err(StartError::HubPush)?;
     let addr = server.local_addr();
     let lan = interfaces::listen_urls(addr);
     let base = lan
@@ -132,6 +140,8 @@ pub fn serve(config: Config) -> Result<(), StartError> {
     let answering = server.stop_accepting();
     // A YouTube stream says goodbye to its server (FCUnpublish, deleteStream) within 2 s.
     let _ = rt.stream.stop(crate::stream::Ended::Shutdown);
+    // A recording finishes its file (durations, fsync).
+    let _ = rt.recorder.stop();
     let deadline = std::time::Instant::now() + STOP_GRACE;
     // Relayed captures too; then the answers being written, so a capture that finished is
     // also answered.
@@ -142,6 +152,37 @@ pub fn serve(config: Config) -> Result<(), StartError> {
     answering.wait_idle(deadline.saturating_duration_since(std::time::Instant::now()));
     // Open connections (MJPEG and HLS viewers) close with the process.
     Ok(())
+}
+
+/// `RECORD_ALWAYS=1`: record from start-up, and again `RECORD_ALWAYS_RETRY_S` after an error
+/// (a full disk) stopped it; a recording stopped through the API stays stopped.
+fn start_always_on_recording(rt: &Runtime) {
+    if !rt.config.relab.record.always {
+        return;
+    }
+    let start = |media: &crate::runtime::MediaState, recorder: &crate::record::Recorder| {
+        let hold = media
+            .preview
+            .hold(std::time::Instant::now(), "always-on recording");
+        match recorder.start(None, hold) {
+            Ok(path) => log::info!("always-on recording to {}", path.display()),
+            Err(e) => log::error!("cannot start the always-on recording: {e}"),
+        }
+    };
+    start(&rt.media, &rt.recorder);
+    let (media, recorder) = (Arc::clone(&rt.media), Arc::clone(&rt.recorder));
+    let retry = Duration::from_secs(rt.config.relab.record.always_retry_s);
+    let spawned = std::thread::Builder::new()
+        .name("always-record".into())
+        .spawn(move || loop {
+            std::thread::sleep(retry);
+            if recorder.snapshot().state == crate::record::State::Failed {
+                start(&media, &recorder);
+            }
+        });
+    if let Err(e) = spawned {
+        log::error!("cannot start the always-on recording's retry thread: {e}");
+    }
 }
 
 /// The socket systemd passed (socket activation), else `listen` bound here.
@@ -178,6 +219,27 @@ fn start_watchdog(
     );
     watchdog::spawn(Arc::clone(notifier), interval, Arc::clone(heartbeats))
         .map_err(StartError::Watchdog)
+}
+
+/// The push to a seed-004 hub, when `HUB_PUSH_URL` is set; the token is derived from
+/// `CAMERA_TOKEN_SECRET` when `HUB_PUSH_TOKEN` is not given.
+fn start_hub_push(rt: &Runtime) -> std::io::Result<()> {
+    let hub = &rt.config.relab.hub;
+    let Some(push) = hub.push.clone() else {
+        return Ok(());
+    };
+    let token = if push.token.is_empty() {
+        crate::hub::token::derive(push.camera_id, hub.token_secret.expose())
+    } else {
+        push.token.expose().to_string()
+    };
+    crate::hub::push::start(
+        push,
+        token,
+        hub.max_jpeg_bytes,
+        Arc::clone(&rt.stills.mjpeg),
+        Arc::clone(&rt.hub_push),
+    )
 }
 
 /// The thermal governor, reading `--temp-file` on `--thermal-*` timing.

@@ -14,6 +14,7 @@ mod governor;
 mod heartbeat;
 mod housekeeping;
 mod http;
+mod hub;
 mod in_flight;
 mod link;
 mod media;
@@ -22,6 +23,7 @@ mod pairing;
 mod pipeline;
 mod preview;
 mod random;
+mod record;
 mod relay;
 mod runtime;
 mod stills;
@@ -40,7 +42,7 @@ mod watchdog;
 /// private to the crate: this re-exports, per module, only the items those users name.
 pub mod internal {
     pub mod api {
-        pub use crate::api::routes::{Auth, Guard};
+        pub use crate::api::routes::{Auth, Guard, LocalTier};
         pub use crate::api::{handle, Api, ROUTES};
     }
     pub mod app {
@@ -105,6 +107,10 @@ pub mod internal {
     }
     pub mod random {
         pub use crate::random::{hex_id, token_urlsafe};
+    }
+    pub mod record {
+        pub use crate::record::file::Mp4File;
+        pub use crate::record::segmenter::{Output, Segmenter, SegmenterConfig};
     }
     pub mod runtime {
         pub use crate::runtime::Runtime;

@@ -4,11 +4,14 @@
 use std::fmt;
 use std::io;
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 use std::thread::JoinHandle;
+use std::time::Instant;
 
+use crate::camera::continuity::Continuity;
 use crate::camera::controls::CameraControls;
 use crate::camera::pipe::PipeSource;
+use crate::camera::power::SwitchError;
 use crate::camera::rpicam::{RpicamConfig, RpicamSource};
 use crate::camera::select::{self, Choice, Found};
 use crate::camera::source::{self, Output, Source, SourceContext};
@@ -26,6 +29,7 @@ use crate::media::AccessUnit;
 use crate::media::Frame;
 use crate::preview;
 use crate::runtime::MediaState;
+use crate::sync::LockExt;
 use crate::v4l2::device::Device;
 use crate::v4l2::fourcc;
 use crate::v4l2::m2m::{self, FindEncoderError};
@@ -80,22 +84,112 @@ impl From<io::Error> for PipelineError {
 }
 
 pub struct Pipeline {
-    stop: Arc<AtomicBool>,
     threads: Vec<JoinHandle<()>>,
+    media: Arc<MediaState>,
+    /// The encoder's input; the starter holds it weakly, so that dropping this (and the
+    /// running source's delivery) ends the encoder.
+    frames: Arc<Fanout<Frame>>,
+    muxer_stop: Arc<AtomicBool>,
+}
+
+/// Teaches the camera switch how to start a run of the source: a fresh source and delivery
+/// each time, on one timeline (see `camera::continuity`).
+fn install_starter(
+    cfg: &Config,
+    media: &Arc<MediaState>,
+    choice: Choice,
+    frames: &Arc<Fanout<Frame>>,
+    units: Arc<Fanout<Arc<AccessUnit>>>,
+) {
+    let cfg = cfg.clone();
+    let frames = Arc::downgrade(frames);
+    let live = Arc::clone(media);
+    let timeline = Arc::new(Mutex::new(Continuity::default()));
+    media.power.install(Box::new(move |stop| {
+        let frames = frames
+            .upgrade()
+            .ok_or_else(|| io::Error::other("the pipeline has stopped"))?;
+        let source = make_source(&cfg, &live, choice.clone())?;
+        timeline.lock_unpoisoned().new_run();
+        let deliver = deliverer(
+            Arc::clone(&live),
+            frames,
+            Arc::clone(&units),
+            Arc::clone(&timeline),
+        );
+        let ctx = SourceContext {
+            stop,
+            status: Arc::clone(&live.source),
+            deliver: Box::new(deliver),
+        };
+        source::spawn(source, ctx)
+    }));
+}
+
+/// Where one run's outputs go: the newest frame and the encoder (raw sources), or the muxer
+/// (H.264 sources), shifted onto the timeline.
+fn deliverer(
+    live: Arc<MediaState>,
+    frames: Arc<Fanout<Frame>>,
+    units: Arc<Fanout<Arc<AccessUnit>>>,
+    timeline: Arc<Mutex<Continuity>>,
+) -> impl FnMut(Output) + Send {
+    // After a pause of the preview the muxer starts a fresh session: at an IDR.
+    let mut wait_for_idr = true;
+    move |output: Output| {
+        live.stats.frames_captured.fetch_add(1, Ordering::Relaxed);
+        let now = Instant::now();
+        match output {
+            Output::Frame(mut frame) => {
+                let shift = timeline
+                    .lock_unpoisoned()
+                    .shift(frame.pts, frame.sequence, now);
+                frame.pts = shift.ticks(frame.pts);
+                frame.sequence = shift.sequence(frame.sequence);
+                live.source.mark_output(frame.capture_unix_us);
+                live.latest.set(frame.clone());
+                if live.preview.is_running() {
+                    frames.send(&frame);
+                }
+            }
+            Output::Unit(mut au) => {
+                let shift = timeline.lock_unpoisoned().shift(au.dts, 0, now);
+                au.dts = shift.ticks(au.dts);
+                au.pts = shift.ticks(au.pts);
+                live.source.mark_output(au.capture_unix_us);
+                if !live.preview.is_running() {
+                    wait_for_idr = true;
+                } else if au.keyframe || !wait_for_idr {
+                    wait_for_idr = false;
+                    units.send(&Arc::new(au));
+                }
+            }
+        }
+    }
 }
 
 impl Pipeline {
     /// Chooses the source (see `camera::select`), records the choice for the banner and
     /// `/health`, and starts the threads.
     pub fn start(cfg: &Config, media: &Arc<MediaState>) -> Result<Pipeline, PipelineError> {
-        let found = select::probe(&cfg.source);
-        let decision = select::decide(&cfg.source, cfg.relab.camera.device_num, &found);
-        log::info!("camera source: {}", decision.description);
-        set_camera(media, &decision.choice, &found);
-        let source = make_source(cfg, media, decision.choice)?;
-        let delivers = source.delivers();
+        let decision = if cfg.relab.camera.enabled {
+            let found = select::probe(&cfg.source);
+            let decision = select::decide(&cfg.source, cfg.relab.camera.device_num, &found);
+            log::info!("camera source: {}", decision.description);
+            set_camera(media, &decision.choice, &found);
+            Some(decision)
+        } else {
+            log::info!("camera source: none (CAMERA_ENABLED=0)");
+            None
+        };
+        let (name, delivers) = match &decision {
+            Some(d) => {
+                let source = make_source(cfg, media, d.choice.clone())?;
+                (source.name(), source.delivers())
+            }
+            None => ("none", Delivers::RawFrames),
+        };
 
-        let stop = Arc::new(AtomicBool::new(false));
         let stats = &media.stats;
         let units = Arc::clone(&media.units);
         let unit_rx = units.subscribe("llhls-muxer", MUXER_QUEUE, Arc::clone(&stats.units_dropped));
@@ -107,11 +201,14 @@ impl Pipeline {
         let muxer_beat = media
             .heartbeats
             .register("llhls-muxer", preview::muxer_max_silence(&segmenter));
+        // The muxer's input lives in `MediaState`, so it never disconnects: a flag ends it.
+        let muxer_stop = Arc::new(AtomicBool::new(false));
         let mut threads = vec![preview::spawn_muxer(
             media.muxer_sink(cfg.hls_segments),
             segmenter,
             unit_rx,
             muxer_beat,
+            Arc::clone(&muxer_stop),
         )?];
         let frames: Arc<Fanout<Frame>> = Arc::new(Fanout::default());
         let encoder = if delivers == Delivers::RawFrames {
@@ -135,45 +232,31 @@ impl Pipeline {
             "none: the pipe command delivers H.264".to_string()
         };
         log::info!("encoder: {encoder}");
-        media
-            .source
-            .set_choice(source.name(), &decision.description, &encoder, delivers);
-        let live = Arc::clone(media);
-        // After a pause of the preview the muxer starts a fresh session: at an IDR.
-        let mut wait_for_idr = true;
-        let deliver = move |output: Output| {
-            live.stats.frames_captured.fetch_add(1, Ordering::Relaxed);
-            match output {
-                Output::Frame(frame) => {
-                    live.source.mark_output(frame.capture_unix_us);
-                    live.latest.set(frame.clone());
-                    if live.preview.is_running() {
-                        frames.send(&frame);
-                    }
-                }
-                Output::Unit(au) => {
-                    live.source.mark_output(au.capture_unix_us);
-                    if !live.preview.is_running() {
-                        wait_for_idr = true;
-                    } else if au.keyframe || !wait_for_idr {
-                        wait_for_idr = false;
-                        units.send(&Arc::new(au));
-                    }
-                }
-            }
-        };
-        let ctx = SourceContext {
-            stop: Arc::clone(&stop),
-            status: Arc::clone(&media.source),
-            deliver: Box::new(deliver),
-        };
-        threads.push(source::spawn(source, ctx)?);
-        Ok(Pipeline { stop, threads })
+        let reason = decision.as_ref().map_or_else(
+            || "disabled by CAMERA_ENABLED=0".to_string(),
+            |d| d.description.clone(),
+        );
+        media.source.set_choice(name, &reason, &encoder, delivers);
+        if let Some(decision) = decision {
+            install_starter(cfg, media, decision.choice, &frames, units);
+            media.power.start().map_err(|e| match e {
+                SwitchError::Thread(e) => PipelineError::Thread(e),
+                other => PipelineError::Thread(io::Error::other(other.to_string())),
+            })?;
+        }
+        Ok(Pipeline {
+            threads,
+            media: Arc::clone(media),
+            frames,
+            muxer_stop,
+        })
     }
 
-    /// Stops the source; the encoder and muxer drain and end after it.
+    /// Stops the source; the encoder drains and ends after it, and the muxer with it.
     pub fn stop(self) {
-        self.stop.store(true, Ordering::Relaxed);
+        self.media.power.stop();
+        drop(self.frames);
+        self.muxer_stop.store(true, Ordering::Relaxed);
         for t in self.threads {
             let _ = t.join();
         }

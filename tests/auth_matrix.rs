@@ -7,7 +7,7 @@ use std::net::SocketAddr;
 use std::sync::atomic::{AtomicU32, Ordering};
 use std::sync::Arc;
 
-use picamd::internal::api::{handle, Auth, Guard, ROUTES};
+use picamd::internal::api::{handle, Auth, Guard, LocalTier, ROUTES};
 use picamd::internal::config::Config;
 use picamd::internal::http::{Request, Response};
 use picamd::internal::pairing::bootstrap::bootstrap;
@@ -101,7 +101,7 @@ fn every_route_enforces_its_auth_class() {
                     "{what} from the LAN"
                 );
             }
-            Auth::Key => {
+            Auth::Key | Auth::LocalOrKey(_) => {
                 assert_eq!(public_no_key.status, 401, "{what} without a key");
                 assert_eq!(
                     detail(&public_no_key),
@@ -115,7 +115,14 @@ fn every_route_enforces_its_auth_class() {
                     "{what} with the key: {}",
                     public_right_key.status
                 );
-                assert_eq!(lan_no_key.status, 401, "{what}: the LAN needs a key too");
+                if route.auth == Auth::LocalOrKey(LocalTier::View) {
+                    assert!(
+                        ![401, 403].contains(&lan_no_key.status),
+                        "{what}: the LAN watches without a key by default"
+                    );
+                } else {
+                    assert_eq!(lan_no_key.status, 401, "{what}: the LAN needs a key too");
+                }
                 let bearer = format!("Bearer {KEY}");
                 let with_bearer = call(&rt, m, &path, PUBLIC, &[("Authorization", &bearer)]);
                 assert!(
@@ -131,6 +138,50 @@ fn every_route_enforces_its_auth_class() {
             assert!(r.header("Content-Security-Policy").is_some(), "{what}: CSP");
         }
     }
+}
+
+#[test]
+fn the_local_network_tiers_follow_their_settings() {
+    let flipped = runtime_with(&[
+        ("LOCAL_VIEW_WITHOUT_KEY", "0"),
+        ("LOCAL_CONTROL_WITHOUT_KEY", "1"),
+    ]);
+    let default = runtime();
+    let tiered = ROUTES
+        .iter()
+        .filter(|r| matches!(r.auth, Auth::LocalOrKey(_)));
+    let mut seen = 0;
+    for route in tiered {
+        seen += 1;
+        let path = concrete(route.pattern);
+        let what = format!("{} {path}", route.method);
+        let view = route.auth == Auth::LocalOrKey(LocalTier::View);
+        for (rt, lan_open) in [(&default, view), (&flipped, !view)] {
+            let lan = call(rt, route.method, &path, LAN, &[]);
+            let public = call(rt, route.method, &path, PUBLIC, &[]);
+            assert_eq!(public.status, 401, "{what} from a public address");
+            if lan_open {
+                assert!(![401, 403].contains(&lan.status), "{what}: {}", lan.status);
+            } else {
+                assert_eq!(lan.status, 401, "{what} from the LAN");
+            }
+        }
+        // A key that is sent is checked, even where the LAN needs none.
+        let own_lan_address = format!("192.168.7.{seen}:40000");
+        let wrong = call(
+            &default,
+            route.method,
+            &path,
+            &own_lan_address,
+            &[("X-API-Key", "wrong")],
+        );
+        assert_eq!(wrong.status, 403, "{what} with a wrong key");
+    }
+    assert_eq!(
+        seen, 10,
+        "/frame, /stream.mjpg, /camera/status|start|stop, /record/start|stop, /recorder, \
+         /recorder/start|stop"
+    );
 }
 
 #[test]
@@ -558,4 +609,25 @@ fn action_routes_are_rate_limited_per_client_but_not_through_the_relay() {
         relayed.headers = vec![("X-API-Key".into(), KEY.into())];
         assert_ne!(handle(&rt, &relayed).status, 429);
     }
+}
+
+#[test]
+fn starting_youtube_streams_is_rate_limited_like_the_plugin() {
+    let rt = runtime_with(&[("RATE_LIMIT_STREAMS", "2")]);
+    let key = ("X-API-Key", KEY);
+    // Bodies that fail validation still count: the limit is on requests, as the plugin's.
+    for _ in 0..2 {
+        assert_ne!(
+            call(&rt, "POST", "/streams/youtube", LAN, &[key]).status,
+            429
+        );
+    }
+    let limited = call(&rt, "POST", "/streams/youtube", LAN, &[key]);
+    assert_eq!(limited.status, 429);
+    assert_eq!(detail(&limited), "Too many requests. Try again later.");
+    assert_ne!(
+        call(&rt, "GET", "/streams/youtube", LAN, &[key]).status,
+        429,
+        "reading the state is not an action"
+    );
 }

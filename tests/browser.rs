@@ -117,3 +117,31 @@ fn api_docs_render_every_operation() {
     );
     println!("{stdout}");
 }
+
+/// The live page's recording indicator (`www/recording.js`): where the state needs a key
+/// (`LOCAL_VIEW_WITHOUT_KEY=0`), hidden without a session, then "Not recording", then "REC"
+/// with the file's name (`tests/browser/recording.mjs`). With the default the local network
+/// reads it without one (the other page tests check that it causes no console error).
+#[test]
+fn the_live_page_shows_the_recording_state() {
+    let cam = Picamd::start_with(
+        &["--resolution", "640x360"],
+        &[("LOCAL_VIEW_WITHOUT_KEY", "0")],
+        |_| {},
+    );
+    let out = Command::new("node")
+        .current_dir(browser_dir())
+        .arg("recording.mjs")
+        .arg(cam.url(""))
+        .env("PICAMD_KEY", cam.local_key())
+        .output()
+        .expect("node runs");
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "recording indicator:\n{stdout}\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let result: serde_json::Value = serde_json::from_str(stdout.trim()).unwrap();
+    assert_eq!(result["recording_name"], result["expected_name"]);
+}

@@ -104,13 +104,6 @@ fn read_sample(r: &mut impl Read) -> Sample {
     }
 }
 
-fn metric(cam: &Picamd, name: &str) -> f64 {
-    let text = cam.authed("GET", "/metrics", "").text();
-    text.lines()
-        .find_map(|l| l.strip_prefix(name)?.strip_prefix(' ')?.parse().ok())
-        .unwrap_or_else(|| panic!("{name} not in /metrics"))
-}
-
 #[test]
 fn one_fragment_per_frame_from_an_idr_with_continuous_decode_times() {
     let cam = Picamd::start(&[]);
@@ -170,8 +163,8 @@ fn one_fragment_per_frame_from_an_idr_with_continuous_decode_times() {
     );
     // Loose: ~10-20 ms here; a busy 2-core CI machine must not fail it.
     assert!(p50 < 500.0, "p50 {p50} ms");
-    assert_eq!(metric(&cam, "picamd_live_viewers"), 1.0);
-    assert!(metric(&cam, "picamd_live_fragments_sent_total") >= 90.0);
+    assert_eq!(cam.metric("picamd_live_viewers"), 1.0);
+    assert!(cam.metric("picamd_live_fragments_sent_total") >= 90.0);
 }
 
 #[test]
@@ -184,10 +177,10 @@ fn a_client_that_goes_away_frees_its_viewer_slot() {
         next_box(r);
         read_sample(r);
     }
-    assert_eq!(metric(&cam, "picamd_live_viewers"), 2.0);
+    assert_eq!(cam.metric("picamd_live_viewers"), 2.0);
     drop(a); // the kernel closes the socket, as when the client process is killed
     let dropped_at = Instant::now();
-    while metric(&cam, "picamd_live_viewers") != 1.0 {
+    while cam.metric("picamd_live_viewers") != 1.0 {
         assert!(
             dropped_at.elapsed() < Duration::from_secs(5),
             "the viewer that left is still counted"
@@ -199,10 +192,10 @@ fn a_client_that_goes_away_frees_its_viewer_slot() {
     for _ in 0..10 {
         read_sample(&mut b);
     }
-    assert_eq!(metric(&cam, "picamd_live_units_dropped_total"), 0.0);
+    assert_eq!(cam.metric("picamd_live_units_dropped_total"), 0.0);
     drop(b);
     let deadline = Instant::now() + Duration::from_secs(5);
-    while metric(&cam, "picamd_live_viewers") != 0.0 {
+    while cam.metric("picamd_live_viewers") != 0.0 {
         assert!(Instant::now() < deadline, "last viewer still counted");
         std::thread::sleep(Duration::from_millis(20));
     }

@@ -16,21 +16,11 @@ use common::{Picamd, PLAYLIST};
 const THROTTLE_MS: u64 = 1000;
 const RESTORE_MS: u64 = 2000;
 
-/// A metric's value from `/metrics`.
-fn metric(cam: &Picamd, name: &str) -> f64 {
-    let text = cam.authed("GET", "/metrics", "").text();
-    text.lines()
-        .find_map(|l| l.strip_prefix(&format!("{name} ")))
-        .unwrap_or_else(|| panic!("{name} missing from /metrics:\n{text}"))
-        .parse()
-        .unwrap()
-}
-
 /// Waits until the governor's flag reads `throttled`; how long that took.
 fn wait_throttled(cam: &Picamd, throttled: bool) -> Duration {
     let start = Instant::now();
     let want = f64::from(u8::from(throttled));
-    while metric(cam, "picamd_thermal_throttled") != want {
+    while cam.metric("picamd_thermal_throttled") != want {
         assert!(
             start.elapsed() < Duration::from_secs(15),
             "the governor did not switch to throttled={throttled}"
@@ -44,11 +34,11 @@ fn wait_throttled(cam: &Picamd, throttled: bool) -> Duration {
 /// its next frame, just after the governor asked for it.
 fn wait_metric(cam: &Picamd, name: &str, want: f64) {
     let start = Instant::now();
-    while metric(cam, name) != want {
+    while cam.metric(name) != want {
         assert!(
             start.elapsed() < Duration::from_secs(2),
             "{name} is {}, not {want}",
-            metric(cam, name)
+            cam.metric(name)
         );
         thread::sleep(Duration::from_millis(20));
     }
@@ -160,9 +150,9 @@ fn throttles_and_restores_the_preview_bitrate_without_restarting_the_stream() {
     while segments(&cam.get(PLAYLIST).text()).len() < 4 {
         thread::sleep(Duration::from_millis(200));
     }
-    assert_eq!(metric(&cam, "picamd_preview_bitrate_bps"), 300_000.0);
-    assert_eq!(metric(&cam, "picamd_thermal_throttled"), 0.0);
-    assert_eq!(metric(&cam, "rpi_cam_cpu_temp_celsius"), 50.0);
+    assert_eq!(cam.metric("picamd_preview_bitrate_bps"), 300_000.0);
+    assert_eq!(cam.metric("picamd_thermal_throttled"), 0.0);
+    assert_eq!(cam.metric("rpi_cam_cpu_temp_celsius"), 50.0);
     let normal = recent_bytes(&cam);
 
     // 85 °C, held: throttled to 2/5 after the hold time, not before.
@@ -170,7 +160,7 @@ fn throttles_and_restores_the_preview_bitrate_without_restarting_the_stream() {
     let took = wait_throttled(&cam, true);
     assert!(took >= Duration::from_millis(THROTTLE_MS), "{took:?}");
     wait_metric(&cam, "picamd_preview_bitrate_bps", 120_000.0);
-    assert_eq!(metric(&cam, "picamd_thermal_throttles_total"), 1.0);
+    assert_eq!(cam.metric("picamd_thermal_throttles_total"), 1.0);
     let g = governor();
     assert_eq!(g["throttled"], true, "{g}");
     assert_eq!(g["preview_bitrate"], 120_000, "{g}");
@@ -182,14 +172,14 @@ fn throttles_and_restores_the_preview_bitrate_without_restarting_the_stream() {
     // 75 °C is neither: it stays throttled.
     set_temp(&temp, 75_000);
     thread::sleep(Duration::from_millis(RESTORE_MS + 500));
-    assert_eq!(metric(&cam, "picamd_thermal_throttled"), 1.0);
+    assert_eq!(cam.metric("picamd_thermal_throttled"), 1.0);
 
     // 60 °C, held: restored after the hold time.
     set_temp(&temp, 60_000);
     let took = wait_throttled(&cam, false);
     assert!(took >= Duration::from_millis(RESTORE_MS), "{took:?}");
     wait_metric(&cam, "picamd_preview_bitrate_bps", 300_000.0);
-    assert_eq!(metric(&cam, "picamd_thermal_throttles_total"), 1.0);
+    assert_eq!(cam.metric("picamd_thermal_throttles_total"), 1.0);
     assert_eq!(governor()["throttled"], false);
     thread::sleep(Duration::from_millis(4500));
     let restored = recent_bytes(&cam);

@@ -12,7 +12,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use common::Picamd;
+use common::{wait_until, Picamd};
 use s3_server::S3Server;
 use serde_json::Value;
 
@@ -58,13 +58,6 @@ fn telemetry_uploads(p: &Picamd) -> Value {
     r.json()["uploads"].clone()
 }
 
-fn metric(p: &Picamd, name: &str) -> f64 {
-    let text = p.authed("GET", "/metrics", "").text();
-    text.lines()
-        .find_map(|l| l.strip_prefix(name)?.strip_prefix(' ')?.parse().ok())
-        .unwrap_or_else(|| panic!("no {name} in /metrics:\n{text}"))
-}
-
 /// The capture id of an object key `rpi-cam/<folder>/<id>.jpg`.
 fn id_of(key: &str) -> String {
     key.rsplit('/')
@@ -76,14 +69,6 @@ fn id_of(key: &str) -> String {
 
 fn ids(objects: &[(String, Vec<u8>)]) -> BTreeSet<String> {
     objects.iter().map(|(k, _)| id_of(k)).collect()
-}
-
-fn wait_until(what: &str, timeout: Duration, mut done: impl FnMut() -> bool) {
-    let deadline = Instant::now() + timeout;
-    while !done() {
-        assert!(Instant::now() < deadline, "timed out waiting for {what}");
-        std::thread::sleep(Duration::from_millis(100));
-    }
 }
 
 fn assert_jpeg(bytes: &[u8], width: u16, height: u16) {
@@ -175,9 +160,9 @@ fn captures_arrive_in_the_bucket_with_their_key_and_bytes() {
         .collect();
     assert!(left.is_empty(), "{left:?}");
 
-    assert_eq!(metric(&p, "picamd_upload_uploaded_total"), 3.0);
-    assert_eq!(metric(&p, "picamd_upload_queue_depth"), 0.0);
-    assert_eq!(metric(&p, "picamd_upload_failures_total"), 0.0);
+    assert_eq!(p.metric("picamd_upload_uploaded_total"), 3.0);
+    assert_eq!(p.metric("picamd_upload_queue_depth"), 0.0);
+    assert_eq!(p.metric("picamd_upload_failures_total"), 0.0);
     let t = telemetry_uploads(&p);
     assert_eq!(t["sink"], "s3");
     assert_eq!(t["uploaded"], 3);
@@ -219,8 +204,8 @@ fn a_server_down_for_a_while_then_back_gets_everything() {
 
     // Down for a while: it keeps trying, without using up any capture's attempts.
     std::thread::sleep(Duration::from_secs(4));
-    assert!(metric(&p, "picamd_upload_failures_total") >= 3.0);
-    assert_eq!(metric(&p, "picamd_upload_dead_total"), 0.0);
+    assert!(p.metric("picamd_upload_failures_total") >= 3.0);
+    assert_eq!(p.metric("picamd_upload_dead_total"), 0.0);
 
     s3.resume();
     let objects = s3.wait_for_objects("later", 5, Duration::from_secs(20));
@@ -342,7 +327,7 @@ fn a_full_queue_refuses_the_next_capture_and_delivers_every_answered_one() {
         (Some(1), Some(3)),
         "{t}"
     );
-    assert_eq!(metric(&p, "picamd_upload_refused_total"), 1.0);
+    assert_eq!(p.metric("picamd_upload_refused_total"), 1.0);
     assert!(
         p.log().contains("capture refused: Upload queue is full"),
         "{}",
@@ -492,7 +477,7 @@ fn a_corrupt_entry_is_moved_aside_and_the_rest_go_on() {
     .unwrap_or_else(|log| panic!("no line about the stray entry:\n{log}"));
     assert!(captures.join(format!("corrupt/{stray}.json")).is_file());
     assert_eq!(telemetry_uploads(&p)["corrupt"], 1);
-    assert_eq!(metric(&p, "picamd_upload_corrupt_total"), 1.0);
+    assert_eq!(p.metric("picamd_upload_corrupt_total"), 1.0);
 }
 
 #[test]

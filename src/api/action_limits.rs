@@ -18,6 +18,7 @@ pub fn group_of(method: &str, pattern: &str) -> Option<ActionGroup> {
         ("PUT", "/camera/focus") => Some(ActionGroup::Focus),
         ("POST", "/preview/start" | "/preview/stop") => Some(ActionGroup::Preview),
         ("POST", "/pairing/code") | ("DELETE", "/pairing") => Some(ActionGroup::Pairing),
+        ("POST", "/streams/youtube") => Some(ActionGroup::Streams),
         _ => None,
     }
 }
@@ -69,6 +70,7 @@ mod tests {
                 "PATCH /camera/controls",
                 "PUT /camera/focus",
                 "POST /captures",
+                "POST /streams/youtube",
             ]
         );
     }

@@ -4,6 +4,7 @@
 use serde_json::json;
 
 use super::routes::Params;
+use crate::camera::Power;
 use crate::http::{Request, Response};
 use crate::runtime::Runtime;
 
@@ -24,6 +25,11 @@ fn stall_ms(fps: f64) -> u64 {
 pub fn health(rt: &Runtime, _: &Request, _: &Params) -> Response {
     let now_us = crate::clock::unix_us();
     let source = rt.media.source.name();
+    match rt.media.power.power() {
+        Power::Disabled => return camera_off(rt, "disabled", &source),
+        Power::Off => return camera_off(rt, "stopped", &source),
+        Power::On | Power::Starting => {}
+    }
     if let Some(reason) = rt.media.source.down_reason() {
         return unavailable(format!("The camera ({source}) is down: {reason}"));
     }
@@ -47,6 +53,7 @@ pub fn health(rt: &Runtime, _: &Request, _: &Params) -> Response {
     Response::json(
         200,
         &json!({
+            "ok": true,
             "status": "ok",
             "camera": source,
             "last_frame_age_ms": age_ms,
@@ -69,8 +76,24 @@ pub fn youtube_detail(rt: &Runtime) -> serde_json::Value {
     snapshot.map_or(serde_json::Value::Null, |s| json!(s))
 }
 
+/// The camera is off on purpose (`CAMERA_ENABLED=0`, `POST /camera/stop`): the daemon is
+/// healthy, so 200, but `ok` is false, as in the Pi Camera Streaming Pipeline.
+fn camera_off(rt: &Runtime, status: &str, source: &str) -> Response {
+    Response::json(
+        200,
+        &json!({
+            "ok": false,
+            "status": status,
+            "camera": source,
+            "detail": rt.media.no_frame_detail(),
+            "uptime_s": rt.media.started.elapsed().as_secs(),
+        }),
+    )
+    .with_header("Cache-Control", "no-store")
+}
+
 fn unavailable(detail: String) -> Response {
-    Response::detail(503, &detail)
+    Response::json(503, &json!({"detail": detail, "ok": false}))
         .with_header("Cache-Control", "no-store")
         .with_header("Retry-After", "1")
 }

@@ -3,13 +3,16 @@
 
 pub mod action_limits;
 pub mod camera;
+pub mod camera_power;
 pub mod captures;
 pub mod guards;
 pub mod health;
+pub mod hub;
 pub mod login;
 pub mod openapi;
 pub mod pairing;
 pub mod preview;
+pub mod recordings;
 pub mod routes;
 pub mod setup_page;
 pub mod stills;
@@ -24,7 +27,7 @@ use std::panic::{self, AssertUnwindSafe};
 use std::sync::Arc;
 use std::time::Instant;
 
-use routes::{Auth, Guard, Match, Route};
+use routes::{Auth, Guard, LocalTier, Match, Route};
 
 use crate::auth::login_limiter::too_many_attempts;
 use crate::auth::{self, Access};
@@ -132,14 +135,30 @@ pub const ROUTES: &[Route] = &[
         camera::patch_controls,
     ),
     route("PUT", "/camera/focus", Auth::Key, camera::focus),
+    route("GET", "/camera/status", VIEW, camera_power::status),
+    route("POST", "/camera/start", CONTROL, camera_power::start),
+    route("POST", "/camera/stop", CONTROL, camera_power::stop),
     route("POST", "/captures", Auth::Key, captures::create),
     route("GET", "/captures", Auth::Key, captures::list),
     route("GET", "/captures/{image_id}", Auth::Key, captures::image),
-    route("GET", "/frame", Auth::Key, stills::frame),
-    route("GET", "/stream.mjpg", Auth::Key, stills::mjpeg),
+    route("GET", "/frame", VIEW, stills::frame),
+    route("GET", "/stream.mjpg", VIEW, stills::mjpeg),
     route("POST", "/streams/youtube", Auth::Key, streams::start),
     route("GET", "/streams/youtube", Auth::Key, streams::status),
     route("DELETE", "/streams/youtube", Auth::Key, streams::stop),
+    route("POST", "/record/start", CONTROL, recordings::seed_start),
+    route("POST", "/record/stop", CONTROL, recordings::seed_stop),
+    route("GET", "/recordings", Auth::Key, recordings::list),
+    route("GET", "/recorder", VIEW, recordings::state),
+    route("POST", "/recorder/start", CONTROL, recordings::start),
+    route("POST", "/recorder/stop", CONTROL, recordings::stop),
+    route("GET", "/recordings/{name}", Auth::Key, recordings::download),
+    route(
+        "DELETE",
+        "/recordings/{name}",
+        Auth::Key,
+        recordings::delete,
+    ),
     route("GET", "/timelapse", Auth::Key, timelapse::status),
     route("PUT", "/timelapse", Auth::Key, timelapse::update),
     route("GET", "/system/telemetry", Auth::Key, system::telemetry),
@@ -149,7 +168,36 @@ pub const ROUTES: &[Route] = &[
         Auth::Key,
         system::local_access,
     ),
+    // The seed-004 camera hub (404 unless HUB_ENABLED); cameras authenticate by token.
+    route("GET", "/camera/hello", Auth::None, hub::hello),
+    route("GET", "/camera/list", Auth::None, hub::list),
+    route("GET", "/camera/get-image", Auth::None, hub::get_image),
+    Route {
+        max_body: hub::MAX_UPLOAD_BODY,
+        ..route(
+            "POST",
+            "/camera/update-image",
+            Auth::None,
+            hub::update_image,
+        )
+    },
+    route("POST", "/camera/update", Auth::None, hub::update),
+    route("GET", "/camera/stream-image", Auth::None, hub::stream_image),
+    route("GET", "/video-input-stream", Auth::None, hub::input_stream),
+    route(
+        "GET",
+        "/video-output-stream",
+        Auth::None,
+        hub::output_stream,
+    ),
+    route("GET", "/hub", Auth::None, hub::page),
 ];
+
+/// Watching the camera: the local network without a key unless `LOCAL_VIEW_WITHOUT_KEY=0`.
+const VIEW: Auth = Auth::LocalOrKey(LocalTier::View);
+/// Switching the camera or a recording: the local network without a key only with
+/// `LOCAL_CONTROL_WITHOUT_KEY=1`.
+const CONTROL: Auth = Auth::LocalOrKey(LocalTier::Control);
 
 const fn route(
     method: &'static str,
@@ -212,6 +260,10 @@ pub fn admit(rt: &Runtime, req: &Request) -> Admission {
         return accept(DEFAULT_MAX_BODY);
     }
     match routes::find(ROUTES, &req.method, &req.path) {
+        // The hub's upload takes megabytes: none is read while the hub is off.
+        Match::Found(route, _) if route.pattern == hub::UPLOAD && rt.hub.is_none() => {
+            Admission::Refuse(finish(rt, req, Response::not_found()))
+        }
         Match::Found(route, _) => match authorize(rt, req, route.auth)
             .and_then(|()| guards::check(rt, req, route.guard))
         {
@@ -315,6 +367,21 @@ fn authorize(rt: &Runtime, req: &Request, needed: Auth) -> Result<(), Response> 
             }
         }
         Auth::Key => check_key(rt, req),
+        Auth::LocalOrKey(tier) => {
+            let settings = &rt.config.relab.auth;
+            let open = match tier {
+                LocalTier::View => settings.local_view_without_key,
+                LocalTier::Control => settings.local_control_without_key,
+            };
+            // A key that is sent is checked (and a wrong one counted) even where none is
+            // needed, so a misconfigured client learns of it.
+            let sends_key = auth::check::presented_key(req, &settings.key_name).is_some();
+            if open && !sends_key && auth::is_local_peer(req.peer.map(|p| p.ip())) {
+                Ok(())
+            } else {
+                check_key(rt, req)
+            }
+        }
     }
 }
 

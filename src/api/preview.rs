@@ -229,6 +229,9 @@ pub fn stop(rt: &Runtime, _: &Request, _: &Params) -> Response {
     if rt.stream.is_active() {
         return Response::detail(409, super::streams::PREVIEW_IN_USE);
     }
+    if rt.recorder.is_recording() {
+        return Response::detail(409, super::recordings::PREVIEW_IN_USE);
+    }
     rt.media.preview.stop();
     if let Some(frame) = rt.media.latest_frame() {
         rt.stills.refresh_thumbnail(&frame);

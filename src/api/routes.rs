@@ -15,6 +15,18 @@ pub enum Auth {
     LocalOrCdn(&'static str),
     /// `X-API-Key` or a browser session.
     Key,
+    /// A local-network peer needs no key when its tier's setting allows it
+    /// (`LOCAL_VIEW_WITHOUT_KEY`, `LOCAL_CONTROL_WITHOUT_KEY`); anyone else as [`Auth::Key`].
+    LocalOrKey(LocalTier),
+}
+
+/// What a [`Auth::LocalOrKey`] route does, which decides the setting that opens it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LocalTier {
+    /// Watching: `/frame`, `/stream.mjpg`, `/camera/status`.
+    View,
+    /// Starting and stopping the camera or a recording.
+    Control,
 }
 
 impl Auth {
@@ -25,6 +37,8 @@ impl Auth {
             Auth::Local(_) => "local",
             Auth::LocalOrCdn(_) => "local-or-cdn",
             Auth::Key => "key",
+            Auth::LocalOrKey(LocalTier::View) => "local-view-or-key",
+            Auth::LocalOrKey(LocalTier::Control) => "local-control-or-key",
         }
     }
 }

@@ -3,6 +3,8 @@
 
 use super::routes::Params;
 use super::validation::query_number;
+use crate::camera::status::Delivers;
+use crate::camera::Power;
 use crate::http::{Body, Request, Response};
 use crate::runtime::Runtime;
 use crate::stills::mjpeg;
@@ -11,17 +13,21 @@ pub const THUMBNAIL_LOCAL_ONLY: &str = "Preview thumbnail is only available from
 pub const THUMBNAIL_CROSS_SITE: &str = "Preview thumbnail is not available to another site";
 
 /// The newest frame, full resolution, as a JPEG.
-pub fn frame(rt: &Runtime, _: &Request, _: &Params) -> Response {
+pub fn frame(rt: &Runtime, req: &Request, _: &Params) -> Response {
     let Some(frame) = rt.media.latest_frame() else {
         return Response::detail(503, rt.media.no_frame_detail());
     };
     match rt.stills.latest_jpeg.get(&frame) {
-        Ok(jpeg) => Response::new(200, "image/jpeg", Body::Shared(jpeg.data))
-            .with_header("Cache-Control", "no-store")
-            .with_header(
-                "X-Capture-Time",
-                &crate::clock::rfc3339_ms(jpeg.capture_unix_us),
-            ),
+        Ok(jpeg) => embeddable(
+            rt,
+            req,
+            Response::new(200, "image/jpeg", Body::Shared(jpeg.data)),
+        )
+        .with_header("Cache-Control", "no-store")
+        .with_header(
+            "X-Capture-Time",
+            &crate::clock::rfc3339_ms(jpeg.capture_unix_us),
+        ),
         Err(e) => Response::detail(500, &format!("Cannot encode the frame: {e}")),
     }
 }
@@ -32,10 +38,29 @@ pub fn mjpeg(rt: &Runtime, req: &Request, _: &Params) -> Response {
         Ok(fps) => fps,
         Err(resp) => return resp,
     };
-    if rt.media.latest_frame().is_none() {
+    // With no picture yet (start-up, a stopped camera) the stream waits for the first one,
+    // as the pipeline's does; only a source that can never give one is a 503.
+    let never =
+        rt.media.power.power() == Power::Disabled || rt.media.source.delivers() == Delivers::H264;
+    if never && rt.media.latest_frame().is_none() {
         return Response::detail(503, rt.media.no_frame_detail());
     }
-    mjpeg::stream_response(std::sync::Arc::clone(&rt.stills.mjpeg), fps)
+    embeddable(
+        rt,
+        req,
+        mjpeg::stream_response(std::sync::Arc::clone(&rt.stills.mjpeg), fps),
+    )
+}
+
+/// Lets a page of an allowed CORS origin show the picture in an `<img>` (the pipeline's page
+/// does; a camera stream is made to be embedded). Everyone else gets the default
+/// `Cross-Origin-Resource-Policy: same-origin`.
+fn embeddable(rt: &Runtime, req: &Request, resp: Response) -> Response {
+    if rt.site.cors.embedding_allowed(req) {
+        resp.with_header("Cross-Origin-Resource-Policy", "cross-origin")
+    } else {
+        resp
+    }
 }
 
 /// The cached thumbnail. Right after start-up, before the housekeeping tick has cached one,

@@ -145,6 +145,8 @@ fn own_metrics(rt: &Runtime) -> Vec<Metric> {
     metrics.extend(thermal_metrics(&rt.media));
     metrics.extend(relay_metrics(rt));
     metrics.extend(youtube_metrics(rt));
+    metrics.extend(recording_metrics(rt));
+    metrics.extend(super::hub::metrics(rt));
     metrics.extend(upload_metrics(&rt.uploads.status()));
     metrics
 }
@@ -240,6 +242,45 @@ fn youtube_metrics(rt: &Runtime) -> [Metric; 5] {
             "Access units the YouTube stream could not take in time.",
             Counter,
             rt.stream.dropped.load(std::sync::atomic::Ordering::Relaxed),
+        ),
+    ]
+}
+
+/// The recorder: whether it records, and totals since start-up.
+fn recording_metrics(rt: &Runtime) -> [Metric; 5] {
+    let status = &rt.recorder.status;
+    let load = |v: &std::sync::atomic::AtomicU64| v.load(Ordering::Relaxed);
+    use MetricKind::{Counter, Gauge};
+    [
+        metric(
+            "picamd_recording_active",
+            "1 while recording to MP4.",
+            Gauge,
+            u64::from(rt.recorder.is_recording()),
+        ),
+        metric(
+            "picamd_recording_bytes_written_total",
+            "Bytes written to MP4 recordings.",
+            Counter,
+            load(&status.bytes_total),
+        ),
+        metric(
+            "picamd_recording_files_total",
+            "MP4 recordings finished.",
+            Counter,
+            load(&status.files_total),
+        ),
+        metric(
+            "picamd_recording_errors_total",
+            "Recordings stopped by an error (a full disk, the quota, a failed write).",
+            Counter,
+            load(&status.errors_total),
+        ),
+        metric(
+            "picamd_recording_units_dropped_total",
+            "Access units the recorder could not take in time.",
+            Counter,
+            load(&status.dropped),
         ),
     ]
 }
@@ -426,6 +467,8 @@ pub fn telemetry(rt: &Runtime, _: &Request, _: &Params) -> Response {
             "uploads": upload_telemetry(&rt.uploads.status()),
             "thermal_governor": thermal_telemetry(&rt.media),
             "youtube": super::health::youtube_detail(rt),
+            "recording": super::recordings::state_json(&rt.recorder.snapshot()),
+            "hub": super::hub::telemetry(rt),
         }),
     )
 }

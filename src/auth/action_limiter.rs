@@ -120,7 +120,7 @@ mod tests {
     fn limiter(max: u32) -> ActionLimiter {
         ActionLimiter::new(ActionLimitSettings {
             window: Duration::from_secs(300),
-            max: [max; 5],
+            max: [max; crate::config::action_limits::GROUPS],
         })
     }
 

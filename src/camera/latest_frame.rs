@@ -17,4 +17,9 @@ impl LatestFrame {
     pub fn set(&self, frame: Frame) {
         *self.0.lock_unpoisoned() = Some(frame);
     }
+
+    /// Forgets the frame (the camera was stopped: nothing may be taken from a stale one).
+    pub fn clear(&self) {
+        *self.0.lock_unpoisoned() = None;
+    }
 }

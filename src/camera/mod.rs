@@ -4,10 +4,12 @@
 pub mod adjust;
 pub mod barcode;
 pub mod child;
+pub mod continuity;
 pub mod controls;
 pub mod font;
 pub mod latest_frame;
 pub mod pipe;
+pub mod power;
 pub mod rpicam;
 pub mod select;
 pub mod source;
@@ -17,4 +19,5 @@ pub mod testsrc;
 pub mod v4l2;
 
 pub use latest_frame::LatestFrame;
+pub use power::{CameraSwitch, Power};
 pub use state::CameraState;

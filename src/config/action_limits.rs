@@ -16,15 +16,18 @@ pub enum ActionGroup {
     Preview,
     /// `POST /pairing/code`, `DELETE /pairing`.
     Pairing,
+    /// `POST /streams/youtube` (plugin 0.4+).
+    Streams,
 }
 
 impl ActionGroup {
-    pub const ALL: [ActionGroup; 5] = [
+    pub const ALL: [ActionGroup; GROUPS] = [
         ActionGroup::Captures,
         ActionGroup::Controls,
         ActionGroup::Focus,
         ActionGroup::Preview,
         ActionGroup::Pairing,
+        ActionGroup::Streams,
     ];
 
     /// The variable that sets the group's limit.
@@ -35,9 +38,13 @@ impl ActionGroup {
             ActionGroup::Focus => "RATE_LIMIT_FOCUS",
             ActionGroup::Preview => "RATE_LIMIT_PREVIEW",
             ActionGroup::Pairing => "RATE_LIMIT_PAIRING",
+            ActionGroup::Streams => "RATE_LIMIT_STREAMS",
         }
     }
 }
+
+/// How many groups there are.
+pub const GROUPS: usize = 6;
 
 /// The plugin's limit: 20 requests per group per client.
 pub const DEFAULT_MAX: u32 = 20;
@@ -49,7 +56,7 @@ pub struct ActionLimitSettings {
     /// `RATE_LIMIT_WINDOW_S`.
     pub window: Duration,
     /// Each group's `RATE_LIMIT_<GROUP>`, in [`ActionGroup::ALL`] order.
-    pub max: [u32; 5],
+    pub max: [u32; GROUPS],
 }
 
 impl ActionLimitSettings {
@@ -67,7 +74,7 @@ impl Default for ActionLimitSettings {
     fn default() -> Self {
         ActionLimitSettings {
             window: DEFAULT_WINDOW,
-            max: [DEFAULT_MAX; 5],
+            max: [DEFAULT_MAX; GROUPS],
         }
     }
 }

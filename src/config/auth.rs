@@ -27,6 +27,12 @@ pub struct AuthSettings {
     /// `HLS_CDN_SECRET` (picamd's): a CDN or edge presenting it as `Authorization: Bearer`
     /// may read the LL-HLS files from outside the local network; empty means none may.
     pub hls_cdn_secret: Secret,
+    /// `LOCAL_VIEW_WITHOUT_KEY` (picamd's): local-network peers may watch `/frame`,
+    /// `/stream.mjpg` and read `/camera/status` without a key, as they may the LL-HLS preview.
+    pub local_view_without_key: bool,
+    /// `LOCAL_CONTROL_WITHOUT_KEY` (picamd's): local-network peers may also start and stop
+    /// the camera and a recording without a key (`/camera/start|stop`, `/record/start|stop`).
+    pub local_control_without_key: bool,
 }
 
 /// The shortest `HLS_CDN_SECRET` accepted: it guards the preview from the internet.

@@ -6,4 +6,7 @@ pub struct CameraSettings {
     pub device_num: u32,
     /// `PREVIEW_HIBERNATE_AFTER_S`; 0 disables hibernation.
     pub preview_hibernate_after_s: u64,
+    /// `CAMERA_ENABLED` (the Pi Camera Streaming Pipeline's): false runs the API with no
+    /// camera at all; unlike the synthetic fallback, no picture is made up.
+    pub enabled: bool,
 }

@@ -20,8 +20,10 @@ use super::compat::CompatSettings;
 use super::deprecated::Deprecated;
 use super::error::ConfigError;
 use super::http::HttpSettings;
+use super::hub::HubSettings;
 use super::pairing::PairingSettings;
 use super::pairing_api::{ApiPrefix, PollMethod};
+use super::record::RecordSettings;
 use super::relay::{RelaySettings, DEFAULT_RELAY_AUTH_SCHEME};
 use super::s3::S3Settings;
 use super::secret::redacted;
@@ -55,6 +57,10 @@ pub struct RelabSettings {
     pub relay: RelaySettings,
     pub compat: CompatSettings,
     pub stream: StreamSettings,
+    /// Recording to MP4 (`RECORD_*`).
+    pub record: RecordSettings,
+    /// The seed-004 camera hub, both roles (`HUB_*`, `CAMERA_TOKEN_SECRET`).
+    pub hub: HubSettings,
     /// `APP_ENV`.
     pub app_env: AppEnv,
     /// Deprecated names that were set (start-up warns about each).
@@ -101,6 +107,9 @@ impl RelabSettings {
             v.uint("CHECK_STREAM_HEALTH_INTERVAL_S", 30, 1, u64::MAX)?;
         let camera_backend = v.string("CAMERA_BACKEND", "picamera2");
         let preview_hibernate_after_s = v.uint("PREVIEW_HIBERNATE_AFTER_S", 300, 0, u64::MAX)?;
+        let camera_enabled = v.bool("CAMERA_ENABLED", true)?;
+        let local_view_without_key = v.bool("LOCAL_VIEW_WITHOUT_KEY", true)?;
+        let local_control_without_key = v.bool("LOCAL_CONTROL_WITHOUT_KEY", false)?;
         let image_sink = v.image_sink()?;
         let s3_endpoint_url = v.string("S3_ENDPOINT_URL", "");
         let s3_bucket = v.string("S3_BUCKET", "");
@@ -214,7 +223,9 @@ impl RelabSettings {
                 v.uint(group.variable(), u64::from(DEFAULT_MAX), 0, 1_000_000)? as u32;
         }
 
+        let hub = HubSettings::from_vars(&v)?;
         let settings = RelabSettings {
+            hub,
             http: HttpSettings {
                 base_url,
                 allowed_cors_origins,
@@ -230,10 +241,13 @@ impl RelabSettings {
                 login_max_failures,
                 action_limits,
                 hls_cdn_secret: hls_cdn_secret.into(),
+                local_view_without_key,
+                local_control_without_key,
             },
             camera: CameraSettings {
                 device_num: camera_device_num,
                 preview_hibernate_after_s,
+                enabled: camera_enabled,
             },
             stills: StillsSettings {
                 image_path,
@@ -306,6 +320,7 @@ impl RelabSettings {
                 ca_file: rtmp_ca_file,
                 max_duration_s: max_stream_duration_s,
             },
+            record: RecordSettings::from_vars(&v, data_dir)?,
             app_env,
             deprecated: Deprecated {
                 allow_plaintext_relay: deprecated_allow_plaintext_relay,

@@ -155,6 +155,16 @@ impl CorsPolicy {
         self.allows_all_origins() || self.allowed_origins.iter().any(|o| o == origin)
     }
 
+    /// Whether a page of an allowed origin asked for this answer to embed it (`<img>` sends
+    /// no `Origin`, only a `Referer`, which browsers cut to the origin across origins). Such
+    /// an answer may carry `Cross-Origin-Resource-Policy: cross-origin`; without a `Referer`
+    /// it stays `same-origin`.
+    pub fn embedding_allowed(&self, req: &Request) -> bool {
+        req.header("Referer")
+            .and_then(origin_of)
+            .is_some_and(|origin| self.is_allowed_origin(origin))
+    }
+
     /// Header names compare lowercased; empty items (`a,,b`) are ignored.
     fn allows_requested_headers(&self, requested: &str) -> bool {
         let allowed = self.allowed_headers();
@@ -164,6 +174,15 @@ impl CorsPolicy {
             .filter(|h| !h.is_empty())
             .all(|h| allowed.iter().any(|a| a.eq_ignore_ascii_case(h)))
     }
+}
+
+/// `scheme://host[:port]` of an absolute http(s) URL.
+fn origin_of(url: &str) -> Option<&str> {
+    let rest = url
+        .strip_prefix("http://")
+        .or_else(|| url.strip_prefix("https://"))?;
+    let end = rest.find(['/', '?', '#']).unwrap_or(rest.len());
+    (end > 0).then(|| &url[..url.len() - rest.len() + end])
 }
 
 fn set_header(resp: &mut Response, name: &str, value: &str) {
@@ -401,6 +420,23 @@ mod tests {
         );
         let same = CorsPolicy::new(true, Vec::new(), "Accept");
         assert_eq!(same.allowed_headers().len(), 6, "no duplicate");
+    }
+
+    #[test]
+    fn embedding_follows_the_referers_origin() {
+        let policy = CorsPolicy::new(true, vec!["http://pi.local:3000".into()], "X-API-Key");
+        let with = |referer: &str| {
+            let mut req = request("GET", "/stream.mjpg", &[]);
+            req.headers.push(("Referer".into(), referer.into()));
+            policy.embedding_allowed(&req)
+        };
+        assert!(with("http://pi.local:3000/"));
+        assert!(with("http://pi.local:3000/index.html?x=1"));
+        assert!(with("http://pi.local:3000"));
+        assert!(!with("http://pi.local:3001/"));
+        assert!(!with("http://pi.local:3000.evil.example/"));
+        assert!(!with("ftp://pi.local:3000/"));
+        assert!(!policy.embedding_allowed(&request("GET", "/stream.mjpg", &[])));
     }
 
     #[test]

@@ -8,6 +8,7 @@ pub mod cors;
 pub mod date;
 pub mod parking;
 pub mod percent;
+pub mod range;
 pub mod request;
 pub mod request_id;
 pub mod responder;

@@ -1,6 +1,7 @@
 //! Responses, with bodies that can share media bytes instead of copying them per viewer.
 
 use std::io::{self, Write};
+use std::net::TcpStream;
 use std::sync::Arc;
 
 use super::parking::Pending;
@@ -19,22 +20,56 @@ pub enum Body {
     /// Not there yet: the server's responder answers it when it is (a request waiting for
     /// media). Only a request with `may_park` set may be answered with one.
     Parked(Box<dyn Pending>),
+    /// A `101 Switching Protocols`: after the head the connection is handed to the closure
+    /// (a WebSocket), with any bytes the client sent after its request head. Never parked
+    /// nor handed to the responder.
+    Upgrade(Upgrade),
 }
 
 type StreamWriter = Box<dyn FnOnce(&mut dyn Write) -> io::Result<()> + Send>;
 
-/// A body of unknown length that writes itself to the client until it is done or the client
-/// goes away (a write fails).
-pub struct StreamBody(StreamWriter);
+/// A body that writes itself to the client until it is done or the client goes away (a
+/// write fails): of unknown length (a live stream), or of a known length (a file sent from
+/// disk), which the head then declares.
+pub struct StreamBody(StreamWriter, Option<u64>);
 
 impl StreamBody {
     pub fn new(write: impl FnOnce(&mut dyn Write) -> io::Result<()> + Send + 'static) -> Self {
-        StreamBody(Box::new(write))
+        StreamBody(Box::new(write), None)
+    }
+
+    /// A body of exactly `len` bytes that `write` writes.
+    pub fn sized(
+        len: u64,
+        write: impl FnOnce(&mut dyn Write) -> io::Result<()> + Send + 'static,
+    ) -> Self {
+        StreamBody(Box::new(write), Some(len))
+    }
+
+    /// The length declared with [`StreamBody::sized`].
+    pub fn declared_len(&self) -> Option<u64> {
+        self.1
     }
 
     /// Writes the body to `out`, returning when the closure does.
     pub fn run(self, out: &mut dyn Write) -> io::Result<()> {
         (self.0)(out)
+    }
+}
+
+type UpgradeHandler = Box<dyn FnOnce(TcpStream, Vec<u8>) + Send>;
+
+/// What takes over a connection once its `101` is written: the socket and the bytes already
+/// read past the request head. It runs on the connection's thread, which keeps its slot.
+pub struct Upgrade(UpgradeHandler);
+
+impl Upgrade {
+    pub fn new(take: impl FnOnce(TcpStream, Vec<u8>) + Send + 'static) -> Self {
+        Upgrade(Box::new(take))
+    }
+
+    pub fn run(self, stream: TcpStream, read_ahead: Vec<u8>) {
+        (self.0)(stream, read_ahead)
     }
 }
 
@@ -47,7 +82,7 @@ impl Body {
             Body::Shared(b) => b.len(),
             Body::Text(t) => t.len(),
             Body::Chunks(c) => c.iter().map(|c| c.len()).sum(),
-            Body::Stream(_) | Body::Parked(_) => 0,
+            Body::Stream(_) | Body::Parked(_) | Body::Upgrade(_) => 0,
         }
     }
 
@@ -64,12 +99,26 @@ impl Body {
             Body::Shared(b) => vec![b],
             Body::Text(t) => vec![t.as_bytes()],
             Body::Chunks(c) => c.iter().map(|c| &c[..]).collect(),
-            Body::Stream(_) | Body::Parked(_) => Vec::new(),
+            Body::Stream(_) | Body::Parked(_) | Body::Upgrade(_) => Vec::new(),
         }
     }
 
+    /// A body with no fixed bytes, that only the connection loop can run (a stream or an
+    /// upgrade): never relayed, never kept alive.
     pub fn is_stream(&self) -> bool {
-        matches!(self, Body::Stream(_))
+        matches!(self, Body::Stream(_) | Body::Upgrade(_))
+    }
+
+    pub fn is_upgrade(&self) -> bool {
+        matches!(self, Body::Upgrade(_))
+    }
+
+    /// The declared length of a sized stream (a file).
+    pub fn stream_len(&self) -> Option<u64> {
+        match self {
+            Body::Stream(s) => s.declared_len(),
+            _ => None,
+        }
     }
 
     /// The whole body in one buffer (tests and the relay); empty for a stream, which only

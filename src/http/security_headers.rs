@@ -24,7 +24,7 @@ pub const HSTS: &str = "max-age=31536000; includeSubDomains";
 /// The policy for a request path.
 pub fn content_security_policy(path: &str) -> &'static str {
     match path {
-        "/" | "/setup" => CSP_PAGES,
+        "/" | "/setup" | "/hub" => CSP_PAGES,
         p if p.starts_with("/docs") => CSP_DOCS,
         _ => CSP_DEFAULT,
     }

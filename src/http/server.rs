@@ -31,7 +31,7 @@ use std::time::{Duration, Instant};
 use super::budget::{Budget, Reservation};
 use super::chunked;
 use super::responder::{Responder, Resumed, Waiter};
-use super::response::{StreamBody, PLACEHOLDERS};
+use super::response::{StreamBody, Upgrade, PLACEHOLDERS};
 use super::slots::{Refusal, Slots};
 use super::throttle::Throttle;
 use super::wire::{self, Framing, Head, WireError};
@@ -530,11 +530,22 @@ impl Connection {
             drop(ticket);
             write_response(&mut self.stream, &response, keep_alive, head_only)?;
             drop(answering);
-            if let Body::Stream(body) = response.body {
-                if !head_only {
-                    run_stream(&mut self.stream, body, &request);
+            match response.body {
+                Body::Stream(body) => {
+                    if !head_only {
+                        run_stream(&mut self.stream, body, &request);
+                    }
+                    return Ok(());
                 }
-                return Ok(());
+                Body::Upgrade(upgrade) => {
+                    if !head_only {
+                        let stream = self.stream.try_clone()?;
+                        let read_ahead = std::mem::take(&mut buf);
+                        run_upgrade(stream, upgrade, read_ahead, &request);
+                    }
+                    return Ok(());
+                }
+                _ => {}
             }
             if !keep_alive {
                 return Ok(());
@@ -789,6 +800,15 @@ fn run_stream(stream: &mut TcpStream, body: StreamBody, req: &Request) {
     }
 }
 
+/// Hands an upgraded connection (a WebSocket) to its handler, with no timeouts of ours left
+/// on it; a panic in it ends only this connection.
+fn run_upgrade(stream: TcpStream, upgrade: Upgrade, read_ahead: Vec<u8>, req: &Request) {
+    let _ = stream.set_read_timeout(None);
+    if panic::catch_unwind(AssertUnwindSafe(|| upgrade.run(stream, read_ahead))).is_err() {
+        log::error!("upgraded connection {} panicked", req.path);
+    }
+}
+
 /// Writes head and body with as few system calls as the kernel allows.
 fn write_response(
     stream: &mut TcpStream,
@@ -940,6 +960,47 @@ mod tests {
             .recv_timeout(Duration::from_secs(5))
             .expect("the stream noticed the client left");
         assert!(result.is_err());
+    }
+
+    #[test]
+    fn an_upgrade_hands_the_socket_over_after_its_head() {
+        let handler = |_: &Request| {
+            let upgrade = Upgrade::new(|mut stream: TcpStream, read_ahead: Vec<u8>| {
+                let mut first = [0u8; 3];
+                stream.read_exact(&mut first).unwrap();
+                let mut echo = read_ahead;
+                echo.extend_from_slice(&first);
+                stream.write_all(&echo).unwrap();
+            });
+            Response {
+                status: 101,
+                headers: vec![("Upgrade".into(), "echo".into())],
+                body: Body::Upgrade(upgrade),
+            }
+        };
+        let server =
+            HttpServer::start("127.0.0.1:0".parse().unwrap(), 8, Arc::new(handler)).unwrap();
+        let mut client = TcpStream::connect(server.local_addr()).unwrap();
+        client
+            .set_read_timeout(Some(Duration::from_secs(5)))
+            .unwrap();
+        // Bytes sent right after the head reach the new owner too.
+        client
+            .write_all(b"GET /ws HTTP/1.1\r\nHost: 127.0.0.1\r\nUpgrade: echo\r\n\r\nab")
+            .unwrap();
+        thread::sleep(Duration::from_millis(50));
+        client.write_all(b"cde").unwrap();
+        let mut answer = Vec::new();
+        client.read_to_end(&mut answer).unwrap();
+        let answer = String::from_utf8(answer).unwrap();
+        let (head, rest) = answer.split_once("\r\n\r\n").unwrap();
+        assert!(head.starts_with("HTTP/1.1 101 "), "{head}");
+        assert!(head.contains("\r\nConnection: Upgrade"), "{head}");
+        assert!(
+            !head.to_ascii_lowercase().contains("content-length"),
+            "{head}"
+        );
+        assert_eq!(rest, "abcde");
     }
 
     #[test]

@@ -239,7 +239,8 @@ pub fn reason(status: u16) -> &'static str {
 
 /// The status line and headers of `resp`, with Content-Length and Connection added.
 /// Header names or values with CR or LF are dropped rather than allowed to split the head.
-/// A streamed body has no length: closing the connection is what ends it.
+/// A streamed body has no length (but a sized one declares it): closing the connection is
+/// what ends it.
 pub fn write_head(resp: &Response, keep_alive: bool, out: &mut Vec<u8>) {
     write_status_and_headers(resp, out);
     write_length_and_connection(resp, keep_alive, out);
@@ -273,8 +274,12 @@ pub fn write_length_and_connection(resp: &Response, keep_alive: bool, out: &mut 
     let has_length = !(100..200).contains(&resp.status) && resp.status != 204 && resp.status != 304;
     if has_length && !streamed {
         let _ = write!(out, "Content-Length: {}\r\n", resp.body.len());
+    } else if let Some(len) = resp.body.stream_len().filter(|_| has_length) {
+        let _ = write!(out, "Content-Length: {len}\r\n");
     }
-    out.extend_from_slice(if keep_alive {
+    out.extend_from_slice(if resp.body.is_upgrade() {
+        b"Connection: Upgrade\r\n\r\n"
+    } else if keep_alive {
         b"Connection: keep-alive\r\n\r\n"
     } else {
         b"Connection: close\r\n\r\n"

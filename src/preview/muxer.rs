@@ -2,7 +2,7 @@
 
 use std::collections::hash_map::RandomState;
 use std::hash::{BuildHasher, Hasher};
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Arc;
 use std::thread::{self, JoinHandle};
 use std::time::Duration;
@@ -124,12 +124,14 @@ pub fn muxer_max_silence(cfg: &SegmenterConfig) -> Duration {
     idle_timeout(cfg) + Duration::from_secs(3)
 }
 
-/// Runs the muxer until the encoder goes away, beating `heartbeat` on every turn.
+/// Runs the muxer until the encoder goes away or `stop` is set (checked at least once per
+/// idle wait), beating `heartbeat` on every turn.
 pub fn spawn_muxer(
     sink: MuxerSink,
     cfg: SegmenterConfig,
     units: Receiver<Arc<AccessUnit>>,
     heartbeat: Arc<Heartbeat>,
+    stop: Arc<AtomicBool>,
 ) -> std::io::Result<JoinHandle<()>> {
     thread::Builder::new()
         .name("llhls-muxer".into())
@@ -138,7 +140,7 @@ pub fn spawn_muxer(
             let mut events = Vec::new();
             let idle = idle_timeout(&cfg);
             let mut live = false;
-            loop {
+            while !stop.load(Ordering::Relaxed) {
                 heartbeat.beat(std::time::Instant::now());
                 match units.recv_timeout(idle) {
                     Ok(au) => {

@@ -6,8 +6,9 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::Instant;
 
+use crate::camera::power::SwitchError;
 use crate::camera::status::{Delivers, SourceStatus};
-use crate::camera::{CameraState, LatestFrame};
+use crate::camera::{CameraState, CameraSwitch, LatestFrame, Power};
 use crate::encode::{BitrateControl, EncoderStats};
 use crate::fanout::Fanout;
 use crate::heartbeat::Heartbeats;
@@ -59,6 +60,8 @@ pub struct MediaState {
     pub units: Arc<Fanout<Arc<AccessUnit>>>,
     /// The heartbeats of the threads the systemd watchdog checks.
     pub heartbeats: Arc<Heartbeats>,
+    /// Whether the camera runs (`CAMERA_ENABLED`, `POST /camera/stop|start`).
+    pub power: CameraSwitch,
     pub started: Instant,
 }
 
@@ -68,8 +71,33 @@ impl MediaState {
         self.latest.get()
     }
 
+    /// Starts the camera's source again after a stop; `Ok(false)` when it was running.
+    pub fn start_camera(&self) -> Result<bool, SwitchError> {
+        let started = self.power.start()?;
+        if started {
+            log::info!("camera started on request");
+        }
+        Ok(started)
+    }
+
+    /// Stops the camera's source (the device or rpicam process is released) and forgets the
+    /// newest frame, so no capture, timelapse picture or `/frame` is taken from a stale one.
+    pub fn stop_camera(&self) -> bool {
+        let stopped = self.power.stop();
+        self.latest.clear();
+        if stopped {
+            log::info!("camera stopped on request");
+        }
+        stopped
+    }
+
     /// Why there is no raw frame to answer with (for a 503).
     pub fn no_frame_detail(&self) -> &'static str {
+        match self.power.power() {
+            Power::Disabled => return "The camera is disabled (CAMERA_ENABLED=0)",
+            Power::Off => return "The camera is stopped (POST /camera/start starts it)",
+            Power::On | Power::Starting => {}
+        }
         match self.source.delivers() {
             Delivers::H264 => "Stills need a raw source: the pipe source delivers H.264 only",
             Delivers::RawFrames => "Camera not ready: no frame yet",

@@ -15,14 +15,17 @@ use crate::auth::{
     AuthState, ConfiguredKeys, CredentialsCell, InitialAuth, SessionStore, SESSION_TTL,
 };
 use crate::camera::controls::CameraControls;
-use crate::camera::{CameraState, LatestFrame};
+use crate::camera::{CameraState, CameraSwitch, LatestFrame};
 use crate::config::Config;
 use crate::encode::BitrateControl;
 use crate::fanout::Fanout;
+use crate::hub::push::PushStatus;
+use crate::hub::Hub;
 use crate::link::LinkState;
 use crate::media::llhls::HlsStore;
 use crate::pairing::bootstrap::KeyBootstrap;
 use crate::preview::PreviewGate;
+use crate::record::Recorder;
 use crate::stills::thumbnail;
 use crate::stills::Stills;
 use crate::stream::{VideoInfo, YoutubeStreams};
@@ -45,8 +48,14 @@ pub struct Runtime {
     pub link: Arc<LinkState>,
     /// The YouTube live stream (at most one).
     pub stream: Arc<YoutubeStreams>,
+    /// Recording to MP4 (at most one recording).
+    pub recorder: Arc<Recorder>,
     /// What only the web pages use: static files, CORS, the system probe.
     pub site: Site,
+    /// The seed-004 camera hub, when `HUB_ENABLED`.
+    pub hub: Option<Arc<Hub>>,
+    /// The push to a seed-004 hub (state `off` without `HUB_PUSH_URL`).
+    pub hub_push: Arc<PushStatus>,
 }
 
 impl Runtime {
@@ -94,6 +103,7 @@ impl Runtime {
             latest: LatestFrame::default(),
             units: Arc::new(Fanout::with_backlog()),
             heartbeats: Arc::default(),
+            power: CameraSwitch::new(relab.camera.enabled),
             started: Instant::now(),
         });
         let thumbnail_upload = if relab.backend.url.trim().is_empty() {
@@ -130,8 +140,26 @@ impl Runtime {
                 kbps: config.bitrate as f64 / 1000.0,
             },
         ));
+        let recorder = Arc::new(Recorder::new(
+            relab.record.clone(),
+            Arc::clone(&media.units),
+            config.fps,
+        )?);
+        let hub = Hub::from_settings(&relab.hub)
+            .map_err(std::io::Error::other)?
+            .map(Arc::new);
+        let hub_push = Arc::new(PushStatus::new(
+            relab
+                .hub
+                .push
+                .as_ref()
+                .map(|p| (p.camera_id, p.url.clone())),
+        ));
         Ok(Arc::new(Runtime {
+            hub,
+            hub_push,
             stream,
+            recorder,
             site: Site::new(&config, image_path),
             link: Arc::new(LinkState::new(keys.relay.is_some())),
             auth,

@@ -135,6 +135,27 @@ impl MjpegHub {
     }
 }
 
+/// A consumer of the shared encoder's pictures other than an HTTP viewer (the hub push
+/// client): it counts as a viewer at its rate, for as long as it is held.
+pub struct Subscription(Viewer);
+
+impl MjpegHub {
+    pub fn subscribe(self: &Arc<Self>, fps: f64) -> Subscription {
+        Subscription(self.join(viewer_fps(Some(fps), self.max_fps())))
+    }
+}
+
+impl Subscription {
+    /// Waits up to `timeout` for a picture this subscriber has not had; never the same twice.
+    pub fn next_new(&mut self, timeout: Duration) -> Option<Arc<[u8]>> {
+        let seen = self.0.seen;
+        match self.0.next(timeout) {
+            Next::Jpeg(jpeg) if self.0.seen > seen => Some(jpeg),
+            _ => None,
+        }
+    }
+}
+
 impl Drop for MjpegHub {
     fn drop(&mut self) {
         self.shared.state.lock_unpoisoned().stop = true;
@@ -328,6 +349,10 @@ pub fn stream_body(hub: Arc<MjpegHub>, fps: Option<f64>) -> StreamBody {
 pub fn stream_response(hub: Arc<MjpegHub>, fps: Option<f64>) -> Response {
     Response::new(200, CONTENT_TYPE, Body::Stream(stream_body(hub, fps)))
         .with_header("Cache-Control", "no-store")
+        // For HTTP/1.0 caches, and for nginx in front, which would otherwise buffer the stream.
+        .with_header("Pragma", "no-cache")
+        .with_header("Expires", "0")
+        .with_header("X-Accel-Buffering", "no")
 }
 
 fn write_part(out: &mut dyn Write, jpeg: &[u8]) -> io::Result<()> {
@@ -649,6 +674,7 @@ mod tests {
         assert_eq!(resp.status, 200);
         assert_eq!(resp.header("content-type"), Some(CONTENT_TYPE));
         assert_eq!(resp.header("cache-control"), Some("no-store"));
+        assert_eq!(resp.header("x-accel-buffering"), Some("no"));
         assert!(resp.body.is_stream());
     }
 }

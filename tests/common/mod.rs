@@ -16,6 +16,8 @@ pub struct Picamd {
     pub data_dir: PathBuf,
     args: Vec<String>,
     env: Vec<(String, String)>,
+    /// A command the daemon runs under (`unshare ...`), for tests that need a namespace.
+    wrapper: Vec<String>,
 }
 
 impl Picamd {
@@ -35,16 +37,29 @@ impl Picamd {
         env: &[(&str, &str)],
         prepare: impl FnOnce(&std::path::Path),
     ) -> Picamd {
+        Picamd::start_under(&[], extra, env, prepare)
+    }
+
+    /// Like `start_with`, running the daemon as `wrapper... picamd <args>` (e.g.
+    /// `unshare -rm sh -c '...; exec "$0" "$@"'` for a private mount).
+    pub fn start_under(
+        wrapper: &[&str],
+        extra: &[&str],
+        env: &[(&str, &str)],
+        prepare: impl FnOnce(&std::path::Path),
+    ) -> Picamd {
         let port = free_port();
         let data_dir =
             std::env::temp_dir().join(format!("picamd-test-{}-{port}", std::process::id()));
         let _ = std::fs::remove_dir_all(&data_dir);
         std::fs::create_dir_all(&data_dir).expect("temporary data directory");
         prepare(&data_dir);
-        let child = spawn(port, &data_dir, extra, env);
+        let wrapper: Vec<String> = wrapper.iter().map(|s| s.to_string()).collect();
+        let child = spawn(port, &data_dir, extra, env, &wrapper);
         let mut picamd = Picamd {
             child,
             port,
+            wrapper,
             data_dir,
             args: extra.iter().map(|s| s.to_string()).collect(),
             env: env
@@ -52,7 +67,31 @@ impl Picamd {
                 .map(|(k, v)| (k.to_string(), v.to_string()))
                 .collect(),
         };
-        picamd.wait_ready();
+        picamd.wait_ready(PLAYLIST);
+        picamd
+    }
+
+    /// Like `start_with`, for a daemon that serves no preview (`CAMERA_ENABLED=0`): ready
+    /// once its API answers.
+    pub fn start_api_only(extra: &[&str], env: &[(&str, &str)]) -> Picamd {
+        let port = free_port();
+        let data_dir =
+            std::env::temp_dir().join(format!("picamd-test-{}-{port}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&data_dir);
+        std::fs::create_dir_all(&data_dir).expect("temporary data directory");
+        let child = spawn(port, &data_dir, extra, env, &[]);
+        let mut picamd = Picamd {
+            child,
+            port,
+            data_dir,
+            wrapper: Vec::new(),
+            args: extra.iter().map(|s| s.to_string()).collect(),
+            env: env
+                .iter()
+                .map(|(k, v)| (k.to_string(), v.to_string()))
+                .collect(),
+        };
+        picamd.wait_ready("/time");
         picamd
     }
 
@@ -67,8 +106,8 @@ impl Picamd {
             .iter()
             .map(|(k, v)| (k.as_str(), v.as_str()))
             .collect();
-        self.child = spawn(self.port, &self.data_dir, &args, &env);
-        self.wait_ready();
+        self.child = spawn(self.port, &self.data_dir, &args, &env, &self.wrapper);
+        self.wait_ready(PLAYLIST);
     }
 
     /// Sets (or replaces) an environment variable for the next [`Picamd::restart`].
@@ -77,10 +116,10 @@ impl Picamd {
         self.env.push((key.to_string(), value.to_string()));
     }
 
-    fn wait_ready(&mut self) {
+    fn wait_ready(&mut self, path: &str) {
         let deadline = Instant::now() + Duration::from_secs(20);
         loop {
-            if let Ok(resp) = try_get(self.port, PLAYLIST) {
+            if let Ok(resp) = try_get(self.port, path) {
                 if resp.status == 200 {
                     break;
                 }
@@ -90,7 +129,7 @@ impl Picamd {
             }
             assert!(
                 Instant::now() < deadline,
-                "picamd did not serve a playlist within 20 s"
+                "picamd did not serve {path} within 20 s"
             );
             std::thread::sleep(Duration::from_millis(100));
         }
@@ -151,6 +190,14 @@ impl Picamd {
         self.child.id()
     }
 
+    /// The value of one unlabelled metric in `/metrics` (read with the local key).
+    pub fn metric(&self, name: &str) -> f64 {
+        let text = self.authed("GET", "/metrics", "").text();
+        text.lines()
+            .find_map(|l| l.strip_prefix(name)?.strip_prefix(' ')?.parse().ok())
+            .unwrap_or_else(|| panic!("{name} not in /metrics:\n{text}"))
+    }
+
     pub fn url(&self, path: &str) -> String {
         format!("http://127.0.0.1:{}{path}", self.port)
     }
@@ -192,13 +239,26 @@ impl Drop for Picamd {
     }
 }
 
-fn spawn(port: u16, data_dir: &std::path::Path, extra: &[&str], env: &[(&str, &str)]) -> Child {
+fn spawn(
+    port: u16,
+    data_dir: &std::path::Path,
+    extra: &[&str],
+    env: &[(&str, &str)],
+    wrapper: &[String],
+) -> Child {
     let log = std::fs::OpenOptions::new()
         .create(true)
         .append(true)
         .open(data_dir.join("picamd.log"))
         .expect("log file");
-    let mut cmd = Command::new(env!("CARGO_BIN_EXE_picamd"));
+    let mut cmd = match wrapper.split_first() {
+        Some((program, args)) => {
+            let mut cmd = Command::new(program);
+            cmd.args(args).arg(env!("CARGO_BIN_EXE_picamd"));
+            cmd
+        }
+        None => Command::new(env!("CARGO_BIN_EXE_picamd")),
+    };
     cmd.args(["--listen", &format!("127.0.0.1:{port}"), "--data-dir"])
         .arg(data_dir)
         .args(extra)
@@ -218,6 +278,15 @@ fn spawn(port: u16, data_dir: &std::path::Path, extra: &[&str], env: &[(&str, &s
         cmd.env(k, v);
     }
     cmd.spawn().expect("picamd starts")
+}
+
+/// Polls `done` every 100 ms; fails the test naming `what` when `timeout` passes first.
+pub fn wait_until(what: &str, timeout: Duration, mut done: impl FnMut() -> bool) {
+    let deadline = Instant::now() + timeout;
+    while !done() {
+        assert!(Instant::now() < deadline, "{what}: not within {timeout:?}");
+        std::thread::sleep(Duration::from_millis(100));
+    }
 }
 
 pub fn free_port() -> u16 {
