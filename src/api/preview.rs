@@ -58,6 +58,9 @@ pub fn hls(rt: &Runtime, req: &Request, params: &Params) -> Response {
     if path.starts_with(STREAM) {
         rt.media.preview.touch(Instant::now());
     }
+    if req.on_responder {
+        rt.media.hls.count_on_responder();
+    }
     let Some(file) = path.strip_prefix(STREAM).and_then(HlsFile::parse) else {
         return error(HlsError::NotFound);
     };

@@ -106,6 +106,11 @@ fn own_metrics(rt: &Runtime) -> Vec<Metric> {
             "Of those, the ones parked in the HTTP responder (no connection thread).",
             rt.media.hls.parked_requests() as f64,
         ),
+        counter(
+            "picamd_hls_responder_requests_total",
+            "LL-HLS requests read and answered by the HTTP responder (no connection thread).",
+            rt.media.hls.on_responder_requests() as f64,
+        ),
         gauge(
             "picamd_mjpeg_viewers",
             "Clients connected to /stream.mjpg.",

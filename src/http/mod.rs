@@ -6,6 +6,7 @@ pub mod chunked;
 pub mod client_address;
 pub mod cors;
 pub mod date;
+pub mod next_request;
 pub mod parking;
 pub mod percent;
 pub mod range;

@@ -17,6 +17,8 @@ pub struct Request {
     /// The HTTP server has room to park this request in its responder: a route that must
     /// wait for media may answer `Response::parked` instead of blocking its thread.
     pub may_park: bool,
+    /// Read and answered by the HTTP responder thread, with no connection thread.
+    pub on_responder: bool,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -9,11 +9,15 @@
 //! answer to a key exists it is rendered once (status line, the route's headers, body) and
 //! written to every waiter of that key with its own middleware headers, in one `writev` each
 //! on a non-blocking socket; the rest of a partial write waits for `EPOLLOUT`. A kept-alive
-//! connection then rests here (no thread, no slot) until its next request arrives, and goes
-//! back to normal serving through `resume` (a connection thread, with the bytes pipelined). The waiter book itself is sans-IO (`parking.rs`).
+//! connection then rests here (no thread, no slot) until its next request arrives. The
+//! responder reads it (non-blocking, `next_request.rs`): a request the handler answers
+//! without blocking (`Handler::never_blocks`: the LL-HLS routes) is answered here, parked
+//! again if it must wait, and the connection rests again; anything else (a body, another
+//! route, a malformed head) goes back to normal serving through `resume` (a connection
+//! thread, with every byte read). The waiter book itself is sans-IO (`parking.rs`).
 
 use std::collections::HashMap;
-use std::io::{self, IoSlice, Write};
+use std::io::{self, IoSlice, Read, Write};
 use std::net::{IpAddr, Shutdown, SocketAddr, TcpStream};
 use std::os::fd::{AsRawFd, FromRawFd, OwnedFd, RawFd};
 use std::rc::Rc;
@@ -24,14 +28,15 @@ use std::time::{Duration, Instant};
 
 use crossbeam_channel::{Receiver, Sender};
 
+use super::next_request::{NextRequest, Step};
 use super::parking::{Pending, Quota, Registry};
-use super::{wire, Response};
+use super::response::PLACEHOLDERS;
+use super::wire::{self, Head};
+use super::{Body, Request, Response};
 use crate::sync::LockExt;
 
 /// How long an answer may take to drain into a client that stopped reading.
 const WRITE_TIMEOUT: Duration = Duration::from_secs(30);
-/// How long an answered keep-alive connection may rest here before its next request.
-const IDLE_TIMEOUT: Duration = Duration::from_secs(75);
 /// The longest epoll wait, so a lost wake-up could never hold anyone long.
 const MAX_WAIT: Duration = Duration::from_secs(1);
 /// The epoll token of the wake-up eventfd.
@@ -74,6 +79,10 @@ pub struct Resumed {
 }
 
 pub type Resume = Box<dyn FnMut(Resumed) + Send>;
+
+/// Answers a rested connection's next request (no body; `may_park` set) on the responder
+/// thread, or `None` when a connection thread must (the handler may block on it).
+pub type Serve = Box<dyn FnMut(&Request) -> Option<Response> + Send>;
 
 /// The eventfd that wakes the responder.
 struct WakeFd(OwnedFd);
@@ -118,6 +127,7 @@ impl Responder {
         max: usize,
         per_peer: usize,
         resume: Resume,
+        serve: Serve,
         stopping: Arc<AtomicBool>,
     ) -> io::Result<Responder> {
         let wake = Arc::new(WakeFd::new()?);
@@ -147,6 +157,7 @@ impl Responder {
                     parked: Registry::default(),
                     writing: HashMap::new(),
                     resume,
+                    serve,
                     answered: Vec::new(),
                     resting: HashMap::new(),
                     stopping,
@@ -276,6 +287,7 @@ struct Resting {
     stream: TcpStream,
     peer: SocketAddr,
     place: Ticket,
+    next: NextRequest,
     deadline: Instant,
 }
 
@@ -287,6 +299,7 @@ struct Shell {
     parked: Registry<Waiter>,
     writing: HashMap<u64, Writing>,
     resume: Resume,
+    serve: Serve,
     /// Answered connections to give back once every answer of the round is written: a new
     /// connection thread must not take a CPU from the answers still to write.
     answered: Vec<(u64, Waiter)>,
@@ -342,6 +355,10 @@ impl Shell {
     }
 
     fn wait_time(&self, now: Instant) -> Duration {
+        if !self.answered.is_empty() {
+            // Pipelined requests answered in the last round: their connections go on now.
+            return Duration::ZERO;
+        }
         let parked = self.parked.next_deadline();
         let writing = self
             .writing
@@ -361,13 +378,10 @@ impl Shell {
 
     fn on_socket(&mut self, id: u64, flags: u32) {
         let gone = flags & (libc::EPOLLHUP | libc::EPOLLERR | libc::EPOLLRDHUP) as u32 != 0;
-        if let Some(r) = self.resting.remove(&id) {
-            if flags & libc::EPOLLIN as u32 != 0 {
-                // Its next request is here: a connection thread serves it.
-                self.hand_back(r.stream, r.peer, Vec::new(), r.place);
-            } else {
-                self.forget(&r.stream);
-            }
+        if let Some(mut r) = self.resting.remove(&id) {
+            // Its next request (or its hang-up) is here.
+            read_ahead(&mut r);
+            self.advance(id, r);
             return;
         }
         if let Some(mut w) = self.writing.remove(&id) {
@@ -397,30 +411,129 @@ impl Shell {
             if w.stream.set_nonblocking(true).is_err() {
                 continue;
             }
-            let Some(pending) = &w.pending else {
-                continue;
-            };
-            match pending.poll() {
-                Ok(resp) => {
-                    let id = self.parked.fresh_id();
-                    self.answer(id, w, &Rendered::new(resp));
-                }
-                Err(deadline) => {
-                    let key = pending.key().to_string();
-                    let fd = w.stream.as_raw_fd();
-                    let id = self.parked.park(&key, deadline, w);
-                    if ctl(
-                        self.epoll.as_raw_fd(),
-                        libc::EPOLL_CTL_ADD,
-                        fd,
-                        libc::EPOLLRDHUP,
-                        id,
-                    )
-                    .is_err()
-                    {
-                        self.parked.take(id);
+            self.wait_or_answer(w);
+        }
+    }
+
+    /// Parks a waiter until its answer exists, or answers it now if it does.
+    fn wait_or_answer(&mut self, w: Waiter) {
+        let Some(pending) = &w.pending else {
+            return;
+        };
+        match pending.poll() {
+            Ok(resp) => {
+                let id = self.parked.fresh_id();
+                self.answer(id, w, &Rendered::new(resp));
+            }
+            Err(deadline) => {
+                let key = pending.key().to_string();
+                let fd = w.stream.as_raw_fd();
+                let id = self.parked.park(&key, deadline, w);
+                if self.watch(fd, libc::EPOLLRDHUP, id).is_err() {
+                    if let Some(w) = self.parked.take(id) {
+                        self.forget(&w.stream);
                     }
                 }
+            }
+        }
+    }
+
+    /// Takes a resting connection one step on: wait, close, answer 408, serve its request
+    /// here or hand it to a connection thread.
+    fn advance(&mut self, id: u64, mut r: Resting) {
+        let now = Instant::now();
+        match r.next.step(now) {
+            Step::Wait(deadline) => {
+                r.deadline = deadline;
+                self.resting.insert(id, r);
+            }
+            Step::Close => self.forget(&r.stream),
+            Step::TimedOut => {
+                let resp = Response::detail(408, "Request timed out");
+                let mut head = Vec::new();
+                wire::write_head(&resp, false, &mut head);
+                head.extend_from_slice(&resp.body.to_vec());
+                let _ = (&r.stream).write(&head);
+                self.forget(&r.stream);
+            }
+            Step::HandBack => {
+                let Resting {
+                    stream,
+                    peer,
+                    place,
+                    next,
+                    ..
+                } = r;
+                self.hand_back(stream, peer, next.into_buf(), place);
+            }
+            Step::Request(head) => self.serve_next(id, r, *head),
+        }
+    }
+
+    /// Answers a rested connection's request on this thread when the handler can without
+    /// blocking: at once, or parked until its media exists.
+    fn serve_next(&mut self, id: u64, mut r: Resting, head: Head) {
+        let Head {
+            mut request,
+            head_len,
+            keep_alive,
+            ..
+        } = head;
+        request.peer = Some(r.peer);
+        // The connection holds its place under the cap while it rests here.
+        request.may_park = true;
+        request.on_responder = true;
+        let Some(mut resp) = (self.serve)(&request) else {
+            let Resting {
+                stream,
+                peer,
+                place,
+                next,
+                ..
+            } = r;
+            self.hand_back(stream, peer, next.into_buf(), place);
+            return;
+        };
+        r.next.consume(head_len, Instant::now());
+        let head_only = request.method == "HEAD";
+        let Resting {
+            stream,
+            peer,
+            place,
+            next,
+            ..
+        } = r;
+        let mut w = Waiter {
+            stream,
+            peer,
+            buf: next.into_buf(),
+            keep_alive,
+            head_only,
+            headers: Vec::new(),
+            pending: None,
+            place,
+        };
+        match std::mem::replace(&mut resp.body, Body::Empty) {
+            Body::Parked(pending) => {
+                w.headers = resp
+                    .headers
+                    .into_iter()
+                    .filter(|(n, _)| !PLACEHOLDERS.iter().any(|p| p.eq_ignore_ascii_case(n)))
+                    .collect();
+                w.pending = Some(pending);
+                self.wait_or_answer(w);
+            }
+            Body::Stream(_) | Body::Upgrade(_) => {
+                log::error!(
+                    "responder: {} {} needs a thread",
+                    request.method,
+                    request.path
+                );
+                self.forget(&w.stream);
+            }
+            body => {
+                resp.body = body;
+                self.answer(id, w, &Rendered::new(resp));
             }
         }
     }
@@ -480,7 +593,8 @@ impl Shell {
             .collect();
         for id in idle {
             if let Some(r) = self.resting.remove(&id) {
-                self.forget(&r.stream);
+                // Closed when silent, 408 when its request stalled.
+                self.advance(id, r);
             }
         }
     }
@@ -498,10 +612,10 @@ impl Shell {
             Ok(true) => self.finish(id, w),
             Ok(false) => {
                 let fd = w.stream.as_raw_fd();
-                let events = libc::EPOLLOUT | libc::EPOLLRDHUP;
-                let watched = ctl(self.epoll.as_raw_fd(), libc::EPOLL_CTL_MOD, fd, events, id)
-                    .or_else(|_| ctl(self.epoll.as_raw_fd(), libc::EPOLL_CTL_ADD, fd, events, id));
-                if watched.is_err() {
+                if self
+                    .watch(fd, libc::EPOLLOUT | libc::EPOLLRDHUP, id)
+                    .is_err()
+                {
                     self.forget(&w.stream);
                     return;
                 }
@@ -541,30 +655,31 @@ impl Shell {
                 place,
                 ..
             } = w;
-            if !buf.is_empty() {
-                self.hand_back(stream, peer, buf, place);
-                continue;
-            }
             let fd = stream.as_raw_fd();
-            let events = libc::EPOLLIN | libc::EPOLLRDHUP;
-            let epfd = self.epoll.as_raw_fd();
-            let watched = ctl(epfd, libc::EPOLL_CTL_MOD, fd, events, id)
-                .or_else(|_| ctl(epfd, libc::EPOLL_CTL_ADD, fd, events, id));
-            if watched.is_err() {
+            if self
+                .watch(fd, libc::EPOLLIN | libc::EPOLLRDHUP, id)
+                .is_err()
+            {
                 self.forget(&stream);
                 continue;
             }
-            let deadline = Instant::now() + IDLE_TIMEOUT;
-            self.resting.insert(
-                id,
-                Resting {
-                    stream,
-                    peer,
-                    place,
-                    deadline,
-                },
-            );
+            let now = Instant::now();
+            let r = Resting {
+                stream,
+                peer,
+                place,
+                next: NextRequest::new(buf, now),
+                deadline: now,
+            };
+            self.advance(id, r);
         }
+    }
+
+    /// Watches `fd` for `events` under `id`, whether or not it was watched before.
+    fn watch(&self, fd: RawFd, events: libc::c_int, id: u64) -> io::Result<()> {
+        let epfd = self.epoll.as_raw_fd();
+        ctl(epfd, libc::EPOLL_CTL_MOD, fd, events, id)
+            .or_else(|_| ctl(epfd, libc::EPOLL_CTL_ADD, fd, events, id))
     }
 
     fn hand_back(&mut self, stream: TcpStream, peer: SocketAddr, buf: Vec<u8>, place: Ticket) {
@@ -615,6 +730,20 @@ impl Shell {
         }
         while let Ok(w) = self.rx.try_recv() {
             let _ = w.stream.shutdown(Shutdown::Both);
+        }
+    }
+}
+
+/// Reads what a resting connection sent, without blocking, within its read-ahead.
+fn read_ahead(r: &mut Resting) {
+    let mut chunk = [0u8; 4096];
+    while r.next.wants_bytes() {
+        match (&r.stream).read(&mut chunk) {
+            Ok(0) => r.next.closed(),
+            Ok(n) => r.next.received(&chunk[..n], Instant::now()),
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+            Err(e) if e.kind() == io::ErrorKind::WouldBlock => return,
+            Err(_) => r.next.closed(),
         }
     }
 }

@@ -21,6 +21,10 @@ struct Gate {
     alive: AtomicUsize,
     hold: Duration,
     body: usize,
+    /// `/wait` and `/plain` may be answered on the responder's thread.
+    inline: bool,
+    /// Requests the handler saw on the responder's thread.
+    on_responder: AtomicUsize,
 }
 
 impl Gate {
@@ -33,6 +37,14 @@ impl Gate {
 
     fn alive(&self) -> usize {
         self.alive.load(Ordering::SeqCst)
+    }
+
+    fn close(&self) {
+        self.open.store(false, Ordering::SeqCst);
+    }
+
+    fn on_responder(&self) -> usize {
+        self.on_responder.load(Ordering::SeqCst)
     }
 }
 
@@ -69,6 +81,9 @@ struct Gated(Arc<Gate>);
 
 impl Handler for Gated {
     fn handle(&self, req: &Request) -> Response {
+        if req.on_responder {
+            self.0.on_responder.fetch_add(1, Ordering::SeqCst);
+        }
         let resp = match req.path.as_str() {
             "/wait" if !req.may_park => Response::new(200, "text/plain", Body::Static(b"unparked")),
             "/wait" => {
@@ -78,7 +93,7 @@ impl Handler for Gated {
                     since: Instant::now(),
                 }))
             }
-            "/plain" => Response::new(200, "text/plain", Body::Static(b"plain")),
+            "/plain" | "/thread" => Response::new(200, "text/plain", Body::Static(b"plain")),
             _ => Response::not_found(),
         };
         // What the middleware does: headers of the request's own, set if absent.
@@ -90,15 +105,30 @@ impl Handler for Gated {
     fn attach_waker(&self, wake: Arc<dyn Fn() + Send + Sync>) {
         *self.0.wake.lock_unpoisoned() = Some(wake);
     }
+
+    fn never_blocks(&self, req: &Request) -> bool {
+        self.0.inline && matches!(req.path.as_str(), "/wait" | "/plain")
+    }
 }
 
 fn server(limits: Limits, hold: Duration, body: usize) -> (HttpServer, Arc<Gate>) {
+    server_with(limits, hold, body, false)
+}
+
+fn server_with(
+    limits: Limits,
+    hold: Duration,
+    body: usize,
+    inline: bool,
+) -> (HttpServer, Arc<Gate>) {
     let gate = Arc::new(Gate {
         open: AtomicBool::new(false),
         wake: Mutex::new(None),
         alive: AtomicUsize::new(0),
         hold,
         body,
+        inline,
+        on_responder: AtomicUsize::new(0),
     });
     let server = HttpServer::start_with(
         "127.0.0.1:0".parse().unwrap(),
@@ -121,8 +151,11 @@ impl Client {
     }
 
     fn send(&mut self, path: &str, id: &str) {
-        let req = format!("GET {path} HTTP/1.1\r\nHost: 127.0.0.1\r\nX-Request-Id: {id}\r\n\r\n");
-        self.0.get_mut().write_all(req.as_bytes()).unwrap();
+        self.send_raw(&request("GET", path, id));
+    }
+
+    fn send_raw(&mut self, bytes: &str) {
+        self.0.get_mut().write_all(bytes.as_bytes()).unwrap();
     }
 
     /// Status, headers (lower-case names) and body of the next answer.
@@ -147,6 +180,10 @@ impl Client {
         self.0.read_exact(&mut body).unwrap();
         (status, headers, body)
     }
+}
+
+fn request(method: &str, path: &str, id: &str) -> String {
+    format!("{method} {path} HTTP/1.1\r\nHost: 127.0.0.1\r\nX-Request-Id: {id}\r\n\r\n")
 }
 
 fn header<'a>(headers: &'a [(String, String)], name: &str) -> Option<&'a str> {
@@ -305,4 +342,98 @@ fn stopping_answers_parked_requests_and_closes_them() {
     let mut rest = Vec::new();
     assert_eq!(c.0.read_to_end(&mut rest).unwrap_or(0), 0, "closed");
     assert_eq!(gate.alive(), 0);
+}
+
+#[test]
+fn a_rested_connection_is_served_on_the_responder_until_a_request_needs_a_thread() {
+    let (server, gate) = server_with(Limits::new(8), Duration::from_secs(30), 10, true);
+    let mut c = Client::connect(server.local_addr());
+    // The first request comes through a connection thread and parks.
+    c.send("/wait", "first");
+    wait_until("parked", || gate.alive() == 1);
+    gate.open();
+    assert_eq!(c.answer().0, 200);
+    assert_eq!(gate.on_responder(), 0);
+    // Resting in the responder: its next requests are read and answered there.
+    c.send("/plain", "plain");
+    let (status, headers, body) = c.answer();
+    assert_eq!((status, &body[..]), (200, &b"plain"[..]));
+    assert_eq!(header(&headers, "x-request-id"), Some("plain"));
+    assert_eq!(header(&headers, "connection"), Some("keep-alive"));
+    assert_eq!(gate.on_responder(), 1);
+    c.send("/wait", "open");
+    assert_eq!(c.answer().2, vec![b'o'; 10], "ready: answered at once");
+    gate.close();
+    c.send("/wait", "parks-here");
+    wait_until("parked by the responder", || gate.alive() == 1);
+    gate.open();
+    let (status, headers, _) = c.answer();
+    assert_eq!(status, 200);
+    assert_eq!(header(&headers, "x-request-id"), Some("parks-here"));
+    assert_eq!(header(&headers, "x-frame-options"), Some("DENY"));
+    assert_eq!(header(&headers, "cache-control"), Some("no-cache"));
+    assert_eq!(gate.on_responder(), 3);
+    // HEAD: the head alone, with the length of the body it would have.
+    c.send_raw(&request("HEAD", "/plain", "head"));
+    let mut head = String::new();
+    while !head.ends_with("\r\n\r\n") {
+        let mut line = String::new();
+        c.0.read_line(&mut line).unwrap();
+        head.push_str(&line);
+    }
+    assert!(head.starts_with("HTTP/1.1 200 OK\r\n"), "{head}");
+    assert!(head.contains("Content-Length: 5\r\n"), "{head}");
+    // Two pipelined requests are answered in order, then one that needs a thread goes to
+    // a connection thread and the connection goes on there.
+    c.send_raw(
+        &[
+            request("GET", "/plain", "p1"),
+            request("GET", "/wait", "p2"),
+        ]
+        .concat(),
+    );
+    assert_eq!(header(&c.answer().1, "x-request-id"), Some("p1"));
+    assert_eq!(header(&c.answer().1, "x-request-id"), Some("p2"));
+    assert_eq!(gate.on_responder(), 6);
+    c.send("/thread", "thread");
+    let (status, headers, _) = c.answer();
+    assert_eq!(
+        (status, header(&headers, "x-request-id")),
+        (200, Some("thread"))
+    );
+    assert_eq!(
+        gate.on_responder(),
+        6,
+        "/thread was not served on the responder"
+    );
+    c.send("/plain", "after");
+    assert_eq!(c.answer().2, b"plain");
+}
+
+#[test]
+fn a_bad_or_stalled_request_on_a_rested_connection_is_answered_as_anywhere() {
+    let (server, gate) = server_with(Limits::new(8), Duration::from_secs(30), 10, true);
+    gate.open();
+    let rested = |id: &str| {
+        let mut c = Client::connect(server.local_addr());
+        c.send("/wait", id);
+        assert_eq!(c.answer().0, 200);
+        c
+    };
+    // A malformed head goes to a connection thread, which answers 400 and closes.
+    let mut bad = rested("bad");
+    bad.send_raw("GET /plain HTTP/1.1\rX: y\r\n\r\n");
+    assert_eq!(bad.answer().0, 400);
+    // A request with a body too.
+    let mut post = rested("post");
+    post.send_raw("POST /plain HTTP/1.1\r\nHost: x\r\nContent-Length: 2\r\n\r\nhi");
+    assert_eq!(post.answer().2, b"plain");
+    // A client that hangs up while resting is closed (nothing to answer).
+    let mut gone = rested("gone");
+    gone.0
+        .get_mut()
+        .shutdown(std::net::Shutdown::Write)
+        .unwrap();
+    let mut rest = Vec::new();
+    assert_eq!(gone.0.read_to_end(&mut rest).unwrap(), 0);
 }

@@ -93,6 +93,14 @@ pub trait Handler: Send + Sync + 'static {
     /// Given the responder's waker once at start: a handler that answers `Response::parked`
     /// calls it whenever what its parked requests wait for may have come.
     fn attach_waker(&self, _wake: Arc<dyn Fn() + Send + Sync>) {}
+
+    /// Whether [`Handler::handle`] answers this request (no body, `may_park` set) without
+    /// blocking, so that the responder may call it on its own thread when a resting
+    /// connection sends it: an answer at once or `Response::parked`. The router's
+    /// [`Handler::admit`] is called first, on the same thread.
+    fn never_blocks(&self, _req: &Request) -> bool {
+        false
+    }
 }
 
 impl<F: Fn(&Request) -> Response + Send + Sync + 'static> Handler for F {
@@ -192,10 +200,23 @@ impl HttpServer {
         };
         let responder = if limits.max_parked > 0 {
             let resumer = spawner.clone();
+            let server = spawner.clone();
+            let serve = move |req: &Request| {
+                let handler = server.handler.as_ref();
+                if server.stopping.load(Ordering::SeqCst) || !handler.never_blocks(req) {
+                    return None;
+                }
+                let _answering = server.answering.begin();
+                Some(match handler.admit(req) {
+                    Admission::Refuse(resp) => resp,
+                    Admission::Accept { .. } => dispatch(handler, req),
+                })
+            };
             let responder = Arc::new(Responder::start(
                 limits.max_parked,
                 limits.per_address,
                 Box::new(move |r: Resumed| resumer.start(r.stream, r.peer, r.buf, false)),
+                Box::new(serve),
                 Arc::clone(&stopping),
             )?);
             spawner.handler.attach_waker(responder.waker());

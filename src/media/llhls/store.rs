@@ -7,7 +7,7 @@
 //! condition variable in their own thread (`playlist`, `part`: the relay, and HTTP requests
 //! beyond the responder's cap).
 
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Condvar, Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 
@@ -59,6 +59,8 @@ pub struct HlsStore {
     blocked: AtomicUsize,
     /// Requests parked in the HTTP responder (see [`HlsStore::park`]).
     parked: AtomicUsize,
+    /// Requests the HTTP responder read and answered on its own thread.
+    on_responder: AtomicU64,
     listeners: Mutex<Vec<Arc<dyn Fn() + Send + Sync>>>,
 }
 
@@ -95,6 +97,7 @@ impl HlsStore {
             startup_wait,
             blocked: AtomicUsize::new(0),
             parked: AtomicUsize::new(0),
+            on_responder: AtomicU64::new(0),
             listeners: Mutex::new(Vec::new()),
         }
     }
@@ -209,6 +212,16 @@ impl HlsStore {
     /// Requests parked in the HTTP responder, waiting for media.
     pub fn parked_requests(&self) -> usize {
         self.parked.load(Ordering::Relaxed)
+    }
+
+    /// Counts a request the HTTP responder read and answered with no connection thread.
+    pub fn count_on_responder(&self) {
+        self.on_responder.fetch_add(1, Ordering::Relaxed);
+    }
+
+    /// Requests the HTTP responder read and answered with no connection thread, in all.
+    pub fn on_responder_requests(&self) -> u64 {
+        self.on_responder.load(Ordering::Relaxed)
     }
 
     /// Calls `listener` (with no lock held) after every change that may answer a waiter.
