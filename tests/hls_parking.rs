@@ -2,7 +2,9 @@
 //! parts wait in the HTTP responder (no connection thread), are all answered when the part
 //! is published with the same headers the direct path gives, their connections serve the
 //! next request, a client that hangs up is dropped, and beyond the cap requests wait in
-//! their own thread. `/metrics` shows the counts (`picamd_hls_parked_requests`).
+//! their own thread. A follower's connection, once answered by the responder, is read and
+//! served there with no connection thread. `/metrics` shows the counts
+//! (`picamd_hls_parked_requests`, `picamd_hls_responder_requests_total`).
 
 mod common;
 
@@ -104,14 +106,21 @@ fn parked_viewers_are_all_answered_on_publish_and_keep_their_connection() {
         } else {
             assert_eq!(&parked.body[4..8], b"moof");
         }
-        // The same request again on the same connection, answered at once this time by
-        // the direct path: the same headers (middleware, CORS, caching) in the same order.
+        // The same request again on a new connection, answered at once this time by a
+        // connection thread (the direct path), and on the same connection, read and
+        // answered at once by the responder: the same headers (middleware, CORS, caching)
+        // in the same order.
+        let mut fresh = Conn::open(&cam);
+        fresh.send(path, &format!("viewer-{i}"));
+        let direct = fresh.answer();
         c.send(path, &format!("viewer-{i}"));
-        let direct = c.answer();
-        assert_eq!(direct.status, 200);
+        let again = c.answer();
+        assert_eq!((direct.status, again.status), (200, 200));
         assert_eq!(head_of(&parked), head_of(&direct), "{path}");
+        assert_eq!(head_of(&again), head_of(&direct), "{path}");
         if !path.contains("m3u8") {
             assert_eq!(parked.body, direct.body, "a part never changes");
+            assert_eq!(again.body, direct.body, "a part never changes");
         }
     }
     assert_eq!(gauge(&cam, "picamd_hls_parked_requests"), 0);
@@ -175,4 +184,46 @@ fn beyond_the_cap_requests_wait_in_their_own_thread() {
         assert!(resp.text().contains(&format!("-{ahead}.m4s")));
     }
     assert_eq!(gauge(&cam, "picamd_hls_blocked_requests"), 0);
+}
+
+#[test]
+fn a_follower_on_one_connection_is_served_by_the_responder_alone() {
+    let cam = Picamd::start(&[]);
+    let (_, msn, _) = preload_hint(&cam.get(PLAYLIST).text());
+    let mut c = Conn::open(&cam);
+    // The segment the hint belongs to is not complete: this reload parks, and the
+    // connection thread hands the connection to the responder.
+    c.send(&format!("{PLAYLIST}?_HLS_msn={}", msn + 1), "first");
+    let mut playlist = c.answer().text();
+    assert!(playlist.contains(&format!("-{msn}.m4s")), "{playlist}");
+    assert_eq!(gauge(&cam, "picamd_hls_responder_requests_total"), 0);
+    // From here on every request (a hinted part, a blocking reload, a HEAD) is read and
+    // answered by the responder: parked or at once, never by a connection thread.
+    let rounds = 6;
+    for round in 0..rounds {
+        let (hint, msn, part) = preload_hint(&playlist);
+        c.send(&format!("/preview/hls/cam-preview/{hint}"), "part");
+        let got = c.answer();
+        assert_eq!(got.status, 200, "round {round}");
+        assert_eq!(&got.body[4..8], b"moof");
+        c.send(
+            &format!("{PLAYLIST}?_HLS_msn={msn}&_HLS_part={part}"),
+            "reload",
+        );
+        let reload = c.answer();
+        assert_eq!(reload.status, 200);
+        playlist = reload.text();
+        assert!(playlist.contains(&format!("URI=\"{hint}\"")), "{playlist}");
+    }
+    let (hint, _, _) = preload_hint(&playlist);
+    let head = format!("HEAD /preview/hls/cam-preview/{hint} HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n");
+    c.0.get_mut().write_all(head.as_bytes()).unwrap();
+    let head = read_response(&mut c.0, true).unwrap();
+    assert_eq!(head.status, 200);
+    assert!(head.body.is_empty());
+    assert_eq!(
+        gauge(&cam, "picamd_hls_responder_requests_total"),
+        2 * rounds + 1
+    );
+    assert_eq!(gauge(&cam, "picamd_hls_parked_requests"), 0);
 }
