@@ -65,6 +65,9 @@ pub struct Waiter {
     pub head_only: bool,
     /// The middleware's headers (the placeholders dropped).
     pub headers: Vec<(String, String)>,
+    /// `headers` rendered, by the responder while the request waits (empty until then), so
+    /// that answering it takes no formatting.
+    pub own_head: Vec<u8>,
     /// What it waits for; taken (and dropped) once it is answered.
     pub pending: Option<Box<dyn Pending>>,
     /// Its place under the cap, given back when it is answered or dropped.
@@ -203,11 +206,20 @@ impl Responder {
     }
 }
 
+/// Body slices written from a stack array; a body in more pieces (a long segment) uses a
+/// `Vec`.
+const STACK_SLICES: usize = 8;
+
 /// An answer rendered once for every waiter of a key.
 struct Rendered {
     /// The status line and the route's own headers.
     head: Vec<u8>,
     names: Vec<String>,
+    /// Content-Length, Connection and the blank line, kept-alive and closing.
+    end_keep: Vec<u8>,
+    end_close: Vec<u8>,
+    /// How many non-empty buffers the body is made of.
+    pieces: usize,
     resp: Response,
 }
 
@@ -216,56 +228,96 @@ impl Rendered {
         let mut head = Vec::with_capacity(256);
         wire::write_status_and_headers(&resp, &mut head);
         let names = resp.headers.iter().map(|(n, _)| n.clone()).collect();
-        Rc::new(Rendered { head, names, resp })
+        let (mut end_keep, mut end_close) = (Vec::new(), Vec::new());
+        wire::write_length_and_connection(&resp, true, &mut end_keep);
+        wire::write_length_and_connection(&resp, false, &mut end_close);
+        let mut pieces = 0;
+        resp.body.each_slice(|_| pieces += 1);
+        Rc::new(Rendered {
+            head,
+            names,
+            end_keep,
+            end_close,
+            pieces,
+            resp,
+        })
     }
 
-    /// One waiter's part of the head: its middleware headers the answer has not set
-    /// itself (as the middleware sets them only if absent), Content-Length, Connection.
-    fn tail(&self, headers: &[(String, String)], keep_alive: bool) -> Vec<u8> {
+    /// One waiter's middleware headers, when the answer sets none of them itself (they are
+    /// set only if absent): its pre-rendered head serves as it is.
+    fn takes_all_of(&self, headers: &[(String, String)]) -> bool {
+        !headers
+            .iter()
+            .any(|(n, _)| self.names.iter().any(|m| m.eq_ignore_ascii_case(n)))
+    }
+
+    /// One waiter's middleware headers the answer has not set itself.
+    fn own_part(&self, headers: &[(String, String)]) -> Vec<u8> {
         let own: Vec<(String, String)> = headers
             .iter()
             .filter(|(n, _)| !self.names.iter().any(|m| m.eq_ignore_ascii_case(n)))
             .cloned()
             .collect();
-        let mut tail = Vec::with_capacity(512);
-        wire::write_headers(&own, &mut tail);
-        wire::write_length_and_connection(&self.resp, keep_alive, &mut tail);
-        tail
+        let mut out = Vec::with_capacity(512);
+        wire::write_headers(&own, &mut out);
+        out
     }
 }
 
 /// An answer being written.
 struct Outgoing {
     rendered: Rc<Rendered>,
-    tail: Vec<u8>,
+    /// The waiter's own headers, rendered.
+    own: Vec<u8>,
+    keep_alive: bool,
     head_only: bool,
     written: usize,
 }
 
 impl Outgoing {
-    /// Writes what the socket takes; `true` when all is written.
+    /// Writes what the socket takes, in one `writev` when it takes all (the status line
+    /// and route headers, the waiter's own, the length, the body's buffers); `true` when
+    /// all is written.
     fn write(&mut self, stream: &mut TcpStream) -> io::Result<bool> {
+        let r = &self.rendered;
+        let end = if self.keep_alive {
+            &r.end_keep
+        } else {
+            &r.end_close
+        };
+        let count = 3 + if self.head_only { 0 } else { r.pieces };
+        let mut stack = [IoSlice::new(&[]); STACK_SLICES];
+        let mut heap = Vec::new();
+        let all: &mut [IoSlice<'_>] = if count <= STACK_SLICES {
+            &mut stack[..count]
+        } else {
+            heap.resize(count, IoSlice::new(&[]));
+            &mut heap
+        };
+        all[0] = IoSlice::new(&r.head);
+        all[1] = IoSlice::new(&self.own);
+        all[2] = IoSlice::new(end);
+        if !self.head_only {
+            let mut n = 3;
+            r.resp.body.each_slice(|b| {
+                if let Some(slot) = all.get_mut(n) {
+                    *slot = IoSlice::new(b);
+                }
+                n += 1;
+            });
+        }
+        let mut rest: &mut [IoSlice<'_>] = all;
+        IoSlice::advance_slices(&mut rest, self.written);
         loop {
-            let mut slices = vec![IoSlice::new(&self.rendered.head), IoSlice::new(&self.tail)];
-            if !self.head_only {
-                slices.extend(
-                    self.rendered
-                        .resp
-                        .body
-                        .slices()
-                        .into_iter()
-                        .filter(|s| !s.is_empty())
-                        .map(IoSlice::new),
-                );
-            }
-            let mut rest: &mut [IoSlice<'_>] = &mut slices;
-            IoSlice::advance_slices(&mut rest, self.written);
             if rest.is_empty() {
                 return Ok(true);
             }
             match stream.write_vectored(rest) {
                 Ok(0) => return Err(io::ErrorKind::WriteZero.into()),
-                Ok(n) => self.written += n,
+                Ok(n) => {
+                    self.written += n;
+                    IoSlice::advance_slices(&mut rest, n);
+                }
                 Err(e) if e.kind() == io::ErrorKind::WouldBlock => return Ok(false),
                 Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
                 Err(e) => return Err(e),
@@ -428,6 +480,9 @@ impl Shell {
             Err(deadline) => {
                 let key = pending.key().to_string();
                 let fd = w.stream.as_raw_fd();
+                let mut w = w;
+                // Rendered while it waits, so that the answer takes no formatting.
+                wire::write_headers(&w.headers, &mut w.own_head);
                 let id = self.parked.park(&key, deadline, w);
                 if self.watch(fd, libc::EPOLLRDHUP, id).is_err() {
                     if let Some(w) = self.parked.take(id) {
@@ -510,6 +565,7 @@ impl Shell {
             keep_alive,
             head_only,
             headers: Vec::new(),
+            own_head: Vec::new(),
             pending: None,
             place,
         };
@@ -602,9 +658,18 @@ impl Shell {
     fn answer(&mut self, id: u64, mut w: Waiter, rendered: &Rc<Rendered>) {
         // Answered: what it waited for (and its count in the store) is done with.
         w.pending = None;
+        let own = if rendered.takes_all_of(&w.headers) {
+            if w.own_head.is_empty() {
+                wire::write_headers(&w.headers, &mut w.own_head);
+            }
+            std::mem::take(&mut w.own_head)
+        } else {
+            rendered.own_part(&w.headers)
+        };
         let mut out = Outgoing {
             rendered: Rc::clone(rendered),
-            tail: rendered.tail(&w.headers, w.keep_alive),
+            own,
+            keep_alive: w.keep_alive,
             head_only: w.head_only,
             written: 0,
         };
@@ -740,7 +805,13 @@ fn read_ahead(r: &mut Resting) {
     while r.next.wants_bytes() {
         match (&r.stream).read(&mut chunk) {
             Ok(0) => r.next.closed(),
-            Ok(n) => r.next.received(&chunk[..n], Instant::now()),
+            Ok(n) => {
+                r.next.received(&chunk[..n], Instant::now());
+                if n < chunk.len() {
+                    // All there was (level-triggered epoll says so if more comes).
+                    return;
+                }
+            }
             Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
             Err(e) if e.kind() == io::ErrorKind::WouldBlock => return,
             Err(_) => r.next.closed(),

@@ -538,6 +538,7 @@ impl Connection {
                     keep_alive,
                     head_only,
                     headers,
+                    own_head: Vec::new(),
                     pending: Some(pending),
                     place: ticket,
                 };
