@@ -186,7 +186,8 @@ impl Responder {
         })
     }
 
-    /// Hands a waiter over; gives it back when the responder has stopped.
+    /// Hands a waiter over (or, with no `pending`, a kept-alive connection to rest until
+    /// its next request); gives it back when the responder has stopped.
     pub fn park(&self, waiter: Waiter) -> Result<(), Box<Waiter>> {
         self.tx.send(waiter).map_err(|e| Box::new(e.0))?;
         self.wake.wake();
@@ -459,6 +460,12 @@ impl Shell {
     fn take_new(&mut self) {
         while let Ok(w) = self.rx.try_recv() {
             if w.stream.set_nonblocking(true).is_err() {
+                continue;
+            }
+            if w.pending.is_none() {
+                // Answered by its connection thread: it rests here until its next request.
+                let id = self.parked.fresh_id();
+                self.answered.push((id, w));
                 continue;
             }
             self.wait_or_answer(w);

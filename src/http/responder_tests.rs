@@ -437,3 +437,25 @@ fn a_bad_or_stalled_request_on_a_rested_connection_is_answered_as_anywhere() {
     let mut rest = Vec::new();
     assert_eq!(gone.0.read_to_end(&mut rest).unwrap(), 0);
 }
+
+#[test]
+fn a_connection_answered_by_its_thread_rests_in_the_responder_after_a_quick_request() {
+    let (server, gate) = server_with(Limits::new(8), Duration::from_secs(30), 10, true);
+    let mut c = Client::connect(server.local_addr());
+    c.send("/plain", "thread");
+    assert_eq!(c.answer().2, b"plain");
+    assert_eq!(
+        gate.on_responder(),
+        0,
+        "a new connection's request: a connection thread"
+    );
+    c.send("/plain", "responder");
+    assert_eq!(c.answer().2, b"plain");
+    assert_eq!(gate.on_responder(), 1, "then it rested in the responder");
+    // A route that may block is still answered by a thread, and the connection stays there.
+    c.send("/thread", "t");
+    assert_eq!(c.answer().2, b"plain");
+    c.send("/thread", "t2");
+    assert_eq!(c.answer().2, b"plain");
+    assert_eq!(gate.on_responder(), 1);
+}

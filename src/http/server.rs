@@ -549,7 +549,9 @@ impl Connection {
                 }
                 return Ok(());
             }
-            drop(ticket);
+            // An LL-HLS viewer's kept-alive connection keeps its place, to wait for its next
+            // request in the responder (no thread, no slot) as after a parked answer.
+            let place = ticket.filter(|_| keep_alive && handler.never_blocks(&request));
             write_response(&mut self.stream, &response, keep_alive, head_only)?;
             drop(answering);
             match response.body {
@@ -571,6 +573,25 @@ impl Connection {
             }
             if !keep_alive {
                 return Ok(());
+            }
+            if let (Some(responder), Some(place)) = (self.responder.as_ref(), place) {
+                if buf.is_empty() {
+                    let resting = Waiter {
+                        stream: self.stream,
+                        peer: self.peer,
+                        buf,
+                        keep_alive,
+                        head_only,
+                        headers: Vec::new(),
+                        own_head: Vec::new(),
+                        pending: None,
+                        place,
+                    };
+                    if let Err(w) = responder.park(resting) {
+                        let _ = w.stream.shutdown(Shutdown::Both);
+                    }
+                    return Ok(());
+                }
             }
             self.between_requests(&buf);
         }
