@@ -2,9 +2,13 @@
 //! reads its requests, calls the router and writes the answers. A request that waits for
 //! media (a blocking playlist reload, a hinted part) is handed with its socket to the
 //! responder (`responder.rs`), one thread that answers every parked request when its media
-//! is published; the connection thread ends (back to the pool, `workers.rs`), and the
-//! responder hands the kept-alive connection back to one when its next request arrives. Beyond the responder's cap such a request
-//! parks its own thread instead, as before, so it never delays anyone else. Replies go out with TCP_NODELAY in one vectored write. A
+//! is published; the connection thread ends (back to the pool, `workers.rs`). The kept-alive
+//! connection then rests in the responder, which reads its next request itself and answers
+//! or parks an LL-HLS one (`Handler::never_blocks`) on its own thread; any other request goes
+//! back to a connection thread with the bytes read. A connection whose LL-HLS request its
+//! thread answered directly rests there too. Beyond the responder's cap such a request
+//! parks its own thread instead, as before, so it never delays anyone else. Replies go out
+//! with TCP_NODELAY in one vectored write. A
 //! streamed body (the MJPEG live view) keeps its connection's thread until it ends or the
 //! client leaves, and the connection closes after it.
 //!
