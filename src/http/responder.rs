@@ -8,7 +8,8 @@
 //! next deadline (the hold's end: the answer the blocking path gives on timeout). When the
 //! answer to a key exists it is rendered once (status line, the route's headers, body) and
 //! written to every waiter of that key with its own middleware headers, in one `writev` each
-//! on a non-blocking socket; the rest of a partial write waits for `EPOLLOUT`. A kept-alive
+//! on a non-blocking socket (a round of 32 or more is split with a second writer thread, so
+//! that both cores write); the rest of a partial write waits for `EPOLLOUT`. A kept-alive
 //! connection then rests here (no thread, no slot) until its next request arrives. The
 //! responder reads it (non-blocking, `next_request.rs`): a request the handler answers
 //! without blocking (`Handler::never_blocks`: the LL-HLS routes) is answered here, parked
@@ -20,7 +21,6 @@ use std::collections::HashMap;
 use std::io::{self, IoSlice, Read, Write};
 use std::net::{IpAddr, Shutdown, SocketAddr, TcpStream};
 use std::os::fd::{AsRawFd, FromRawFd, OwnedFd, RawFd};
-use std::rc::Rc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::thread;
@@ -44,6 +44,8 @@ const WAKE: u64 = u64::MAX;
 const EVENTS: usize = 256;
 /// How often the write, idle and request timeouts are looked at (they are seconds long).
 const SWEEP: Duration = Duration::from_millis(250);
+/// A round of answers to at least this many waiters is written by two threads.
+const SPLIT_ROUND: usize = 32;
 
 /// A place under the parking cap, given back when dropped.
 pub struct Ticket {
@@ -152,6 +154,7 @@ impl Responder {
         )?;
         let (tx, rx) = crossbeam_channel::unbounded();
         let waker = Arc::clone(&wake);
+        let helper = Helper::start()?;
         let thread = thread::Builder::new()
             .name("http-responder".into())
             .spawn(move || {
@@ -163,6 +166,7 @@ impl Responder {
                     writing: HashMap::new(),
                     resume,
                     serve,
+                    helper,
                     answered: Vec::new(),
                     resting: HashMap::new(),
                     next_sweep: Instant::now(),
@@ -222,28 +226,57 @@ struct Rendered {
     /// Content-Length, Connection and the blank line, kept-alive and closing.
     end_keep: Vec<u8>,
     end_close: Vec<u8>,
-    /// How many non-empty buffers the body is made of.
-    pieces: usize,
-    resp: Response,
+    /// The body's non-empty buffers (shared, not copied).
+    body: Vec<Piece>,
+}
+
+/// One buffer of a rendered body, shareable with the second writer thread.
+enum Piece {
+    Shared(Arc<[u8]>),
+    Text(Arc<str>),
+    Static(&'static [u8]),
+}
+
+impl Piece {
+    fn bytes(&self) -> &[u8] {
+        match self {
+            Piece::Shared(b) => b,
+            Piece::Text(t) => t.as_bytes(),
+            Piece::Static(b) => b,
+        }
+    }
+
+    /// A body's buffers; a body with no fixed bytes (never rendered) has none.
+    fn all_of(body: Body) -> Vec<Piece> {
+        let pieces = match body {
+            Body::Bytes(b) => vec![Piece::Shared(Arc::from(b))],
+            Body::Static(b) => vec![Piece::Static(b)],
+            Body::Shared(b) => vec![Piece::Shared(b)],
+            Body::Text(t) => vec![Piece::Text(t)],
+            Body::Chunks(c) => c.into_iter().map(Piece::Shared).collect(),
+            Body::Empty | Body::Stream(_) | Body::Parked(_) | Body::Upgrade(_) => Vec::new(),
+        };
+        pieces
+            .into_iter()
+            .filter(|p| !p.bytes().is_empty())
+            .collect()
+    }
 }
 
 impl Rendered {
-    fn new(resp: Response) -> Rc<Rendered> {
+    fn new(resp: Response) -> Arc<Rendered> {
         let mut head = Vec::with_capacity(256);
         wire::write_status_and_headers(&resp, &mut head);
         let names = resp.headers.iter().map(|(n, _)| n.clone()).collect();
         let (mut end_keep, mut end_close) = (Vec::new(), Vec::new());
         wire::write_length_and_connection(&resp, true, &mut end_keep);
         wire::write_length_and_connection(&resp, false, &mut end_close);
-        let mut pieces = 0;
-        resp.body.each_slice(|_| pieces += 1);
-        Rc::new(Rendered {
+        Arc::new(Rendered {
             head,
             names,
             end_keep,
             end_close,
-            pieces,
-            resp,
+            body: Piece::all_of(resp.body),
         })
     }
 
@@ -270,7 +303,7 @@ impl Rendered {
 
 /// An answer being written.
 struct Outgoing {
-    rendered: Rc<Rendered>,
+    rendered: Arc<Rendered>,
     /// The waiter's own headers, rendered.
     own: Vec<u8>,
     keep_alive: bool,
@@ -289,7 +322,7 @@ impl Outgoing {
         } else {
             &r.end_close
         };
-        let count = 3 + if self.head_only { 0 } else { r.pieces };
+        let count = 3 + if self.head_only { 0 } else { r.body.len() };
         let mut stack = [IoSlice::new(&[]); STACK_SLICES];
         let mut heap = Vec::new();
         let all: &mut [IoSlice<'_>] = if count <= STACK_SLICES {
@@ -302,13 +335,9 @@ impl Outgoing {
         all[1] = IoSlice::new(&self.own);
         all[2] = IoSlice::new(end);
         if !self.head_only {
-            let mut n = 3;
-            r.resp.body.each_slice(|b| {
-                if let Some(slot) = all.get_mut(n) {
-                    *slot = IoSlice::new(b);
-                }
-                n += 1;
-            });
+            for (slot, piece) in all[3..].iter_mut().zip(&r.body) {
+                *slot = IoSlice::new(piece.bytes());
+            }
         }
         let mut rest: &mut [IoSlice<'_>] = all;
         IoSlice::advance_slices(&mut rest, self.written);
@@ -356,6 +385,7 @@ struct Shell {
     writing: HashMap<u64, Writing>,
     resume: Resume,
     serve: Serve,
+    helper: Helper,
     /// Answered connections to give back once every answer of the round is written: a new
     /// connection thread must not take a CPU from the answers still to write.
     answered: Vec<(u64, Waiter)>,
@@ -609,9 +639,8 @@ impl Shell {
                 continue;
             };
             let rendered = Rendered::new(resp);
-            for (id, w) in self.parked.take_key(&key) {
-                self.answer(id, w, &rendered);
-            }
+            let waiters = self.parked.take_key(&key);
+            self.answer_all(waiters, &rendered);
         }
     }
 
@@ -664,25 +693,57 @@ impl Shell {
         }
     }
 
-    fn answer(&mut self, id: u64, mut w: Waiter, rendered: &Rc<Rendered>) {
-        // Answered: what it waited for (and its count in the store) is done with.
-        w.pending = None;
-        let own = if rendered.takes_all_of(&w.headers) {
-            if w.own_head.is_empty() {
-                wire::write_headers(&w.headers, &mut w.own_head);
+    fn answer(&mut self, id: u64, w: Waiter, rendered: &Arc<Rendered>) {
+        let (mut w, mut out) = prepare(w, rendered);
+        let written = out.write(&mut w.stream);
+        self.settle(id, w, out, written);
+    }
+
+    /// Writes one answer to many waiters; half of a large round goes to the second writer
+    /// thread, so that both cores write.
+    fn answer_all(&mut self, waiters: Vec<(u64, Waiter)>, rendered: &Arc<Rendered>) {
+        if waiters.len() < SPLIT_ROUND {
+            for (id, w) in waiters {
+                self.answer(id, w, rendered);
             }
-            std::mem::take(&mut w.own_head)
-        } else {
-            rendered.own_part(&w.headers)
+            return;
+        }
+        let mut mine: Vec<Job> = waiters
+            .into_iter()
+            .map(|(id, w)| {
+                let (w, out) = prepare(w, rendered);
+                (id, w, out)
+            })
+            .collect();
+        let theirs = mine.split_off(mine.len() / 2);
+        let handed = match self.helper.jobs.send(theirs) {
+            Ok(()) => true,
+            Err(back) => {
+                mine.extend(back.0);
+                false
+            }
         };
-        let mut out = Outgoing {
-            rendered: Rc::clone(rendered),
-            own,
-            keep_alive: w.keep_alive,
-            head_only: w.head_only,
-            written: 0,
-        };
-        match out.write(&mut w.stream) {
+        let mut done: Vec<Done> = mine
+            .into_iter()
+            .map(|(id, mut w, mut out)| {
+                let written = out.write(&mut w.stream);
+                (id, w, out, written)
+            })
+            .collect();
+        if handed {
+            // The helper only writes: it cannot fail to give its half back unless it died.
+            if let Ok(theirs) = self.helper.done.recv() {
+                done.extend(theirs);
+            }
+        }
+        for (id, w, out, written) in done {
+            self.settle(id, w, out, written);
+        }
+    }
+
+    /// After a write: finished, waiting for `EPOLLOUT`, or failed.
+    fn settle(&mut self, id: u64, w: Waiter, out: Outgoing, written: io::Result<bool>) {
+        match written {
             Ok(true) => self.finish(id, w),
             Ok(false) => {
                 let fd = w.stream.as_raw_fd();
@@ -825,6 +886,64 @@ fn read_ahead(r: &mut Resting) {
             Err(e) if e.kind() == io::ErrorKind::WouldBlock => return,
             Err(_) => r.next.closed(),
         }
+    }
+}
+
+/// A waiter and its answer, ready to write: its own headers rendered (or taken as rendered
+/// while it waited).
+fn prepare(mut w: Waiter, rendered: &Arc<Rendered>) -> (Waiter, Outgoing) {
+    // Answered: what it waited for (and its count in the store) is done with.
+    w.pending = None;
+    let own = if rendered.takes_all_of(&w.headers) {
+        if w.own_head.is_empty() {
+            wire::write_headers(&w.headers, &mut w.own_head);
+        }
+        std::mem::take(&mut w.own_head)
+    } else {
+        rendered.own_part(&w.headers)
+    };
+    let out = Outgoing {
+        rendered: Arc::clone(rendered),
+        own,
+        keep_alive: w.keep_alive,
+        head_only: w.head_only,
+        written: 0,
+    };
+    (w, out)
+}
+
+type Job = (u64, Waiter, Outgoing);
+type Done = (u64, Waiter, Outgoing, io::Result<bool>);
+
+/// The second writer: a thread that writes the half of a large round of answers it is
+/// given and hands them back, so that a round takes both cores. It ends when the responder
+/// drops its end.
+struct Helper {
+    jobs: Sender<Vec<Job>>,
+    done: Receiver<Vec<Done>>,
+}
+
+impl Helper {
+    fn start() -> io::Result<Helper> {
+        let (jobs, jobs_rx) = crossbeam_channel::bounded::<Vec<Job>>(1);
+        let (done_tx, done) = crossbeam_channel::bounded::<Vec<Done>>(1);
+        thread::Builder::new()
+            .name("http-responder-2".into())
+            .spawn(move || {
+                for batch in jobs_rx {
+                    let written = batch
+                        .into_iter()
+                        .map(|(id, mut w, mut out)| {
+                            let written = out.write(&mut w.stream);
+                            (id, w, out, written)
+                        })
+                        .collect();
+                    if done_tx.send(written).is_err() {
+                        return;
+                    }
+                }
+            })?;
+        Ok(Helper { jobs, done })
     }
 }
 

@@ -103,23 +103,6 @@ impl Body {
         }
     }
 
-    /// Calls `each` with the body's non-empty buffers in order, allocating nothing.
-    pub fn each_slice<'a>(&'a self, mut each: impl FnMut(&'a [u8])) {
-        let mut one = |b: &'a [u8]| {
-            if !b.is_empty() {
-                each(b)
-            }
-        };
-        match self {
-            Body::Bytes(b) => one(b),
-            Body::Static(b) => one(b),
-            Body::Shared(b) => one(b),
-            Body::Text(t) => one(t.as_bytes()),
-            Body::Chunks(c) => c.iter().for_each(|c| one(c)),
-            Body::Empty | Body::Stream(_) | Body::Parked(_) | Body::Upgrade(_) => {}
-        }
-    }
-
     /// A body with no fixed bytes, that only the connection loop can run (a stream or an
     /// upgrade): never relayed, never kept alive.
     pub fn is_stream(&self) -> bool {
@@ -245,10 +228,6 @@ mod tests {
         assert_eq!(body.slices().len(), 3);
         assert_eq!(body.to_vec(), b"abcde");
         assert_eq!(Body::Text(Arc::from("hé")).to_vec(), "hé".as_bytes());
-        let mut seen: Vec<&[u8]> = Vec::new();
-        body.each_slice(|b| seen.push(b));
-        assert_eq!(seen, [&b"ab"[..], &b"cde"[..]], "the empty buffer left out");
-        Body::Empty.each_slice(|_| panic!("no buffer"));
     }
 
     #[test]
