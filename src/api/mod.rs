@@ -69,6 +69,7 @@ pub const ROUTES: &[Route] = &[
         login::login,
     ),
     route("POST", "/auth/logout", Auth::None, login::logout),
+    route("GET", "/auth/session", Auth::None, login::session_state),
     route("GET", "/pairing/state", Auth::None, pairing::state),
     guarded(
         "POST",
