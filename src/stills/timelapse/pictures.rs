@@ -25,7 +25,7 @@ pub fn newest(dir: &Path, limit: usize) -> io::Result<Vec<Picture>> {
         .into_iter()
         .filter_map(|n| parse_name(&n).map(|key| (key, n)))
         .collect();
-    named.sort_unstable_by(|a, b| b.0.cmp(&a.0));
+    named.sort_unstable_by_key(|n| std::cmp::Reverse(n.0));
     let mut out = Vec::with_capacity(limit.min(named.len()));
     for ((taken_unix_s, _), name) in named {
         if out.len() == limit {
