@@ -1,0 +1,157 @@
+//! The web console's camera panels (controls, capture, gallery, health) in headless Chromium
+//! (`tests/browser/console_camera.mjs`), and the action limit a browser session gets on the
+//! slider routes (`RATE_LIMIT_CONTROLS_SESSION`) next to the plugin's limit for API keys.
+
+mod common;
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use common::Picamd;
+
+fn browser_dir() -> PathBuf {
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/browser");
+    assert!(
+        dir.join("node_modules/playwright-core").is_dir(),
+        "tests/browser needs `npm ci` and Debian's chromium (scripts/test.sh sets both up)"
+    );
+    dir
+}
+
+#[test]
+fn camera_panels_work_signed_in_on_desktop_and_phone() {
+    let cam = Picamd::start(&[]);
+    let artifacts = Path::new(env!("CARGO_TARGET_TMPDIR")).join("console-artifacts");
+    let _ = std::fs::remove_dir_all(&artifacts);
+    let out = Command::new("node")
+        .current_dir(browser_dir())
+        .arg("console_camera.mjs")
+        .arg(cam.url(""))
+        .env("PICAMD_KEY", cam.local_key())
+        .env("PICAMD_ARTIFACTS", &artifacts)
+        .output()
+        .expect("node runs");
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    println!("{stdout}");
+    let result: serde_json::Value =
+        serde_json::from_str(stdout.lines().last().unwrap_or("")).unwrap_or_default();
+    assert!(
+        out.status.success(),
+        "console checks failed:\n{stdout}\n{stderr}"
+    );
+    let b = &result["brightness"];
+    assert!(
+        b["after"].as_f64().unwrap() > b["before"].as_f64().unwrap() + 25.0,
+        "{b}"
+    );
+    assert_eq!(result["capture_status"], 201);
+    assert_eq!(
+        result["gallery_state"], "local",
+        "no sink: kept on the camera"
+    );
+    assert_eq!(result["errors"], serde_json::json!([]));
+    for shot in ["console-desktop.png", "console-phone.png"] {
+        let len = std::fs::metadata(artifacts.join(shot))
+            .map(|m| m.len())
+            .unwrap_or(0);
+        assert!(len > 10_000, "{shot}: {len} bytes");
+    }
+}
+
+/// Signs in like the page does (a form post with the key); the session cookie.
+fn session_cookie(cam: &Picamd) -> String {
+    // The same site as the Host header `common::request` sends.
+    let origin = "http://127.0.0.1";
+    let body = format!("api_key={}&redirect_url=/", cam.local_key());
+    let resp = cam.request(
+        "POST",
+        "/auth/login",
+        &[
+            ("Content-Type", "application/x-www-form-urlencoded"),
+            ("Origin", origin),
+        ],
+        body.as_bytes(),
+    );
+    assert_eq!(resp.status, 303, "{}", resp.text());
+    let cookie = resp.header("Set-Cookie").expect("a session cookie");
+    cookie.split(';').next().unwrap().to_string()
+}
+
+/// PATCHes `/camera/controls` (and PUTs `/camera/focus`) `n` times with the session cookie;
+/// the statuses.
+fn as_session(cam: &Picamd, cookie: &str, path: &str, n: usize) -> Vec<u16> {
+    // The same site as the Host header `common::request` sends.
+    let origin = "http://127.0.0.1";
+    let (method, body) = match path {
+        "/camera/focus" => ("PUT", r#"{"mode":"continuous"}"#),
+        _ => ("PATCH", r#"{"controls":{"Brightness":0.1}}"#),
+    };
+    (0..n)
+        .map(|_| {
+            cam.request(
+                method,
+                path,
+                &[
+                    ("Cookie", cookie),
+                    ("Origin", origin),
+                    ("Content-Type", "application/json"),
+                ],
+                body.as_bytes(),
+            )
+            .status
+        })
+        .collect()
+}
+
+#[test]
+fn a_browser_session_may_move_sliders_beyond_the_plugins_limit_a_key_may_not() {
+    let cam = Picamd::start(&[]);
+    let cookie = session_cookie(&cam);
+    // 40 changes from the console within the window: all taken (the default is 300).
+    let statuses = as_session(&cam, &cookie, "/camera/controls", 40);
+    assert!(statuses.iter().all(|s| *s == 200), "{statuses:?}");
+    assert!(as_session(&cam, &cookie, "/camera/focus", 25)
+        .iter()
+        .all(|s| *s == 200));
+    // An API key keeps the plugin's 20 per 300 s, counted apart from the session.
+    let body = r#"{"controls":{"Brightness":0.0}}"#;
+    for i in 0..20 {
+        let r = cam.authed("PATCH", "/camera/controls", body);
+        assert_eq!(r.status, 200, "request {i}");
+    }
+    let refused = cam.authed("PATCH", "/camera/controls", body);
+    assert_eq!(refused.status, 429);
+    let wait: u64 = refused.header("Retry-After").unwrap().parse().unwrap();
+    assert!((1..=300).contains(&wait), "{wait}");
+    // Captures are not sliders: a session keeps the plugin's limit there.
+    // The same site as the Host header `common::request` sends.
+    let origin = "http://127.0.0.1";
+    let captures: Vec<u16> = (0..21)
+        .map(|_| {
+            cam.request(
+                "POST",
+                "/captures",
+                &[("Cookie", &cookie), ("Origin", origin)],
+                b"",
+            )
+            .status
+        })
+        .collect();
+    assert_eq!(&captures[..20], &[201; 20][..]);
+    assert_eq!(captures[20], 429);
+}
+
+#[test]
+fn rate_limit_controls_session_sets_the_sessions_limit() {
+    let cam = Picamd::start_with(&[], &[("RATE_LIMIT_CONTROLS_SESSION", "3")], |_| {});
+    let cookie = session_cookie(&cam);
+    assert_eq!(
+        as_session(&cam, &cookie, "/camera/controls", 4),
+        [200, 200, 200, 429]
+    );
+    assert_eq!(
+        as_session(&cam, &cookie, "/camera/focus", 4),
+        [200, 200, 200, 429]
+    );
+}
