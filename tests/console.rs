@@ -18,28 +18,34 @@ fn browser_dir() -> PathBuf {
     dir
 }
 
-#[test]
-fn camera_panels_work_signed_in_on_desktop_and_phone() {
-    let cam = Picamd::start(&[]);
-    let artifacts = Path::new(env!("CARGO_TARGET_TMPDIR")).join("console-artifacts");
-    let _ = std::fs::remove_dir_all(&artifacts);
+/// Runs `console_camera.mjs` against `cam` with `args`; its JSON line, after checking that it
+/// passed.
+fn console_script(cam: &Picamd, artifacts: &Path, args: &[&str]) -> serde_json::Value {
     let out = Command::new("node")
         .current_dir(browser_dir())
         .arg("console_camera.mjs")
         .arg(cam.url(""))
+        .args(args)
         .env("PICAMD_KEY", cam.local_key())
-        .env("PICAMD_ARTIFACTS", &artifacts)
+        .env("PICAMD_ARTIFACTS", artifacts)
         .output()
         .expect("node runs");
     let stdout = String::from_utf8_lossy(&out.stdout);
     let stderr = String::from_utf8_lossy(&out.stderr);
     println!("{stdout}");
-    let result: serde_json::Value =
-        serde_json::from_str(stdout.lines().last().unwrap_or("")).unwrap_or_default();
     assert!(
         out.status.success(),
         "console checks failed:\n{stdout}\n{stderr}"
     );
+    serde_json::from_str(stdout.lines().last().unwrap_or("")).unwrap_or_default()
+}
+
+#[test]
+fn camera_panels_work_signed_in_on_desktop_and_phone() {
+    let cam = Picamd::start(&[]);
+    let artifacts = Path::new(env!("CARGO_TARGET_TMPDIR")).join("console-artifacts");
+    let _ = std::fs::remove_dir_all(&artifacts);
+    let result = console_script(&cam, &artifacts, &[]);
     let b = &result["brightness"];
     assert!(
         b["after"].as_f64().unwrap() > b["before"].as_f64().unwrap() + 25.0,
@@ -154,4 +160,14 @@ fn rate_limit_controls_session_sets_the_sessions_limit() {
         as_session(&cam, &cookie, "/camera/focus", 4),
         [200, 200, 200, 429]
     );
+}
+
+/// With the session's limit at 2, the console's third change is refused: the wait shows next
+/// to the control and the console does not retry until it is over.
+#[test]
+fn the_console_shows_the_rate_limit_next_to_the_control() {
+    let cam = Picamd::start_with(&[], &[("RATE_LIMIT_CONTROLS_SESSION", "2")], |_| {});
+    let artifacts = Path::new(env!("CARGO_TARGET_TMPDIR")).join("console-artifacts");
+    let result = console_script(&cam, &artifacts, &["--rate-limited"]);
+    assert_eq!(result["statuses"], serde_json::json!([200, 200, 429]));
 }
