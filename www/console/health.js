@@ -58,12 +58,15 @@ export async function mount(root, ctx) {
   };
 
   let round = 0;
+  let statusNeedsKey = false;
   async function refresh() {
     const slow = round % SLOW_EVERY === 0;
     round += 1;
     const authed = ctx.session.current().authed;
+    // From outside the local network /camera/status needs a session: asked again once there is one.
+    const askStatus = authed || !statusNeedsKey;
     const [status, health, pairing, tele, metrics] = await Promise.all([
-      ctx.api.get('/camera/status'),
+      askStatus ? ctx.api.get('/camera/status') : { ok: false, status: 401, detail: '' },
       ctx.api.get('/health'),
       ctx.api.get('/pairing/state'),
       authed && slow ? ctx.api.get('/system/telemetry') : null,
@@ -75,6 +78,9 @@ export async function mount(root, ctx) {
       root.dataset.camera = on ? 'running' : 'stopped';
       start.disabled = on || status.data.backend === 'disabled';
       stop.disabled = !on;
+    } else if (ctx.api.needsLogin(status)) {
+      statusNeedsKey = true;
+      set('camera', 'sign in to see', 'off');
     } else if (status.status !== 0) {
       set('camera', status.detail);
     }
@@ -141,5 +147,5 @@ export async function mount(root, ctx) {
   }
   start.addEventListener('click', () => power('start'));
   stop.addEventListener('click', () => power('stop'));
-  ctx.session.onChange(() => { round = 0; poller.now(); });
+  ctx.session.onChange(() => { round = 0; statusNeedsKey = false; poller.now(); });
 }
