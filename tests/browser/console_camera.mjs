@@ -228,6 +228,10 @@ async function everything(page, ctx, patches) {
   check('capture_in_gallery', result.capture_status === 201 && result.capture_state === 'local'
     && result.gallery_state === 'local' && result.thumbnail_width > 0);
 
+  // Nothing shows a stray "null" or "undefined" (a missing value rendered as text).
+  const shown = await page.$eval('.console', (el) => el.innerText);
+  check('no_stray_null', !/\b(null|undefined|NaN)\b/.test(shown), shown.match(/.{0,30}\b(null|undefined|NaN)\b.{0,30}/));
+
   // Health: telemetry fields filled once signed in; Stop and Start the camera.
   await page.waitForFunction(() => /%/.test(document.querySelector('[data-health="disk"]').textContent));
   result.health = await page.$$eval('[data-health]', (els) => Object.fromEntries(els.map((e) => [e.dataset.health, e.textContent])));
@@ -255,6 +259,10 @@ async function everything(page, ctx, patches) {
   }, key);
   const cookies = (await ctx.cookies()).filter((c) => c.value.includes(key));
   check('key_not_in_page', key.length > 10 && leaks.length === 0 && cookies.length === 0, leaks);
+
+  // The gallery's card was not rebuilt meanwhile (its thumbnail is still there, loaded).
+  check('thumbnail_kept', await page.$eval(`.gallery li[data-image-id="${id}"] img`,
+    (img) => img.complete && img.naturalWidth > 0).catch(() => false));
 
   // Phone and desktop screenshots; on a phone nothing scrolls sideways.
   if (artifacts) await page.screenshot({ path: join(artifacts, 'console-desktop.png'), fullPage: true });

@@ -42,11 +42,12 @@ export async function mount(root, ctx) {
     const link = state.url ? h('a', { href: state.url, rel: 'noopener noreferrer', target: '_blank', 'data-image-url': '' }, 'Uploaded image') : null;
     result.dataset.state = state.key;
     result.dataset.imageId = id;
-    result.replaceChildren(
+    result.replaceChildren(...[
       h('p', {}, stateChip(state), ' ', h('code', {}, id.slice(0, 8))),
       state.reason ? h('p', { class: 'form-error' }, state.reason) : null,
-      h('p', {}, link, link ? ' · ' : null, h('a', { href: `/captures/${id}`, download: `${id}.jpg` }, 'Download')),
-    );
+      h('p', {}, link, link ? ' · ' : null,
+        state.key === 'uploaded' ? null : h('a', { href: `/captures/${id}`, download: `${id}.jpg` }, 'Download')),
+    ].filter(Boolean));
     return state.settled;
   }
 

@@ -282,15 +282,15 @@ export async function mount(root, ctx) {
     const main = names.filter((n) => ORDER.includes(n));
     const more = names.filter((n) => !ORDER.includes(n));
     const isSwitch = (n) => specs[n].value_type === 'boolean';
-    content.replaceChildren(
+    content.replaceChildren(...[
       h('div', { class: 'control-switches' }, main.filter(isSwitch).map((n) => rows.get(n).row)),
       h('div', { class: 'control-list' }, main.filter((n) => !isSwitch(n)).map((n) => rows.get(n).row)),
       more.length ? h('details', { class: 'more-controls' }, h('summary', {}, `More controls (${more.length})`),
         more.map((n) => rows.get(n).row)) : null,
       focusSection(view.controls, view.values),
-      h('p', { class: 'hint' }, 'Changes apply as you move a control (a few times a second at most).'),
+      h('p', { class: 'hint' }, 'Changes apply as you move a control: about once a second while it moves, and when you let go.'),
       h('div', { class: 'actions' }, reset),
-    );
+    ].filter(Boolean));
     setValues(view.values);
   }
 

@@ -23,6 +23,7 @@ export async function mount(root, ctx) {
 
   const items = new Map(); // image_id → { li, key }
   let poller = null;
+  let lastUploads = null;
 
   function fact(name, value, attrs = {}) {
     return h('div', attrs, h('dt', {}, name), h('dd', {}, value));
@@ -51,7 +52,7 @@ export async function mount(root, ctx) {
     const thumb = local
       ? h('img', {
         src: `/captures/${id}`, alt: `Capture ${id.slice(0, 8)}, ${when.toLocaleString()}`,
-        loading: 'lazy', decoding: 'async', width: 160, height: 90,
+        decoding: 'async', width: 160, height: 90,
       })
       : h('span', { class: 'thumb-missing' }, 'uploaded');
     const open = state.url || `/captures/${id}`;
@@ -75,7 +76,9 @@ export async function mount(root, ctx) {
       return;
     }
     error.textContent = '';
-    const uploads = t.ok ? t.data.uploads : null;
+    // A telemetry answer that did not come keeps the last one, so the cards do not flicker.
+    if (t.ok) lastUploads = t.data.uploads;
+    const uploads = lastUploads;
     showQueue(uploads);
     const captures = r.data.captures || [];
     const keep = new Set(captures.map((c) => c.image_id));
