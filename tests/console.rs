@@ -171,3 +171,28 @@ fn the_console_shows_the_rate_limit_next_to_the_control() {
     let result = console_script(&cam, &artifacts, &["--rate-limited"]);
     assert_eq!(result["statuses"], serde_json::json!([200, 200, 429]));
 }
+
+/// Uploads to an S3 endpoint on loopback where nothing listens: the capture is `queued`, and
+/// the capture card and the gallery show "Upload failed, will retry" with the queue's error.
+#[test]
+fn a_failing_upload_shows_its_reason() {
+    let endpoint = format!("http://127.0.0.1:{}", common::free_port());
+    let cam = Picamd::start_with(
+        &[],
+        &[
+            ("S3_ENDPOINT_URL", &endpoint),
+            ("S3_BUCKET", "console"),
+            ("S3_ACCESS_KEY_ID", "console-test"),
+            ("S3_SECRET_ACCESS_KEY", "console-test-secret"),
+        ],
+        |_| {},
+    );
+    let artifacts = Path::new(env!("CARGO_TARGET_TMPDIR")).join("console-artifacts");
+    let result = console_script(&cam, &artifacts, &["--sink-down"]);
+    assert_eq!(result["capture_answer_status"], "queued");
+    let reason = result["reason"].as_str().unwrap();
+    assert!(
+        reason.starts_with("S3 upload failed") && reason.contains(&endpoint),
+        "{reason}"
+    );
+}

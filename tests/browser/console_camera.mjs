@@ -92,6 +92,8 @@ try {
   await page.goto(`${baseUrl}/`);
   if (process.argv.includes('--rate-limited')) {
     await rateLimited(page);
+  } else if (process.argv.includes('--sink-down')) {
+    await sinkDown(page);
   } else {
     await everything(page, ctx, patches);
   }
@@ -134,6 +136,29 @@ async function rateLimited(page) {
   // One refused request, then the console holds back instead of retrying at once.
   await page.waitForTimeout(1500);
   check('holds_back', statuses.filter((s) => s === 429).length === 1 && statuses.length === 3, statuses);
+}
+
+// The daemon uploads to an S3 endpoint where nothing listens: a capture stays queued, and the
+// card and the gallery say that the upload failed and why (the queue's last error).
+async function sinkDown(page) {
+  await signIn(page);
+  await page.waitForSelector('[data-sink]');
+  await page.waitForFunction(() => /S3/.test(document.querySelector('[data-sink]').textContent));
+  const captured = page.waitForResponse((r) => r.request().method() === 'POST' && r.url().endsWith('/captures'));
+  await page.click('[data-capture]');
+  const answer = await captured;
+  result.capture_status = answer.status();
+  const body = await answer.json();
+  result.capture_answer_status = body.status;
+  await page.waitForSelector('[data-capture-result][data-state="failed"]', { timeout: 15000 });
+  result.reason = await page.textContent('[data-capture-result] .form-error');
+  const shot = `.gallery li[data-image-id="${body.image_id}"][data-state="failed"]`;
+  await page.waitForSelector(shot, { timeout: 15000 });
+  result.last_error = await page.textContent('[data-last-error] dd');
+  const head = result.reason.slice(0, 24);
+  check('failed_with_reason', result.capture_status === 201 && body.status === 'queued'
+    && result.reason.length > 10 && result.last_error.startsWith(head),
+  { reason: result.reason, last_error: result.last_error });
 }
 
 async function everything(page, ctx, patches) {
