@@ -138,12 +138,15 @@ async function rateLimited(page) {
   check('holds_back', statuses.filter((s) => s === 429).length === 1 && statuses.length === 3, statuses);
 }
 
-// The daemon uploads to an S3 endpoint where nothing listens: a capture stays queued, and the
-// card and the gallery say that the upload failed and why (the queue's last error).
+// The daemon uploads to an S3 server that is down: the capture stays queued, and the card and
+// the gallery say that the upload failed and why (the queue's last error). The script then
+// prints FAILED_SHOWN; the test starts the server, and the same card and gallery entry turn
+// into "Uploaded" with the link to the image, without a reload.
 async function sinkDown(page) {
   await signIn(page);
   await page.waitForSelector('[data-sink]');
   await page.waitForFunction(() => /S3/.test(document.querySelector('[data-sink]').textContent));
+  await page.fill('#capture-product', '42');
   const captured = page.waitForResponse((r) => r.request().method() === 'POST' && r.url().endsWith('/captures'));
   await page.click('[data-capture]');
   const answer = await captured;
@@ -152,13 +155,22 @@ async function sinkDown(page) {
   result.capture_answer_status = body.status;
   await page.waitForSelector('[data-capture-result][data-state="failed"]', { timeout: 15000 });
   result.reason = await page.textContent('[data-capture-result] .form-error');
-  const shot = `.gallery li[data-image-id="${body.image_id}"][data-state="failed"]`;
-  await page.waitForSelector(shot, { timeout: 15000 });
+  const shot = `.gallery li[data-image-id="${body.image_id}"]`;
+  await page.waitForSelector(`${shot}[data-state="failed"]`, { timeout: 15000 });
   result.last_error = await page.textContent('[data-last-error] dd');
   const head = result.reason.slice(0, 24);
   check('failed_with_reason', result.capture_status === 201 && body.status === 'queued'
     && result.reason.length > 10 && result.last_error.startsWith(head),
   { reason: result.reason, last_error: result.last_error });
+  console.log('FAILED_SHOWN');
+
+  await page.waitForSelector('[data-capture-result][data-state="uploaded"]', { timeout: 30000 });
+  result.image_url = await page.getAttribute('[data-capture-result] [data-image-url]', 'href');
+  await page.waitForSelector(`${shot}[data-state="uploaded"]`, { timeout: 15000 });
+  result.gallery_link = await page.getAttribute(`${shot} a.thumb`, 'href');
+  result.gallery_chip = await page.textContent(`${shot} [data-upload-state]`);
+  check('uploaded_with_link', /\/rpi-cam\/42\/[0-9a-f]{32}\.jpg$/.test(result.image_url || '')
+    && result.gallery_link === result.image_url, { image_url: result.image_url, gallery: result.gallery_link });
 }
 
 async function everything(page, ctx, patches) {
