@@ -235,6 +235,23 @@ async function everything(page, ctx, patches) {
   result.brightness.reset = Math.round(restored * 10) / 10;
   check('reset_restores_picture', Math.abs(restored - before) < 10, result.brightness);
 
+  // Focus: manual mode enables the lens slider; End moves it to the far end (PUT /camera/focus).
+  const puts = [];
+  page.on('request', (r) => { if (r.method() === 'PUT' && r.url().endsWith('/camera/focus')) puts.push(r.postDataJSON()); });
+  await page.selectOption('#focus-mode', 'manual');
+  await page.waitForFunction(() => !document.querySelector('[data-control="LensPosition"]').disabled);
+  await page.focus('[data-control="LensPosition"]');
+  const lensPut = page.waitForResponse((r) => r.request().method() === 'PUT' && r.url().endsWith('/camera/focus')
+    && r.request().postDataJSON().lens_position !== undefined);
+  await page.keyboard.press('End');
+  result.focus_status = (await lensPut).status();
+  const focusView = await (await ctx.request.get(`${baseUrl}/camera/controls`)).json();
+  result.focus = { puts, AfMode: focusView.values.AfMode, LensPosition: focusView.values.LensPosition };
+  check('manual_focus', result.focus_status === 200 && focusView.values.AfMode === 'manual'
+    && focusView.values.LensPosition === focusView.controls.LensPosition.maximum, result.focus);
+  await page.selectOption('#focus-mode', 'continuous');
+  await page.waitForFunction(() => document.querySelector('[data-control="LensPosition"]').disabled);
+
   // A value the camera refuses (typed into the number field): its 422 shows next to it.
   await page.fill('[data-control-value="Brightness"]', '5');
   await page.press('[data-control-value="Brightness"]', 'Tab');
