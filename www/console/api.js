@@ -44,7 +44,7 @@ export async function request(method, path, body, { signal } = {}) {
     status: res.status,
     data,
     detail: res.ok ? '' : detailText(data, res.status),
-    retryAfter: res.headers.get('Retry-After'),
+    retryAfter: Number(res.headers.get('Retry-After')) || 0, // seconds, with a 429 or 503
   };
 }
 
