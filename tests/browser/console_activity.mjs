@@ -272,12 +272,11 @@ try {
     await ctx.close();
   }
 
-  // Expected refusals, by resource: GET /streams/youtube answers 404 when no stream runs
-  // (asked once after signing in, and when a stream ends); the live view's cached
+  // Expected refusals, by resource: the live view's cached
   // /preview-thumbnail.jpg is 404 on a daemon just started (the page hides it); and the two
   // refusals this test provokes on purpose: 409 from POST /recorder/start while recording,
   // 502 from POST /streams/youtube with a key the ingest server refuses.
-  const expected = (e) => (/status of 404/.test(e.text) && (e.path === '/streams/youtube' || e.path === '/preview-thumbnail.jpg'))
+  const expected = (e) => (/status of 404/.test(e.text) && e.path === '/preview-thumbnail.jpg')
     || (/status of 409/.test(e.text) && e.path === '/recorder/start')
     || (/status of 502/.test(e.text) && e.path === '/streams/youtube');
   result.ignored_errors = result.console_errors.filter(expected);

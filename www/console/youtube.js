@@ -1,5 +1,5 @@
 // YouTube live: start with the stream key and the broadcast key (POST /streams/youtube), its
-// state (GET /streams/youtube: 200 while streaming, 404 when not), stop (DELETE). The keys are
+// state (telemetry's `youtube`, then GET /streams/youtube while one runs), stop (DELETE). The keys are
 // secrets: password fields, read once when sending and cleared at once, never stored. The
 // state is asked once when signed in and then only while a stream runs, so a camera that does
 // not stream is not asked (and does not answer 404) every few seconds.
@@ -67,7 +67,18 @@ export function mount(root, { api, session, every }) {
     if (poller) { poller.stop(); poller = null; }
   }
 
+  // Telemetry's `youtube` (the running stream, else the last one) says whether one runs, so an
+  // idle camera is never asked GET /streams/youtube, whose 404 would be a console error.
   async function refresh() {
+    const t = await api.get('/system/telemetry');
+    if (api.needsLogin(t)) { session.lost(); return; }
+    if (!t.ok || !t.data) { watch.textContent = failure(t, 'Cannot read the stream'); return; }
+    const y = t.data.youtube;
+    if (!y || y.state === 'ended') {
+      const why = y && y.ended && poller ? `the stream ended: ${y.ended.reason.replace(/_/g, ' ')}` : '';
+      showIdle(why);
+      return;
+    }
     const r = await api.get('/streams/youtube');
     if (r.ok && r.data) showStream(r.data);
     else if (r.status === 404) showIdle(poller ? 'the stream ended' : '');
