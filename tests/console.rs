@@ -6,41 +6,28 @@ mod common;
 mod s3_server;
 
 use std::io::{BufRead, BufReader, Read};
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::{Command, Stdio};
 
 use common::Picamd;
 use s3_server::S3Server;
 
-fn browser_dir() -> PathBuf {
-    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/browser");
-    assert!(
-        dir.join("node_modules/playwright-core").is_dir(),
-        "tests/browser needs `npm ci` and Debian's chromium (scripts/test.sh sets both up)"
-    );
-    dir
-}
-
 /// Runs `console_camera.mjs` against `cam` with `args`; its JSON line, after checking that it
 /// passed.
 fn console_script(cam: &Picamd, artifacts: &Path, args: &[&str]) -> serde_json::Value {
-    let out = Command::new("node")
-        .current_dir(browser_dir())
-        .arg("console_camera.mjs")
-        .arg(cam.url(""))
-        .args(args)
-        .env("PICAMD_KEY", cam.local_key())
-        .env("PICAMD_ARTIFACTS", artifacts)
-        .output()
-        .expect("node runs");
-    let stdout = String::from_utf8_lossy(&out.stdout);
-    let stderr = String::from_utf8_lossy(&out.stderr);
-    println!("{stdout}");
-    assert!(
-        out.status.success(),
-        "console checks failed:\n{stdout}\n{stderr}"
-    );
-    serde_json::from_str(stdout.lines().last().unwrap_or("")).unwrap_or_default()
+    let key = cam.local_key();
+    let artifacts = artifacts.to_string_lossy();
+    let url = cam.url("");
+    let args: Vec<&str> = [url.as_str()]
+        .into_iter()
+        .chain(args.iter().copied())
+        .collect();
+    common::browser::run(
+        "console_camera.mjs",
+        &args,
+        &[("PICAMD_KEY", &key), ("PICAMD_ARTIFACTS", &artifacts)],
+        || cam.log(),
+    )
 }
 
 #[test]
@@ -189,7 +176,7 @@ fn a_failing_upload_shows_its_reason_then_its_link() {
     env.push(("UPLOAD_RETRY_SCHEDULE_S", "1,1,1,1"));
     let cam = Picamd::start_with(&[], &env, |_| {});
     let mut child = Command::new("node")
-        .current_dir(browser_dir())
+        .current_dir(common::browser::dir())
         .args(["console_camera.mjs", &cam.url(""), "--sink-down"])
         .env("PICAMD_KEY", cam.local_key())
         .stdout(Stdio::piped())

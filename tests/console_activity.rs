@@ -10,19 +10,9 @@ mod common;
 mod rtmp_peer;
 
 use std::path::{Path, PathBuf};
-use std::process::Command;
 
 use common::Picamd;
 use rtmp_peer::{have_nginx_rtmp, Nginx, PublishCheck};
-
-fn browser_dir() -> PathBuf {
-    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/browser");
-    assert!(
-        dir.join("node_modules/playwright-core").is_dir(),
-        "tests/browser needs `npm ci` and Debian's chromium (scripts/test.sh sets both up)"
-    );
-    dir
-}
 
 fn artifacts() -> PathBuf {
     let dir = Path::new(env!("CARGO_TARGET_TMPDIR")).join("console-artifacts/activity");
@@ -32,43 +22,20 @@ fn artifacts() -> PathBuf {
 
 /// Runs the script against `cam` with `args`; its JSON line, after it exited 0.
 fn console(cam: &Picamd, args: &[&str]) -> serde_json::Value {
-    let out = Command::new("node")
-        .current_dir(browser_dir())
-        .arg("console_activity.mjs")
-        .arg(cam.url(""))
-        .args(args)
-        .env("PICAMD_KEY", cam.local_key())
-        .env("PICAMD_ARTIFACTS", artifacts())
-        .output()
-        .expect("node runs");
-    let stdout = String::from_utf8_lossy(&out.stdout);
-    let stderr = String::from_utf8_lossy(&out.stderr);
-    println!("{stdout}");
-    assert!(
-        out.status.success(),
-        "console activity check failed:\n{stdout}\n{stderr}\n{}",
-        cam.log()
-    );
-    serde_json::from_str(stdout.lines().last().unwrap_or("")).unwrap()
-}
-
-/// `multipart/form-data` as a hub camera sends a picture (tests/hub.rs).
-fn multipart(fields: &[(&str, &[u8])]) -> (String, Vec<u8>) {
-    let boundary = "picamd-console-boundary";
-    let mut body = Vec::new();
-    for (name, value) in fields {
-        body.extend(
-            format!("--{boundary}\r\nContent-Disposition: form-data; name=\"{name}\"").bytes(),
-        );
-        if *name == "image" {
-            body.extend(b"; filename=\"image.jpg\"\r\nContent-Type: image/jpeg");
-        }
-        body.extend(b"\r\n\r\n");
-        body.extend(*value);
-        body.extend(b"\r\n");
-    }
-    body.extend(format!("--{boundary}--\r\n").bytes());
-    (format!("multipart/form-data; boundary={boundary}"), body)
+    let key = cam.local_key();
+    let artifacts = artifacts();
+    let artifacts = artifacts.to_string_lossy();
+    let url = cam.url("");
+    let args: Vec<&str> = [url.as_str()]
+        .into_iter()
+        .chain(args.iter().copied())
+        .collect();
+    common::browser::run(
+        "console_activity.mjs",
+        &args,
+        &[("PICAMD_KEY", &key), ("PICAMD_ARTIFACTS", &artifacts)],
+        || cam.log(),
+    )
 }
 
 #[test]
@@ -107,7 +74,7 @@ fn activity_panels_record_timelapse_stream_and_show_the_hub() {
     // The other camera's picture: a frame of our own, posted as tests/hub.rs does.
     let frame = cam.authed("GET", "/frame", "");
     assert_eq!(frame.status, 200);
-    let (ct, body) = multipart(&[
+    let (ct, body) = common::multipart::form(&[
         ("cameraId", b"2"),
         ("token", b"tok2"),
         ("image", &frame.body),

@@ -12,14 +12,13 @@
 
 import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
-import { chromium } from 'playwright-core';
+import { launchChromium } from './launch.mjs';
 
 const baseUrl = process.argv[2];
 const args = process.argv.slice(3);
 const flag = (name) => args.includes(name);
 const option = (name) => { const i = args.indexOf(name); return i >= 0 ? args[i + 1] : null; };
 const key = process.env.PICAMD_KEY || '';
-const executablePath = process.env.CHROMIUM || '/usr/bin/chromium';
 const artifacts = process.env.PICAMD_ARTIFACTS || '';
 const host = new URL(baseUrl).hostname;
 const TIMEOUT = 15000;
@@ -76,13 +75,7 @@ async function unlabelled(page) {
 let browser;
 let code = 1;
 try {
-  browser = await chromium.launch({
-    executablePath,
-    headless: true,
-    args: ['--no-sandbox', '--disable-gpu', '--no-first-run', '--disable-background-networking',
-      '--autoplay-policy=no-user-gesture-required',
-      `--host-resolver-rules=MAP * ~NOTFOUND, EXCLUDE ${host}, EXCLUDE 127.0.0.1, EXCLUDE localhost`],
-  });
+  browser = await launchChromium({ hosts: [host], media: true });
 
   if (flag('--no-hub')) {
     // Not a hub, not signed in: the hub card stays hidden, the keyed panels ask to sign in.

@@ -7,14 +7,13 @@
 //
 //   node console_camera.mjs <base-url>     prints one JSON line; exit 0 when all held
 
-import { chromium } from 'playwright-core';
+import { launchChromium } from './launch.mjs';
 import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 
 const baseUrl = process.argv[2];
 const key = process.env.PICAMD_KEY || '';
 const artifacts = process.env.PICAMD_ARTIFACTS || '';
-const executablePath = process.env.CHROMIUM || '/usr/bin/chromium';
 const host = new URL(baseUrl).hostname;
 const result = { errors: [], checks: {} };
 const check = (name, ok, detail) => {
@@ -72,12 +71,7 @@ let browser;
 let code = 1;
 try {
   if (artifacts) mkdirSync(artifacts, { recursive: true });
-  browser = await chromium.launch({
-    executablePath,
-    headless: true,
-    args: ['--no-sandbox', '--disable-gpu', '--no-first-run', '--disable-background-networking',
-      `--host-resolver-rules=MAP * ~NOTFOUND, EXCLUDE ${host}, EXCLUDE 127.0.0.1, EXCLUDE localhost`],
-  });
+  browser = await launchChromium({ hosts: [host] });
   const ctx = await browser.newContext({ viewport: { width: 1280, height: 900 } });
   const page = await ctx.newPage();
   watch(page, 'desktop');
