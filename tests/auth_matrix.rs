@@ -233,6 +233,16 @@ fn sessions_from_login_open_keyed_routes_and_logout_closes_them() {
         &[("Cookie", &session)],
     );
     assert_eq!(with_cookie.status, 200);
+    let state = |headers: &[(&str, &str)]| {
+        let resp = call(&rt, "GET", "/auth/session", PUBLIC, headers);
+        assert_eq!(resp.status, 200);
+        serde_json::from_str::<serde_json::Value>(&body_text(&resp)).unwrap()["authenticated"]
+            .clone()
+    };
+    assert_eq!(state(&[("Cookie", &session)]), true);
+    assert_eq!(state(&[]), false);
+    // The open session route is no key oracle: a right key alone is not a session.
+    assert_eq!(state(&[("X-API-Key", KEY)]), false);
     // A wrong key wins over a valid cookie.
     let both = call(
         &rt,
@@ -254,6 +264,7 @@ fn sessions_from_login_open_keyed_routes_and_logout_closes_them() {
         &[("Cookie", &session)],
     );
     assert_eq!(after.status, 401);
+    assert_eq!(state(&[("Cookie", &session)]), false);
 }
 
 #[test]

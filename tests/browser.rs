@@ -4,39 +4,17 @@
 
 mod common;
 
-use std::path::{Path, PathBuf};
-use std::process::Command;
-
 use common::Picamd;
-
-fn browser_dir() -> PathBuf {
-    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/browser");
-    assert!(
-        dir.join("node_modules/playwright-core").is_dir(),
-        "tests/browser needs `npm ci` and Debian's chromium (scripts/test.sh sets both up)"
-    );
-    dir
-}
 
 /// Runs `play.mjs` against the page with `args` (the local key in PICAMD_KEY); its JSON line.
 fn play(cam: &Picamd, args: &[&str]) -> serde_json::Value {
+    let key = cam.local_key();
     let url = cam.url("/");
-    let out = Command::new("node")
-        .current_dir(browser_dir())
-        .arg("play.mjs")
-        .arg(&url)
-        .args(args)
-        .env("PICAMD_KEY", cam.local_key())
-        .output()
-        .expect("node runs");
-    let stdout = String::from_utf8_lossy(&out.stdout);
-    let stderr = String::from_utf8_lossy(&out.stderr);
-    println!("{stdout}");
-    assert!(
-        out.status.success(),
-        "browser playback failed:\n{stdout}\n{stderr}"
-    );
-    serde_json::from_str(stdout.lines().last().unwrap_or("")).unwrap()
+    let args: Vec<&str> = [url.as_str()]
+        .into_iter()
+        .chain(args.iter().copied())
+        .collect();
+    common::browser::run("play.mjs", &args, &[("PICAMD_KEY", &key)], || cam.log())
 }
 
 #[test]
@@ -104,18 +82,12 @@ fn live_mode_recovers_after_the_encoder_stops() {
 #[test]
 fn api_docs_render_every_operation() {
     let cam = Picamd::start(&[]);
-    let out = Command::new("node")
-        .current_dir(browser_dir())
-        .args(["docs.mjs", &cam.url("/docs"), "--try", "GET /time"])
-        .output()
-        .expect("node runs");
-    let stdout = String::from_utf8_lossy(&out.stdout);
-    let stderr = String::from_utf8_lossy(&out.stderr);
-    assert!(
-        out.status.success(),
-        "docs page check failed:\n{stdout}\n{stderr}"
+    common::browser::run(
+        "docs.mjs",
+        &[&cam.url("/docs"), "--try", "GET /time"],
+        &[],
+        || cam.log(),
     );
-    println!("{stdout}");
 }
 
 /// The live page's recording indicator (`www/recording.js`): where the state needs a key
@@ -129,19 +101,12 @@ fn the_live_page_shows_the_recording_state() {
         &[("LOCAL_VIEW_WITHOUT_KEY", "0")],
         |_| {},
     );
-    let out = Command::new("node")
-        .current_dir(browser_dir())
-        .arg("recording.mjs")
-        .arg(cam.url(""))
-        .env("PICAMD_KEY", cam.local_key())
-        .output()
-        .expect("node runs");
-    let stdout = String::from_utf8_lossy(&out.stdout);
-    assert!(
-        out.status.success(),
-        "recording indicator:\n{stdout}\n{}",
-        String::from_utf8_lossy(&out.stderr)
+    let key = cam.local_key();
+    let result = common::browser::run(
+        "recording.mjs",
+        &[&cam.url("")],
+        &[("PICAMD_KEY", &key)],
+        || cam.log(),
     );
-    let result: serde_json::Value = serde_json::from_str(stdout.trim()).unwrap();
     assert_eq!(result["recording_name"], result["expected_name"]);
 }

@@ -137,26 +137,8 @@ fn ffprobe_size(path: &Path) -> String {
     String::from_utf8_lossy(&out.stdout).trim().to_string()
 }
 
-fn multipart(fields: &[(&str, &[u8])]) -> (String, Vec<u8>) {
-    let boundary = "picamd-test-boundary";
-    let mut body = Vec::new();
-    for (name, value) in fields {
-        body.extend(
-            format!("--{boundary}\r\nContent-Disposition: form-data; name=\"{name}\"").bytes(),
-        );
-        if *name == "image" {
-            body.extend(b"; filename=\"image.jpg\"\r\nContent-Type: image/jpeg");
-        }
-        body.extend(b"\r\n\r\n");
-        body.extend(*value);
-        body.extend(b"\r\n");
-    }
-    body.extend(format!("--{boundary}--\r\n").bytes());
-    (format!("multipart/form-data; boundary={boundary}"), body)
-}
-
 fn upload(hub: &Picamd, fields: &[(&str, &[u8])]) -> HttpResponse {
-    let (ct, body) = multipart(fields);
+    let (ct, body) = common::multipart::form(fields);
     hub.request(
         "POST",
         "/camera/update-image",
@@ -367,23 +349,7 @@ fn picamd_pushes_to_picamd_and_clients_speak_the_contract() {
 
     // Headless Chromium: our /hub page shows camera 1 live, and a real EventSource reads the
     // reference framing.
-    let browser = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/browser");
-    assert!(
-        browser.join("node_modules/playwright-core").is_dir(),
-        "tests/browser needs `npm ci` and Debian's chromium (scripts/test.sh sets both up)"
-    );
-    let out = Command::new("node")
-        .current_dir(&browser)
-        .args(["hub.mjs", &hub.url("/"), "1"])
-        .output()
-        .expect("node runs");
-    let stdout = String::from_utf8_lossy(&out.stdout);
-    assert!(
-        out.status.success(),
-        "browser check failed:\n{stdout}\n{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let result: serde_json::Value = serde_json::from_str(stdout.lines().last().unwrap()).unwrap();
+    let result = common::browser::run("hub.mjs", &[&hub.url("/"), "1"], &[], || hub.log());
     assert_eq!(result["events"][0]["type"], "image-update", "{result}");
     assert_eq!(
         result["events"][0]["prefix"], "data:image/jpg;base64,",

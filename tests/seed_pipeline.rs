@@ -286,11 +286,6 @@ fn camera_enabled_0_runs_the_api_with_no_camera() {
 /// stops and starts the camera, with no key, no cookie and no console error.
 #[test]
 fn the_pipelines_page_drives_picamd_from_another_origin() {
-    let browser = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/browser");
-    assert!(
-        browser.join("node_modules/playwright-core").is_dir(),
-        "tests/browser needs `npm ci` and Debian's chromium (scripts/test.sh sets both up)"
-    );
     let page_port = common::free_port();
     let origin = format!("http://127.0.0.1:{page_port}");
     let cam = Picamd::start_with(
@@ -301,20 +296,12 @@ fn the_pipelines_page_drives_picamd_from_another_origin() {
         ],
         |_| {},
     );
-    let out = Command::new("node")
-        .current_dir(&browser)
-        .arg("seed_pipeline_page.mjs")
-        .arg(cam.url(""))
-        .arg(page_port.to_string())
-        .output()
-        .expect("node runs");
-    let stdout = String::from_utf8_lossy(&out.stdout);
-    assert!(
-        out.status.success(),
-        "the page failed: {stdout}\n{}",
-        String::from_utf8_lossy(&out.stderr)
+    let result = common::browser::run(
+        "seed_pipeline_page.mjs",
+        &[&cam.url(""), &page_port.to_string()],
+        &[],
+        || cam.log(),
     );
-    let result: serde_json::Value = serde_json::from_str(stdout.lines().last().unwrap()).unwrap();
     let steps = result["steps"].as_array().unwrap();
     assert_eq!(steps[0]["backend"], "testsrc");
     assert_eq!(steps[0]["width"], 320);

@@ -395,6 +395,41 @@ fn rtmps_with_a_private_ca_and_the_duration_limit() {
     let _ = std::fs::remove_dir_all(&dir);
 }
 
+/// `POST /camera/stop` ends a live stream cleanly instead of leaving it connected with no
+/// video: the ingest server sees the stream close, and the API says why.
+#[test]
+fn a_camera_stop_ends_the_stream() {
+    if !ready() {
+        return;
+    }
+    let nginx = Nginx::start(None, None);
+    let proxy = Proxy::start(nginx.port);
+    let cam = start_picamd(&format!("rtmp://127.0.0.1:{}/live2", proxy.port), &[]);
+    assert_eq!(post(&cam, "stop-key").status, 201);
+    wait_youtube(&cam, "live", Duration::from_secs(10), |y| {
+        y["state"] == "live"
+    });
+    std::thread::sleep(Duration::from_secs(2));
+    assert_eq!(cam.authed("POST", "/camera/stop", "").status, 200);
+    assert_eq!(cam.authed("GET", "/streams/youtube", "").status, 404);
+    // /health answers for the stopped camera now; telemetry still tells the stream's end.
+    let y = cam.authed("GET", "/system/telemetry", "").json()["youtube"].clone();
+    assert_eq!(y["state"], "ended", "{y}");
+    assert_eq!(y["ended"]["reason"], "camera_stopped", "{y}");
+    // The server was told goodbye, not left waiting for video.
+    let names = picamd::internal::stream::command_names(&proxy.after_handshake(0)).unwrap();
+    assert_eq!(
+        names[names.len() - 2..],
+        ["FCUnpublish", "deleteStream"],
+        "{names:?}"
+    );
+    let recs = nginx.recordings("stop-key");
+    assert_eq!(recs.len(), 1, "{recs:?}");
+    let span = check_recording(&recs[0]);
+    assert!(span > 1.0, "{span}");
+    assert_eq!(cam.authed("POST", "/camera/start", "").status, 200);
+}
+
 /// Validates `value` with the backend's own models (relab-rpi-cam-models, in the venv
 /// scripts/install-test-deps.sh makes); `false` when that venv is missing.
 fn validate_with_models(model: &str, value: &Value) -> bool {

@@ -13,6 +13,7 @@ use crate::camera::power::SwitchError;
 use crate::camera::Power;
 use crate::http::{Request, Response};
 use crate::runtime::Runtime;
+use crate::stream::Ended;
 
 /// `{"running", "backend", "recording", "recording_path"}`.
 pub fn status(rt: &Runtime, _: &Request, _: &Params) -> Response {
@@ -44,10 +45,14 @@ pub fn start(rt: &Runtime, _: &Request, _: &Params) -> Response {
     }
 }
 
-/// Idempotent, as in the pipeline; a recording ends first (its file is finished).
+/// Idempotent, as in the pipeline; a recording ends first (its file is finished), and a
+/// YouTube stream ends cleanly (`FCUnpublish`, `deleteStream`) rather than starve.
 pub fn stop(rt: &Runtime, _: &Request, _: &Params) -> Response {
     if let Ok(path) = rt.recorder.stop() {
         log::info!("recording {} ended: the camera was stopped", path.display());
+    }
+    if rt.stream.stop(Ended::CameraStopped).is_ok() {
+        log::info!("the youtube stream ended: the camera was stopped");
     }
     rt.media.stop_camera();
     ok()

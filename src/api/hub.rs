@@ -193,6 +193,16 @@ pub fn output_stream(rt: &Runtime, req: &Request, _: &Params) -> Response {
 }
 
 /// Our page with every camera's latest picture, live.
+/// Whether this picamd is a hub, and how many cameras it has: always 200, so the web console
+/// learns it without a 404 when the hub is off (our route, not the reference hub's).
+pub fn state(rt: &Runtime, _: &Request, _: &Params) -> Response {
+    let cameras = rt.hub.as_ref().map_or(0, |hub| hub.cameras().len());
+    Response::json(
+        200,
+        &json!({ "enabled": rt.hub.is_some(), "cameras": cameras }),
+    )
+}
+
 pub fn page(rt: &Runtime, _: &Request, _: &Params) -> Response {
     if rt.hub.is_none() {
         return Response::not_found();

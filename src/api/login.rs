@@ -79,3 +79,14 @@ pub fn logout(rt: &Runtime, req: &Request, _: &Params) -> Response {
         .with_header("Location", "/")
         .with_header("Set-Cookie", &clear_cookie(&name, relab.cookie_secure()))
 }
+
+/// `GET /auth/session`: whether this browser's session cookie names a live session. Keys
+/// are not looked at: an open route that checked them would be a guessing oracle outside
+/// the login limiter. Asking counts as using the session (its idle time restarts).
+pub fn session_state(rt: &Runtime, req: &Request, _: &Params) -> Response {
+    let name = rt.config.relab.session_cookie_name();
+    let authenticated = cookie_value(req, &name)
+        .is_some_and(|token| rt.auth.sessions().is_valid(token, Instant::now()));
+    Response::json(200, &json!({ "authenticated": authenticated }))
+        .with_header("Cache-Control", "no-store")
+}

@@ -69,6 +69,7 @@ pub const ROUTES: &[Route] = &[
         login::login,
     ),
     route("POST", "/auth/logout", Auth::None, login::logout),
+    route("GET", "/auth/session", Auth::None, login::session_state),
     route("GET", "/pairing/state", Auth::None, pairing::state),
     guarded(
         "POST",
@@ -161,6 +162,13 @@ pub const ROUTES: &[Route] = &[
     ),
     route("GET", "/timelapse", Auth::Key, timelapse::status),
     route("PUT", "/timelapse", Auth::Key, timelapse::update),
+    route("GET", "/timelapse/images", Auth::Key, timelapse::images),
+    route(
+        "GET",
+        "/timelapse/images/{name}",
+        Auth::Key,
+        timelapse::image,
+    ),
     route("GET", "/system/telemetry", Auth::Key, system::telemetry),
     route(
         "GET",
@@ -191,6 +199,7 @@ pub const ROUTES: &[Route] = &[
         hub::output_stream,
     ),
     route("GET", "/hub", Auth::None, hub::page),
+    route("GET", "/hub/state", Auth::None, hub::state),
 ];
 
 /// Watching the camera: the local network without a key unless `LOCAL_VIEW_WITHOUT_KEY=0`.

@@ -61,7 +61,10 @@ impl ActionLimiter {
         client: Client,
         now: Instant,
     ) -> Result<(), Duration> {
-        let max = self.settings.max(group) as usize;
+        let max = match client {
+            Client::Session(_) => self.settings.session_max(group),
+            _ => self.settings.max(group),
+        } as usize;
         if max == 0 {
             return Ok(());
         }
@@ -121,6 +124,7 @@ mod tests {
         ActionLimiter::new(ActionLimitSettings {
             window: Duration::from_secs(300),
             max: [max; crate::config::action_limits::GROUPS],
+            session_controls: max,
         })
     }
 
@@ -166,6 +170,36 @@ mod tests {
         assert_ne!(
             l.client(Some("k"), None, None),
             l.client(None, Some("k"), None)
+        );
+    }
+
+    #[test]
+    fn a_browser_session_has_its_own_limit_on_the_slider_routes_only() {
+        let mut l = ActionLimiter::new(ActionLimitSettings {
+            window: Duration::from_secs(300),
+            max: [2; crate::config::action_limits::GROUPS],
+            session_controls: 5,
+        });
+        let t0 = Instant::now();
+        let session = l.client(None, Some("cookie"), None);
+        let key = l.client(Some("k"), Some("cookie"), None);
+        for group in [ActionGroup::Controls, ActionGroup::Focus] {
+            for _ in 0..5 {
+                assert!(l.check(group, session, t0).is_ok(), "{group:?}");
+            }
+            assert!(l.check(group, session, t0).is_err(), "{group:?}");
+            assert!(l.check(group, key, t0).is_ok());
+            assert!(l.check(group, key, t0).is_ok());
+            assert!(
+                l.check(group, key, t0).is_err(),
+                "a key keeps {group:?}'s limit"
+            );
+        }
+        assert!(l.check(ActionGroup::Captures, session, t0).is_ok());
+        assert!(l.check(ActionGroup::Captures, session, t0).is_ok());
+        assert!(
+            l.check(ActionGroup::Captures, session, t0).is_err(),
+            "captures keep their limit in a session too"
         );
     }
 

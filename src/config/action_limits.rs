@@ -48,6 +48,11 @@ pub const GROUPS: usize = 6;
 
 /// The plugin's limit: 20 requests per group per client.
 pub const DEFAULT_MAX: u32 = 20;
+/// A browser session's default on the slider routes: one change a second on average.
+pub const DEFAULT_SESSION_CONTROLS: u32 = 300;
+/// The variable that sets [`ActionLimitSettings::session_controls`].
+pub const SESSION_CONTROLS_VARIABLE: &str = "RATE_LIMIT_CONTROLS_SESSION";
+
 /// The plugin's window: 300 s.
 pub const DEFAULT_WINDOW: Duration = Duration::from_secs(300);
 
@@ -57,6 +62,11 @@ pub struct ActionLimitSettings {
     pub window: Duration,
     /// Each group's `RATE_LIMIT_<GROUP>`, in [`ActionGroup::ALL`] order.
     pub max: [u32; GROUPS],
+    /// `RATE_LIMIT_CONTROLS_SESSION`: the limit of a browser session (the web console, signed
+    /// in with a cookie and no key) on `PATCH /camera/controls` and `PUT /camera/focus`, each
+    /// counted apart. A slider sends about one change a second while it moves; 20 in 5
+    /// minutes would stop it within half a minute. Key holders keep the plugin's limits.
+    pub session_controls: u32,
 }
 
 impl ActionLimitSettings {
@@ -68,6 +78,15 @@ impl ActionLimitSettings {
             .unwrap_or_default();
         self.max[i]
     }
+
+    /// The limit of a browser session on `group`: the console's sliders get
+    /// [`ActionLimitSettings::session_controls`], everything else the group's limit.
+    pub fn session_max(&self, group: ActionGroup) -> u32 {
+        match group {
+            ActionGroup::Controls | ActionGroup::Focus => self.session_controls,
+            _ => self.max(group),
+        }
+    }
 }
 
 impl Default for ActionLimitSettings {
@@ -75,6 +94,7 @@ impl Default for ActionLimitSettings {
         ActionLimitSettings {
             window: DEFAULT_WINDOW,
             max: [DEFAULT_MAX; GROUPS],
+            session_controls: DEFAULT_SESSION_CONTROLS,
         }
     }
 }

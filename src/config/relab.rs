@@ -11,7 +11,10 @@ use std::collections::HashMap;
 use std::path::Path;
 use std::time::Duration;
 
-use super::action_limits::{ActionGroup, ActionLimitSettings, DEFAULT_MAX, DEFAULT_WINDOW};
+use super::action_limits::{
+    ActionGroup, ActionLimitSettings, DEFAULT_MAX, DEFAULT_SESSION_CONTROLS, DEFAULT_WINDOW,
+    SESSION_CONTROLS_VARIABLE,
+};
 use super::app_env::AppEnv;
 use super::auth::{ApiKeys, AuthSettings, MIN_CDN_SECRET_LEN};
 use super::backend::{BackendSettings, DEFAULT_PAIRING_BACKEND_URL};
@@ -222,6 +225,12 @@ impl RelabSettings {
             action_limits.max[i] =
                 v.uint(group.variable(), u64::from(DEFAULT_MAX), 0, 1_000_000)? as u32;
         }
+        action_limits.session_controls = v.uint(
+            SESSION_CONTROLS_VARIABLE,
+            u64::from(DEFAULT_SESSION_CONTROLS),
+            0,
+            1_000_000,
+        )? as u32;
 
         let hub = HubSettings::from_vars(&v)?;
         let settings = RelabSettings {

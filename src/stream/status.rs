@@ -35,6 +35,9 @@ pub enum Ended {
     Refused(String),
     /// The camera's H.264 stream went away.
     NoVideo,
+    /// `POST /camera/stop`: with no camera there is nothing to broadcast, and an ingest server
+    /// left without video ends the broadcast on its own terms.
+    CameraStopped,
 }
 
 impl Ended {
@@ -45,6 +48,7 @@ impl Ended {
             Ended::MaxDuration => "MAX_STREAM_DURATION_S reached".into(),
             Ended::Refused(why) => format!("the ingest server refused the stream: {why}"),
             Ended::NoVideo => "the camera's video stream ended".into(),
+            Ended::CameraStopped => "the camera was stopped (POST /camera/stop)".into(),
         }
     }
 }

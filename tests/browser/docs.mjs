@@ -13,7 +13,7 @@
 // the page raised no errors, broke no CSP rule and asked no other host for anything.
 
 import { readFileSync } from 'node:fs';
-import { chromium } from 'playwright-core';
+import { launchChromium } from './launch.mjs';
 
 function usage(msg) {
   if (msg) console.error(msg);
@@ -122,16 +122,7 @@ try {
   if (!expected.length) throw new Error('the OpenAPI document has no operations to look for');
 
   const pageHost = new URL(pageUrl).hostname;
-  browser = await chromium.launch({
-    executablePath: process.env.CHROMIUM || '/usr/bin/chromium',
-    headless: true,
-    args: [
-      '--no-sandbox', '--disable-gpu', '--no-first-run', '--disable-background-networking',
-      '--disable-component-update', '--disable-sync',
-      // Nothing but the server under test resolves: no traffic leaves the machine.
-      `--host-resolver-rules=MAP * ~NOTFOUND, EXCLUDE ${pageHost}, EXCLUDE 127.0.0.1, EXCLUDE localhost`,
-    ],
-  });
+  browser = await launchChromium({ hosts: [pageHost] });
   const page = await (await browser.newContext({ viewport: { width: 1280, height: 900 } })).newPage();
   const foreign = [];
   page.on('request', (req) => {

@@ -8,7 +8,7 @@
 // Prints one JSON line; exits 0 only if the page showed at least 3 pictures within 20 s, the
 // EventSource got 3 events whose data decode to JPEGs, and there were no page or console errors.
 
-import { chromium } from 'playwright-core';
+import { launchChromium } from './launch.mjs';
 
 const [baseUrl, cameraArg] = process.argv.slice(2);
 if (!baseUrl || !cameraArg) {
@@ -17,20 +17,11 @@ if (!baseUrl || !cameraArg) {
 }
 const cameraId = Number(cameraArg);
 const result = { page_frames: 0, events: [], console_errors: [], page_errors: [] };
-const executablePath = process.env.CHROMIUM || '/usr/bin/chromium';
 const pageHost = new URL(baseUrl).hostname;
 let browser;
 let exitCode = 1;
 try {
-  browser = await chromium.launch({
-    executablePath,
-    headless: true,
-    args: [
-      '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run',
-      '--disable-background-networking', '--disable-component-update', '--disable-sync',
-      `--host-resolver-rules=MAP * ~NOTFOUND, EXCLUDE ${pageHost}, EXCLUDE 127.0.0.1, EXCLUDE localhost`,
-    ],
-  });
+  browser = await launchChromium({ hosts: [pageHost] });
   const page = await browser.newPage();
   page.on('console', (msg) => { if (msg.type() === 'error') result.console_errors.push(msg.text()); });
   page.on('pageerror', (err) => result.page_errors.push(String(err)));

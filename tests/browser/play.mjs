@@ -17,7 +17,7 @@
 // playback to advance another 2 s within 20 s in the other mode; `switch` says from/to, and
 // console errors from then on are in `switch_console_errors`, not `console_errors`.
 
-import { chromium } from 'playwright-core';
+import { launchChromium } from './launch.mjs';
 
 function usage(msg) {
   if (msg) console.error(msg);
@@ -75,23 +75,12 @@ const pageErrors = [];
 // Console errors go here; after --switch, to result.switch_console_errors instead.
 let consoleErrors = result.console_errors;
 
-const executablePath = process.env.CHROMIUM || '/usr/bin/chromium';
 const pageHost = new URL(baseUrl).hostname;
 let browser;
 let exitCode = 1;
 let reason = null;
 try {
-  browser = await chromium.launch({
-    executablePath,
-    headless: true,
-    args: [
-      '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run',
-      '--disable-background-networking', '--disable-component-update', '--disable-sync',
-      '--autoplay-policy=no-user-gesture-required',
-      // Nothing but the server under test resolves: no traffic leaves the machine.
-      `--host-resolver-rules=MAP * ~NOTFOUND, EXCLUDE ${pageHost}, EXCLUDE 127.0.0.1, EXCLUDE localhost`,
-    ],
-  });
+  browser = await launchChromium({ hosts: [pageHost], media: true });
   const context = await browser.newContext({ viewport: { width: 1000, height: 900 } });
   const page = await context.newPage();
   // The page must only talk to its own origin (no CDN): note anything else (it cannot resolve).

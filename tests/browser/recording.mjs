@@ -5,22 +5,16 @@
 //
 //   node recording.mjs <base-url>      prints one JSON line; exit 0 when all held
 
-import { chromium } from 'playwright-core';
+import { launchChromium } from './launch.mjs';
 
 const baseUrl = process.argv[2];
 const key = process.env.PICAMD_KEY || '';
-const executablePath = process.env.CHROMIUM || '/usr/bin/chromium';
 const host = new URL(baseUrl).hostname;
 const result = {};
 let browser;
 let code = 1;
 try {
-  browser = await chromium.launch({
-    executablePath,
-    headless: true,
-    args: ['--no-sandbox', '--disable-gpu', '--no-first-run', '--disable-background-networking',
-      `--host-resolver-rules=MAP * ~NOTFOUND, EXCLUDE ${host}, EXCLUDE 127.0.0.1, EXCLUDE localhost`],
-  });
+  browser = await launchChromium({ hosts: [host] });
   const box = '#rec-state';
 
   // Anonymous: the first poll is refused and the indicator stays hidden.

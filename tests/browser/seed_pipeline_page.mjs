@@ -9,7 +9,7 @@ import http from 'node:http';
 import fs from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { chromium } from 'playwright-core';
+import { launchChromium } from './launch.mjs';
 
 const [cameraUrl, pagePort] = process.argv.slice(2);
 const pageDir = path.join(path.dirname(fileURLToPath(import.meta.url)), '..', 'seed_pipeline', 'page');
@@ -27,13 +27,7 @@ const result = { steps: [], console_errors: [] };
 let browser;
 let exitCode = 1;
 try {
-  browser = await chromium.launch({
-    executablePath: process.env.CHROMIUM || '/usr/bin/chromium',
-    headless: true,
-    args: ['--no-sandbox', '--disable-gpu', '--no-first-run', '--disable-background-networking',
-      '--disable-component-update', '--disable-sync',
-      '--host-resolver-rules=MAP * ~NOTFOUND, EXCLUDE 127.0.0.1, EXCLUDE localhost'],
-  });
+  browser = await launchChromium();
   const page = await browser.newPage();
   page.on('console', (msg) => { if (msg.type() === 'error') result.console_errors.push(msg.text()); });
   page.on('pageerror', (err) => result.console_errors.push(String(err)));

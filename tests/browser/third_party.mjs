@@ -19,7 +19,7 @@
 // SHAKA_CONFIG='{"manifest":{"hls":{...}}}' is passed to shaka's player.configure().
 
 import { readFileSync } from 'node:fs';
-import { chromium } from 'playwright-core';
+import { launchChromium } from './launch.mjs';
 
 function usage(msg) {
   if (msg) console.error(msg);
@@ -98,16 +98,7 @@ const result = { player, version, played_s: 0, stalls: null, latency_ms_p50: nul
 let browser;
 let exitCode = 1;
 try {
-  browser = await chromium.launch({
-    executablePath: process.env.CHROMIUM || '/usr/bin/chromium',
-    headless: true,
-    args: [
-      '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run',
-      '--disable-background-networking', '--disable-component-update', '--disable-sync',
-      '--autoplay-policy=no-user-gesture-required',
-      `--host-resolver-rules=MAP * ~NOTFOUND, EXCLUDE ${new URL(baseUrl).hostname}, EXCLUDE 127.0.0.1, EXCLUDE localhost`,
-    ],
-  });
+  browser = await launchChromium({ hosts: [new URL(baseUrl).hostname], media: true });
   const page = await browser.newPage();
   await page.route(`${harness}**`, (route) => {
     const path = new URL(route.request().url()).pathname;

@@ -1,6 +1,9 @@
 //! Shared helpers for the integration tests: spawn the real binary, talk HTTP to it.
 #![allow(dead_code)]
 
+pub mod browser;
+pub mod multipart;
+
 use std::io::{BufRead, BufReader, Write};
 use std::net::{TcpListener, TcpStream};
 use std::path::PathBuf;

@@ -1,6 +1,6 @@
 // The console's one way to talk to picamd: same-origin fetches that carry the browser session
 // cookie (never a key: the page holds none). An answer is always an object, never a throw:
-// { ok, status, data, detail }, where `detail` is a sentence fit to show next to a control.
+// { ok, status, data, detail, retryAfter }, where `detail` is a sentence fit to show next to a control.
 
 const NO_ANSWER = 'the camera did not answer';
 
@@ -44,6 +44,7 @@ export async function request(method, path, body, { signal } = {}) {
     status: res.status,
     data,
     detail: res.ok ? '' : detailText(data, res.status),
+    retryAfter: Number(res.headers.get('Retry-After')) || 0, // seconds, with a 429 or 503
   };
 }
 

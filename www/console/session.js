@@ -1,10 +1,8 @@
 // Whether this browser is signed in (a session cookie from POST /auth/login). The cookie is
-// HttpOnly, so the page asks a keyed route and reads the answer; panels subscribe to changes.
+// HttpOnly, so the page asks GET /auth/session, which answers 200 either way (an anonymous
+// visit logs no 401); panels subscribe to changes.
 
 import { get } from './api.js';
-
-// A keyed GET that is cheap and answers 200 whatever the camera is doing.
-const PROBE = '/timelapse';
 
 const listeners = new Set();
 let state = { known: false, authed: false };
@@ -28,9 +26,8 @@ function set(authed) {
 
 /** Asks the camera; also call it when a panel saw a 401/403 (the session may have expired). */
 export async function probe() {
-  const r = await get(PROBE);
-  if (r.ok) set(true);
-  else if (r.status === 401 || r.status === 403) set(false);
+  const r = await get('/auth/session');
+  if (r.ok && r.data) set(r.data.authenticated === true);
   return state;
 }
 

@@ -7,11 +7,12 @@
 //!
 //! This file holds the worker thread and its public handle; `names` (file names),
 //! `retention` (the pure policy), `schedule` (when the next picture is due, on the
-//! monotonic clock), `settings` (limits and the state file) and `capture` (one
-//! picture on disk) hold the rest.
+//! monotonic clock), `settings` (limits and the state file), `capture` (one
+//! picture on disk) and `pictures` (the newest ones, for the web console) hold the rest.
 
 mod capture;
 mod names;
+mod pictures;
 mod retention;
 mod schedule;
 mod settings;
@@ -32,6 +33,7 @@ use schedule::{first_due, next_due, retry_due, seconds_until};
 use settings::{load_settings, save_settings};
 
 pub use names::parse_name;
+pub use pictures::Picture;
 pub use settings::{TimelapseError, TimelapseSettings};
 
 /// After a failed capture, try again this soon (or at the interval, if shorter).
@@ -144,6 +146,16 @@ impl Timelapse {
 
     pub fn dir(&self) -> &Path {
         &self.shared.dir
+    }
+
+    /// The `limit` newest pictures on disk, newest first.
+    pub fn newest_pictures(&self, limit: usize) -> std::io::Result<Vec<Picture>> {
+        pictures::newest(&self.shared.dir, limit)
+    }
+
+    /// Where the picture called `name` is, if that is a timelapse picture's name.
+    pub fn picture_path(&self, name: &str) -> Option<PathBuf> {
+        pictures::path_of(&self.shared.dir, name)
     }
 
     pub fn settings(&self) -> TimelapseSettings {
