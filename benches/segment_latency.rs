@@ -1,7 +1,7 @@
 //! Segment publication latency over real TCP on 127.0.0.1.
 //!
 //!     cargo bench --bench segment_latency [-- --clients 100 --seconds 10 \
-//!         --client-nice 19 --server picamd|ideal \
+//!         --client-nice 19 --server picamd|threads|ideal \
 //!         --phase2-clients 10 --phase2-seconds 10 --skip-phase1 --skip-phase2]
 //!
 //! Phase 1 — part publication → blocked playlist reload answered, with N blocked clients.
@@ -18,7 +18,9 @@
 //! counted as "late" and kept out of the latency figures. Client threads run at nice 19 by
 //! default so that, on a small machine, their own CPU use does not slow the server down.
 //! Per-thread-group CPU and run-queue wait (/proc/self/task/*/schedstat) show where the
-//! time goes. `--server ideal` swaps picamd's HTTP server for a one-thread control server
+//! time goes. `--server threads` runs picamd's server with the responder off
+//! (`--max-parked 0`: every parked request waits in its connection's thread on the store's
+//! condition variable, as before the responder). `--server ideal` swaps picamd's HTTP server for a one-thread control server
 //! (same store, same clients) that shows the floor set by the machine and the bench.
 //!
 //! Phase 2 — frame-to-client latency from the capture-time SEI, with the real pipeline
@@ -43,7 +45,7 @@ use common::{bench_keys, hex, preload_hint, rxstamp, Summary};
 use picamd::internal::api::Api;
 use picamd::internal::clock;
 use picamd::internal::config::Config;
-use picamd::internal::http::HttpServer;
+use picamd::internal::http::{HttpServer, Limits};
 use picamd::internal::media::h264;
 use picamd::internal::media::llhls::{Segmenter, SegmenterConfig, SegmenterEvent};
 use picamd::internal::media::AccessUnit;
@@ -214,15 +216,17 @@ fn lists_part(playlist: &str, prefix: &str, msn: u64, part: u32) -> bool {
 // Server set-up
 // ---------------------------------------------------------------------------------------
 
-fn start_server(extra: &[&str]) -> (Arc<Runtime>, SocketAddr) {
+fn start_server(extra: &[&str], park: bool) -> (Arc<Runtime>, SocketAddr) {
     let mut args: Vec<String> = vec!["--listen".into(), "127.0.0.1:0".into()];
     args.extend(extra.iter().map(|s| s.to_string()));
     let config = Config::from_sources(&args, &HashMap::new(), &HashMap::new()).expect("config");
     let keys = bench_keys(&config);
     let rt = Runtime::new(config, keys).expect("runtime");
-    let server = HttpServer::start(
+    let mut limits = Limits::new(4096);
+    limits.max_parked = if park { 4096 } else { 0 };
+    let server = HttpServer::start_with(
         "127.0.0.1:0".parse().unwrap(),
-        4096,
+        limits,
         Arc::new(Api::new(Arc::clone(&rt))),
     )
     .expect("start the HTTP server");
@@ -382,11 +386,11 @@ struct Phase1 {
     system: ((u64, u64, u64), (u64, u64, u64)),
 }
 
-fn phase1(clients: usize, seconds: f64, ideal: bool, client_nice: i32) -> Phase1 {
+fn phase1(clients: usize, seconds: f64, ideal: bool, park: bool, client_nice: i32) -> Phase1 {
     let (rt, addr) = if ideal {
         start_ideal_server()
     } else {
-        start_server(&[])
+        start_server(&[], park)
     };
     let cfg = SegmenterConfig {
         frame_duration: rt.config.frame_ticks(),
@@ -637,8 +641,8 @@ struct Phase2 {
     stats: (u64, u64, u64, u64, u64),
 }
 
-fn phase2(clients: usize, seconds: f64) -> Phase2 {
-    let (rt, addr) = start_server(&["--source", "test"]);
+fn phase2(clients: usize, seconds: f64, park: bool) -> Phase2 {
+    let (rt, addr) = start_server(&["--source", "test"], park);
     let pipeline = picamd::internal::pipeline::Pipeline::start(&rt.config, &rt.media)
         .expect("start the pipeline");
     let stop = Arc::new(AtomicBool::new(false));
@@ -756,7 +760,9 @@ fn phase2(clients: usize, seconds: f64) -> Phase2 {
         s.units_dropped.load(Ordering::Relaxed),
         s.muxer.parts_published.load(Ordering::Relaxed),
     );
-    pipeline.stop();
+    // Not `pipeline.stop()`: the muxer thread ends only when the access-unit fan-out closes,
+    // and that lives in the runtime's MediaState as long as the process; joining it hung.
+    std::mem::forget(pipeline);
     out
 }
 
@@ -900,6 +906,8 @@ fn report_phase1(
             "bench: feeder (Segmenter + preview::publish)"
         } else if name == "http-conn" {
             "server: connection threads (http-conn)"
+        } else if name == "http-responder" {
+            "server: responder thread (http-responder)"
         } else {
             "server: other threads (accept, muxer, encoder)"
         }
@@ -980,10 +988,11 @@ fn main() {
     let skip_phase2 = common::flag("--skip-phase2");
     let server: String = common::arg("--server", "picamd".to_string());
     let client_nice: i32 = common::arg("--client-nice", 19);
-    let ideal = match server.as_str() {
-        "picamd" => false,
-        "ideal" => true,
-        other => panic!("--server {other}: expected picamd or ideal"),
+    let (ideal, park) = match server.as_str() {
+        "picamd" => (false, true),
+        "threads" => (false, false),
+        "ideal" => (true, false),
+        other => panic!("--server {other}: expected picamd, threads or ideal"),
     };
     let (load_before, cpus) = common::machine_load();
     println!("segment latency: {clients} blocked clients, {seconds} s, 720p30 synthetic parts of 6 frames");
@@ -998,7 +1007,7 @@ fn main() {
     if !skip_phase1 {
         let wall = Instant::now();
         let cpu0 = common::process_cpu_time();
-        let p1 = phase1(clients, seconds, ideal, client_nice);
+        let p1 = phase1(clients, seconds, ideal, park, client_nice);
         let p1_cpu = common::process_cpu_time() - cpu0;
         p1_json = report_phase1(&p1, clients, seconds, p1_cpu, wall.elapsed());
     }
@@ -1008,7 +1017,7 @@ fn main() {
     if !skip_phase2 {
         let cpu1 = common::process_cpu_time();
         let wall = Instant::now();
-        let p2 = phase2(p2_clients, p2_seconds);
+        let p2 = phase2(p2_clients, p2_seconds, park);
         let p2_cpu = common::process_cpu_time() - cpu1;
         let ms = |f: &dyn Fn(&PartSample) -> i64| -> Summary {
             Summary::of_ms(

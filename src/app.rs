@@ -281,5 +281,10 @@ fn http_limits(config: &Config) -> Limits {
         }
         Err(e) => log::warn!("cannot read or raise the file descriptor limit: {e}"),
     }
+    // A parked request holds one descriptor (its socket) and no slot.
+    limits.max_parked = config
+        .max_parked
+        .unwrap_or(limits.max_connections)
+        .min(limits.max_connections);
     limits
 }

@@ -75,7 +75,7 @@ pub mod internal {
         pub use crate::stream::session::{Session as RtmpSession, Target as RtmpTarget};
     }
     pub mod http {
-        pub use crate::http::server::HttpServer;
+        pub use crate::http::server::{HttpServer, Limits};
         pub use crate::http::{Request, Response};
     }
     pub mod media {

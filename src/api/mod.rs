@@ -252,6 +252,17 @@ impl Handler for Api {
     fn handle(&self, req: &Request) -> Response {
         handle(&self.rt, req)
     }
+
+    /// Parked LL-HLS requests wait for the store's changes.
+    fn attach_waker(&self, wake: Arc<dyn Fn() + Send + Sync>) {
+        self.rt.media.hls.on_change(wake);
+    }
+
+    /// The LL-HLS routes: with `may_park` set they answer from the store at once or park;
+    /// their guard and auth checks (local network, CDN secret) do not block either.
+    fn never_blocks(&self, req: &Request) -> bool {
+        matches!(req.method.as_str(), "GET" | "HEAD") && req.path.starts_with(preview::HLS_ROOT)
+    }
 }
 
 /// Decides on a request's head alone: a request that is answered without its handler

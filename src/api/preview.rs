@@ -9,8 +9,11 @@ use serde_json::json;
 
 use super::routes::Params;
 use super::validation::{unprocessable, FieldError};
+use crate::http::parking::Pending;
 use crate::http::{Body, Request, Response};
-use crate::media::llhls::{Directives, HlsError, HlsFile};
+use crate::media::llhls::store::ParkedElsewhere;
+use crate::media::llhls::timeline::Part;
+use crate::media::llhls::{Directives, HlsError, HlsFile, HlsStore, Polled};
 use crate::preview::live::{self, LiveViewer};
 use crate::runtime::Runtime;
 
@@ -55,33 +58,115 @@ pub fn hls(rt: &Runtime, req: &Request, params: &Params) -> Response {
     if path.starts_with(STREAM) {
         rt.media.preview.touch(Instant::now());
     }
+    if req.on_responder {
+        rt.media.hls.count_on_responder();
+    }
     let Some(file) = path.strip_prefix(STREAM).and_then(HlsFile::parse) else {
         return error(HlsError::NotFound);
     };
+    let hls = &rt.media.hls;
     match file {
         HlsFile::Playlist => match Directives::parse(&req.query) {
             Err(e) => error(HlsError::BadRequest(e.to_string())),
-            Ok(d) => match rt.media.hls.playlist(&d) {
-                Ok(text) => Response::new(200, "application/vnd.apple.mpegurl", Body::Text(text))
-                    .with_header(
-                        "Cache-Control",
-                        &playlist_cache_control(&d, rt.config.segment_ms),
-                    ),
-                Err(e) => error(e),
+            Ok(d) if req.may_park => match hls.poll_playlist(&d) {
+                Polled::Ready(result) => playlist_answer(result, &d, rt.config.segment_ms),
+                Polled::Wait { .. } => park(rt, Waited::Playlist(d)),
             },
+            Ok(d) => playlist_answer(hls.playlist(&d), &d, rt.config.segment_ms),
         },
-        HlsFile::Init { prefix, session } => {
-            media(rt.media.hls.init(&prefix, session).map(Body::Shared))
+        HlsFile::Init { prefix, session } => media(hls.init(&prefix, session).map(Body::Shared)),
+        HlsFile::Segment { prefix, msn } => media(hls.segment(&prefix, msn).map(Body::Chunks)),
+        HlsFile::Part { prefix, msn, index } if req.may_park => {
+            match hls.poll_part(&prefix, msn, index) {
+                Polled::Ready(result) => part_answer(result),
+                Polled::Wait { .. } => park(rt, Waited::Part { prefix, msn, index }),
+            }
         }
-        HlsFile::Segment { prefix, msn } => {
-            media(rt.media.hls.segment(&prefix, msn).map(Body::Chunks))
-        }
-        HlsFile::Part { prefix, msn, index } => media(
-            rt.media
-                .hls
-                .part(&prefix, msn, index)
-                .map(|p| Body::Shared(p.data.clone())),
-        ),
+        HlsFile::Part { prefix, msn, index } => part_answer(hls.part(&prefix, msn, index)),
+    }
+}
+
+fn playlist_answer(
+    result: Result<Arc<str>, HlsError>,
+    d: &Directives,
+    segment_ms: u32,
+) -> Response {
+    match result {
+        Ok(text) => Response::new(200, "application/vnd.apple.mpegurl", Body::Text(text))
+            .with_header("Cache-Control", &playlist_cache_control(d, segment_ms)),
+        Err(e) => error(e),
+    }
+}
+
+fn part_answer(result: Result<Arc<Part>, HlsError>) -> Response {
+    media(result.map(|p| Body::Shared(p.data.clone())))
+}
+
+/// What a parked LL-HLS request waits for.
+enum Waited {
+    Playlist(Directives),
+    Part {
+        prefix: String,
+        msn: u64,
+        index: u32,
+    },
+}
+
+/// A blocking playlist reload or a hinted part, parked in the HTTP responder: it asks the
+/// store again whenever the store announces a change, and answers as the blocking path
+/// would (the same headers, the same timeout answer).
+struct HlsWait {
+    store: Arc<HlsStore>,
+    waited: Waited,
+    key: String,
+    since: Instant,
+    segment_ms: u32,
+    _counted: ParkedElsewhere,
+}
+
+fn park(rt: &Runtime, waited: Waited) -> Response {
+    let key = match &waited {
+        Waited::Playlist(d) => format!("playlist {:?} {:?} {}", d.msn, d.part, d.skip),
+        Waited::Part { prefix, msn, index } => format!("part {prefix} {msn} {index}"),
+    };
+    let store = &rt.media.hls;
+    Response::parked(Box::new(HlsWait {
+        store: Arc::clone(store),
+        waited,
+        key,
+        since: Instant::now(),
+        segment_ms: rt.config.segment_ms,
+        _counted: store.park(),
+    }))
+}
+
+impl Pending for HlsWait {
+    fn key(&self) -> &str {
+        &self.key
+    }
+
+    fn poll(&self) -> Result<Response, Instant> {
+        let limit = match &self.waited {
+            Waited::Playlist(d) => match self.store.poll_playlist(d) {
+                Polled::Ready(result) => return Ok(playlist_answer(result, d, self.segment_ms)),
+                Polled::Wait { limit } => limit,
+            },
+            Waited::Part { prefix, msn, index } => {
+                match self.store.poll_part(prefix, *msn, *index) {
+                    Polled::Ready(result) => return Ok(part_answer(result)),
+                    Polled::Wait { limit } => limit,
+                }
+            }
+        };
+        Err(self.since + limit)
+    }
+
+    fn expire(&self, now: Instant) -> Response {
+        let waited = now.saturating_duration_since(self.since);
+        error(match self.waited {
+            Waited::Playlist(_) => self.store.playlist_expired(waited),
+            Waited::Part { .. } => self.store.part_expired(waited),
+        })
     }
 }
 

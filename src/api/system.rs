@@ -102,6 +102,16 @@ fn own_metrics(rt: &Runtime) -> Vec<Metric> {
             rt.media.hls.blocked_requests() as f64,
         ),
         gauge(
+            "picamd_hls_parked_requests",
+            "Of those, the ones parked in the HTTP responder (no connection thread).",
+            rt.media.hls.parked_requests() as f64,
+        ),
+        counter(
+            "picamd_hls_responder_requests_total",
+            "LL-HLS requests read and answered by the HTTP responder (no connection thread).",
+            rt.media.hls.on_responder_requests() as f64,
+        ),
+        gauge(
             "picamd_mjpeg_viewers",
             "Clients connected to /stream.mjpg.",
             rt.stills.mjpeg.viewers() as f64,

@@ -116,6 +116,9 @@ pub struct Config {
     pub max_connections: usize,
     /// Connections one peer address may hold at once.
     pub max_connections_per_address: usize,
+    /// LL-HLS requests parked in the HTTP responder at once (`None`: as many as connections;
+    /// 0: none, every waiting request keeps its own thread).
+    pub max_parked: Option<usize>,
     /// Serve the web UI from this folder instead of the copy built into the binary.
     pub www_dir: Option<PathBuf>,
     /// The SoC temperature in millidegrees (sysfs), for telemetry and the thermal governor.
@@ -202,6 +205,12 @@ pub const SETTINGS: &[(&str, &str, &str, &str)] = &[
         "PICAMD_MAX_CONNECTIONS_PER_ADDRESS",
         "64",
         "HTTP connections one client address may hold at once",
+    ),
+    (
+        "--max-parked",
+        "PICAMD_MAX_PARKED",
+        "",
+        "waiting LL-HLS requests parked without a thread (default: --max-connections; 0: off)",
     ),
     (
         "--www-dir",
@@ -301,6 +310,10 @@ impl Config {
             1,
             100_000,
         )? as usize;
+        let max_parked = match get("--max-parked").as_str() {
+            "" => None,
+            n => Some(parse_range("--max-parked", n, 0, 100_000)? as usize),
+        };
         let www_dir = Some(get("--www-dir"))
             .filter(|d| !d.is_empty())
             .map(PathBuf::from);
@@ -337,6 +350,7 @@ impl Config {
             hls_segments,
             max_connections,
             max_connections_per_address,
+            max_parked,
             www_dir,
             temp_file,
             thermal,

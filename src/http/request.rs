@@ -14,6 +14,11 @@ pub struct Request {
     pub peer: Option<SocketAddr>,
     /// A command the backend sent through the relay (not a network client).
     pub relayed: bool,
+    /// The HTTP server has room to park this request in its responder: a route that must
+    /// wait for media may answer `Response::parked` instead of blocking its thread.
+    pub may_park: bool,
+    /// Read and answered by the HTTP responder thread, with no connection thread.
+    pub on_responder: bool,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -4,6 +4,8 @@ use std::io::{self, Write};
 use std::net::TcpStream;
 use std::sync::Arc;
 
+use super::parking::Pending;
+
 pub enum Body {
     Empty,
     Bytes(Vec<u8>),
@@ -15,8 +17,12 @@ pub enum Body {
     /// Written by a closure for as long as it runs (a live stream); sent without
     /// Content-Length and followed by closing the connection.
     Stream(StreamBody),
+    /// Not there yet: the server's responder answers it when it is (a request waiting for
+    /// media). Only a request with `may_park` set may be answered with one.
+    Parked(Box<dyn Pending>),
     /// A `101 Switching Protocols`: after the head the connection is handed to the closure
-    /// (a WebSocket), with any bytes the client sent after its request head.
+    /// (a WebSocket), with any bytes the client sent after its request head. Never parked
+    /// nor handed to the responder.
     Upgrade(Upgrade),
 }
 
@@ -76,7 +82,7 @@ impl Body {
             Body::Shared(b) => b.len(),
             Body::Text(t) => t.len(),
             Body::Chunks(c) => c.iter().map(|c| c.len()).sum(),
-            Body::Stream(_) | Body::Upgrade(_) => 0,
+            Body::Stream(_) | Body::Parked(_) | Body::Upgrade(_) => 0,
         }
     }
 
@@ -93,7 +99,7 @@ impl Body {
             Body::Shared(b) => vec![b],
             Body::Text(t) => vec![t.as_bytes()],
             Body::Chunks(c) => c.iter().map(|c| &c[..]).collect(),
-            Body::Stream(_) | Body::Upgrade(_) => Vec::new(),
+            Body::Stream(_) | Body::Parked(_) | Body::Upgrade(_) => Vec::new(),
         }
     }
 
@@ -121,6 +127,9 @@ impl Body {
         self.slices().concat()
     }
 }
+
+/// The headers of [`Response::parked`] that stand in for the real answer's own.
+pub const PLACEHOLDERS: [&str; 2] = ["Content-Type", "Cache-Control"];
 
 pub struct Response {
     pub status: u16,
@@ -156,6 +165,20 @@ impl Response {
     /// The error shape every route uses: `{"detail": "..."}`.
     pub fn detail(status: u16, detail: &str) -> Response {
         Response::json(status, &serde_json::json!({ "detail": detail }))
+    }
+
+    /// A request that waits for media, answered later by the server's responder. It carries
+    /// a `Content-Type` and a `Cache-Control` only so the middleware adds what it would add
+    /// to the real answer (which sets both); the server drops them ([`PLACEHOLDERS`]).
+    pub fn parked(pending: Box<dyn Pending>) -> Response {
+        Response {
+            status: 200,
+            headers: PLACEHOLDERS
+                .iter()
+                .map(|n| (n.to_string(), "parked".to_string()))
+                .collect(),
+            body: Body::Parked(pending),
+        }
     }
 
     pub fn not_found() -> Response {

@@ -1,7 +1,14 @@
 //! The HTTP/1.1 server: one thread accepts, each connection gets a thread of its own that
 //! reads its requests, calls the router and writes the answers. A request that waits for
-//! media (a blocking playlist reload, a hinted part) simply parks its connection's thread, so
-//! it never delays anyone else. Replies go out with TCP_NODELAY in one vectored write. A
+//! media (a blocking playlist reload, a hinted part) is handed with its socket to the
+//! responder (`responder.rs`), one thread that answers every parked request when its media
+//! is published; the connection thread ends (back to the pool, `workers.rs`). The kept-alive
+//! connection then rests in the responder, which reads its next request itself and answers
+//! or parks an LL-HLS one (`Handler::never_blocks`) on its own thread; any other request goes
+//! back to a connection thread with the bytes read. A connection whose LL-HLS request its
+//! thread answered directly rests there too. Beyond the responder's cap such a request
+//! parks its own thread instead, as before, so it never delays anyone else. Replies go out
+//! with TCP_NODELAY in one vectored write. A
 //! streamed body (the MJPEG live view) keeps its connection's thread until it ends or the
 //! client leaves, and the connection closes after it.
 //!
@@ -21,16 +28,18 @@ use std::net::{Shutdown, SocketAddr, TcpListener, TcpStream};
 use std::os::fd::AsRawFd;
 use std::panic::{self, AssertUnwindSafe};
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, OnceLock};
 use std::thread;
 use std::time::{Duration, Instant};
 
 use super::budget::{Budget, Reservation};
 use super::chunked;
-use super::response::{StreamBody, Upgrade};
+use super::responder::{Responder, Resumed, Waiter};
+use super::response::{StreamBody, Upgrade, PLACEHOLDERS};
 use super::slots::{Refusal, Slots};
 use super::throttle::Throttle;
 use super::wire::{self, Framing, Head, WireError};
+use super::workers::Workers;
 use super::{Body, Request, Response};
 use crate::heartbeat::Heartbeat;
 use crate::in_flight::InFlight;
@@ -84,6 +93,18 @@ pub trait Handler: Send + Sync + 'static {
     }
 
     fn handle(&self, req: &Request) -> Response;
+
+    /// Given the responder's waker once at start: a handler that answers `Response::parked`
+    /// calls it whenever what its parked requests wait for may have come.
+    fn attach_waker(&self, _wake: Arc<dyn Fn() + Send + Sync>) {}
+
+    /// Whether [`Handler::handle`] answers this request (no body, `may_park` set) without
+    /// blocking, so that the responder may call it on its own thread when a resting
+    /// connection sends it: an answer at once or `Response::parked`. The router's
+    /// [`Handler::admit`] is called first, on the same thread.
+    fn never_blocks(&self, _req: &Request) -> bool {
+        false
+    }
 }
 
 impl<F: Fn(&Request) -> Response + Send + Sync + 'static> Handler for F {
@@ -101,6 +122,9 @@ pub struct Limits {
     pub per_address: usize,
     /// Bytes of request bodies in memory at once, across all connections.
     pub body_budget: usize,
+    /// Requests parked in the responder at once (each holds its socket, not a slot); one
+    /// peer may park as many as it may hold connections. 0: no responder.
+    pub max_parked: usize,
 }
 
 impl Limits {
@@ -109,6 +133,7 @@ impl Limits {
             max_connections,
             per_address: max_connections,
             body_budget: 8 << 20,
+            max_parked: max_connections,
         }
     }
 }
@@ -123,6 +148,7 @@ pub struct HttpServer {
     stopping: Arc<AtomicBool>,
     /// Requests between their head and the end of their answer (streams excluded).
     answering: Arc<InFlight>,
+    responder: Option<Arc<Responder>>,
 }
 
 type SharedSlots = Arc<Mutex<Slots<TcpStream>>>;
@@ -165,24 +191,48 @@ impl HttpServer {
             limits.max_connections,
             limits.per_address,
         )));
-        let budget = Budget::new(limits.body_budget);
         let stopping = Arc::new(AtomicBool::new(false));
         let answering = Arc::new(InFlight::default());
+        let spawner = Spawner {
+            slots,
+            budget: Budget::new(limits.body_budget),
+            handler,
+            stopping: Arc::clone(&stopping),
+            answering: Arc::clone(&answering),
+            responder: Arc::new(OnceLock::new()),
+            workers: Arc::new(Workers::new("http-conn", STACK_SIZE)),
+        };
+        let responder = if limits.max_parked > 0 {
+            let resumer = spawner.clone();
+            let server = spawner.clone();
+            let serve = move |req: &Request| {
+                let handler = server.handler.as_ref();
+                if server.stopping.load(Ordering::SeqCst) || !handler.never_blocks(req) {
+                    return None;
+                }
+                let _answering = server.answering.begin();
+                Some(match handler.admit(req) {
+                    Admission::Refuse(resp) => resp,
+                    Admission::Accept { .. } => dispatch(handler, req),
+                })
+            };
+            let responder = Arc::new(Responder::start(
+                limits.max_parked,
+                limits.per_address,
+                Box::new(move |r: Resumed| resumer.start(r.stream, r.peer, r.buf, false)),
+                Box::new(serve),
+                Arc::clone(&stopping),
+            )?);
+            spawner.handler.attach_waker(responder.waker());
+            let _ = spawner.responder.set(Arc::clone(&responder));
+            Some(responder)
+        } else {
+            None
+        };
         let ours = listener.try_clone()?;
-        let stop = Arc::clone(&stopping);
-        let work = Arc::clone(&answering);
         let acceptor = thread::Builder::new()
             .name("http-accept".into())
-            .spawn(move || {
-                let shared = Shared {
-                    slots: &slots,
-                    budget: &budget,
-                    handler: &handler,
-                    stopping: &stop,
-                    answering: &work,
-                };
-                accept_loop(&listener, &shared, &heartbeat)
-            })?;
+            .spawn(move || accept_loop(&listener, &spawner, &heartbeat))?;
         Ok(HttpServer {
             addr,
             acceptor,
@@ -190,6 +240,7 @@ impl HttpServer {
             inherited,
             stopping,
             answering,
+            responder,
         })
     }
 
@@ -198,7 +249,7 @@ impl HttpServer {
     }
 
     /// Stops accepting and closes the listening socket, so new clients are refused;
-    /// connections already open go on. Returns what counts the answers still being made
+    /// connections already open go on, parked requests are answered 503 and closed. Returns what counts the answers still being made
     /// (streams excluded), for the caller to wait on.
     /// An inherited socket is left open: systemd keeps it, and the connections that arrive
     /// meanwhile wait in it for the next picamd.
@@ -210,6 +261,9 @@ impl HttpServer {
             unsafe { libc::shutdown(self.listener.as_raw_fd(), libc::SHUT_RDWR) };
         }
         let _ = self.acceptor.join();
+        if let Some(responder) = &self.responder {
+            responder.stop();
+        }
         self.answering
     }
 }
@@ -238,13 +292,95 @@ impl Drop for Slot {
     }
 }
 
-/// What the accept thread shares with the connection threads it starts.
-struct Shared<'a, H: ?Sized> {
-    slots: &'a SharedSlots,
-    budget: &'a Budget,
-    handler: &'a Arc<H>,
-    stopping: &'a Arc<AtomicBool>,
-    answering: &'a Arc<InFlight>,
+/// What starts connection threads: the accept thread for new connections, the responder
+/// for kept-alive ones going back to normal serving after a parked answer.
+struct Spawner<H: ?Sized> {
+    slots: SharedSlots,
+    budget: Budget,
+    handler: Arc<H>,
+    stopping: Arc<AtomicBool>,
+    answering: Arc<InFlight>,
+    responder: Arc<OnceLock<Arc<Responder>>>,
+    workers: Arc<Workers>,
+}
+
+impl<H: ?Sized> Clone for Spawner<H> {
+    fn clone(&self) -> Self {
+        Spawner {
+            slots: Arc::clone(&self.slots),
+            budget: self.budget.clone(),
+            handler: Arc::clone(&self.handler),
+            stopping: Arc::clone(&self.stopping),
+            answering: Arc::clone(&self.answering),
+            responder: Arc::clone(&self.responder),
+            workers: Arc::clone(&self.workers),
+        }
+    }
+}
+
+impl<H: Handler + ?Sized> Spawner<H> {
+    /// Gives `stream` a slot and a thread; `buf` holds bytes already read from it, `fresh`
+    /// whether it is a new connection (which must send its first byte soon).
+    fn start(&self, mut stream: TcpStream, peer: SocketAddr, buf: Vec<u8>, fresh: bool) {
+        let closer = match stream.try_clone() {
+            Ok(c) => c,
+            Err(e) => {
+                log::debug!("cannot serve a connection: {e}");
+                return;
+            }
+        };
+        let granted = self
+            .slots
+            .lock_unpoisoned()
+            .admit(peer.ip(), Instant::now(), closer);
+        let granted = match granted {
+            Ok(g) => g,
+            Err(refusal) => {
+                let detail = match refusal {
+                    Refusal::PerAddress => "Too many connections from your address",
+                    Refusal::Full => "Too many connections",
+                };
+                let busy = Response::detail(503, detail).with_header("Retry-After", "1");
+                let _ = stream.set_write_timeout(Some(Duration::from_millis(200)));
+                let _ = write_response(&mut stream, &busy, false, false);
+                let _ = stream.shutdown(Shutdown::Both);
+                return;
+            }
+        };
+        for old in granted.evicted {
+            log::debug!("closing a silent connection to make room");
+            let _ = old.shutdown(Shutdown::Both);
+        }
+        let first_byte = match (fresh, granted.crowded) {
+            (false, _) => None,
+            (true, true) => Some(CROWDED_FIRST_BYTE),
+            (true, false) => Some(REQUEST_TIMEOUT),
+        };
+        let slot = Slot {
+            id: granted.id,
+            slots: Arc::clone(&self.slots),
+        };
+        let handler = Arc::clone(&self.handler);
+        let conn = Connection {
+            stream,
+            peer,
+            slot,
+            budget: self.budget.clone(),
+            first_byte,
+            answering: Arc::clone(&self.answering),
+            stopping: Arc::clone(&self.stopping),
+            responder: self.responder.get().cloned(),
+            pending: buf,
+        };
+        let spawned = self.workers.run(Box::new(move || {
+            if let Err(e) = conn.serve(handler.as_ref()) {
+                log::debug!("connection ended: {e}");
+            }
+        }));
+        if let Err(e) = spawned {
+            log::error!("cannot start a connection thread: {e}");
+        }
+    }
 }
 
 /// Waits until `listener` has a connection to accept, at most `timeout`.
@@ -261,16 +397,10 @@ fn wait_for_connection(listener: &TcpListener, timeout: Duration) -> bool {
 
 fn accept_loop<H: Handler + ?Sized>(
     listener: &TcpListener,
-    shared: &Shared<'_, H>,
+    spawner: &Spawner<H>,
     heartbeat: &Heartbeat,
 ) {
-    let Shared {
-        slots,
-        budget,
-        handler,
-        stopping,
-        answering,
-    } = *shared;
+    let stopping = &spawner.stopping;
     let mut failures = Throttle::new(ACCEPT_LOG_INTERVAL);
     loop {
         heartbeat.beat(Instant::now());
@@ -283,7 +413,7 @@ fn accept_loop<H: Handler + ?Sized>(
         if stopping.load(Ordering::SeqCst) {
             return;
         }
-        let mut stream = match listener.accept() {
+        let stream = match listener.accept() {
             Ok((s, _)) => s,
             Err(e) if e.kind() == io::ErrorKind::WouldBlock => continue,
             Err(e) => {
@@ -302,69 +432,7 @@ fn accept_loop<H: Handler + ?Sized>(
         let Ok(peer) = stream.peer_addr() else {
             continue;
         };
-        let closer = match stream.try_clone() {
-            Ok(c) => c,
-            Err(e) => {
-                if let Some(n) = failures.hit(Instant::now()) {
-                    log::warn!("accept failed {n} time(s) in the last few seconds: {e}");
-                }
-                continue;
-            }
-        };
-        let granted = slots
-            .lock_unpoisoned()
-            .admit(peer.ip(), Instant::now(), closer);
-        let granted = match granted {
-            Ok(g) => g,
-            Err(refusal) => {
-                let detail = match refusal {
-                    Refusal::PerAddress => "Too many connections from your address",
-                    Refusal::Full => "Too many connections",
-                };
-                let busy = Response::detail(503, detail).with_header("Retry-After", "1");
-                let _ = stream.set_write_timeout(Some(Duration::from_millis(200)));
-                let _ = write_response(&mut stream, &busy, false, false);
-                let _ = stream.shutdown(Shutdown::Both);
-                continue;
-            }
-        };
-        for old in granted.evicted {
-            log::debug!("closing a silent connection to make room");
-            let _ = old.shutdown(Shutdown::Both);
-        }
-        let first_byte = if granted.crowded {
-            CROWDED_FIRST_BYTE
-        } else {
-            REQUEST_TIMEOUT
-        };
-        let slot = Slot {
-            id: granted.id,
-            slots: Arc::clone(slots),
-        };
-        let handler = Arc::clone(handler);
-        let budget = budget.clone();
-        let answering = Arc::clone(answering);
-        let stopping = Arc::clone(stopping);
-        let spawned = thread::Builder::new()
-            .name("http-conn".into())
-            .stack_size(STACK_SIZE)
-            .spawn(move || {
-                let conn = Connection {
-                    stream,
-                    peer,
-                    slot,
-                    budget,
-                    first_byte,
-                    answering,
-                    stopping,
-                };
-                if let Err(e) = conn.serve(handler.as_ref()) {
-                    log::debug!("connection ended: {e}");
-                }
-            });
-        if let Err(e) = spawned {
-            log::error!("cannot start a connection thread: {e}");
-        }
+        spawner.start(stream, peer, Vec::new(), true);
     }
 }
 
@@ -373,9 +441,14 @@ struct Connection {
     peer: SocketAddr,
     slot: Slot,
     budget: Budget,
-    first_byte: Duration,
+    /// How long a new connection may take to send its first byte (`None`: a kept-alive
+    /// one coming back from the responder, which has the idle timeout).
+    first_byte: Option<Duration>,
     answering: Arc<InFlight>,
     stopping: Arc<AtomicBool>,
+    responder: Option<Arc<Responder>>,
+    /// Bytes already read (pipelined behind a parked request).
+    pending: Vec<u8>,
 }
 
 /// What became of a request's body.
@@ -389,8 +462,9 @@ impl Connection {
     fn serve<H: Handler + ?Sized>(mut self, handler: &H) -> io::Result<()> {
         self.stream.set_nodelay(true)?;
         self.stream.set_write_timeout(Some(WRITE_TIMEOUT))?;
-        let mut buf: Vec<u8> = Vec::with_capacity(IDLE_BUFFER);
-        let mut first = Some(self.first_byte);
+        let mut buf: Vec<u8> = std::mem::take(&mut self.pending);
+        buf.reserve(IDLE_BUFFER);
+        let mut first = self.first_byte;
         let in_flight = Arc::clone(&self.answering);
         loop {
             let Some(head) = read_head(&mut self.stream, &mut buf, first.take())? else {
@@ -441,9 +515,47 @@ impl Connection {
             shrink(&mut buf);
             let (body, _reservation) = body;
             request.body = body;
+            let ticket = self
+                .responder
+                .as_ref()
+                .and_then(|r| r.ticket(self.peer.ip()));
+            request.may_park = ticket.is_some();
             let response = dispatch(handler, &request);
             request.body = Vec::new();
             let head_only = request.method == "HEAD";
+            if let Body::Parked(pending) = response.body {
+                drop(answering);
+                let headers = response
+                    .headers
+                    .into_iter()
+                    .filter(|(n, _)| !PLACEHOLDERS.iter().any(|p| p.eq_ignore_ascii_case(n)))
+                    .collect();
+                let (Some(responder), Some(ticket)) = (self.responder.as_ref(), ticket) else {
+                    log::error!("{} {} parked without a place", request.method, request.path);
+                    let resp = Response::detail(500, "Internal Server Error");
+                    return write_response(&mut self.stream, &resp, false, head_only);
+                };
+                let waiter = Waiter {
+                    stream: self.stream,
+                    peer: self.peer,
+                    buf,
+                    keep_alive,
+                    head_only,
+                    headers,
+                    own_head: Vec::new(),
+                    pending: Some(pending),
+                    place: ticket,
+                };
+                if let Err(mut w) = responder.park(waiter) {
+                    let resp =
+                        Response::detail(503, "picamd is stopping").with_header("Retry-After", "5");
+                    write_response(&mut w.stream, &resp, false, head_only)?;
+                }
+                return Ok(());
+            }
+            // An LL-HLS viewer's kept-alive connection keeps its place, to wait for its next
+            // request in the responder (no thread, no slot) as after a parked answer.
+            let place = ticket.filter(|_| keep_alive && handler.never_blocks(&request));
             write_response(&mut self.stream, &response, keep_alive, head_only)?;
             drop(answering);
             match response.body {
@@ -465,6 +577,25 @@ impl Connection {
             }
             if !keep_alive {
                 return Ok(());
+            }
+            if let (Some(responder), Some(place)) = (self.responder.as_ref(), place) {
+                if buf.is_empty() {
+                    let resting = Waiter {
+                        stream: self.stream,
+                        peer: self.peer,
+                        buf,
+                        keep_alive,
+                        head_only,
+                        headers: Vec::new(),
+                        own_head: Vec::new(),
+                        pending: None,
+                        place,
+                    };
+                    if let Err(w) = responder.park(resting) {
+                        let _ = w.stream.shutdown(Shutdown::Both);
+                    }
+                    return Ok(());
+                }
             }
             self.between_requests(&buf);
         }

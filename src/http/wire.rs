@@ -246,17 +246,35 @@ pub fn reason(status: u16) -> &'static str {
 /// A streamed body has no length (but a sized one declares it): closing the connection is
 /// what ends it.
 pub fn write_head(resp: &Response, keep_alive: bool, out: &mut Vec<u8>) {
+    write_status_and_headers(resp, out);
+    write_length_and_connection(resp, keep_alive, out);
+}
+
+/// The status line and the response's own headers (the first half of [`write_head`]).
+pub fn write_status_and_headers(resp: &Response, out: &mut Vec<u8>) {
     use std::io::Write;
-    let streamed = resp.body.is_stream();
-    let keep_alive = keep_alive && !streamed;
     let _ = write!(out, "HTTP/1.1 {} {}\r\n", resp.status, reason(resp.status));
-    for (name, value) in &resp.headers {
+    write_headers(&resp.headers, out);
+}
+
+/// Header lines; any with CR or LF in it, and Content-Length (ours is computed), are left out.
+pub fn write_headers(headers: &[(String, String)], out: &mut Vec<u8>) {
+    use std::io::Write;
+    for (name, value) in headers {
         let bad = |s: &str| s.bytes().any(|b| b == b'\r' || b == b'\n');
         if bad(name) || bad(value) || name.eq_ignore_ascii_case("content-length") {
             continue;
         }
         let _ = write!(out, "{name}: {value}\r\n");
     }
+}
+
+/// Content-Length (when the status has a body), Connection and the end of the head (the
+/// second half of [`write_head`]).
+pub fn write_length_and_connection(resp: &Response, keep_alive: bool, out: &mut Vec<u8>) {
+    use std::io::Write;
+    let streamed = resp.body.is_stream();
+    let keep_alive = keep_alive && !streamed;
     let has_length = !(100..200).contains(&resp.status) && resp.status != 204 && resp.status != 304;
     if has_length && !streamed {
         let _ = write!(out, "Content-Length: {}\r\n", resp.body.len());

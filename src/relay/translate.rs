@@ -47,6 +47,8 @@ pub fn request(cmd: &Command, path: String, auth: Option<(&str, &str)>) -> Reque
         body,
         peer: Some(SocketAddr::from((Ipv4Addr::LOCALHOST, 0))),
         relayed: true,
+        may_park: false,
+        on_responder: false,
     }
 }
 

@@ -14,5 +14,5 @@ mod stream_tests;
 pub use directives::Directives;
 pub use names::HlsFile;
 pub use segmenter::{Segmenter, SegmenterConfig, SegmenterEvent};
-pub use store::{HlsError, HlsStore};
+pub use store::{HlsError, HlsStore, Polled};
 pub use timeline::{NewPart, TimelineConfig};

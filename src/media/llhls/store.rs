@@ -1,10 +1,13 @@
 //! The live LL-HLS state shared between the muxer thread and HTTP workers.
 //!
-//! Requests that must wait (blocking playlist reloads, preload-hinted parts) park on a
-//! condition variable in their own thread; the muxer renders the playlists once per change,
-//! so waking a hundred viewers costs a hundred `Arc` clones and nothing else.
+//! The muxer renders the playlists once per change, so answering a hundred viewers costs a
+//! hundred `Arc` clones and nothing else. Requests that must wait (blocking playlist reloads,
+//! preload-hinted parts) are either polled (`poll_playlist`, `poll_part`) by a caller that
+//! parks them itself and listens for changes (`on_change`: the HTTP responder), or wait on a
+//! condition variable in their own thread (`playlist`, `part`: the relay, and HTTP requests
+//! beyond the responder's cap).
 
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Condvar, Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 
@@ -54,6 +57,20 @@ pub struct HlsStore {
     /// How long a request waits for a stream that has not produced its first segment yet.
     startup_wait: Duration,
     blocked: AtomicUsize,
+    /// Requests parked in the HTTP responder (see [`HlsStore::park`]).
+    parked: AtomicUsize,
+    /// Requests the HTTP responder read and answered on its own thread.
+    on_responder: AtomicU64,
+    listeners: Mutex<Vec<Arc<dyn Fn() + Send + Sync>>>,
+}
+
+/// Counts a request parked outside the store until it is dropped (answered or abandoned).
+pub struct ParkedElsewhere(Arc<HlsStore>);
+
+impl Drop for ParkedElsewhere {
+    fn drop(&mut self) {
+        self.0.parked.fetch_sub(1, Ordering::Relaxed);
+    }
 }
 
 /// Counts a parked request for as long as it waits.
@@ -79,12 +96,15 @@ impl HlsStore {
             changed: Condvar::new(),
             startup_wait,
             blocked: AtomicUsize::new(0),
+            parked: AtomicUsize::new(0),
+            on_responder: AtomicU64::new(0),
+            listeners: Mutex::new(Vec::new()),
         }
     }
 
-    /// Requests currently parked waiting for media.
+    /// Requests currently waiting for media: in their own thread or parked elsewhere.
     pub fn blocked_requests(&self) -> usize {
-        self.blocked.load(Ordering::Relaxed)
+        self.blocked.load(Ordering::Relaxed) + self.parked.load(Ordering::Relaxed)
     }
 
     /// Starts an encoder session with `init`. It continues the live timeline (behind a
@@ -117,7 +137,7 @@ impl HlsStore {
             }
         }
         drop(state);
-        self.changed.notify_all();
+        self.announce();
     }
 
     /// The lowest media sequence number a new timeline may use (sequence numbers never go
@@ -140,7 +160,7 @@ impl HlsStore {
         let result = change(&mut live.timeline);
         (live.full, live.delta) = render(&live.timeline);
         drop(state);
-        self.changed.notify_all();
+        self.announce();
         Some(result)
     }
 
@@ -159,46 +179,61 @@ impl HlsStore {
         let mut state = self.state.lock_unpoisoned();
         let mut parked = None;
         loop {
-            let mut limit = self.startup_wait;
-            // A blocking request waits for what it names; any other waits until the running
-            // session has enough segments for every client to start (cold start, or the
-            // first request after hibernation).
-            let answerable = |tl: &Timeline| {
-                if d.blocks() {
-                    tl.is_playable()
-                } else {
-                    tl.is_ready()
-                }
+            let limit = match playlist_step(&state, d, self.startup_wait) {
+                Polled::Ready(result) => return result,
+                Polled::Wait { limit } => limit,
             };
-            if let Some(live) = state.live.as_ref().filter(|l| answerable(&l.timeline)) {
-                let tl = &live.timeline;
-                if let Some(msn) = d.msn {
-                    if tl.is_too_far_ahead(msn, d.part) {
-                        return Err(HlsError::BadRequest(format!(
-                            "_HLS_msn={msn} _HLS_part={} is too far ahead of the live edge",
-                            d.part.map_or("-".to_string(), |p| p.to_string())
-                        )));
-                    }
-                }
-                if is_satisfied(tl, d) {
-                    return Ok(Arc::clone(if d.skip { &live.delta } else { &live.full }));
-                }
-                limit = blocking_limit(tl);
-            }
             let waited = started.elapsed();
             parked.get_or_insert_with(|| Parked::new(&self.blocked));
             if waited >= limit {
-                let running = state.live.as_ref().is_some_and(|l| l.timeline.is_running());
-                return Err(HlsError::Unavailable(if running {
-                    format!(
-                        "playlist update not available after {} ms",
-                        waited.as_millis()
-                    )
-                } else {
-                    "the preview stream is not running".to_string()
-                }));
+                return Err(playlist_timeout(&state, waited));
             }
             state = self.wait(state, limit - waited);
+        }
+    }
+
+    /// The playlist if the directives are satisfied now (or can never be); otherwise how
+    /// long a request may be held in all, for a caller that waits elsewhere (the responder).
+    pub fn poll_playlist(&self, d: &Directives) -> Polled<Arc<str>> {
+        playlist_step(&self.state.lock_unpoisoned(), d, self.startup_wait)
+    }
+
+    /// The answer to a playlist request held `waited` without being satisfied.
+    pub fn playlist_expired(&self, waited: Duration) -> HlsError {
+        playlist_timeout(&self.state.lock_unpoisoned(), waited)
+    }
+
+    /// Counts a request parked elsewhere (the HTTP responder) for as long as the guard lives.
+    pub fn park(self: &Arc<Self>) -> ParkedElsewhere {
+        self.parked.fetch_add(1, Ordering::Relaxed);
+        ParkedElsewhere(Arc::clone(self))
+    }
+
+    /// Requests parked in the HTTP responder, waiting for media.
+    pub fn parked_requests(&self) -> usize {
+        self.parked.load(Ordering::Relaxed)
+    }
+
+    /// Counts a request the HTTP responder read and answered with no connection thread.
+    pub fn count_on_responder(&self) {
+        self.on_responder.fetch_add(1, Ordering::Relaxed);
+    }
+
+    /// Requests the HTTP responder read and answered with no connection thread, in all.
+    pub fn on_responder_requests(&self) -> u64 {
+        self.on_responder.load(Ordering::Relaxed)
+    }
+
+    /// Calls `listener` (with no lock held) after every change that may answer a waiter.
+    pub fn on_change(&self, listener: Arc<dyn Fn() + Send + Sync>) {
+        self.listeners.lock_unpoisoned().push(listener);
+    }
+
+    fn announce(&self) {
+        self.changed.notify_all();
+        let listeners = self.listeners.lock_unpoisoned().clone();
+        for listener in listeners {
+            listener();
         }
     }
 
@@ -227,24 +262,28 @@ impl HlsStore {
         let mut state = self.state.lock_unpoisoned();
         let mut parked = None;
         loop {
-            let tl = &live_timeline(&state, prefix)?.timeline;
-            if let Some(part) = tl.part(msn, index) {
-                return Ok(part);
-            }
-            if tl.next_part() != (msn, index) {
-                return Err(HlsError::NotFound);
-            }
-            let limit = blocking_limit(tl);
+            let limit = match part_step(&state, prefix, msn, index) {
+                Polled::Ready(result) => return result,
+                Polled::Wait { limit } => limit,
+            };
             let waited = started.elapsed();
             parked.get_or_insert_with(|| Parked::new(&self.blocked));
             if waited >= limit {
-                return Err(HlsError::Unavailable(format!(
-                    "part not complete after {} ms",
-                    waited.as_millis()
-                )));
+                return Err(part_timeout(waited));
             }
             state = self.wait(state, limit - waited);
         }
+    }
+
+    /// The part if it is complete now (or will never be the next one); otherwise how long a
+    /// request may be held in all.
+    pub fn poll_part(&self, prefix: &str, msn: u64, index: u32) -> Polled<Arc<Part>> {
+        part_step(&self.state.lock_unpoisoned(), prefix, msn, index)
+    }
+
+    /// The answer to a part request held `waited` without the part being completed.
+    pub fn part_expired(&self, waited: Duration) -> HlsError {
+        part_timeout(waited)
     }
 
     fn wait<'a>(&self, guard: MutexGuard<'a, State>, timeout: Duration) -> MutexGuard<'a, State> {
@@ -253,6 +292,84 @@ impl HlsStore {
             Err(poisoned) => poisoned.into_inner().0,
         }
     }
+}
+
+/// One look at the store for a request that may have to wait.
+#[derive(Debug)]
+pub enum Polled<T> {
+    /// The answer, now and for good.
+    Ready(Result<T, HlsError>),
+    /// Not yet: the request may be held this long in all (counted from its arrival).
+    Wait { limit: Duration },
+}
+
+fn playlist_step(state: &State, d: &Directives, startup_wait: Duration) -> Polled<Arc<str>> {
+    // A blocking request waits for what it names; any other waits until the running
+    // session has enough segments for every client to start (cold start, or the first
+    // request after hibernation).
+    let answerable = |tl: &Timeline| {
+        if d.blocks() {
+            tl.is_playable()
+        } else {
+            tl.is_ready()
+        }
+    };
+    let Some(live) = state.live.as_ref().filter(|l| answerable(&l.timeline)) else {
+        return Polled::Wait {
+            limit: startup_wait,
+        };
+    };
+    let tl = &live.timeline;
+    if let Some(msn) = d.msn {
+        if tl.is_too_far_ahead(msn, d.part) {
+            return Polled::Ready(Err(HlsError::BadRequest(format!(
+                "_HLS_msn={msn} _HLS_part={} is too far ahead of the live edge",
+                d.part.map_or("-".to_string(), |p| p.to_string())
+            ))));
+        }
+    }
+    if is_satisfied(tl, d) {
+        return Polled::Ready(Ok(Arc::clone(if d.skip {
+            &live.delta
+        } else {
+            &live.full
+        })));
+    }
+    Polled::Wait {
+        limit: blocking_limit(tl),
+    }
+}
+
+fn playlist_timeout(state: &State, waited: Duration) -> HlsError {
+    let running = state.live.as_ref().is_some_and(|l| l.timeline.is_running());
+    HlsError::Unavailable(if running {
+        format!(
+            "playlist update not available after {} ms",
+            waited.as_millis()
+        )
+    } else {
+        "the preview stream is not running".to_string()
+    })
+}
+
+fn part_step(state: &State, prefix: &str, msn: u64, index: u32) -> Polled<Arc<Part>> {
+    let tl = match live_timeline(state, prefix) {
+        Ok(live) => &live.timeline,
+        Err(e) => return Polled::Ready(Err(e)),
+    };
+    if let Some(part) = tl.part(msn, index) {
+        return Polled::Ready(Ok(part));
+    }
+    if tl.next_part() != (msn, index) {
+        return Polled::Ready(Err(HlsError::NotFound));
+    }
+    Polled::Wait {
+        limit: blocking_limit(tl),
+    }
+}
+
+fn part_timeout(waited: Duration) -> HlsError {
+    HlsError::Unavailable(format!("part not complete after {} ms", waited.as_millis()))
 }
 
 fn live_timeline<'a>(state: &'a State, prefix: &str) -> Result<&'a Live, HlsError> {
