@@ -1,5 +1,5 @@
 //! The next request of a connection resting in the responder, sans-IO: bytes and the time
-//! go in, what to do comes out. The responder (`responder.rs`) reads the socket when epoll
+//! go in, what to do comes out. The responder (`responder/`) reads the socket when epoll
 //! says it is readable and asks [`NextRequest::step`]; a whole request without a body may be
 //! answered by the responder itself, anything else goes to a connection thread with every
 //! byte received (which then answers it exactly as a new request, errors included).

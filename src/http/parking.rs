@@ -1,7 +1,7 @@
 //! Parked requests, sans-IO: what a request that waits for media hands over ([`Pending`]),
 //! the cap on how many may wait ([`Quota`]) and the responder's book of waiters
 //! ([`Registry`]): grouped by key, so that one answer is rendered for every waiter asking the
-//! same, with the deadline of each. The responder (`responder.rs`) is the IO shell around it.
+//! same, with the deadline of each. The responder (`responder/`) is the IO shell around it.
 
 use std::collections::{BTreeSet, HashMap};
 use std::net::IpAddr;

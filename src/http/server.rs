@@ -1,7 +1,7 @@
 //! The HTTP/1.1 server: one thread accepts, each connection gets a thread of its own that
 //! reads its requests, calls the router and writes the answers. A request that waits for
 //! media (a blocking playlist reload, a hinted part) is handed with its socket to the
-//! responder (`responder.rs`), one thread that answers every parked request when its media
+//! responder (`responder/`), one thread that answers every parked request when its media
 //! is published; the connection thread ends (back to the pool, `workers.rs`). The kept-alive
 //! connection then rests in the responder, which reads its next request itself and answers
 //! or parks an LL-HLS one (`Handler::never_blocks`) on its own thread; any other request goes

@@ -18,7 +18,7 @@
 //! thread, with every byte read). The waiter book itself is sans-IO (`parking.rs`).
 
 use std::collections::HashMap;
-use std::io::{self, IoSlice, Read, Write};
+use std::io::{self, Read, Write};
 use std::net::{IpAddr, Shutdown, SocketAddr, TcpStream};
 use std::os::fd::{AsRawFd, FromRawFd, OwnedFd, RawFd};
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -34,6 +34,14 @@ use super::response::PLACEHOLDERS;
 use super::wire::{self, Head};
 use super::{Body, Request, Response};
 use crate::sync::LockExt;
+
+mod answer;
+mod wake;
+mod writer;
+
+use answer::{prepare, Outgoing, Rendered};
+use wake::WakeFd;
+use writer::{Done, Helper, Job};
 
 /// How long an answer may take to drain into a client that stopped reading.
 const WRITE_TIMEOUT: Duration = Duration::from_secs(30);
@@ -90,34 +98,6 @@ pub type Resume = Box<dyn FnMut(Resumed) + Send>;
 /// Answers a rested connection's next request (no body; `may_park` set) on the responder
 /// thread, or `None` when a connection thread must (the handler may block on it).
 pub type Serve = Box<dyn FnMut(&Request) -> Option<Response> + Send>;
-
-/// The eventfd that wakes the responder.
-struct WakeFd(OwnedFd);
-
-impl WakeFd {
-    fn new() -> io::Result<WakeFd> {
-        // SAFETY: plain syscall; the descriptor is owned below.
-        let fd = unsafe { libc::eventfd(0, libc::EFD_NONBLOCK | libc::EFD_CLOEXEC) };
-        if fd < 0 {
-            return Err(io::Error::last_os_error());
-        }
-        // SAFETY: `fd` is a new descriptor nobody else owns.
-        Ok(WakeFd(unsafe { OwnedFd::from_raw_fd(fd) }))
-    }
-
-    fn wake(&self) {
-        let one: u64 = 1;
-        // SAFETY: writes 8 bytes from a live u64 to our eventfd. A full counter (never in
-        // practice) means a wake-up is pending anyway.
-        unsafe { libc::write(self.0.as_raw_fd(), (&one as *const u64).cast(), 8) };
-    }
-
-    fn drain(&self) {
-        let mut n: u64 = 0;
-        // SAFETY: reads 8 bytes into a live u64; non-blocking.
-        unsafe { libc::read(self.0.as_raw_fd(), (&mut n as *mut u64).cast(), 8) };
-    }
-}
 
 /// The server's handle on its responder.
 pub struct Responder {
@@ -210,151 +190,6 @@ impl Responder {
         self.wake.wake();
         if let Some(thread) = self.thread.lock_unpoisoned().take() {
             let _ = thread.join();
-        }
-    }
-}
-
-/// Body slices written from a stack array; a body in more pieces (a long segment) uses a
-/// `Vec`.
-const STACK_SLICES: usize = 8;
-
-/// An answer rendered once for every waiter of a key.
-struct Rendered {
-    /// The status line and the route's own headers.
-    head: Vec<u8>,
-    names: Vec<String>,
-    /// Content-Length, Connection and the blank line, kept-alive and closing.
-    end_keep: Vec<u8>,
-    end_close: Vec<u8>,
-    /// The body's non-empty buffers (shared, not copied).
-    body: Vec<Piece>,
-}
-
-/// One buffer of a rendered body, shareable with the second writer thread.
-enum Piece {
-    Shared(Arc<[u8]>),
-    Text(Arc<str>),
-    Static(&'static [u8]),
-}
-
-impl Piece {
-    fn bytes(&self) -> &[u8] {
-        match self {
-            Piece::Shared(b) => b,
-            Piece::Text(t) => t.as_bytes(),
-            Piece::Static(b) => b,
-        }
-    }
-
-    /// A body's buffers; a body with no fixed bytes (never rendered) has none.
-    fn all_of(body: Body) -> Vec<Piece> {
-        let pieces = match body {
-            Body::Bytes(b) => vec![Piece::Shared(Arc::from(b))],
-            Body::Static(b) => vec![Piece::Static(b)],
-            Body::Shared(b) => vec![Piece::Shared(b)],
-            Body::Text(t) => vec![Piece::Text(t)],
-            Body::Chunks(c) => c.into_iter().map(Piece::Shared).collect(),
-            Body::Empty | Body::Stream(_) | Body::Parked(_) | Body::Upgrade(_) => Vec::new(),
-        };
-        pieces
-            .into_iter()
-            .filter(|p| !p.bytes().is_empty())
-            .collect()
-    }
-}
-
-impl Rendered {
-    fn new(resp: Response) -> Arc<Rendered> {
-        let mut head = Vec::with_capacity(256);
-        wire::write_status_and_headers(&resp, &mut head);
-        let names = resp.headers.iter().map(|(n, _)| n.clone()).collect();
-        let (mut end_keep, mut end_close) = (Vec::new(), Vec::new());
-        wire::write_length_and_connection(&resp, true, &mut end_keep);
-        wire::write_length_and_connection(&resp, false, &mut end_close);
-        Arc::new(Rendered {
-            head,
-            names,
-            end_keep,
-            end_close,
-            body: Piece::all_of(resp.body),
-        })
-    }
-
-    /// One waiter's middleware headers, when the answer sets none of them itself (they are
-    /// set only if absent): its pre-rendered head serves as it is.
-    fn takes_all_of(&self, headers: &[(String, String)]) -> bool {
-        !headers
-            .iter()
-            .any(|(n, _)| self.names.iter().any(|m| m.eq_ignore_ascii_case(n)))
-    }
-
-    /// One waiter's middleware headers the answer has not set itself.
-    fn own_part(&self, headers: &[(String, String)]) -> Vec<u8> {
-        let own: Vec<(String, String)> = headers
-            .iter()
-            .filter(|(n, _)| !self.names.iter().any(|m| m.eq_ignore_ascii_case(n)))
-            .cloned()
-            .collect();
-        let mut out = Vec::with_capacity(512);
-        wire::write_headers(&own, &mut out);
-        out
-    }
-}
-
-/// An answer being written.
-struct Outgoing {
-    rendered: Arc<Rendered>,
-    /// The waiter's own headers, rendered.
-    own: Vec<u8>,
-    keep_alive: bool,
-    head_only: bool,
-    written: usize,
-}
-
-impl Outgoing {
-    /// Writes what the socket takes, in one `writev` when it takes all (the status line
-    /// and route headers, the waiter's own, the length, the body's buffers); `true` when
-    /// all is written.
-    fn write(&mut self, stream: &mut TcpStream) -> io::Result<bool> {
-        let r = &self.rendered;
-        let end = if self.keep_alive {
-            &r.end_keep
-        } else {
-            &r.end_close
-        };
-        let count = 3 + if self.head_only { 0 } else { r.body.len() };
-        let mut stack = [IoSlice::new(&[]); STACK_SLICES];
-        let mut heap = Vec::new();
-        let all: &mut [IoSlice<'_>] = if count <= STACK_SLICES {
-            &mut stack[..count]
-        } else {
-            heap.resize(count, IoSlice::new(&[]));
-            &mut heap
-        };
-        all[0] = IoSlice::new(&r.head);
-        all[1] = IoSlice::new(&self.own);
-        all[2] = IoSlice::new(end);
-        if !self.head_only {
-            for (slot, piece) in all[3..].iter_mut().zip(&r.body) {
-                *slot = IoSlice::new(piece.bytes());
-            }
-        }
-        let mut rest: &mut [IoSlice<'_>] = all;
-        IoSlice::advance_slices(&mut rest, self.written);
-        loop {
-            if rest.is_empty() {
-                return Ok(true);
-            }
-            match stream.write_vectored(rest) {
-                Ok(0) => return Err(io::ErrorKind::WriteZero.into()),
-                Ok(n) => {
-                    self.written += n;
-                    IoSlice::advance_slices(&mut rest, n);
-                }
-                Err(e) if e.kind() == io::ErrorKind::WouldBlock => return Ok(false),
-                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
-                Err(e) => return Err(e),
-            }
         }
     }
 }
@@ -889,64 +724,6 @@ fn read_ahead(r: &mut Resting) {
     }
 }
 
-/// A waiter and its answer, ready to write: its own headers rendered (or taken as rendered
-/// while it waited).
-fn prepare(mut w: Waiter, rendered: &Arc<Rendered>) -> (Waiter, Outgoing) {
-    // Answered: what it waited for (and its count in the store) is done with.
-    w.pending = None;
-    let own = if rendered.takes_all_of(&w.headers) {
-        if w.own_head.is_empty() {
-            wire::write_headers(&w.headers, &mut w.own_head);
-        }
-        std::mem::take(&mut w.own_head)
-    } else {
-        rendered.own_part(&w.headers)
-    };
-    let out = Outgoing {
-        rendered: Arc::clone(rendered),
-        own,
-        keep_alive: w.keep_alive,
-        head_only: w.head_only,
-        written: 0,
-    };
-    (w, out)
-}
-
-type Job = (u64, Waiter, Outgoing);
-type Done = (u64, Waiter, Outgoing, io::Result<bool>);
-
-/// The second writer: a thread that writes the half of a large round of answers it is
-/// given and hands them back, so that a round takes both cores. It ends when the responder
-/// drops its end.
-struct Helper {
-    jobs: Sender<Vec<Job>>,
-    done: Receiver<Vec<Done>>,
-}
-
-impl Helper {
-    fn start() -> io::Result<Helper> {
-        let (jobs, jobs_rx) = crossbeam_channel::bounded::<Vec<Job>>(1);
-        let (done_tx, done) = crossbeam_channel::bounded::<Vec<Done>>(1);
-        thread::Builder::new()
-            .name("http-responder-2".into())
-            .spawn(move || {
-                for batch in jobs_rx {
-                    let written = batch
-                        .into_iter()
-                        .map(|(id, mut w, mut out)| {
-                            let written = out.write(&mut w.stream);
-                            (id, w, out, written)
-                        })
-                        .collect();
-                    if done_tx.send(written).is_err() {
-                        return;
-                    }
-                }
-            })?;
-        Ok(Helper { jobs, done })
-    }
-}
-
 fn ctl(epfd: RawFd, op: libc::c_int, fd: RawFd, events: libc::c_int, token: u64) -> io::Result<()> {
     let mut ev = libc::epoll_event {
         events: events as u32,
@@ -960,5 +737,4 @@ fn ctl(epfd: RawFd, op: libc::c_int, fd: RawFd, events: libc::c_int, token: u64)
 }
 
 #[cfg(test)]
-#[path = "responder_tests.rs"]
 mod tests;
