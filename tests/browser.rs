@@ -8,13 +8,7 @@ use common::Picamd;
 
 /// Runs `play.mjs` against the page with `args` (the local key in PICAMD_KEY); its JSON line.
 fn play(cam: &Picamd, args: &[&str]) -> serde_json::Value {
-    let key = cam.local_key();
-    let url = cam.url("/");
-    let args: Vec<&str> = [url.as_str()]
-        .into_iter()
-        .chain(args.iter().copied())
-        .collect();
-    common::browser::run("play.mjs", &args, &[("PICAMD_KEY", &key)], || cam.log())
+    common::browser::run_against("play.mjs", cam, "/", args, &[])
 }
 
 #[test]
@@ -101,12 +95,6 @@ fn the_live_page_shows_the_recording_state() {
         &[("LOCAL_VIEW_WITHOUT_KEY", "0")],
         |_| {},
     );
-    let key = cam.local_key();
-    let result = common::browser::run(
-        "recording.mjs",
-        &[&cam.url("")],
-        &[("PICAMD_KEY", &key)],
-        || cam.log(),
-    );
+    let result = common::browser::run_against("recording.mjs", &cam, "", &[], &[]);
     assert_eq!(result["recording_name"], result["expected_name"]);
 }

@@ -15,18 +15,13 @@ use s3_server::S3Server;
 /// Runs `console_camera.mjs` against `cam` with `args`; its JSON line, after checking that it
 /// passed.
 fn console_script(cam: &Picamd, artifacts: &Path, args: &[&str]) -> serde_json::Value {
-    let key = cam.local_key();
     let artifacts = artifacts.to_string_lossy();
-    let url = cam.url("");
-    let args: Vec<&str> = [url.as_str()]
-        .into_iter()
-        .chain(args.iter().copied())
-        .collect();
-    common::browser::run(
+    common::browser::run_against(
         "console_camera.mjs",
-        &args,
-        &[("PICAMD_KEY", &key), ("PICAMD_ARTIFACTS", &artifacts)],
-        || cam.log(),
+        cam,
+        "",
+        args,
+        &[("PICAMD_ARTIFACTS", &artifacts)],
     )
 }
 

@@ -22,19 +22,14 @@ fn artifacts() -> PathBuf {
 
 /// Runs the script against `cam` with `args`; its JSON line, after it exited 0.
 fn console(cam: &Picamd, args: &[&str]) -> serde_json::Value {
-    let key = cam.local_key();
     let artifacts = artifacts();
     let artifacts = artifacts.to_string_lossy();
-    let url = cam.url("");
-    let args: Vec<&str> = [url.as_str()]
-        .into_iter()
-        .chain(args.iter().copied())
-        .collect();
-    common::browser::run(
+    common::browser::run_against(
         "console_activity.mjs",
-        &args,
-        &[("PICAMD_KEY", &key), ("PICAMD_ARTIFACTS", &artifacts)],
-        || cam.log(),
+        cam,
+        "",
+        args,
+        &[("PICAMD_ARTIFACTS", &artifacts)],
     )
 }
 

@@ -42,3 +42,23 @@ pub fn run(
         panic!("{script} printed no JSON line ({e}):\n{stdout}");
     })
 }
+
+/// `run` against `cam`: `<cam's base URL><path> <args…>`, with the daemon's local key in
+/// `PICAMD_KEY` and `env` added; the daemon's log goes into a failure's message.
+pub fn run_against(
+    script: &str,
+    cam: &super::Picamd,
+    path: &str,
+    args: &[&str],
+    env: &[(&str, &str)],
+) -> serde_json::Value {
+    let key = cam.local_key();
+    let url = cam.url(path);
+    let args: Vec<&str> = [url.as_str()]
+        .into_iter()
+        .chain(args.iter().copied())
+        .collect();
+    let mut env = env.to_vec();
+    env.push(("PICAMD_KEY", &key));
+    run(script, &args, &env, || cam.log())
+}

@@ -381,16 +381,7 @@ impl Shell {
                 let _ = (&r.stream).write(&head);
                 self.forget(&r.stream);
             }
-            Step::HandBack => {
-                let Resting {
-                    stream,
-                    peer,
-                    place,
-                    next,
-                    ..
-                } = r;
-                self.hand_back(stream, peer, next.into_buf(), place);
-            }
+            Step::HandBack => self.hand_back_resting(r),
             Step::Request(head) => self.serve_next(id, r, *head),
         }
     }
@@ -409,14 +400,7 @@ impl Shell {
         request.may_park = true;
         request.on_responder = true;
         let Some(mut resp) = (self.serve)(&request) else {
-            let Resting {
-                stream,
-                peer,
-                place,
-                next,
-                ..
-            } = r;
-            self.hand_back(stream, peer, next.into_buf(), place);
+            self.hand_back_resting(r);
             return;
         };
         r.next.consume(head_len, Instant::now());
@@ -650,6 +634,18 @@ impl Shell {
         let epfd = self.epoll.as_raw_fd();
         ctl(epfd, libc::EPOLL_CTL_MOD, fd, events, id)
             .or_else(|_| ctl(epfd, libc::EPOLL_CTL_ADD, fd, events, id))
+    }
+
+    /// A rested connection whose request a connection thread must serve, with every byte read.
+    fn hand_back_resting(&mut self, r: Resting) {
+        let Resting {
+            stream,
+            peer,
+            place,
+            next,
+            ..
+        } = r;
+        self.hand_back(stream, peer, next.into_buf(), place);
     }
 
     fn hand_back(&mut self, stream: TcpStream, peer: SocketAddr, buf: Vec<u8>, place: Ticket) {
