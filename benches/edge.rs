@@ -1,7 +1,7 @@
 //! Many viewers, direct and through the shipped Varnish edge, side by side in one run.
 //!
 //!     cargo bench --bench edge [-- --clients 50,200,1000 --seconds 10 --paths direct,varnish
-//!         --picamd-args "--max-parked 4096"]
+//!         --picamd-args "--max-parked 0"]
 //!
 //! One picamd (synthetic camera, 1280x720 30 fps, 200 ms parts) and one Varnish with
 //! `deploy/varnish/picamd.vcl`. For each client count, N LL-HLS followers (blocking part
@@ -11,8 +11,8 @@
 //! one core), and the delay added to each part against the reference follower, from the
 //! kernel's receive times (SO_TIMESTAMPNS), so it leaves out the followers' own wait for a
 //! CPU. Also per row: picamd's most threads and most resident memory seen while the
-//! viewers ran (sampled every 50 ms). `--picamd-args` passes flags to picamd (`--max-parked 4096`:
-//! the responder on; it is off by default, the control). Followers run
+//! viewers ran (sampled every 50 ms). `--picamd-args` passes flags to picamd (`--max-parked 0`:
+//! the responder off, the control). Followers run
 //! at nice 19, so that their own CPU use, which a real audience spends on its own devices,
 //! disturbs the servers as little as two cores allow.
 

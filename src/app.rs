@@ -281,9 +281,10 @@ fn http_limits(config: &Config) -> Limits {
         }
         Err(e) => log::warn!("cannot read or raise the file descriptor limit: {e}"),
     }
-    // A parked request holds one descriptor (its socket) and no slot. Off unless asked for:
-    // with the viewers' own load on the same two cores (tests/edge_cache.rs) one responder
-    // thread answered later in the tail than a thread per request (README, Many viewers).
-    limits.max_parked = config.max_parked.unwrap_or(0).min(limits.max_connections);
+    // A parked request holds one descriptor (its socket) and no slot.
+    limits.max_parked = config
+        .max_parked
+        .unwrap_or(limits.max_connections)
+        .min(limits.max_connections);
     limits
 }

@@ -85,7 +85,7 @@ fn head_of(resp: &HttpResponse) -> Vec<(String, String)> {
 
 #[test]
 fn parked_viewers_are_all_answered_on_publish_and_keep_their_connection() {
-    let cam = Picamd::start(&["--max-parked", "1024"]);
+    let cam = Picamd::start(&[]);
     let (hint, msn, part) = preload_hint(&cam.get(PLAYLIST).text());
     let reload = format!("{PLAYLIST}?_HLS_msn={msn}&_HLS_part={part}");
     let hinted = format!("/preview/hls/cam-preview/{hint}");
@@ -130,7 +130,7 @@ fn parked_viewers_are_all_answered_on_publish_and_keep_their_connection() {
 #[test]
 fn a_viewer_that_leaves_while_parked_is_dropped() {
     // Three-second segments: a reload for two segments ahead waits at least one segment.
-    let cam = Picamd::start(&["--segment-ms", "3000", "--max-parked", "1024"]);
+    let cam = Picamd::start(&["--segment-ms", "3000"]);
     let playlist = cam.get(PLAYLIST).text();
     let ahead = last_segment(&playlist) + 2;
     let mut viewers: Vec<Conn> = (0..5).map(|_| Conn::open(&cam)).collect();
@@ -160,14 +160,7 @@ fn a_viewer_that_leaves_while_parked_is_dropped() {
 #[test]
 fn beyond_the_cap_requests_wait_in_their_own_thread() {
     // The parking cap follows the connection cap.
-    let cam = Picamd::start(&[
-        "--segment-ms",
-        "3000",
-        "--max-connections",
-        "6",
-        "--max-parked",
-        "6",
-    ]);
+    let cam = Picamd::start(&["--segment-ms", "3000", "--max-connections", "6"]);
     let playlist = cam.get(PLAYLIST).text();
     let ahead = last_segment(&playlist) + 2;
     // One at a time: eight connections opened at once would not all get one of six slots.
@@ -195,7 +188,7 @@ fn beyond_the_cap_requests_wait_in_their_own_thread() {
 
 #[test]
 fn a_follower_on_one_connection_is_served_by_the_responder_alone() {
-    let cam = Picamd::start(&["--max-parked", "1024"]);
+    let cam = Picamd::start(&[]);
     let (_, msn, _) = preload_hint(&cam.get(PLAYLIST).text());
     let mut c = Conn::open(&cam);
     // The segment the hint belongs to is not complete: this reload parks, and the

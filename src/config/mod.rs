@@ -210,7 +210,7 @@ pub const SETTINGS: &[(&str, &str, &str, &str)] = &[
         "--max-parked",
         "PICAMD_MAX_PARKED",
         "",
-        "waiting LL-HLS requests parked without a thread (default 0: off; capped at --max-connections)",
+        "waiting LL-HLS requests parked without a thread (default: --max-connections; 0: off)",
     ),
     (
         "--www-dir",
