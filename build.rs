@@ -19,7 +19,10 @@ fn collect(dir: &Path, root: &Path, out: &mut Vec<(String, PathBuf)>) {
 }
 
 fn main() {
-    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("www");
+    // Read when the script runs, not baked in when it is compiled: a build script compiled
+    // for one checkout is reused for another that shares the target directory.
+    let manifest = std::env::var("CARGO_MANIFEST_DIR").expect("cargo sets CARGO_MANIFEST_DIR");
+    let root = Path::new(&manifest).join("www");
     println!("cargo:rerun-if-changed=www");
     let mut files = Vec::new();
     collect(&root, &root, &mut files);
