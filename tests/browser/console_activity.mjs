@@ -47,7 +47,8 @@ async function shoot(page, name) {
   await page.screenshot({ path: join(artifacts, `${name}.png`), fullPage: true });
 }
 
-/** No horizontal scroll, and every visible control of our panels at least 44 px tall. */
+/** No horizontal scroll, every visible control of our panels at least 44 px tall, and no
+ * header link broken over two lines. */
 async function layout(page, width) {
   return page.evaluate((w) => {
     const panels = ['recordings', 'timelapse', 'youtube', 'hub'];
@@ -60,6 +61,14 @@ async function layout(page, width) {
         if (r.width === 0 && r.height === 0) continue; // not shown
         if (r.height < 43.5) small.push(`${p}: ${el.tagName.toLowerCase()} "${(el.textContent || el.name || el.id).trim()}" ${r.height.toFixed(0)}px`);
       }
+    }
+    // A header link that wraps inside itself has its text on more than one line (a flex
+    // item is one box either way: the text's range has a rectangle per line).
+    for (const a of document.querySelectorAll('.site-nav a')) {
+      const range = document.createRange();
+      range.selectNodeContents(a);
+      const tops = new Set([...range.getClientRects()].map((r) => Math.round(r.top)));
+      if (tops.size > 1) small.push(`header link "${a.textContent.trim()}" wraps`);
     }
     return { scroll_width: document.documentElement.scrollWidth, width: w, small };
   }, width);
