@@ -161,6 +161,10 @@ async function sinkDown(page) {
   result.gallery_chip = await page.textContent(`${shot} [data-upload-state]`);
   check('uploaded_with_link', /\/rpi-cam\/42\/[0-9a-f]{32}\.jpg$/.test(result.image_url || '')
     && result.gallery_link === result.image_url, { image_url: result.image_url, gallery: result.gallery_link });
+  // The queue's old error stays listed, marked as past.
+  await page.waitForFunction(() => /succeeded since/.test(document.querySelector('[data-last-error] dd').textContent), null, { timeout: 15000 });
+  result.last_error_after = await page.textContent('[data-last-error] dd');
+  check('old_error_marked_past', result.last_error_after.startsWith(head), result.last_error_after);
 }
 
 async function everything(page, ctx, patches) {

@@ -1,5 +1,6 @@
 // The live page's recording indicator in Debian's Chromium: without a session it stays
-// hidden (GET /recorder answers 401); signed in (POST /auth/login with the key in
+// hidden (GET /recorder answers 401: the Rust side starts picamd with
+// LOCAL_VIEW_WITHOUT_KEY=0, otherwise the LAN may read the recorder's state); signed in (POST /auth/login with the key in
 // PICAMD_KEY, a form post like the setup page's) it shows "Not recording", then "REC" and the
 // file's name once a recording runs (started with the key, as a script would).
 //

@@ -36,9 +36,18 @@ export async function mount(root, ctx) {
       fact('Upload target', sink),
       fact('Queue', `${u.queue_depth} waiting`, { 'data-queue-depth': String(u.queue_depth) }),
       fact('Uploaded', String(u.uploaded)),
-      fact('Last error', u.last_error ? `${u.last_error}${u.last_error_at ? ` (${new Date(u.last_error_at).toLocaleString()})` : ''}` : 'none',
-        { 'data-last-error': '' }),
+      fact('Last error', lastError(u), { 'data-last-error': '' }),
     );
+  }
+
+  // Telemetry keeps the last error after the queue recovers: say when uploads worked since,
+  // so an old failure does not read as a current one.
+  function lastError(u) {
+    if (!u.last_error) return 'none';
+    const at = u.last_error_at ? ` (${new Date(u.last_error_at).toLocaleString()})` : '';
+    const recovered = u.last_success_at && u.last_error_at
+      && Date.parse(u.last_success_at) > Date.parse(u.last_error_at);
+    return `${u.last_error}${at}${recovered ? '; uploads have succeeded since' : ''}`;
   }
 
   function card(c, uploads) {
