@@ -192,17 +192,22 @@ pub fn output_stream(rt: &Runtime, req: &Request, _: &Params) -> Response {
     websocket(rt, req, Endpoint::Output)
 }
 
-/// Our page with every camera's latest picture, live.
-/// Whether this picamd is a hub, and how many cameras it has: always 200, so the web console
-/// learns it without a 404 when the hub is off (our route, not the reference hub's).
+/// Whether this picamd is a hub, and its cameras without their pictures: always 200, so the
+/// web console learns it without a 404 when the hub is off (our route, not the reference
+/// hub's), and polls it instead of `/camera/list`, which carries every picture in base64.
 pub fn state(rt: &Runtime, _: &Request, _: &Params) -> Response {
     let cameras = rt.hub.as_ref().map_or(0, |hub| hub.cameras().len());
+    let list = rt
+        .hub
+        .as_ref()
+        .map_or_else(|| json!([]), |hub| hub.summaries());
     Response::json(
         200,
-        &json!({ "enabled": rt.hub.is_some(), "cameras": cameras }),
+        &json!({ "enabled": rt.hub.is_some(), "cameras": cameras, "list": list }),
     )
 }
 
+/// Our page with every camera's latest picture, live.
 pub fn page(rt: &Runtime, _: &Request, _: &Params) -> Response {
     if rt.hub.is_none() {
         return Response::not_found();
@@ -377,6 +382,13 @@ mod tests {
         let list: serde_json::Value =
             serde_json::from_slice(&get(&rt, "/camera/list").body.to_vec()).unwrap();
         assert_eq!(list[0]["preview"], "");
+        let state: serde_json::Value =
+            serde_json::from_slice(&get(&rt, "/hub/state").body.to_vec()).unwrap();
+        assert_eq!(
+            state,
+            json!({"enabled": true, "cameras": 1, "list": [{"id": 1, "name": "a",
+                "description": null, "lastActive": list[0]["lastActive"], "hasPicture": false}]})
+        );
         // Query names bind in any case, as in ASP.NET; no picture yet is an empty JPEG body.
         let empty = get(&rt, "/camera/get-image?CAMERAID=1");
         assert_eq!((empty.status, empty.body.len()), (200, 0));

@@ -5,7 +5,7 @@ use std::collections::HashMap;
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::Arc;
 
-use serde_json::{json, Value};
+use serde_json::{json, Map, Value};
 
 use super::registry::{self, CameraEntry, RegistryError};
 use super::slot::CameraSlot;
@@ -138,20 +138,44 @@ impl Hub {
     pub fn list(&self) -> Value {
         Value::Array(self.cameras.iter().map(|c| camera_json(c)).collect())
     }
+
+    /// The list without the pictures (`GET /hub/state`): what a page polls, fetching a
+    /// camera's picture from `get-image` only when its `lastActive` moved.
+    pub fn summaries(&self) -> Value {
+        Value::Array(
+            self.cameras
+                .iter()
+                .map(|c| {
+                    let (mut fields, image) = camera_fields(c);
+                    fields.insert("hasPicture".into(), image.is_some().into());
+                    Value::Object(fields)
+                })
+                .collect(),
+        )
+    }
+}
+
+/// A camera's id, name, description and lastActive (in the reference's order), and its
+/// newest picture.
+fn camera_fields(slot: &CameraSlot) -> (Map<String, Value>, Option<Arc<[u8]>>) {
+    let snap = slot.snapshot();
+    let e = &slot.entry;
+    let last_active = snap
+        .last_active_us
+        .map_or_else(|| NEVER_ACTIVE.to_string(), clock::rfc3339_ms);
+    let mut fields = Map::new();
+    fields.insert("id".into(), json!(e.id));
+    fields.insert("name".into(), json!(e.name));
+    fields.insert("description".into(), json!(e.description));
+    fields.insert("lastActive".into(), json!(last_active));
+    (fields, snap.image)
 }
 
 fn camera_json(slot: &CameraSlot) -> Value {
-    let snap = slot.snapshot();
-    let e = &slot.entry;
-    json!({
-        "id": e.id,
-        "name": e.name,
-        "description": e.description,
-        "lastActive": snap
-            .last_active_us
-            .map_or_else(|| NEVER_ACTIVE.to_string(), clock::rfc3339_ms),
-        "preview": snap.image.map_or_else(String::new, |i| base64::encode_standard(&i)),
-    })
+    let (mut fields, image) = camera_fields(slot);
+    let preview = image.map_or_else(String::new, |i| base64::encode_standard(&i));
+    fields.insert("preview".into(), preview.into());
+    Value::Object(fields)
 }
 
 #[cfg(test)]
@@ -184,6 +208,13 @@ mod tests {
         let keys: Vec<_> = list[0].as_object().unwrap().keys().cloned().collect();
         assert_eq!(keys, ["id", "name", "description", "lastActive", "preview"]);
         assert!(h.camera(3).is_none());
+        assert_eq!(
+            h.summaries(),
+            json!([
+                {"id": 2, "name": "b", "description": null, "lastActive": NEVER_ACTIVE, "hasPicture": false},
+                {"id": 1, "name": "a", "description": "d", "lastActive": "2023-06-01T12:00:00.000Z", "hasPicture": true},
+            ])
+        );
     }
 
     #[test]

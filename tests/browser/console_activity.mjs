@@ -238,8 +238,12 @@ try {
         name: el.querySelector('strong').textContent,
         age: el.querySelector('[data-hub-age]').textContent,
         width: el.querySelector('img').naturalWidth,
+        src: new URL(el.querySelector('img').src).pathname,
+        // The card lists from /hub/state; /camera/list carries every picture in base64.
+        listed: performance.getEntriesByType('resource').some((e) => e.name.includes('/camera/list')),
       }));
-      check('hub_picture', shown.width > 0 && /ago$/.test(shown.age), shown);
+      check('hub_picture', shown.width > 0 && /ago$/.test(shown.age)
+        && shown.src === '/camera/get-image' && !shown.listed, shown);
     }
 
     // ---- Layout: desktop, then a phone, light and dark.

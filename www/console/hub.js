@@ -2,6 +2,9 @@
 // in a grid with their names and ages, refreshed. GET /hub/state says whether it is one
 // (always 200); when it is not, the card stays hidden: an absent feature is not shown. The hub's
 // routes are open (cameras authenticate with their tokens), so no sign-in is needed.
+// The card polls /hub/state, which lists the cameras without their pictures, and loads a
+// camera's JPEG from /camera/get-image only when its lastActive moved (GET /camera/list
+// would carry every picture in base64 on every poll).
 
 import { h } from '../dom.js';
 import { ago, when } from './activity-format.js';
@@ -37,17 +40,19 @@ export async function mount(root, { api, every }) {
   }
 
   async function refresh() {
-    const r = await api.get('/camera/list');
-    if (!r.ok || !Array.isArray(r.data)) {
+    const r = await api.get('/hub/state');
+    const cameras = r.ok && r.data ? r.data.list : null;
+    if (!Array.isArray(cameras)) {
       summary.textContent = `Cannot list the cameras: ${r.detail || `HTTP ${r.status}`}`;
       return;
     }
     const now = Date.now();
-    summary.textContent = r.data.length === 1 ? '1 camera' : `${r.data.length} cameras`;
-    for (const camera of r.data) {
+    summary.textContent = cameras.length === 1 ? '1 camera' : `${cameras.length} cameras`;
+    for (const camera of cameras) {
       const t = tiles.get(camera.id) || tile(camera);
-      if (camera.preview && camera.lastActive !== t.shown) {
-        t.img.src = `data:image/jpeg;base64,${camera.preview}`;
+      if (camera.hasPicture && camera.lastActive !== t.shown) {
+        // lastActive in the URL: a new picture is a new address, never a cached old one.
+        t.img.src = `/camera/get-image?cameraId=${camera.id}&at=${encodeURIComponent(camera.lastActive)}`;
         t.img.hidden = false;
         t.empty.hidden = true;
         t.shown = camera.lastActive;
