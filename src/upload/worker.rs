@@ -204,11 +204,12 @@ fn failed_locally(q: &Uploads, id: &str, why: &str) {
     q.stats.set_last_error(&message, crate::clock::unix_us());
     match q.index().failed(id, now, super::index::Blame::Capture) {
         Failed::GaveUp { .. } => {
+            let moved = q.store.move_aside(id, DEAD_FOLDER);
+            q.dead_lettered();
             log::error!("{message}; giving up");
-            if let Err(e) = q.store.move_aside(id, DEAD_FOLDER) {
+            if let Err(e) = moved {
                 log::error!("capture {id} cannot be moved aside either: {e}");
             }
-            q.dead_lettered();
         }
         _ => log::warn!("{message}; will retry"),
     }
@@ -219,7 +220,10 @@ fn give_up(q: &Uploads, record: &crate::stills::captures::CaptureRecord, attempt
     if let Err(e) = q.store.update_record(record) {
         log::warn!("cannot note the last error of capture {id}: {e}");
     }
-    match q.store.move_aside(id, DEAD_FOLDER) {
+    let moved = q.store.move_aside(id, DEAD_FOLDER);
+    // Counted before the line is logged: whoever acts on the line finds the count done.
+    q.dead_lettered();
+    match moved {
         Ok(folder) => log::warn!(
             "capture {id} given up after {attempts} attempts ({why}); moved to {}",
             folder.display()
@@ -228,7 +232,6 @@ fn give_up(q: &Uploads, record: &crate::stills::captures::CaptureRecord, attempt
             "capture {id} given up after {attempts} attempts ({why}) but not moved aside: {e}"
         ),
     }
-    q.dead_lettered();
 }
 
 fn seconds_until(at_us: u64, now_us: u64) -> u64 {
